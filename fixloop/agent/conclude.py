@@ -1,0 +1,83 @@
+"""Deliver and Mark Failed: how an investigation ends."""
+
+from __future__ import annotations
+
+import json
+
+from fixloop.agent.loop import conclusion
+from fixloop.domain.events import (
+    AssistantMessage,
+    Delivered,
+    Failed,
+    StatusChanged,
+    assistant_position,
+    outcome_position,
+)
+from fixloop.domain.investigation import LoopState, Status
+from fixloop.store import EventNotFound, stores
+from fixloop.tools import OPEN_PULL_REQUEST
+
+
+def deliver(state: LoopState) -> LoopState:
+    """Record the outcome of the concluding turn and close the investigation.
+
+    ``open_pull_request`` records the proposed pull request (the code host that opens it
+    on GitHub or in a local repository arrives with the delivery issue); ``finish``, or a
+    turn that ended without tools, records the summary.
+    """
+    st = stores()
+    inv_id = state.investigation_id
+    message = st.events.get(inv_id, assistant_position(state.turn))
+    if not isinstance(message, AssistantMessage):
+        raise EventNotFound(inv_id, assistant_position(state.turn))
+    concluded = conclusion(message)
+    status: Status
+    if concluded is not None and concluded[0] is OPEN_PULL_REQUEST:
+        args = concluded[1]
+        event = Delivered(kind="pull_request", title=str(args["title"]), body=str(args["body"]))
+        status = "delivered"
+    elif concluded is not None:
+        summary = str(concluded[1]["summary"])
+        event = Delivered(kind="summary", title=_headline(summary), body=summary)
+        status = "finished"
+    else:
+        text = message.text() or "The model ended the investigation without a summary."
+        event = Delivered(kind="summary", title=_headline(text), body=text)
+        status = "finished"
+    st.events.append(inv_id, outcome_position(state.turn, "delivered"), event)
+    _close(state, status, event.title)
+    return state.model_copy(update={"action": "stop"})
+
+
+def mark_failed(state: LoopState) -> LoopState:
+    """Record why the execution failed; the state machine then fails."""
+    st = stores()
+    error = state.error or {}
+    name = str(error.get("Error", "Unknown"))
+    cause = str(error.get("Cause", ""))
+    try:  # Lambda errors arrive as a JSON cause; keep its message, not the envelope
+        cause = str(json.loads(cause).get("errorMessage", cause))
+    except (ValueError, AttributeError):
+        pass
+    st.events.append(
+        state.investigation_id,
+        outcome_position(state.turn, "failed"),
+        Failed(error=name, cause=cause[:4000]),
+    )
+    _close(state, "failed", f"{name}: {cause.splitlines()[0] if cause else ''}"[:300])
+    return state
+
+
+def _close(state: LoopState, status: Status, outcome: str) -> None:
+    st = stores()
+    st.events.append(
+        state.investigation_id,
+        outcome_position(state.turn, "status"),
+        StatusChanged(status=status, reason=outcome),
+    )
+    st.investigations.close(state.investigation_id, status, outcome)
+
+
+def _headline(text: str) -> str:
+    first = text.strip().splitlines()[0] if text.strip() else "Finished"
+    return first[:200]

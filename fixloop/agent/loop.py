@@ -1,0 +1,128 @@
+"""The loop's steps: Prepare and Model Turn. Each is one durable Step Functions task.
+
+A step is a function of its input payload and the event log, so a retry (after a crash
+before or after its writes) returns the same answer and writes nothing twice.
+"""
+
+from __future__ import annotations
+
+import time
+
+from aws_lambda_powertools import Logger
+
+from fixloop.agent.prompt import SYSTEM_PROMPT, build_messages
+from fixloop.config import get_settings
+from fixloop.domain.events import AssistantMessage, StatusChanged, assistant_position, outcome_position
+from fixloop.domain.investigation import LoopState, ToolCallRef, execution_name
+from fixloop.llm.factory import model_from_spec
+from fixloop.llm.protocol import ModelRequest
+from fixloop.store import stores
+from fixloop.tools import Tool, default_registry
+
+logger = Logger(child=True)
+
+
+def prepare(state: LoopState) -> LoopState:
+    """Decide what the next step is: another model turn, a new generation, or stop."""
+    settings = get_settings()
+    st = stores()
+    inv = st.investigations.get(state.investigation_id)
+    start = state.turn if state.generation_start_turn is None else state.generation_start_turn
+    base = LoopState(
+        investigation_id=state.investigation_id,
+        generation=state.generation,
+        turn=state.turn,
+        generation_start_turn=start,
+        tool_concurrency=settings.tool_concurrency,
+    )
+    if not inv.is_open:
+        return base.model_copy(update={"action": "stop"})
+    if state.turn >= settings.max_turns:
+        reason = f"turn limit reached ({settings.max_turns} turns)"
+        st.events.append(
+            state.investigation_id,
+            outcome_position(state.turn, "status"),
+            StatusChanged(status="parked", reason=reason),
+        )
+        st.investigations.close(state.investigation_id, "parked", reason)
+        return base.model_copy(update={"action": "stop"})
+    if state.turn - start >= settings.max_turns_per_generation:
+        nxt = state.generation + 1
+        logger.info("continuing as new", extra={"generation": nxt, "turn": state.turn})
+        return base.model_copy(
+            update={
+                "action": "continue",
+                "next_generation": nxt,
+                "next_execution_name": execution_name(state.investigation_id, nxt),
+            }
+        )
+    turn = state.turn + 1
+    st.investigations.record_progress(state.investigation_id, generation=state.generation, turn=turn)
+    return base.model_copy(update={"turn": turn, "action": "model"})
+
+
+def model_turn(state: LoopState) -> LoopState:
+    """Run turn ``state.turn`` once: reuse its assistant message if a retry finds it stored."""
+    st = stores()
+    inv_id = state.investigation_id
+    pos = assistant_position(state.turn)
+    stored = st.events.get(inv_id, pos)
+    if isinstance(stored, AssistantMessage):
+        message = stored
+    else:
+        message = _call_model(state)
+        if not st.events.append(inv_id, pos, message):
+            again = st.events.get(inv_id, pos)
+            assert isinstance(again, AssistantMessage)
+            message = again
+    return route(state, message)
+
+
+def _call_model(state: LoopState) -> AssistantMessage:
+    settings = get_settings()
+    st = stores()
+    registry = default_registry()
+    inv = st.investigations.get(state.investigation_id)
+    model = model_from_spec(inv.model, known_tools=registry.names)
+    request = ModelRequest(
+        system=SYSTEM_PROMPT,
+        messages=build_messages(st.events.read(state.investigation_id)),
+        tools=registry.definitions(),
+        max_tokens=settings.max_tokens,
+        thinking_budget=settings.thinking_budget,
+        turn=state.turn,
+        investigation_id=state.investigation_id,
+    )
+    started = time.monotonic()
+    response = model.complete(request)
+    return AssistantMessage(
+        turn=state.turn,
+        content=response.content,
+        stop_reason=response.stop_reason,
+        model=response.model,
+        usage=response.usage.model_dump(),
+        duration_ms=int((time.monotonic() - started) * 1000),
+    )
+
+
+def conclusion(message: AssistantMessage) -> tuple[Tool, dict[str, object]] | None:
+    """The first terminal tool call with valid input, if the turn concluded."""
+    registry = default_registry()
+    for use in message.tool_uses():
+        tool = registry.get(str(use.get("name")))
+        if tool is not None and tool.terminal:
+            try:
+                tool.parse_input(use.get("input"))
+            except Exception:  # invalid input: it runs as a tool and the model sees the error
+                continue
+            return tool, dict(use.get("input") or {})
+    return None
+
+
+def route(state: LoopState, message: AssistantMessage) -> LoopState:
+    """Deliver when the model concluded (or ended its turn without tools); else run tools."""
+    uses = message.tool_uses()
+    if conclusion(message) is not None or not uses:
+        return state.model_copy(update={"action": "deliver", "tool_calls": []})
+    calls = [ToolCallRef(id=str(u["id"])) for u in uses]
+    return state.model_copy(update={"action": "tools", "tool_calls": calls})

@@ -1,0 +1,62 @@
+"""Rebuild the model's prompt from the event log (the loop itself holds no transcript)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from fixloop.domain.events import (
+    AssistantMessage,
+    CompactionSummary,
+    SignalReceived,
+    ToolResult,
+    UserMessage,
+)
+from fixloop.store.events import StoredEvent
+
+SYSTEM_PROMPT = """\
+You are fixloop, an engineer investigating a production problem in the user's service.
+Work from evidence: read the signal, the logs and the code; form a hypothesis; confirm it.
+When you understand the root cause and have a fix, conclude with open_pull_request, giving
+the root cause, the evidence, the change and the test run before and after. If no code
+change is warranted, conclude with finish and a summary. Call tools in parallel when they
+are independent. Be concise."""
+
+
+def build_messages(events: Iterable[StoredEvent]) -> list[dict[str, Any]]:
+    """Messages API messages, in log order, with consecutive user content merged."""
+    messages: list[dict[str, Any]] = []
+
+    def add(role: str, blocks: list[dict[str, Any]]) -> None:
+        if messages and messages[-1]["role"] == role:
+            messages[-1]["content"].extend(blocks)
+        else:
+            messages.append({"role": role, "content": list(blocks)})
+
+    for stored in events:
+        ev = stored.event
+        if isinstance(ev, SignalReceived):
+            add("user", [_text("A production problem was detected.\n\n" + ev.signal.render())])
+        elif isinstance(ev, UserMessage):
+            add("user", [_text(f"[{ev.channel}] {ev.author}: {ev.text}")])
+        elif isinstance(ev, CompactionSummary):
+            add("user", [_text("Summary of the investigation so far:\n" + ev.summary)])
+        elif isinstance(ev, AssistantMessage):
+            add("assistant", ev.content)
+        elif isinstance(ev, ToolResult):
+            add(
+                "user",
+                [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": ev.tool_use_id,
+                        "content": ev.content,
+                        "is_error": ev.is_error,
+                    }
+                ],
+            )
+    return messages
+
+
+def _text(text: str) -> dict[str, Any]:
+    return {"type": "text", "text": text}

@@ -1,0 +1,60 @@
+"""Open an investigation: its record, its first event, and its first execution."""
+
+from __future__ import annotations
+
+import json
+
+from botocore.exceptions import ClientError
+
+from fixloop import aws
+from fixloop.config import get_settings
+from fixloop.domain import (
+    Investigation,
+    LoopState,
+    Signal,
+    SignalReceived,
+    execution_name,
+    new_investigation_id,
+)
+from fixloop.domain.events import signal_position
+from fixloop.errors import ConfigError
+from fixloop.store import stores
+
+
+def start_investigation(
+    signal: Signal,
+    *,
+    repo: str,
+    commit: str,
+    model: str | None = None,
+    investigation_id: str | None = None,
+) -> Investigation:
+    """Create the investigation and start generation 0 of its state machine.
+
+    Safe to repeat with the same ``investigation_id``: the record and the signal event are
+    first-writer-wins and the execution name is derived, so a duplicate starts nothing.
+    """
+    settings = get_settings()
+    if not settings.state_machine_arn:
+        raise ConfigError("FIXLOOP_STATE_MACHINE_ARN is not set")
+    inv = Investigation(
+        investigation_id=investigation_id or new_investigation_id(),
+        title=signal.title,
+        repo=repo,
+        commit=commit,
+        model=model or settings.model,
+    )
+    st = stores()
+    if not st.investigations.create(inv):
+        inv = st.investigations.get(inv.investigation_id)
+    st.events.append(inv.investigation_id, signal_position(), SignalReceived(signal=signal))
+    try:
+        aws.client("stepfunctions").start_execution(
+            stateMachineArn=settings.state_machine_arn,
+            name=execution_name(inv.investigation_id, 0),
+            input=json.dumps(LoopState(investigation_id=inv.investigation_id).payload()),
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
+            raise
+    return inv

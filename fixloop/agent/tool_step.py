@@ -1,0 +1,84 @@
+"""Run Tool: one tool call, its own durable task. Results go straight into the log."""
+
+from __future__ import annotations
+
+import time
+
+from aws_lambda_powertools import Logger
+
+from fixloop.config import get_settings
+from fixloop.domain.events import (
+    AssistantMessage,
+    SignalReceived,
+    ToolResult,
+    assistant_position,
+    signal_position,
+    tool_result_position,
+)
+from fixloop.domain.investigation import ToolTask
+from fixloop.errors import NotFoundError, ToolFailed
+from fixloop.store import EventNotFound, stores
+from fixloop.tools import ToolContext, cap_output, default_registry
+
+logger = Logger(child=True)
+
+
+def run_tool(task: ToolTask) -> dict[str, object]:
+    """Run the call once. A retry that finds its result stored returns without running it."""
+    st = stores()
+    pos = tool_result_position(task.turn, task.index)
+    if st.events.get(task.investigation_id, pos) is not None:
+        return {"tool_use_id": task.tool_use_id, "ran": False}
+    message = st.events.get(task.investigation_id, assistant_position(task.turn))
+    if not isinstance(message, AssistantMessage):
+        raise EventNotFound(task.investigation_id, assistant_position(task.turn))
+    use = next((u for u in message.tool_uses() if u.get("id") == task.tool_use_id), None)
+    if use is None:
+        raise NotFoundError(f"turn {task.turn} has no tool call {task.tool_use_id}")
+    name = str(use.get("name"))
+    started = time.monotonic()
+    if task.error is not None:
+        content, is_error = _failure_text(task.error), True
+    else:
+        content, is_error = _execute(task, name, use.get("input"))
+    result = ToolResult(
+        turn=task.turn,
+        tool_use_id=task.tool_use_id,
+        name=name,
+        content=content,
+        is_error=is_error,
+        duration_ms=int((time.monotonic() - started) * 1000),
+    )
+    st.events.append(task.investigation_id, pos, result)
+    return {"tool_use_id": task.tool_use_id, "ran": True, "is_error": is_error}
+
+
+def _execute(task: ToolTask, name: str, raw_input: object) -> tuple[str, bool]:
+    registry = default_registry()
+    tool = registry.get(name)
+    if tool is None:
+        available = ", ".join(sorted(registry.names))
+        return f"unknown tool {name!r}; available tools: {available}", True
+    if tool.terminal or tool.run is None:
+        return f"{name} concludes the investigation: call it alone, with valid input.", True
+    st = stores()
+    signal_event = st.events.get(task.investigation_id, signal_position())
+    if not isinstance(signal_event, SignalReceived):
+        raise EventNotFound(task.investigation_id, signal_position())
+    ctx = ToolContext(
+        investigation=st.investigations.get(task.investigation_id),
+        signal=signal_event.signal,
+        max_output_chars=get_settings().max_tool_output_chars,
+    )
+    logger.info("running tool", extra={"tool": name, "tool_use_id": task.tool_use_id})
+    try:
+        args = tool.parse_input(raw_input)
+        return cap_output(tool.run(ctx, args), ctx.max_output_chars), False
+    except ToolFailed as exc:
+        return str(exc), True
+
+
+def _failure_text(error: dict[str, object]) -> str:
+    cause = str(error.get("Cause", ""))
+    first = cause.strip().splitlines()[0] if cause.strip() else ""
+    return f"the tool could not run after retries: {error.get('Error', 'error')}: {first}"[:2000]

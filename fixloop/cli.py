@@ -1,0 +1,168 @@
+"""The ``fixloop`` command: run investigations on the embedded runtime."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from collections.abc import Callable
+from typing import Any
+
+from fixloop.domain import load_signal
+from fixloop.errors import BadInputError, FixloopError
+from fixloop.progress import describe
+from fixloop.store import StoredEvent
+
+DEMO_DIR = Path(__file__).resolve().parents[1] / "examples" / "orders-service"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except FixloopError as exc:
+        print(f"fixloop: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("fixloop: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fixloop", description=__doc__)
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    inv = sub.add_parser("investigate", help="investigate a signal against a local repository")
+    inv.add_argument("--repo", required=True, type=Path, help="a local git repository")
+    inv.add_argument(
+        "--signal",
+        required=True,
+        type=Path,
+        help="an EventBridge alarm state change event or a CloudWatch Logs subscription message",
+    )
+    inv.add_argument(
+        "--model", default="anthropic", help="scripted:FILE, anthropic[:MODEL] or bedrock[:MODEL]"
+    )
+    _common(inv)
+    inv.set_defaults(func=_investigate)
+
+    demo = sub.add_parser("demo", help="run the built-in scenario (scripted model, sample repo)")
+    _common(demo)
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="end with a one-line JSON summary")
+    p.add_argument("--timeout", type=float, default=1800, help="seconds to wait (default 1800)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def _investigate(args: argparse.Namespace) -> int:
+    return run(
+        repo=args.repo,
+        signal_file=args.signal,
+        model=args.model,
+        as_json=args.json,
+        timeout_s=args.timeout,
+        quiet=args.quiet,
+    )
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from fixloop.demo import prepare_demo_repo
+
+    if not DEMO_DIR.is_dir():
+        raise BadInputError(f"the demo scenario is missing: {DEMO_DIR} (use a source checkout)")
+    repo = prepare_demo_repo(DEMO_DIR)
+    return run(
+        repo=repo,
+        signal_file=DEMO_DIR / "fixloop" / "signal.json",
+        model=f"scripted:{DEMO_DIR / 'fixloop' / 'demo.script.jsonl'}",
+        as_json=args.json,
+        timeout_s=args.timeout,
+        quiet=args.quiet,
+    )
+
+
+def run(
+    *, repo: Path, signal_file: Path, model: str, as_json: bool, timeout_s: float, quiet: bool
+) -> int:
+    """Validate every input first, then run one investigation to its end."""
+    from fixloop.llm.factory import model_from_spec
+    from fixloop.tools import default_registry
+
+    commit = _head_commit(repo)
+    signal = load_signal(signal_file)
+    provider = model_from_spec(model, known_tools=default_registry().names)
+    say = _printer(quiet)
+    if model.startswith("scripted:"):
+        say(f"model      {provider.name} (a replay of recorded turns: no model is called)")
+    else:
+        say(f"model      {provider.name}")
+    say(f"repository {repo.resolve()} at {commit[:12]}")
+
+    from fixloop.agent import start_investigation
+    from fixloop.local.runtime import EmbeddedRuntime
+
+    started = time.monotonic()
+    with EmbeddedRuntime() as rt:
+        say(f"runtime    embedded (moto on {rt.endpoint_url}, real ASL, in-process Lambdas)")
+        inv = start_investigation(signal, repo=str(repo.resolve()), commit=commit, model=model)
+        say(f"started    {inv.investigation_id}")
+        def show(stored: StoredEvent) -> None:
+            for line in describe(stored):
+                say(line)
+
+        rt.wait(inv.investigation_id, timeout_s=timeout_s, on_event=show)
+        summary = rt.summary(inv.investigation_id, duration_s=time.monotonic() - started)
+    data = summary.as_json()
+    _print_summary(data)
+    if as_json:
+        print(json.dumps(data, sort_keys=True))
+    return 0 if data["status"] in ("delivered", "finished") else 1
+
+
+def _head_commit(repo: Path) -> str:
+    if not repo.is_dir():
+        raise BadInputError(f"--repo {repo}: no such directory")
+    proc = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--verify", "HEAD^{commit}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise BadInputError(f"--repo {repo}: not a git repository with at least one commit")
+    return proc.stdout.strip()
+
+
+def _printer(quiet: bool) -> Callable[[str], None]:
+    def say(line: str) -> None:
+        if not quiet:
+            print(line, file=sys.stderr, flush=True)
+
+    return say
+
+
+def _print_summary(data: dict[str, Any]) -> None:
+    print()
+    print(f"Investigation {data['investigation_id']}: {data['status']}")
+    if data["outcome"]:
+        print(f"  outcome            {data['outcome']}")
+    print(f"  turns              {data['turns']}  ({data['tool_calls']} tool calls)")
+    print(f"  events in the log  {data['events']}")
+    print(
+        f"  executions         {data['executions']} generation(s), "
+        f"{data['state_transitions']} state transitions"
+    )
+    print(f"  largest payload    {data['max_state_payload_bytes']} bytes")
+    print(f"  took               {data['duration_s']:.1f} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

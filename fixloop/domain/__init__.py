@@ -1,0 +1,46 @@
+"""Domain types: signals, investigations, the event log's events, the loop's payloads."""
+
+from fixloop.domain.events import (
+    EVENT_ADAPTER,
+    AssistantMessage,
+    CompactionSummary,
+    Delivered,
+    Event,
+    Failed,
+    SignalReceived,
+    StatusChanged,
+    ToolResult,
+    UserMessage,
+)
+from fixloop.domain.investigation import (
+    Investigation,
+    LoopState,
+    ToolCallRef,
+    ToolTask,
+    execution_name,
+    new_investigation_id,
+)
+from fixloop.domain.signal import LogLine, Signal, load_signal, parse_signal
+
+__all__ = [
+    "EVENT_ADAPTER",
+    "AssistantMessage",
+    "CompactionSummary",
+    "Delivered",
+    "Event",
+    "Failed",
+    "Investigation",
+    "LogLine",
+    "LoopState",
+    "Signal",
+    "SignalReceived",
+    "StatusChanged",
+    "ToolCallRef",
+    "ToolResult",
+    "ToolTask",
+    "UserMessage",
+    "execution_name",
+    "load_signal",
+    "new_investigation_id",
+    "parse_signal",
+]

@@ -1,0 +1,126 @@
+"""The investigation log's event types: a discriminated union that round-trips to JSON.
+
+An event's position in the log (its sort key) is derived from where it was produced, so a
+retried step rewrites the same key rather than appending a duplicate:
+
+    t{turn:06d}.{phase}.{detail}
+
+phase 0 holds what the model reads before turn N (the signal, human messages, summaries),
+phase 1 the assistant message of turn N, phase 2 its tool results in call order, phase 3
+what ended the investigation. Positions sort as strings in log order.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+from fixloop.domain.signal import Signal, utcnow
+
+ContentBlock = dict[str, Any]
+
+
+class _Event(BaseModel):
+    at: datetime = Field(default_factory=utcnow)
+
+
+class SignalReceived(_Event):
+    type: Literal["signal"] = "signal"
+    signal: Signal
+
+
+class UserMessage(_Event):
+    type: Literal["user_message"] = "user_message"
+    text: str
+    author: str = "user"
+    channel: str = "cli"
+
+
+class AssistantMessage(_Event):
+    type: Literal["assistant_message"] = "assistant_message"
+    turn: int
+    content: list[ContentBlock]
+    stop_reason: str
+    model: str
+    usage: dict[str, int] = Field(default_factory=dict)
+    duration_ms: int = 0
+
+    def tool_uses(self) -> list[ContentBlock]:
+        return [b for b in self.content if b.get("type") == "tool_use"]
+
+    def text(self) -> str:
+        return "\n".join(b["text"] for b in self.content if b.get("type") == "text").strip()
+
+
+class ToolResult(_Event):
+    type: Literal["tool_result"] = "tool_result"
+    turn: int
+    tool_use_id: str
+    name: str
+    content: str
+    is_error: bool = False
+    duration_ms: int = 0
+
+
+class CompactionSummary(_Event):
+    type: Literal["compaction_summary"] = "compaction_summary"
+    summary: str
+    through: str
+    """Position of the last event the summary replaces."""
+
+
+class StatusChanged(_Event):
+    type: Literal["status_changed"] = "status_changed"
+    status: str
+    reason: str = ""
+
+
+class Delivered(_Event):
+    type: Literal["delivered"] = "delivered"
+    kind: Literal["pull_request", "summary"]
+    title: str
+    body: str
+
+
+class Failed(_Event):
+    type: Literal["failed"] = "failed"
+    error: str
+    cause: str = ""
+
+
+Event = Annotated[
+    SignalReceived
+    | UserMessage
+    | AssistantMessage
+    | ToolResult
+    | CompactionSummary
+    | StatusChanged
+    | Delivered
+    | Failed,
+    Field(discriminator="type"),
+]
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+PHASE_INPUT, PHASE_ASSISTANT, PHASE_TOOLS, PHASE_OUTCOME = 0, 1, 2, 3
+
+
+def position(turn: int, phase: int, detail: str) -> str:
+    return f"t{turn:06d}.{phase}.{detail}"
+
+
+def signal_position() -> str:
+    return position(0, PHASE_INPUT, "signal")
+
+
+def assistant_position(turn: int) -> str:
+    return position(turn, PHASE_ASSISTANT, "assistant")
+
+
+def tool_result_position(turn: int, index: int) -> str:
+    return position(turn, PHASE_TOOLS, f"{index:03d}")
+
+
+def outcome_position(turn: int, what: str) -> str:
+    return position(turn, PHASE_OUTCOME, what)

@@ -1,0 +1,93 @@
+"""The investigation record and the small state the state machine carries between steps."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from fixloop.domain.signal import utcnow
+
+Status = Literal["running", "delivered", "finished", "failed", "parked"]
+TERMINAL_STATUSES: frozenset[str] = frozenset({"delivered", "finished", "failed", "parked"})
+
+
+class Investigation(BaseModel):
+    investigation_id: str
+    status: Status = "running"
+    title: str
+    repo: str
+    """Where the code lives: a local git repository path, or OWNER/REPO."""
+    commit: str = ""
+    """The commit under investigation."""
+    model: str
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    generation: int = 0
+    turns: int = 0
+    outcome: str = ""
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in TERMINAL_STATUSES
+
+
+def new_investigation_id(now: datetime | None = None) -> str:
+    """A sortable, unguessable id: ``inv-YYYYMMDDHHMMSS-<8 hex>``."""
+    stamp = (now or utcnow()).strftime("%Y%m%d%H%M%S")
+    return f"inv-{stamp}-{secrets.token_hex(4)}"
+
+
+def execution_name(investigation_id: str, generation: int) -> str:
+    """Execution names are derived, so a duplicate start of a generation is rejected by AWS.
+
+    Step Functions allows 80 characters from ``[A-Za-z0-9-_]``.
+    """
+    name = f"{investigation_id}-g{generation}"
+    if len(name) > 80:
+        digest = hashlib.sha256(investigation_id.encode()).hexdigest()[:16]
+        name = f"{investigation_id[:50]}-{digest}-g{generation}"
+    return name
+
+
+class ToolCallRef(BaseModel):
+    """A tool call as the state machine carries it: its id only; the input is in the log."""
+
+    id: str
+
+
+Action = Literal["model", "continue", "stop", "tools", "deliver"]
+
+
+class LoopState(BaseModel):
+    """The state machine payload between steps: ids and counters only, never the transcript."""
+
+    investigation_id: str
+    generation: int = 0
+    turn: int = 0
+    """The current turn (Prepare advances it before each model turn)."""
+    generation_start_turn: int | None = None
+    action: Action = "model"
+    tool_calls: list[ToolCallRef] = Field(default_factory=list)
+    tool_concurrency: int = 8
+    next_generation: int | None = None
+    next_execution_name: str | None = None
+    error: dict[str, Any] | None = None
+    """Set by a Catch (ResultPath $.error) before Mark Failed."""
+
+    def payload(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class ToolTask(BaseModel):
+    """One Map item: which tool call of which turn to run."""
+
+    investigation_id: str
+    turn: int
+    index: int
+    tool_use_id: str
+    error: dict[str, Any] | None = None
+    """Set when the Run Tool task failed after its retries (Record Tool Failure)."""

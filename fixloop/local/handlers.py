@@ -1,0 +1,70 @@
+"""Load the real Lambda handlers (``functions/<name>/handler.py``) for in-process dispatch."""
+
+from __future__ import annotations
+
+import importlib.util
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from fixloop.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS_DIR = PROJECT_ROOT / "functions"
+STATE_MACHINE_FILE = PROJECT_ROOT / "statemachines" / "investigation.asl.json"
+
+# ASL placeholder -> function folder. The CDK stack substitutes the same placeholders.
+FUNCTIONS: dict[str, str] = {
+    "PrepareFunctionArn": "prepare",
+    "ModelTurnFunctionArn": "model_turn",
+    "RunToolFunctionArn": "run_tool",
+    "DeliverFunctionArn": "deliver",
+    "MarkFailedFunctionArn": "mark_failed",
+}
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+@dataclass
+class LocalLambdaContext:
+    """The attributes of Lambda's context object that handlers and Powertools read."""
+
+    function_name: str
+    memory_limit_in_mb: int = 512
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = ""
+    log_stream_name: str = ""
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+def load_handlers(prefix: str) -> dict[str, Handler]:
+    """Map each deployed function name (``{prefix}-{folder}``) to its handler."""
+    if not FUNCTIONS_DIR.is_dir():
+        raise ConfigError(
+            f"the embedded runtime needs the project's functions/ folder; not found at "
+            f"{FUNCTIONS_DIR} (run from a source checkout installed with `pip install -e`)"
+        )
+    handlers: dict[str, Handler] = {}
+    for folder in FUNCTIONS.values():
+        module = _load(FUNCTIONS_DIR / folder / "handler.py", f"fixloop_functions_{folder}")
+        handlers[f"{prefix}-{folder}"] = module.lambda_handler
+    return handlers
+
+
+def _load(path: Path, module_name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"cannot load handler {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,0 +1,58 @@
+"""Render log events as progress lines a person can follow."""
+
+from __future__ import annotations
+
+import json
+
+from fixloop.domain.events import (
+    AssistantMessage,
+    CompactionSummary,
+    Delivered,
+    Failed,
+    SignalReceived,
+    StatusChanged,
+    ToolResult,
+    UserMessage,
+)
+from fixloop.store import StoredEvent
+
+WIDTH = 110
+
+
+def describe(stored: StoredEvent) -> list[str]:
+    ev = stored.event
+    if isinstance(ev, SignalReceived):
+        return [f"signal     {ev.signal.title}"]
+    if isinstance(ev, UserMessage):
+        return [f"message    {ev.author} via {ev.channel}: {_short(ev.text)}"]
+    if isinstance(ev, AssistantMessage):
+        lines = []
+        for block in ev.content:
+            kind = block.get("type")
+            if kind == "thinking":
+                lines.append(f"turn {ev.turn:<4} thinking  {_short(str(block.get('thinking', '')))}")
+            elif kind == "text" and str(block.get("text", "")).strip():
+                lines.append(f"turn {ev.turn:<4} says      {_short(str(block['text']))}")
+            elif kind == "tool_use":
+                args = json.dumps(block.get("input", {}), sort_keys=True)
+                lines.append(f"turn {ev.turn:<4} calls     {block.get('name')} {_short(args, 70)}")
+        return lines
+    if isinstance(ev, ToolResult):
+        mark = "error" if ev.is_error else "ok"
+        first = ev.content.strip().splitlines()[0] if ev.content.strip() else ""
+        return [f"turn {ev.turn:<4} result    {ev.name} [{mark}] {_short(first, 70)}"]
+    if isinstance(ev, CompactionSummary):
+        return [f"compacted  {_short(ev.summary)}"]
+    if isinstance(ev, Delivered):
+        what = "pull request" if ev.kind == "pull_request" else "summary"
+        return [f"delivered  {what}: {ev.title}"]
+    if isinstance(ev, Failed):
+        return [f"failed     {ev.error}: {_short(ev.cause)}"]
+    if isinstance(ev, StatusChanged):
+        return [f"status     {ev.status}"]
+    return []
+
+
+def _short(text: str, width: int = WIDTH - 22) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"

@@ -1,0 +1,116 @@
+"""The investigation's append-only event log in DynamoDB.
+
+Table layout: ``pk`` = investigation id, ``sk`` = position (see fixloop.domain.events).
+Each item holds the event as a JSON string in ``body`` (no Decimal round trips), its
+``type`` and time. A body too large for an item (400 KB) is stored in S3 and referenced
+by ``blob_key``.
+
+Writes are first-writer-wins (``attribute_not_exists``): a retried step that produces the
+same position gets ``False`` back and reads what was stored, so the log never holds a
+duplicate and a retry sees exactly what the first attempt decided.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from fixloop.domain.events import EVENT_ADAPTER, Event
+from fixloop.store.blobs import BlobStore
+from fixloop.store.exceptions import StorageThrottled
+
+MAX_INLINE_BODY_BYTES = 350_000
+_THROTTLE_CODES = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    investigation_id: str
+    position: str
+    event: Event
+
+
+class EventLog:
+    def __init__(self, table: Any, blobs: BlobStore) -> None:
+        self._table = table
+        self._blobs = blobs
+
+    def append(self, investigation_id: str, position: str, event: Event) -> bool:
+        """Write ``event`` at ``position`` unless something is there already.
+
+        Returns True if this call wrote it, False if the position was already taken.
+        """
+        body = EVENT_ADAPTER.dump_json(event).decode()
+        item: dict[str, Any] = {
+            "pk": investigation_id,
+            "sk": position,
+            "type": event.type,
+            "at": event.at.isoformat(),
+        }
+        if len(body.encode()) > MAX_INLINE_BODY_BYTES:
+            key = f"events/{investigation_id}/{position}.json"
+            self._blobs.put(key, body.encode())
+            item["blob_key"] = key
+        else:
+            item["body"] = body
+        try:
+            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(sk)")
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            if code == "ConditionalCheckFailedException":
+                return False
+            if code in _THROTTLE_CODES:
+                raise StorageThrottled(f"event log write throttled: {code}") from exc
+            raise
+        return True
+
+    def get(self, investigation_id: str, position: str) -> Event | None:
+        resp = self._table.get_item(Key={"pk": investigation_id, "sk": position}, ConsistentRead=True)
+        item = resp.get("Item")
+        return self._decode(item) if item else None
+
+    def read(
+        self, investigation_id: str, after: str | None = None, limit: int | None = None
+    ) -> Iterator[StoredEvent]:
+        """Events in log order, strictly after position ``after``, paging as needed."""
+        cond = Key("pk").eq(investigation_id)
+        if after is not None:
+            cond = cond & Key("sk").gt(after)
+        kwargs: dict[str, Any] = {"KeyConditionExpression": cond, "ConsistentRead": True}
+        returned = 0
+        while True:
+            if limit is not None:
+                kwargs["Limit"] = limit - returned
+            resp = self._table.query(**kwargs)
+            for item in resp.get("Items", []):
+                yield StoredEvent(investigation_id, str(item["sk"]), self._decode(item))
+                returned += 1
+            if "LastEvaluatedKey" not in resp or (limit is not None and returned >= limit):
+                return
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def count(self, investigation_id: str) -> int:
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(investigation_id),
+            "Select": "COUNT",
+        }
+        total = 0
+        while True:
+            resp = self._table.query(**kwargs)
+            total += int(resp["Count"])
+            if "LastEvaluatedKey" not in resp:
+                return total
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def _decode(self, item: dict[str, Any]) -> Event:
+        if "blob_key" in item:
+            body = self._blobs.get(str(item["blob_key"])).decode()
+        else:
+            body = str(item["body"])
+        return EVENT_ADAPTER.validate_json(body)

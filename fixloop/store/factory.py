@@ -1,0 +1,31 @@
+"""Build the stores once per process from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from fixloop import aws
+from fixloop.config import get_settings
+from fixloop.store.blobs import BlobStore
+from fixloop.store.events import EventLog
+from fixloop.store.investigations import InvestigationStore
+
+
+@dataclass(frozen=True)
+class Stores:
+    events: EventLog
+    investigations: InvestigationStore
+    blobs: BlobStore
+
+
+@lru_cache(maxsize=1)
+def stores() -> Stores:
+    settings = get_settings()
+    ddb = aws.resource("dynamodb")
+    blobs = BlobStore(aws.client("s3"), settings.blobs_bucket)
+    return Stores(
+        events=EventLog(ddb.Table(settings.events_table), blobs),
+        investigations=InvestigationStore(ddb.Table(settings.investigations_table)),
+        blobs=blobs,
+    )

@@ -1,0 +1,56 @@
+"""The signal tool and the terminal tools, and the default registry."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import BaseModel, Field
+
+from fixloop.tools.registry import Tool, ToolContext, ToolRegistry, cap_output
+from fixloop.tools.repository import REPOSITORY_TOOLS
+
+
+class NoInput(BaseModel):
+    pass
+
+
+class OpenPullRequestInput(BaseModel):
+    title: str = Field(min_length=1, max_length=256, description="Pull request title.")
+    body: str = Field(
+        min_length=1,
+        description="Root cause, evidence, the change, and the test run before and after.",
+    )
+
+
+class FinishInput(BaseModel):
+    summary: str = Field(min_length=1, description="What was found and why no change is needed.")
+
+
+def get_signal(ctx: ToolContext, _: NoInput) -> str:
+    return cap_output(ctx.signal.render(), ctx.max_output_chars)
+
+
+SIGNAL_TOOL = Tool(
+    "get_signal",
+    "Show the production signal that opened this investigation: alarm or log details and "
+    "every log line received with it.",
+    NoInput,
+    get_signal,
+)
+OPEN_PULL_REQUEST = Tool(
+    "open_pull_request",
+    "Conclude the investigation by opening a pull request with the fix. Call it alone, "
+    "once the change is made and the tests pass.",
+    OpenPullRequestInput,
+)
+FINISH = Tool(
+    "finish",
+    "Conclude the investigation without a code change (not a code problem, already fixed, "
+    "or not reproducible), with a summary of the findings.",
+    FinishInput,
+)
+
+
+@lru_cache(maxsize=1)
+def default_registry() -> ToolRegistry:
+    return ToolRegistry([SIGNAL_TOOL, *REPOSITORY_TOOLS, OPEN_PULL_REQUEST, FINISH])

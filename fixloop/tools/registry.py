@@ -1,0 +1,92 @@
+"""Tools are data (name, description, input schema) plus one function.
+
+A tool's function gets a :class:`ToolContext` and its validated input, and returns text for
+the model. It raises :class:`fixloop.errors.ToolFailed` for failures the model should see
+(a missing file, a bad pattern); any other exception is an infrastructure failure that the
+state machine retries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+from fixloop.errors import ToolFailed
+from fixloop.llm.protocol import ToolDefinition
+
+if TYPE_CHECKING:
+    from fixloop.domain import Investigation, Signal
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    investigation: Investigation
+    signal: Signal
+    max_output_chars: int
+
+
+ToolFunction = Callable[[ToolContext, Any], str]
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    input_model: type[BaseModel]
+    run: ToolFunction | None = None
+    """None for terminal tools: the state machine routes them instead of running them."""
+
+    @property
+    def terminal(self) -> bool:
+        return self.run is None
+
+    def definition(self) -> ToolDefinition:
+        schema = self.input_model.model_json_schema()
+        schema.pop("title", None)
+        return ToolDefinition(name=self.name, description=self.description, input_schema=schema)
+
+    def parse_input(self, raw: Any) -> BaseModel:
+        """Validate the model's input; a mismatch is a ToolFailed the model can act on."""
+        try:
+            return self.input_model.model_validate(raw)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}"
+                for e in exc.errors()
+            )
+            raise ToolFailed(f"invalid input for {self.name}: {problems}") from exc
+
+
+class ToolRegistry:
+    def __init__(self, tools: Iterable[Tool] = ()) -> None:
+        self._tools: dict[str, Tool] = {}
+        for tool in tools:
+            self.register(tool)
+
+    def register(self, tool: Tool) -> None:
+        if tool.name in self._tools:
+            raise ValueError(f"tool {tool.name} is registered twice")
+        self._tools[tool.name] = tool
+
+    def get(self, name: str) -> Tool | None:
+        return self._tools.get(name)
+
+    @property
+    def names(self) -> set[str]:
+        return set(self._tools)
+
+    def definitions(self) -> list[ToolDefinition]:
+        return [t.definition() for t in self._tools.values()]
+
+
+def cap_output(text: str, limit: int) -> str:
+    """Cut long output and say so, keeping the head and the tail (where errors usually are)."""
+    if len(text) <= limit:
+        return text
+    head = limit * 2 // 3
+    tail = limit - head
+    cut = len(text) - head - tail
+    return f"{text[:head]}\n[... {cut} characters cut: output exceeded {limit} ...]\n{text[-tail:]}"

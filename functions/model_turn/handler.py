@@ -1,0 +1,22 @@
+"""Model Turn: rebuild the prompt from the log, call the model, append the assistant message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from fixloop.agent import model_turn
+from fixloop.domain import LoopState
+from fixloop.faults import injectable
+
+logger = Logger()
+tracer = Tracer()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@injectable("model_turn")
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return model_turn(LoopState.model_validate(event)).payload()

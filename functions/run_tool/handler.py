@@ -1,0 +1,22 @@
+"""Run Tool: run one tool call and write its result into the log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from fixloop.agent import run_tool
+from fixloop.domain import ToolTask
+from fixloop.faults import injectable
+
+logger = Logger()
+tracer = Tracer()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@injectable("run_tool")
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return run_tool(ToolTask.model_validate(event))

@@ -1,0 +1,46 @@
+"""Run scripted investigations on the embedded runtime from tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fixloop.agent import start_investigation
+from fixloop.domain import parse_signal
+from fixloop.local.runtime import EmbeddedRuntime, RunSummary
+from fixloop.store import StoredEvent, stores
+from tests.support import alarm_event, head, write_script
+
+
+def run_scripted(
+    rt: EmbeddedRuntime,
+    repo: Path,
+    turns: list[list[dict[str, Any]]],
+    script: Path,
+    *,
+    signal: dict[str, Any] | None = None,
+    timeout_s: float = 120,
+) -> RunSummary:
+    write_script(script, turns)
+    inv = start_investigation(
+        parse_signal(signal or alarm_event()),
+        repo=str(repo),
+        commit=head(repo),
+        model=f"scripted:{script}",
+    )
+    rt.wait(inv.investigation_id, timeout_s=timeout_s)
+    return rt.summary(inv.investigation_id)
+
+
+def log_of(investigation_id: str) -> list[StoredEvent]:
+    return list(stores().events.read(investigation_id))
+
+
+def fingerprint(events: list[StoredEvent]) -> list[tuple[str, str, str]]:
+    """What a run produced, without times and ids: (position, type, content)."""
+    out = []
+    for e in events:
+        body = e.event.model_dump(mode="json", exclude={"at", "duration_ms"})
+        out.append((e.position, e.event.type, json.dumps(body, sort_keys=True)))
+    return out

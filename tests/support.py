@@ -1,0 +1,109 @@
+"""Shared builders for tests: signals, scripted turns, git repositories."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "examples" / "orders-service"
+
+
+def alarm_event(name: str = "orders-5xx", state: str = "ALARM") -> dict[str, Any]:
+    """An EventBridge 'CloudWatch Alarm State Change' event as AWS documents it."""
+    return {
+        "version": "0",
+        "id": "c4c1c1c9-6542-e61b-6ef0-8c4d36933a92",
+        "detail-type": "CloudWatch Alarm State Change",
+        "source": "aws.cloudwatch",
+        "account": "123456789012",
+        "time": "2026-11-22T09:20:00Z",
+        "region": "us-east-1",
+        "resources": [f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}"],
+        "detail": {
+            "alarmName": name,
+            "state": {
+                "value": state,
+                "reason": "Threshold Crossed: 1 out of the last 1 datapoints [12.0] was >= 5.0",
+                "reasonData": "{}",
+                "timestamp": "2026-11-22T09:20:00.000+0000",
+            },
+            "previousState": {"value": "OK", "reason": "", "timestamp": "2026-11-22T09:10:00.000+0000"},
+            "configuration": {
+                "description": "5xx responses of the orders API",
+                "metrics": [
+                    {
+                        "id": "m1",
+                        "metricStat": {
+                            "metric": {
+                                "namespace": "AWS/ApiGateway",
+                                "name": "5XXError",
+                                "dimensions": {"ApiName": "orders"},
+                            },
+                            "period": 60,
+                            "stat": "Sum",
+                        },
+                        "returnData": True,
+                    }
+                ],
+            },
+        },
+    }
+
+
+def logs_message(lines: list[str], group: str = "/aws/lambda/orders") -> dict[str, Any]:
+    """A decoded CloudWatch Logs subscription message."""
+    return {
+        "messageType": "DATA_MESSAGE",
+        "owner": "123456789012",
+        "logGroup": group,
+        "logStream": "2026/11/22/[$LATEST]abc",
+        "subscriptionFilters": ["fixloop-errors"],
+        "logEvents": [
+            {"id": str(i), "timestamp": 1795435200000 + i, "message": line}
+            for i, line in enumerate(lines)
+        ],
+    }
+
+
+def awslogs_envelope(message: dict[str, Any]) -> dict[str, Any]:
+    """The ``{"awslogs": {"data": ...}}`` envelope a Lambda subscriber receives."""
+    data = base64.b64encode(gzip.compress(json.dumps(message).encode())).decode()
+    return {"awslogs": {"data": data}}
+
+
+def tool_use(name: str, **inp: Any) -> dict[str, Any]:
+    return {"type": "tool_use", "name": name, "input": inp}
+
+
+def text(t: str) -> dict[str, Any]:
+    return {"type": "text", "text": t}
+
+
+def write_script(path: Path, turns: list[list[dict[str, Any]]]) -> Path:
+    with path.open("w") as f:
+        for content in turns:
+            f.write(json.dumps({"content": content}) + "\n")
+    return path
+
+
+def make_repo(path: Path, files: dict[str, str]) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text(content)
+    git = ["git", "-C", str(path), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "init"], check=True)
+    return path
+
+
+def head(repo: Path) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
