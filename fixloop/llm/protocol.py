@@ -27,8 +27,13 @@ class ModelRequest(BaseModel):
     messages: list[dict[str, Any]]
     tools: list[ToolDefinition] = Field(default_factory=list)
     max_tokens: int = 8192
+    adaptive_thinking: bool = False
+    """Let the model decide how much to think (``thinking: {"type": "adaptive"}``): the
+    form current models take, and the only one the Claude 5 family accepts."""
     thinking_budget: int | None = None
-    """Extended thinking budget in tokens; None turns thinking off."""
+    """A fixed extended-thinking budget in tokens, for models before adaptive thinking
+    (Claude 4.5 and older). Ignored when ``adaptive_thinking`` is set; None with adaptive
+    off turns thinking off."""
     turn: int = 0
     """Which turn of the investigation this is (1-based). Scripted models replay by it."""
     investigation_id: str = ""
