@@ -7,8 +7,8 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from fixloop.domain import load_signal
@@ -114,6 +114,7 @@ def run(
         say(f"runtime    embedded (moto on {rt.endpoint_url}, real ASL, in-process Lambdas)")
         inv = start_investigation(signal, repo=str(repo.resolve()), commit=commit, model=model)
         say(f"started    {inv.investigation_id}")
+
         def show(stored: StoredEvent) -> None:
             for line in describe(stored):
                 say(line)

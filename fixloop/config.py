@@ -26,7 +26,8 @@ class Settings(BaseSettings):
     """Continue-as-new after this many turns, far below the 25,000-event history limit."""
     max_turns: int = Field(default=1000, ge=1)
     max_tool_output_chars: int = Field(default=30_000, ge=1_000)
-    thinking_budget: int | None = None
+    thinking: str = Field(default="adaptive", pattern=r"^(adaptive|off|[0-9]+)$")
+    """Extended thinking: "adaptive" (current models), "off", or a token budget (older ones)."""
     max_tokens: int = 8192
     fault_plan: str = ""
     """Test-only fault injection plan (see fixloop.faults); empty in production."""

@@ -20,5 +20,7 @@ def prepare_demo_repo(sample: Path) -> Path:
     git = ["git", "-C", str(repo), "-c", "user.name=orders-dev", "-c", "user.email=dev@example.com"]
     subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
     subprocess.run([*git, "add", "-A"], check=True)
-    subprocess.run([*git, "commit", "-q", "-m", "orders-service: checkout with coupons"], check=True)
+    subprocess.run(
+        [*git, "commit", "-q", "-m", "orders-service: checkout with coupons"], check=True
+    )
     return repo

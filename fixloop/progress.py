@@ -30,7 +30,9 @@ def describe(stored: StoredEvent) -> list[str]:
         for block in ev.content:
             kind = block.get("type")
             if kind == "thinking":
-                lines.append(f"turn {ev.turn:<4} thinking  {_short(str(block.get('thinking', '')))}")
+                lines.append(
+                    f"turn {ev.turn:<4} thinking  {_short(str(block.get('thinking', '')))}"
+                )
             elif kind == "text" and str(block.get("text", "")).strip():
                 lines.append(f"turn {ev.turn:<4} says      {_short(str(block['text']))}")
             elif kind == "tool_use":

@@ -32,7 +32,11 @@ def alarm_event(name: str = "orders-5xx", state: str = "ALARM") -> dict[str, Any
                 "reasonData": "{}",
                 "timestamp": "2026-11-22T09:20:00.000+0000",
             },
-            "previousState": {"value": "OK", "reason": "", "timestamp": "2026-11-22T09:10:00.000+0000"},
+            "previousState": {
+                "value": "OK",
+                "reason": "",
+                "timestamp": "2026-11-22T09:10:00.000+0000",
+            },
             "configuration": {
                 "description": "5xx responses of the orders API",
                 "metrics": [

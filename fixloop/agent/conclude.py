@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 from fixloop.agent.loop import conclusion
@@ -55,10 +56,9 @@ def mark_failed(state: LoopState) -> LoopState:
     error = state.error or {}
     name = str(error.get("Error", "Unknown"))
     cause = str(error.get("Cause", ""))
-    try:  # Lambda errors arrive as a JSON cause; keep its message, not the envelope
+    # Lambda errors arrive as a JSON cause; keep its message, not the envelope
+    with contextlib.suppress(ValueError, AttributeError):
         cause = str(json.loads(cause).get("errorMessage", cause))
-    except (ValueError, AttributeError):
-        pass
     st.events.append(
         state.investigation_id,
         outcome_position(state.turn, "failed"),

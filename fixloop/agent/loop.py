@@ -12,7 +12,12 @@ from aws_lambda_powertools import Logger
 
 from fixloop.agent.prompt import SYSTEM_PROMPT, build_messages
 from fixloop.config import get_settings
-from fixloop.domain.events import AssistantMessage, StatusChanged, assistant_position, outcome_position
+from fixloop.domain.events import (
+    AssistantMessage,
+    StatusChanged,
+    assistant_position,
+    outcome_position,
+)
 from fixloop.domain.investigation import LoopState, ToolCallRef, execution_name
 from fixloop.llm.factory import model_from_spec
 from fixloop.llm.protocol import ModelRequest
@@ -57,7 +62,9 @@ def prepare(state: LoopState) -> LoopState:
             }
         )
     turn = state.turn + 1
-    st.investigations.record_progress(state.investigation_id, generation=state.generation, turn=turn)
+    st.investigations.record_progress(
+        state.investigation_id, generation=state.generation, turn=turn
+    )
     return base.model_copy(update={"turn": turn, "action": "model"})
 
 
@@ -89,7 +96,8 @@ def _call_model(state: LoopState) -> AssistantMessage:
         messages=build_messages(st.events.read(state.investigation_id)),
         tools=registry.definitions(),
         max_tokens=settings.max_tokens,
-        thinking_budget=settings.thinking_budget,
+        adaptive_thinking=settings.thinking == "adaptive",
+        thinking_budget=int(settings.thinking) if settings.thinking.isdigit() else None,
         turn=state.turn,
         investigation_id=state.investigation_id,
     )

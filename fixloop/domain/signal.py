@@ -85,7 +85,9 @@ def parse_signal(payload: Any) -> Signal:
         try:
             decoded = CloudWatchLogsModel.model_validate(payload).awslogs.decoded_data
         except ValidationError as exc:
-            raise SignalError(f"not a CloudWatch Logs subscription envelope: {_first(exc)}") from exc
+            raise SignalError(
+                f"not a CloudWatch Logs subscription envelope: {_first(exc)}"
+            ) from exc
         return _from_logs(decoded)
     if "logEvents" in payload:
         try:

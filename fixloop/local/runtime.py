@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import threading
 import time
@@ -21,7 +22,7 @@ from typing import Any
 
 from fixloop import aws
 from fixloop.config import get_settings
-from fixloop.domain import Investigation
+from fixloop.domain import Investigation, execution_name
 from fixloop.domain.investigation import TERMINAL_STATUSES
 from fixloop.errors import FixloopError
 from fixloop.local import moto_patches
@@ -100,6 +101,7 @@ class EmbeddedRuntime:
         from moto.server import ThreadedMotoServer
 
         moto_patches.assert_moto_version()
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per local request
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
@@ -149,9 +151,11 @@ class EmbeddedRuntime:
         settings = get_settings()
         ddb = aws.client("dynamodb")
         for name in (settings.events_table, settings.investigations_table):
-            keys = [("pk", "HASH"), ("sk", "RANGE")] if name == settings.events_table else [
-                ("pk", "HASH")
-            ]
+            keys = (
+                [("pk", "HASH"), ("sk", "RANGE")]
+                if name == settings.events_table
+                else [("pk", "HASH")]
+            )
             ddb.create_table(
                 TableName=name,
                 BillingMode="PAY_PER_REQUEST",
@@ -199,22 +203,36 @@ class EmbeddedRuntime:
         *,
         timeout_s: float = 600,
         on_event: Callable[[StoredEvent], None] | None = None,
-        poll_s: float = 0.05,
+        poll_s: float = 0.1,
     ) -> Investigation:
-        """Follow the log until the investigation is closed and its executions ended."""
+        """Follow the log until the investigation is closed and its executions ended.
+
+        Tool results of one turn are written in parallel, so they can land out of position
+        order; the follower re-reads from the last turn boundary and skips what it has seen.
+        """
         st = stores()
         deadline = time.monotonic() + timeout_s
-        last: str | None = None
-        while True:
-            for stored in st.events.read(investigation_id, after=last):
-                last = stored.position
+        seen: set[str] = set()
+        settled: str | None = None  # everything up to here is final
+
+        def drain() -> None:
+            nonlocal settled
+            previous = settled
+            for stored in st.events.read(investigation_id, after=settled):
+                if stored.event.type == "assistant_message" and previous is not None:
+                    settled = previous
+                previous = stored.position
+                if stored.position in seen:
+                    continue
+                seen.add(stored.position)
                 if on_event is not None:
                     on_event(stored)
+
+        while True:
+            drain()
             inv = st.investigations.get(investigation_id)
-            if inv.status in TERMINAL_STATUSES and not self._running(investigation_id):
-                for stored in st.events.read(investigation_id, after=last):
-                    if on_event is not None:
-                        on_event(stored)
+            if inv.status in TERMINAL_STATUSES and not self._running(inv):
+                drain()
                 return inv
             if time.monotonic() > deadline:
                 raise RuntimeTimeout(
@@ -233,8 +251,19 @@ class EmbeddedRuntime:
             )
         return sorted(found, key=lambda e: e["name"])
 
-    def _running(self, investigation_id: str) -> bool:
-        return any(e["status"] == "RUNNING" for e in self.executions(investigation_id))
+    def _running(self, inv: Investigation) -> bool:
+        """Whether an execution of the investigation is still running (its latest two
+        generations: the one recorded and one it may have just started)."""
+        sfn = aws.client("stepfunctions")
+        prefix = self.state_machine_arn.replace(":stateMachine:", ":execution:")
+        for generation in (inv.generation, inv.generation + 1):
+            arn = f"{prefix}:{execution_name(inv.investigation_id, generation)}"
+            try:
+                if sfn.describe_execution(executionArn=arn)["status"] == "RUNNING":
+                    return True
+            except sfn.exceptions.ExecutionDoesNotExist:
+                continue
+        return False
 
     def summary(self, investigation_id: str, duration_s: float = 0.0) -> RunSummary:
         st = stores()

@@ -71,7 +71,9 @@ class EventLog:
         return True
 
     def get(self, investigation_id: str, position: str) -> Event | None:
-        resp = self._table.get_item(Key={"pk": investigation_id, "sk": position}, ConsistentRead=True)
+        resp = self._table.get_item(
+            Key={"pk": investigation_id, "sk": position}, ConsistentRead=True
+        )
         item = resp.get("Item")
         return self._decode(item) if item else None
 

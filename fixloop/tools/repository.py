@@ -49,7 +49,9 @@ def _git(ctx: ToolContext, *args: str, missing_ok: bool = False) -> str:
     if proc.returncode == 128 and missing_ok:
         return ""
     if proc.returncode not in (0, 1):
-        raise ToolFailed(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "git failed")
+        raise ToolFailed(
+            proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "git failed"
+        )
     return proc.stdout
 
 
@@ -83,13 +85,24 @@ def read_file(ctx: ToolContext, args: ReadFileInput) -> str:
     if start > max(len(lines), 1):
         raise ToolFailed(f"{path} has {len(lines)} lines; start_line {start} is past the end")
     numbered = "\n".join(f"{n:>5}  {lines[n - 1]}" for n in range(start, end + 1))
-    return cap_output(f"{path} (lines {start}-{end} of {len(lines)})\n{numbered}", ctx.max_output_chars)
+    return cap_output(
+        f"{path} (lines {start}-{end} of {len(lines)})\n{numbered}", ctx.max_output_chars
+    )
 
 
 def search_code(ctx: ToolContext, args: SearchCodeInput) -> str:
     path = _clean(args.path)
     out = _git(
-        ctx, "grep", "-n", "-I", "-E", "-e", args.pattern, ctx.investigation.commit, "--", path or "."
+        ctx,
+        "grep",
+        "-n",
+        "-I",
+        "-E",
+        "-e",
+        args.pattern,
+        ctx.investigation.commit,
+        "--",
+        path or ".",
     )
     prefix = f"{ctx.investigation.commit}:"
     hits = [ln.removeprefix(prefix) for ln in out.splitlines()]

@@ -21,7 +21,9 @@ def run_scripted(
     *,
     signal: dict[str, Any] | None = None,
     timeout_s: float = 120,
+    followed: list[str] | None = None,
 ) -> RunSummary:
+    """Run a scripted investigation to its end; ``followed`` collects what the follower saw."""
     write_script(script, turns)
     inv = start_investigation(
         parse_signal(signal or alarm_event()),
@@ -29,7 +31,11 @@ def run_scripted(
         commit=head(repo),
         model=f"scripted:{script}",
     )
-    rt.wait(inv.investigation_id, timeout_s=timeout_s)
+    rt.wait(
+        inv.investigation_id,
+        timeout_s=timeout_s,
+        on_event=None if followed is None else (lambda e: followed.append(e.position)),
+    )
     return rt.summary(inv.investigation_id)
 
 

@@ -70,8 +70,9 @@ def test_five_turns_with_parallel_tool_calls(
 ) -> None:
     # Given a scripted model making 4 parallel tool calls in each of 5 turns, then concluding
     turns = _parallel_turns(5, 4)
-    # When the investigation runs through the real state machine
-    summary = run_scripted(runtime, repo, turns, tmp_path / "s.jsonl")
+    # When the investigation runs through the real state machine, followed live
+    followed: list[str] = []
+    summary = run_scripted(runtime, repo, turns, tmp_path / "s.jsonl", followed=followed)
     # Then it is delivered after 6 model turns with every call answered once, in order
     assert summary.investigation.status == "delivered"
     assert summary.investigation.outcome == "Fix handler"
@@ -93,6 +94,8 @@ def test_five_turns_with_parallel_tool_calls(
         assert [r.tool_use_id for r in results] == [u["id"] for u in msg.tool_uses()]
         assert all(not r.is_error for r in results)
     assert kinds[-2:] == ["delivered", "status_changed"]
+    # and the live follower saw every event exactly once, although results land out of order
+    assert sorted(followed) == [e.position for e in events]
     inv_id = summary.investigation.investigation_id
     assert all(RUNS[f"{inv_id}/t{t}c{c}"] == 1 for t in range(1, 6) for c in range(3))
     assert summary.executions == 1

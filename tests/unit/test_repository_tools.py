@@ -14,7 +14,9 @@ def _ctx(repo: Path, limit: int = 10_000) -> ToolContext:
     inv = Investigation(
         investigation_id="inv-1", title="t", repo=str(repo), commit=head(repo), model="scripted:x"
     )
-    return ToolContext(investigation=inv, signal=parse_signal(alarm_event()), max_output_chars=limit)
+    return ToolContext(
+        investigation=inv, signal=parse_signal(alarm_event()), max_output_chars=limit
+    )
 
 
 def _run(name: str, ctx: ToolContext, **inp: object) -> str:
@@ -38,7 +40,10 @@ def test_list_and_search(repo: Path) -> None:
     out = _run("search_code", ctx, pattern=r"def \w+")
     assert "app/handler.py:1:def handle(event):" in out
     assert out.startswith("2 matches")
-    assert _run("search_code", ctx, pattern="nothing-like-this") == "no matches for /nothing-like-this/"
+    assert (
+        _run("search_code", ctx, pattern="nothing-like-this")
+        == "no matches for /nothing-like-this/"
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,134 @@
+"""The fixloop command as a person runs it: exit codes, one-line errors, the JSON summary."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support import DEMO, ROOT, logs_message, make_repo, tool_use, write_script
+
+FIXLOOP = [sys.executable, "-m", "fixloop.cli"]
+
+
+def _run(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*FIXLOOP, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        check=False,
+    )
+
+
+@pytest.fixture
+def signal_file(tmp_path: Path) -> Path:
+    path = tmp_path / "signal.json"
+    path.write_text(json.dumps(logs_message(["[ERROR] KeyError: 'id'"])))
+    return path
+
+
+def _assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("fixloop: error: ")
+    for needle in needles:
+        assert needle in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_malformed_signal_file(repo: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"detail-type": "CloudWatch Alarm State Change",')
+    script = write_script(tmp_path / "s.jsonl", [[tool_use("finish", summary="x")]])
+    proc = _run("investigate", "--repo", repo, "--signal", bad, "--model", f"scripted:{script}")
+    _assert_one_line_error(proc, "bad.json is not valid JSON")
+
+
+def test_signal_of_an_unknown_shape(repo: Path, tmp_path: Path) -> None:
+    odd = tmp_path / "odd.json"
+    odd.write_text('{"hello": "world"}')
+    proc = _run("investigate", "--repo", repo, "--signal", odd, "--model", "anthropic")
+    _assert_one_line_error(proc, "unrecognised signal")
+
+
+def test_scripted_file_with_invalid_json(repo: Path, signal_file: Path, tmp_path: Path) -> None:
+    script = tmp_path / "s.jsonl"
+    script.write_text('{"content": [{"type": "text", "text": "hi"}]}\n{"content": [\n')
+    proc = _run(
+        "investigate", "--repo", repo, "--signal", signal_file, "--model", f"scripted:{script}"
+    )
+    _assert_one_line_error(proc, "s.jsonl:2")
+
+
+def test_unknown_tool_name_from_the_model(repo: Path, signal_file: Path, tmp_path: Path) -> None:
+    script = write_script(
+        tmp_path / "s.jsonl", [[tool_use("read_file", path="a")], [tool_use("rm_rf")]]
+    )
+    proc = _run(
+        "investigate", "--repo", repo, "--signal", signal_file, "--model", f"scripted:{script}"
+    )
+    _assert_one_line_error(proc, "s.jsonl:2", "rm_rf")
+
+
+def test_not_a_git_repository(signal_file: Path, tmp_path: Path) -> None:
+    proc = _run("investigate", "--repo", tmp_path, "--signal", signal_file, "--model", "anthropic")
+    _assert_one_line_error(proc, "not a git repository")
+
+
+def test_unknown_model_spec(repo: Path, signal_file: Path) -> None:
+    proc = _run("investigate", "--repo", repo, "--signal", signal_file, "--model", "gpt")
+    _assert_one_line_error(proc, "gpt")
+
+
+def test_investigate_any_repository_with_json_summary(tmp_path: Path) -> None:
+    # Given a repository that is not the demo's, and an awslogs envelope signal
+    repo = make_repo(
+        tmp_path / "billing", {"billing/charge.py": "def charge(x):\n    return 1/x\n"}
+    )
+    from tests.support import awslogs_envelope
+
+    signal = tmp_path / "sig.json"
+    signal.write_text(
+        json.dumps(awslogs_envelope(logs_message(["ZeroDivisionError: division by zero"])))
+    )
+    script = write_script(
+        tmp_path / "s.jsonl",
+        [
+            [tool_use("search_code", pattern="1/x"), tool_use("get_signal")],
+            [tool_use("read_file", path="billing/charge.py")],
+            [tool_use("finish", summary="charge(0) divides by zero; callers must validate.")],
+        ],
+    )
+    # When it is investigated with --json
+    proc = _run(
+        "investigate", "--repo", repo, "--signal", signal, "--model", f"scripted:{script}", "--json"
+    )
+    # Then progress is readable and the last line is the JSON summary
+    assert proc.returncode == 0, proc.stderr
+    assert "turn 1    calls     search_code" in proc.stderr
+    assert "a replay of recorded turns" in proc.stderr
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["status"] == "finished"
+    assert summary["turns"] == 3
+    assert summary["tool_calls"] == 3
+    assert summary["executions"] == 1
+    assert summary["state_transitions"] > 10
+    assert 0 < summary["max_state_payload_bytes"] < 16 * 1024
+    assert summary["events"] == 1 + 3 + 3 + 2
+
+
+def test_demo_ends_with_a_delivered_pull_request() -> None:
+    proc = _run("demo", "--json")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["status"] == "delivered"
+    assert summary["outcome"].startswith("Answer 400 for unknown coupon codes")
+    assert "delivered  pull request" in proc.stderr
+    assert "Investigation inv-" in proc.stdout
+    assert DEMO.is_dir()

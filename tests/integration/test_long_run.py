@@ -1,0 +1,35 @@
+"""A long investigation continues as new across generations with a bounded payload."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fixloop.domain import AssistantMessage
+from fixloop.local.runtime import EmbeddedRuntime
+from tests.integration.scenario import log_of, run_scripted
+from tests.support import text, tool_use
+
+
+def test_300_turns_complete_across_generations(
+    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path
+) -> None:
+    # Given a 300-turn scripted investigation with growing tool outputs, 60 turns a generation
+    turns = [
+        [text(f"step {t}"), tool_use("search_code", pattern="def|return")] for t in range(1, 300)
+    ]
+    turns.append([tool_use("open_pull_request", title="Long one", body="Found it.")])
+    # When it runs
+    summary = run_scripted(runtime, repo, turns, tmp_path / "long.jsonl", timeout_s=600)
+    # Then it completes in several generations, each turn run once, and the state payload
+    # stays small however long the transcript grows
+    assert summary.investigation.status == "delivered"
+    assert summary.investigation.turns == 300
+    assert summary.executions == 5
+    assert summary.investigation.generation == 4
+    assert summary.max_state_payload_bytes < 16 * 1024
+    events = log_of(summary.investigation.investigation_id)
+    turns_seen = [e.event.turn for e in events if isinstance(e.event, AssistantMessage)]
+    assert turns_seen == list(range(1, 301))
+    assert summary.tool_calls == 299
+    # each generation stays far below the 25,000-event history limit
+    assert summary.history_events / summary.executions < 2_000
