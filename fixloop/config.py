@@ -23,7 +23,10 @@ class Settings(BaseSettings):
     """Default model spec for new investigations: scripted:FILE, anthropic[:ID], bedrock[:ID]."""
     tool_concurrency: int = Field(default=8, ge=1, le=40)
     max_turns_per_generation: int = Field(default=60, ge=2)
-    """Continue-as-new after this many turns, far below the 25,000-event history limit."""
+    """Continue-as-new after this many turns in one execution."""
+    max_history_events: int = Field(default=15_000, ge=100, le=24_000)
+    """Continue-as-new before an execution's estimated history reaches this; Step Functions
+    fails an execution at 25,000 events, and a turn with many tool calls costs hundreds."""
     max_turns: int = Field(default=1000, ge=1)
     max_tool_output_chars: int = Field(default=30_000, ge=1_000)
     thinking: str = Field(default="adaptive", pattern=r"^(adaptive|off|[0-9]+)$")

@@ -26,6 +26,12 @@ from fixloop.tools import Tool, default_registry
 
 logger = Logger(child=True)
 
+# History events one turn adds, counted on executions: 18 for Prepare, Model Turn, the two
+# Choices and the Map, plus 7 per tool call (iteration start and end, the task's five).
+# Doubled as headroom for retries, which add three events per attempt.
+TURN_HISTORY_EVENTS = 2 * 18
+TOOL_CALL_HISTORY_EVENTS = 2 * 7
+
 
 def prepare(state: LoopState) -> LoopState:
     """Decide what the next step is: another model turn, a new generation, or stop."""
@@ -33,11 +39,17 @@ def prepare(state: LoopState) -> LoopState:
     st = stores()
     inv = st.investigations.get(state.investigation_id)
     start = state.turn if state.generation_start_turn is None else state.generation_start_turn
+    history = (
+        state.history_events
+        + TURN_HISTORY_EVENTS
+        + TOOL_CALL_HISTORY_EVENTS * len(state.tool_calls)
+    )
     base = LoopState(
         investigation_id=state.investigation_id,
         generation=state.generation,
         turn=state.turn,
         generation_start_turn=start,
+        history_events=history,
         tool_concurrency=settings.tool_concurrency,
     )
     if not inv.is_open:
@@ -51,7 +63,10 @@ def prepare(state: LoopState) -> LoopState:
         )
         st.investigations.close(state.investigation_id, "parked", reason)
         return base.model_copy(update={"action": "stop"})
-    if state.turn - start >= settings.max_turns_per_generation:
+    if (
+        state.turn - start >= settings.max_turns_per_generation
+        or history >= settings.max_history_events
+    ):
         nxt = state.generation + 1
         logger.info("continuing as new", extra={"generation": nxt, "turn": state.turn})
         return base.model_copy(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 
 from aws_lambda_powertools import Logger
 
 from fixloop.config import get_settings
+from fixloop.domain import Investigation, Signal
 from fixloop.domain.events import (
     AssistantMessage,
     SignalReceived,
@@ -61,13 +63,10 @@ def _execute(task: ToolTask, name: str, raw_input: object) -> tuple[str, bool]:
         return f"unknown tool {name!r}; available tools: {available}", True
     if tool.terminal or tool.run is None:
         return f"{name} concludes the investigation: call it alone, with valid input.", True
-    st = stores()
-    signal_event = st.events.get(task.investigation_id, signal_position())
-    if not isinstance(signal_event, SignalReceived):
-        raise EventNotFound(task.investigation_id, signal_position())
+    investigation, signal = _fixed_facts(task.investigation_id)
     ctx = ToolContext(
-        investigation=st.investigations.get(task.investigation_id),
-        signal=signal_event.signal,
+        investigation=investigation,
+        signal=signal,
         max_output_chars=get_settings().max_tool_output_chars,
     )
     logger.info("running tool", extra={"tool": name, "tool_use_id": task.tool_use_id})
@@ -76,6 +75,20 @@ def _execute(task: ToolTask, name: str, raw_input: object) -> tuple[str, bool]:
         return cap_output(tool.run(ctx, args), ctx.max_output_chars), False
     except ToolFailed as exc:
         return str(exc), True
+
+
+@lru_cache(maxsize=64)
+def _fixed_facts(investigation_id: str) -> tuple[Investigation, Signal]:
+    """The investigation and its signal, cached per warm container.
+
+    Tools read only what never changes after the start (repo, commit, signal), so a cached
+    copy is as good as a fresh one and saves two reads per tool call.
+    """
+    st = stores()
+    signal_event = st.events.get(investigation_id, signal_position())
+    if not isinstance(signal_event, SignalReceived):
+        raise EventNotFound(investigation_id, signal_position())
+    return st.investigations.get(investigation_id), signal_event.signal
 
 
 def _failure_text(error: dict[str, object]) -> str:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fixloop import aws
 from fixloop.domain import AssistantMessage
+from fixloop.local.execution_stats import execution_stats
 from fixloop.local.runtime import EmbeddedRuntime
 from tests.integration.scenario import log_of, run_scripted
 from tests.support import text, tool_use
@@ -33,3 +35,24 @@ def test_300_turns_complete_across_generations(
     assert summary.tool_calls == 299
     # each generation stays far below the 25,000-event history limit
     assert summary.history_events / summary.executions < 2_000
+
+
+def test_wide_turns_continue_as_new_before_the_history_budget(
+    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path
+) -> None:
+    # Given a history budget of 400 events and turns of 8 parallel tool calls
+    runtime.configure(max_history_events="400")
+    try:
+        turns = [[tool_use("get_signal") for _ in range(8)] for _ in range(8)]
+        turns.append([tool_use("finish", summary="wide")])
+        # When the investigation runs
+        summary = run_scripted(runtime, repo, turns, tmp_path / "wide.jsonl")
+    finally:
+        runtime.configure(max_history_events=None)
+    # Then it continued as new on history size, not turn count, and no execution's real
+    # history exceeded the budget
+    assert summary.investigation.status == "finished"
+    assert summary.executions >= 3
+    sfn = aws.client("stepfunctions")
+    for execution in runtime.executions(summary.investigation.investigation_id):
+        assert execution_stats(sfn, execution["executionArn"]).history_events < 400
