@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy fixloop functions stacks layers app.py bench
+	$(BIN)/mypy fixloop functions stacks layers app.py bench tests
 
 bench: $(STAMP)
 	$(BIN)/python bench/orchestration_overhead.py

@@ -50,8 +50,8 @@ def run_once(
     inv = start_investigation(
         parse_signal(alarm_event()), repo=str(repo), commit=commit, model=f"scripted:{script}"
     )
-    rt.wait(inv.investigation_id, timeout_s=900, poll_s=0.2)
-    summary = rt.summary(inv.investigation_id)
+    rt.watcher.wait(inv.investigation_id, timeout_s=900, poll_s=0.2)
+    summary = rt.watcher.summary(inv.investigation_id)
     events = [e.event for e in stores().events.read(inv.investigation_id)]
     messages = [e for e in events if isinstance(e, AssistantMessage)]
     overheads = []

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from fixloop.agent import start_investigation
 from fixloop.domain import load_signal
 from fixloop.errors import BadInputError, FixloopError
 from fixloop.progress import describe
 from fixloop.store import StoredEvent
+from fixloop.watch import Watcher
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "examples" / "orders-service"
 
@@ -106,26 +110,49 @@ def run(
         say(f"model      {provider.name}")
     say(f"repository {repo.resolve()} at {commit[:12]}")
 
-    from fixloop.agent import start_investigation
-    from fixloop.local.runtime import EmbeddedRuntime
-
     started = time.monotonic()
-    with EmbeddedRuntime() as rt:
-        say(f"runtime    embedded (moto on {rt.endpoint_url}, real ASL, in-process Lambdas)")
-        inv = start_investigation(signal, repo=str(repo.resolve()), commit=commit, model=model)
+    with _runtime(say) as watcher:
+        inv = start_investigation(
+            signal,
+            repo=str(repo.resolve()),
+            commit=commit,
+            model=model,
+            state_machine_arn=watcher.state_machine_arn,
+        )
         say(f"started    {inv.investigation_id}")
 
         def show(stored: StoredEvent) -> None:
             for line in describe(stored):
                 say(line)
 
-        rt.wait(inv.investigation_id, timeout_s=timeout_s, on_event=show)
-        summary = rt.summary(inv.investigation_id, duration_s=time.monotonic() - started)
+        watcher.wait(inv.investigation_id, timeout_s=timeout_s, on_event=show)
+        summary = watcher.summary(inv.investigation_id, duration_s=time.monotonic() - started)
     data = summary.as_json()
     _print_summary(data)
     if as_json:
         print(json.dumps(data, sort_keys=True))
     return 0 if data["status"] in ("delivered", "finished") else 1
+
+
+@contextmanager
+def _runtime(say: Callable[[str], None]) -> Iterator[Watcher]:
+    """The embedded runtime, or the local AWS that ``AWS_ENDPOINT_URL`` names.
+
+    That one setting points every client at a local AWS: unset, fixloop starts its own
+    (moto in this process); set (a LocalStack, or another fixloop's embedded runtime), it
+    uses the fixloop deployed there.
+    """
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        watcher = Watcher.find()
+        say(f"runtime    local AWS at {endpoint} ({watcher.state_machine_arn})")
+        yield watcher
+        return
+    from fixloop.local.runtime import EmbeddedRuntime
+
+    with EmbeddedRuntime() as rt:
+        say(f"runtime    embedded (moto on {rt.endpoint_url}, real ASL, in-process Lambdas)")
+        yield rt.watcher
 
 
 def _head_commit(repo: Path) -> str:

@@ -28,6 +28,7 @@ def start_investigation(
     commit: str,
     model: str | None = None,
     investigation_id: str | None = None,
+    state_machine_arn: str | None = None,
 ) -> Investigation:
     """Create the investigation and start generation 0 of its state machine.
 
@@ -35,7 +36,8 @@ def start_investigation(
     first-writer-wins and the execution name is derived, so a duplicate starts nothing.
     """
     settings = get_settings()
-    if not settings.state_machine_arn:
+    state_machine_arn = state_machine_arn or settings.state_machine_arn
+    if not state_machine_arn:
         raise ConfigError("FIXLOOP_STATE_MACHINE_ARN is not set")
     inv = Investigation(
         investigation_id=investigation_id or new_investigation_id(),
@@ -50,7 +52,7 @@ def start_investigation(
     st.events.append(inv.investigation_id, signal_position(), SignalReceived(signal=signal))
     try:
         aws.client("stepfunctions").start_execution(
-            stateMachineArn=settings.state_machine_arn,
+            stateMachineArn=state_machine_arn,
             name=execution_name(inv.investigation_id, 0),
             input=json.dumps(LoopState(investigation_id=inv.investigation_id).payload()),
         )

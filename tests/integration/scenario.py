@@ -8,8 +8,9 @@ from typing import Any
 
 from fixloop.agent import start_investigation
 from fixloop.domain import parse_signal
-from fixloop.local.runtime import EmbeddedRuntime, RunSummary
+from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.store import StoredEvent, stores
+from fixloop.watch import RunSummary
 from tests.support import alarm_event, head, write_script
 
 
@@ -31,12 +32,12 @@ def run_scripted(
         commit=head(repo),
         model=f"scripted:{script}",
     )
-    rt.wait(
+    rt.watcher.wait(
         inv.investigation_id,
         timeout_s=timeout_s,
         on_event=None if followed is None else (lambda e: followed.append(e.position)),
     )
-    return rt.summary(inv.investigation_id)
+    return rt.watcher.summary(inv.investigation_id)
 
 
 def log_of(investigation_id: str) -> list[StoredEvent]:
@@ -45,7 +46,7 @@ def log_of(investigation_id: str) -> list[StoredEvent]:
 
 def fingerprint(events: list[StoredEvent]) -> list[tuple[str, str, str]]:
     """What a run produced, without times and ids: (position, type, content)."""
-    out = []
+    out: list[tuple[str, str, str]] = []
     for e in events:
         body = e.event.model_dump(mode="json", exclude={"at", "duration_ms"})
         out.append((e.position, e.event.type, json.dumps(body, sort_keys=True)))

@@ -3,24 +3,34 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from fixloop.local.runtime import EmbeddedRuntime
+from fixloop.store import stores
 from tests.support import DEMO, ROOT, logs_message, make_repo, tool_use, write_script
 
 FIXLOOP = [sys.executable, "-m", "fixloop.cli"]
 
 
-def _run(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def _run(
+    *args: str | Path, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI as a user would: without this test process's AWS settings, unless given."""
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FIXLOOP_", "POWERTOOLS_"))
+    }
     return subprocess.run(
         [*FIXLOOP, *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=ROOT,
+        env={**clean, **(env or {})},
         check=False,
     )
 
@@ -132,3 +142,61 @@ def test_demo_ends_with_a_delivered_pull_request() -> None:
     assert "delivered  pull request" in proc.stderr
     assert "Investigation inv-" in proc.stdout
     assert DEMO.is_dir()
+
+
+def test_an_endpoint_setting_points_the_cli_at_an_existing_local_aws(
+    runtime: EmbeddedRuntime, repo: Path, signal_file: Path, tmp_path: Path
+) -> None:
+    # Given a local AWS with fixloop deployed (this test process's embedded runtime)
+    script = write_script(tmp_path / "s.jsonl", [[tool_use("finish", summary="nothing to fix")]])
+    aws_env = {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "FIXLOOP_"))}
+    # When the CLI runs with AWS_ENDPOINT_URL pointing there
+    proc = _run(
+        "investigate",
+        "--repo",
+        repo,
+        "--signal",
+        signal_file,
+        "--model",
+        f"scripted:{script}",
+        "--json",
+        env=aws_env,
+    )
+    # Then it starts no runtime of its own: the investigation ran on the existing one
+    assert proc.returncode == 0, proc.stderr
+    assert f"local AWS at {runtime.endpoint_url}" in proc.stderr
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["status"] == "finished"
+    assert stores().investigations.get(summary["investigation_id"]).outcome == "nothing to fix"
+
+
+def test_an_endpoint_without_fixloop_deployed_is_a_clear_error(
+    repo: Path, signal_file: Path, tmp_path: Path
+) -> None:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        script = write_script(tmp_path / "s.jsonl", [[tool_use("finish", summary="x")]])
+        env = {
+            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "eu-west-3",
+        }
+        proc = _run(
+            "investigate",
+            "--repo",
+            repo,
+            "--signal",
+            signal_file,
+            "--model",
+            f"scripted:{script}",
+            env=env,
+        )
+    finally:
+        server.stop()
+    assert proc.returncode == 3
+    assert "no state machine named fixloop-investigation" in proc.stderr

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fixloop import aws
 from fixloop.domain import AssistantMessage
-from fixloop.local.execution_stats import execution_stats
+from fixloop.execution_stats import execution_stats
 from fixloop.local.runtime import EmbeddedRuntime
 from tests.integration.scenario import log_of, run_scripted
 from tests.support import text, tool_use
@@ -54,5 +54,5 @@ def test_wide_turns_continue_as_new_before_the_history_budget(
     assert summary.investigation.status == "finished"
     assert summary.executions >= 3
     sfn = aws.client("stepfunctions")
-    for execution in runtime.executions(summary.investigation.investigation_id):
+    for execution in runtime.watcher.executions(summary.investigation.investigation_id):
         assert execution_stats(sfn, execution["executionArn"]).history_events < 400

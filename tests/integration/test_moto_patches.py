@@ -19,8 +19,8 @@ from typing import Any
 import boto3
 import pytest
 
+from fixloop.execution_stats import ExecutionStats, execution_stats
 from fixloop.local import moto_patches
-from fixloop.local.execution_stats import ExecutionStats, execution_stats
 
 REGION = "us-east-1"
 REAL_ASL = Path(__file__).resolve().parents[2] / "statemachines" / "investigation.asl.json"

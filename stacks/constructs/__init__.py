@@ -1,0 +1,1 @@
+"""Small constructs the fixloop stacks are composed of, one concern per module."""

@@ -1,0 +1,201 @@
+"""The loop's Lambda functions: thin handlers in ``functions/<name>/`` over the shared layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from layers.bundler import PROJECT_ROOT
+from stacks.constructs.layer import LAYER_ARCHITECTURE, LAYER_RUNTIME
+from stacks.constructs.storage import Storage
+from stacks.nag import acknowledge, flatten, iam5_resource
+
+__all__ = ["FUNCTIONS_DIR", "LOOP_FUNCTIONS", "FunctionSpec", "LoopFunctions"]
+
+FUNCTIONS_DIR = PROJECT_ROOT / "functions"
+_ASSET_EXCLUDES = ["__pycache__", "*.pyc", "tests"]
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    """Folder under ``functions/`` and the key in :attr:`LoopFunctions.functions`."""
+    construct_id: str
+    """Also the ASL placeholder stem: ``${<construct_id>FunctionArn}``."""
+    timeout_seconds: int
+    memory_mb: int = 512
+    blobs: bool = False
+    """Whether the function reads and writes the Blobs bucket."""
+
+
+LOOP_FUNCTIONS: tuple[FunctionSpec, ...] = (
+    FunctionSpec("prepare", "Prepare", timeout_seconds=60, blobs=True),
+    FunctionSpec("model_turn", "ModelTurn", timeout_seconds=900, memory_mb=1024, blobs=True),
+    FunctionSpec("run_tool", "RunTool", timeout_seconds=300, blobs=True),
+    FunctionSpec("deliver", "Deliver", timeout_seconds=120),
+    FunctionSpec("mark_failed", "MarkFailed", timeout_seconds=60),
+)
+
+
+class LoopFunctions(Construct):
+    """One function per loop step, each with its own role, log group and least privileges.
+
+    ``state_machine_arn`` is the investigation state machine's ARN built from its fixed name
+    (the state machine itself depends on these functions, so it cannot be referenced).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        storage: Storage,
+        layer: lambda_.ILayerVersion,
+        model: str,
+        state_machine_arn: str,
+        anthropic_secret: secretsmanager.ISecret | None = None,
+        functions_dir: Path = FUNCTIONS_DIR,
+        specs: tuple[FunctionSpec, ...] = LOOP_FUNCTIONS,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        common_env = {
+            "FIXLOOP_EVENTS_TABLE": storage.events.table_name,
+            "FIXLOOP_INVESTIGATIONS_TABLE": storage.investigations.table_name,
+            "FIXLOOP_BLOBS_BUCKET": storage.blobs.bucket_name,
+            "FIXLOOP_MODEL": model,
+            "POWERTOOLS_SERVICE_NAME": "fixloop",
+            "POWERTOOLS_METRICS_NAMESPACE": "fixloop",
+            "LOG_LEVEL": "INFO",
+        }
+        self.specs = specs
+        self.functions: dict[str, lambda_.Function] = {}
+        self.roles: dict[str, iam.Role] = {}
+        for spec in specs:
+            env = dict(common_env)
+            if spec.name == "prepare":
+                env["FIXLOOP_STATE_MACHINE_ARN"] = state_machine_arn
+            if spec.name == "model_turn" and anthropic_secret is not None:
+                env["FIXLOOP_ANTHROPIC_SECRET_ARN"] = anthropic_secret.secret_arn
+            role = self.roles[spec.name] = iam.Role(
+                self,
+                f"{spec.construct_id}Role",
+                assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                description=f"fixloop {spec.name} function",
+            )
+            self.functions[spec.name] = self._function(
+                spec, role=role, layer=layer, env=env, functions_dir=functions_dir
+            )
+            # Every step reads and writes the log and the investigation record.
+            storage.events.grant_read_write_data(role)
+            storage.investigations.grant_read_write_data(role)
+            if spec.blobs:
+                self._grant_blobs(role, storage)
+
+        model_turn = self.roles.get("model_turn")
+        if model_turn is not None:
+            self._grant_bedrock(model_turn)
+            if anthropic_secret is not None:
+                anthropic_secret.grant_read(model_turn)
+
+    def _function(
+        self,
+        spec: FunctionSpec,
+        *,
+        role: iam.Role,
+        layer: lambda_.ILayerVersion,
+        env: dict[str, str],
+        functions_dir: Path,
+    ) -> lambda_.Function:
+        code_dir = functions_dir / spec.name
+        if not (code_dir / "handler.py").is_file():
+            raise FileNotFoundError(
+                f"{code_dir / 'handler.py'} is missing: no handler for the {spec.name} function"
+            )
+        log_group = logs.LogGroup(
+            self, f"{spec.construct_id}Logs", retention=logs.RetentionDays.ONE_MONTH
+        )
+        # The role is ours, not CDK's default with AWSLambdaBasicExecutionRole: it may write
+        # to this function's log group only, not create or write to any log group.
+        log_group.grant_write(role)
+        fn = lambda_.Function(
+            self,
+            spec.construct_id,
+            runtime=LAYER_RUNTIME,
+            architecture=LAYER_ARCHITECTURE,
+            code=lambda_.Code.from_asset(str(code_dir), exclude=_ASSET_EXCLUDES),
+            handler="handler.lambda_handler",
+            layers=[layer],
+            memory_size=spec.memory_mb,
+            timeout=cdk.Duration.seconds(spec.timeout_seconds),
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+            role=role,
+            environment=env,
+            description=f"fixloop loop step: {spec.name}",
+        )
+        acknowledge(
+            role,
+            iam5_resource("*"),
+            "X-Ray PutTraceSegments and PutTelemetryRecords (active tracing) support no "
+            "resource-level permissions; '*' is the only valid resource.",
+        )
+        acknowledge(
+            fn,
+            "AwsSolutions-L1",
+            "Pinned to python3.13: the shared layer's wheels are built for cp313 "
+            "(layers/bundler.py); runtime and layer move to a newer Python together.",
+        )
+        return fn
+
+    @staticmethod
+    def _grant_blobs(role: iam.Role, storage: Storage) -> None:
+        """Read and write objects; no delete, no bucket configuration."""
+        bucket = storage.blobs
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:PutObject"],
+                resources=[bucket.arn_for_objects("*")],
+            )
+        )
+        # ListBucket turns a read of a missing key into 404 (not 403).
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn])
+        )
+        acknowledge(
+            role,
+            iam5_resource(flatten(bucket.arn_for_objects("*"), cdk.Stack.of(bucket))),
+            "Blob keys are derived from investigation ids at run time; the functions need "
+            "every object of this one bucket.",
+        )
+
+    def _grant_bedrock(self, role: iam.Role) -> None:
+        """Invoke Anthropic models on Bedrock, directly or through inference profiles."""
+        stack = cdk.Stack.of(self)
+        # Cross-region inference profiles route to the model in other regions (and global
+        # ones to a region-less ARN), hence the region wildcard on foundation models.
+        foundation_models = f"arn:{stack.partition}:bedrock:*::foundation-model/anthropic.*"
+        inference_profiles = stack.format_arn(
+            service="bedrock",
+            resource="inference-profile",
+            resource_name="*anthropic.*",
+            arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME,
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+                resources=[foundation_models, inference_profiles],
+            )
+        )
+        reason = (
+            "fixloop speaks the Anthropic Messages API; the model id is chosen per "
+            "investigation at run time, so access is scoped to Anthropic models, not one id."
+        )
+        for arn in (foundation_models, inference_profiles):
+            acknowledge(role, iam5_resource(flatten(arn, stack)), reason)

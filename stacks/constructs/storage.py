@@ -1,0 +1,81 @@
+"""The investigation log, the investigations table and the blob bucket."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from stacks.nag import acknowledge
+
+__all__ = ["Storage"]
+
+
+class Storage(Construct):
+    """DynamoDB tables ``Events`` and ``Investigations`` and the S3 bucket ``Blobs``.
+
+    Data outlives the stack (``RemovalPolicy.RETAIN``); tables are on-demand, encrypted with
+    an AWS managed key and have point-in-time recovery.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+
+        self.events = self._table(
+            "Events",
+            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            # The stream fans events out to live-view subscribers (a later issue).
+            stream=dynamodb.StreamViewType.NEW_IMAGE,
+        )
+        """Append-only log per investigation: pk = investigation id, sk = sortable position."""
+
+        self.investigations = self._table("Investigations")
+        """One item per investigation: pk = investigation id."""
+
+        self.blobs = s3.Bucket(
+            self,
+            "Blobs",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=False,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="abort-incomplete-uploads",
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
+                )
+            ],
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        """Large tool output and workspace snapshots, referenced from events."""
+        acknowledge(
+            self.blobs,
+            "AwsSolutions-S1",
+            "Blobs is private and only reached by the loop functions' roles; object-level "
+            "audit belongs to CloudTrail data events, which the operator enables per account. "
+            "Server access logs would need a second bucket with no reader.",
+        )
+
+    def _table(
+        self,
+        construct_id: str,
+        *,
+        sort_key: dynamodb.Attribute | None = None,
+        stream: dynamodb.StreamViewType | None = None,
+    ) -> dynamodb.Table:
+        return dynamodb.Table(
+            self,
+            construct_id,
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            sort_key=sort_key,
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            stream=stream,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )

@@ -1,0 +1,74 @@
+"""The fixloop stack: storage, the shared layer, the loop functions and the state machine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from stacks.config import FixloopConfig
+from stacks.constructs.functions import LoopFunctions
+from stacks.constructs.layer import SharedLayer
+from stacks.constructs.loop import InvestigationLoop, state_machine_arn
+from stacks.constructs.storage import Storage
+
+__all__ = ["FixloopStack"]
+
+
+class FixloopStack(cdk.Stack):
+    """Everything one investigation needs to run in AWS.
+
+    ``config`` defaults to :meth:`FixloopConfig.from_context` of this stack.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: FixloopConfig | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        config = config or FixloopConfig.from_context(self.node)
+        self.config = config
+
+        self.storage = Storage(self, "Storage")
+        self.layer = SharedLayer(self, "SharedLayer", asset_dir=config.layer_asset_dir)
+
+        anthropic_secret = (
+            secretsmanager.Secret.from_secret_name_v2(
+                self, "AnthropicSecret", config.anthropic_secret_name
+            )
+            if config.anthropic_secret_name
+            else None
+        )
+        self.functions = LoopFunctions(
+            self,
+            "Functions",
+            storage=self.storage,
+            layer=self.layer.layer,
+            model=config.model,
+            state_machine_arn=state_machine_arn(self, config.state_machine_name),
+            anthropic_secret=anthropic_secret,
+        )
+        self.loop = InvestigationLoop(
+            self,
+            "Loop",
+            functions={
+                f"{spec.construct_id}FunctionArn": self.functions.functions[spec.name]
+                for spec in self.functions.specs
+            },
+            state_machine_name=config.state_machine_name,
+        )
+
+        outputs = {
+            "StateMachineArn": self.loop.state_machine.state_machine_arn,
+            "EventsTableName": self.storage.events.table_name,
+            "InvestigationsTableName": self.storage.investigations.table_name,
+            "BlobsBucketName": self.storage.blobs.bucket_name,
+        }
+        for name, value in outputs.items():
+            cdk.CfnOutput(self, name, value=value)

@@ -1,0 +1,55 @@
+"""cdk-nag acknowledgments: every suppression names its rule (or one finding) and a reason.
+
+cdk-nag 3 reads CDK's native ``Validations.of(scope).acknowledge(...)`` metadata; an
+acknowledgment covers the construct it is made on and everything below it. IAM5 findings
+are acknowledged one by one (``AwsSolutions-IAM5[Resource::...]``) so that a new wildcard
+still fails synth until someone writes down why it is needed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aws_cdk as cdk
+from constructs import IConstruct
+
+__all__ = ["acknowledge", "flatten", "iam5_action", "iam5_resource"]
+
+
+def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
+    """Acknowledge cdk-nag ``rule`` on ``scope`` and its children, with a written reason."""
+    if not reason.strip():
+        raise ValueError(f"an acknowledgment of {rule} needs a reason")
+    cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=rule, reason=reason))
+
+
+def iam5_resource(resource: str) -> str:
+    """The id of one AwsSolutions-IAM5 finding about a wildcard resource."""
+    return f"AwsSolutions-IAM5[Resource::{resource}]"
+
+
+def iam5_action(action: str) -> str:
+    """The id of one AwsSolutions-IAM5 finding about a wildcard action."""
+    return f"AwsSolutions-IAM5[Action::{action}]"
+
+
+def flatten(value: object, stack: cdk.Stack) -> str:
+    """``value`` (a string that may hold tokens) as cdk-nag prints it in a finding id:
+    ``Fn::GetAtt`` as ``<LogicalId.Attr>``, ``Ref`` as ``<Name>``, joins concatenated."""
+    return _flatten(stack.resolve(value))
+
+
+def _flatten(node: Any) -> str:
+    if isinstance(node, str):
+        return node.replace("${", "<").replace("}", ">")
+    if isinstance(node, dict):
+        if "Fn::Join" in node:
+            delimiter, items = node["Fn::Join"]
+            return str(delimiter).join(_flatten(item) for item in items)
+        if "Fn::GetAtt" in node:
+            resource, attribute = node["Fn::GetAtt"]
+            return f"<{_flatten(resource)}.{_flatten(attribute)}>"
+        if "Ref" in node:
+            return f"<{_flatten(node['Ref'])}>"
+    return json.dumps(node, separators=(",", ":"))
