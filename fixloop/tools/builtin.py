@@ -1,4 +1,8 @@
-"""The signal tool and the terminal tools, and the default registry."""
+"""The signal tool and the terminal tools, and the default registry.
+
+The code tools (read, search, edit, run a command) are the sandbox's:
+:data:`fixloop.sandbox.tools.SANDBOX_TOOLS`.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ from functools import lru_cache
 from pydantic import BaseModel, Field
 
 from fixloop.tools.registry import Tool, ToolContext, ToolRegistry, cap_output
-from fixloop.tools.repository import REPOSITORY_TOOLS
 
 
 class NoInput(BaseModel):
@@ -53,4 +56,8 @@ FINISH = Tool(
 
 @lru_cache(maxsize=1)
 def default_registry() -> ToolRegistry:
-    return ToolRegistry([SIGNAL_TOOL, *REPOSITORY_TOOLS, OPEN_PULL_REQUEST, FINISH])
+    # Imported here: fixloop.sandbox.tools imports fixloop.tools.registry, whose package
+    # imports this module, so a module-level import would be circular.
+    from fixloop.sandbox.tools import SANDBOX_TOOLS
+
+    return ToolRegistry([SIGNAL_TOOL, *SANDBOX_TOOLS, OPEN_PULL_REQUEST, FINISH])

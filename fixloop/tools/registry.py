@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
@@ -19,6 +19,12 @@ from fixloop.llm.protocol import ToolDefinition
 
 if TYPE_CHECKING:
     from fixloop.domain import Investigation, Signal
+    from fixloop.sandbox.workspace import Workspace
+
+RunsIn = Literal["lambda", "sandbox"]
+"""Where a tool runs: in the Run Tool Lambda, or in the investigation's sandbox.
+
+(Not named ``where``: moto's JSONPath parser takes it for a keyword.)"""
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,8 @@ class ToolContext:
     investigation: Investigation
     signal: Signal
     max_output_chars: int
+    workspace: Workspace | None = None
+    """The investigation's workspace; set only inside its sandbox."""
 
 
 ToolFunction = Callable[[ToolContext, Any], str]
@@ -38,6 +46,9 @@ class Tool:
     input_model: type[BaseModel]
     run: ToolFunction | None = None
     """None for terminal tools: the state machine routes them instead of running them."""
+    runs_in: RunsIn = "lambda"
+    mutating: bool = False
+    """Changes the workspace: the sandbox journals it so it is never applied twice."""
 
     @property
     def terminal(self) -> bool:
@@ -82,10 +93,13 @@ class ToolRegistry:
 
 
 def cap_output(text: str, limit: int) -> str:
-    """Cut long output and say so, keeping the head and the tail (where errors usually are)."""
+    """Cut long output to at most ``limit`` characters and say so, keeping the head and the
+    tail (where errors usually are). Capping capped output changes nothing."""
     if len(text) <= limit:
         return text
-    head = limit * 2 // 3
-    tail = limit - head
+    marker = "\n[... {cut} characters cut: output exceeded {limit} ...]\n"
+    room = max(limit - len(marker.format(cut=len(text), limit=limit)), 0)
+    head = room * 2 // 3
+    tail = room - head
     cut = len(text) - head - tail
-    return f"{text[:head]}\n[... {cut} characters cut: output exceeded {limit} ...]\n{text[-tail:]}"
+    return text[:head] + marker.format(cut=cut, limit=limit) + (text[-tail:] if tail else "")
