@@ -18,6 +18,7 @@ class Settings(BaseSettings):
     events_table: str = "fixloop-events"
     investigations_table: str = "fixloop-investigations"
     blobs_bucket: str = "fixloop-blobs"
+    sandboxes_table: str = "fixloop-sandboxes"
     state_machine_arn: str = ""
     model: str = "anthropic"
     """Default model spec for new investigations: scripted:FILE, anthropic[:ID], bedrock[:ID]."""
@@ -32,6 +33,23 @@ class Settings(BaseSettings):
     thinking: str = Field(default="adaptive", pattern=r"^(adaptive|off|[0-9]+)$")
     """Extended thinking: "adaptive" (current models), "off", or a token budget (older ones)."""
     max_tokens: int = 8192
+    # -- sandbox: where dispatch starts one, and how long it lives -------------------------
+    sandbox_cluster: str = ""
+    sandbox_task_definition: str = ""
+    sandbox_subnets: str = ""
+    """Comma-separated private subnet ids for sandbox tasks."""
+    sandbox_security_groups: str = ""
+    sandbox_container: str = "sandbox"
+    sandbox_port: int = 8080
+    sandbox_heartbeat_seconds: int = Field(default=60, ge=2, le=3600)
+    """A running tool call without a heartbeat for this long is retried on a new sandbox.
+    The sandbox heartbeats at a third of it."""
+    sandbox_idle_seconds: int = Field(default=600, ge=1)
+    """A sandbox with no call for this long stops itself."""
+    sandbox_launch_timeout_seconds: int = Field(default=240, ge=1)
+    sandbox_investigation: str = ""
+    """Inside a sandbox: the investigation it serves (set by the dispatcher's task overrides)."""
+    sandbox_id: str = ""
     fault_plan: str = ""
     """Test-only fault injection plan (see fixloop.faults); empty in production."""
 

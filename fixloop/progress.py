@@ -41,18 +41,29 @@ def describe(stored: StoredEvent) -> list[str]:
         return lines
     if isinstance(ev, ToolResult):
         mark = "error" if ev.is_error else "ok"
-        first = ev.content.strip().splitlines()[0] if ev.content.strip() else ""
-        return [f"turn {ev.turn:<4} result    {ev.name} [{mark}] {_short(first, 70)}"]
+        return [f"turn {ev.turn:<4} result    {ev.name} [{mark}] {_short(_gist(ev.content), 70)}"]
     if isinstance(ev, CompactionSummary):
         return [f"compacted  {_short(ev.summary)}"]
     if isinstance(ev, Delivered):
         what = "pull request" if ev.kind == "pull_request" else "summary"
-        return [f"delivered  {what}: {ev.title}"]
+        files = ev.diff.count("\ndiff --git ") + ev.diff.startswith("diff --git ")
+        change = f" ({files} file{'s' if files != 1 else ''} changed)" if files else ""
+        return [f"delivered  {what}: {ev.title}{change}"]
     if isinstance(ev, Failed):
         return [f"failed     {ev.error}: {_short(ev.cause)}"]
     if isinstance(ev, StatusChanged):
         return [f"status     {ev.status}"]
     return []
+
+
+def _gist(content: str) -> str:
+    """The line that says most: for a command, its exit code and its last line of output."""
+    lines = [ln for ln in content.strip().splitlines() if ln.strip()]
+    if not lines:
+        return ""
+    if lines[0].startswith("$ ") and len(lines) > 1:
+        return f"{lines[1]}: {lines[-1]}" if len(lines) > 2 else lines[1]
+    return lines[0]
 
 
 def _short(text: str, width: int = WIDTH - 22) -> str:

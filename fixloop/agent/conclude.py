@@ -15,6 +15,7 @@ from fixloop.domain.events import (
     outcome_position,
 )
 from fixloop.domain.investigation import LoopState, Status
+from fixloop.sandbox.snapshots import SnapshotStore
 from fixloop.store import EventNotFound, stores
 from fixloop.tools import OPEN_PULL_REQUEST
 
@@ -35,7 +36,13 @@ def deliver(state: LoopState) -> LoopState:
     status: Status
     if concluded is not None and concluded[0] is OPEN_PULL_REQUEST:
         args = concluded[1]
-        event = Delivered(kind="pull_request", title=str(args["title"]), body=str(args["body"]))
+        snapshot = SnapshotStore(st.blobs, st.sandboxes).load(inv_id)
+        event = Delivered(
+            kind="pull_request",
+            title=str(args["title"]),
+            body=str(args["body"]),
+            diff=snapshot.patch if snapshot is not None else "",
+        )
         status = "delivered"
     elif concluded is not None:
         summary = str(concluded[1]["summary"])

@@ -23,14 +23,16 @@ from fixloop.llm.factory import model_from_spec
 from fixloop.llm.protocol import ModelRequest
 from fixloop.store import stores
 from fixloop.tools import Tool, default_registry
+from fixloop.tools.registry import RunsIn
 
 logger = Logger(child=True)
 
 # History events one turn adds, counted on executions: 18 for Prepare, Model Turn, the two
-# Choices and the Map, plus 7 per tool call (iteration start and end, the task's five).
+# Choices and the Map, plus 9 per tool call (iteration start and end, the Runs In choice's
+# two, the task's five; a sandbox call's heartbeats add none).
 # Doubled as headroom for retries, which add three events per attempt.
 TURN_HISTORY_EVENTS = 2 * 18
-TOOL_CALL_HISTORY_EVENTS = 2 * 7
+TOOL_CALL_HISTORY_EVENTS = 2 * 9
 
 
 def prepare(state: LoopState) -> LoopState:
@@ -51,6 +53,7 @@ def prepare(state: LoopState) -> LoopState:
         generation_start_turn=start,
         history_events=history,
         tool_concurrency=settings.tool_concurrency,
+        sandbox_heartbeat_seconds=settings.sandbox_heartbeat_seconds,
     )
     if not inv.is_open:
         return base.model_copy(update={"action": "stop"})
@@ -142,10 +145,17 @@ def conclusion(message: AssistantMessage) -> tuple[Tool, dict[str, object]] | No
     return None
 
 
+def _runs_in(tool: Tool | None) -> RunsIn:
+    return tool.runs_in if tool is not None else "lambda"  # unknown: Run Tool says so
+
+
 def route(state: LoopState, message: AssistantMessage) -> LoopState:
     """Deliver when the model concluded (or ended its turn without tools); else run tools."""
     uses = message.tool_uses()
     if conclusion(message) is not None or not uses:
         return state.model_copy(update={"action": "deliver", "tool_calls": []})
-    calls = [ToolCallRef(id=str(u["id"])) for u in uses]
+    registry = default_registry()
+    calls = [
+        ToolCallRef(id=str(u["id"]), runs_in=_runs_in(registry.get(str(u["name"])))) for u in uses
+    ]
     return state.model_copy(update={"action": "tools", "tool_calls": calls})

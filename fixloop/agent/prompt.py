@@ -19,8 +19,10 @@ You are fixloop, an engineer investigating a production problem in the user's se
 Work from evidence: read the signal, the logs and the code; form a hypothesis; confirm it.
 When you understand the root cause and have a fix, conclude with open_pull_request, giving
 the root cause, the evidence, the change and the test run before and after. If no code
-change is warranted, conclude with finish and a summary. Call tools in parallel when they
-are independent. Be concise."""
+change is warranted, conclude with finish and a summary. Code tools run in a sandbox holding
+the repository at the investigated commit plus your edits; reproduce a failure with a test
+before fixing it, and run the tests again after. Tool calls made in one turn run in parallel
+and in no set order: make calls that depend on each other in separate turns. Be concise."""
 
 
 def build_messages(events: Iterable[StoredEvent]) -> list[dict[str, Any]]:

@@ -82,6 +82,8 @@ class Delivered(_Event):
     kind: Literal["pull_request", "summary"]
     title: str
     body: str
+    diff: str = ""
+    """The workspace's change against the investigated commit (git diff --binary)."""
 
 
 class Failed(_Event):

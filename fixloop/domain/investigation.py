@@ -54,9 +54,11 @@ def execution_name(investigation_id: str, generation: int) -> str:
 
 
 class ToolCallRef(BaseModel):
-    """A tool call as the state machine carries it: its id only; the input is in the log."""
+    """A tool call as the state machine carries it: its id and where it runs; the input is
+    in the log."""
 
     id: str
+    runs_in: Literal["lambda", "sandbox"] = "lambda"
 
 
 Action = Literal["model", "continue", "stop", "tools", "deliver"]
@@ -75,6 +77,7 @@ class LoopState(BaseModel):
     action: Action = "model"
     tool_calls: list[ToolCallRef] = Field(default_factory=list)
     tool_concurrency: int = 8
+    sandbox_heartbeat_seconds: int = 60
     next_generation: int | None = None
     next_execution_name: str | None = None
     error: dict[str, Any] | None = None

@@ -23,6 +23,7 @@ FUNCTIONS: dict[str, str] = {
     "RunToolFunctionArn": "run_tool",
     "DeliverFunctionArn": "deliver",
     "MarkFailedFunctionArn": "mark_failed",
+    "DispatchToolFunctionArn": "dispatch_tool",
 }
 
 Handler = Callable[[dict[str, Any], Any], Any]

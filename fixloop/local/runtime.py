@@ -28,6 +28,7 @@ from fixloop.local.handlers import (
     LocalLambdaContext,
     load_handlers,
 )
+from fixloop.local.sandboxes import LocalSandboxes
 from fixloop.store.factory import stores as _stores_factory
 from fixloop.watch import STATE_MACHINE_NAME, Watcher
 
@@ -48,6 +49,7 @@ class EmbeddedRuntime:
         self.state_machine_arn = ""
         self.watcher = Watcher("")
         self.invocations: dict[str, int] = {}
+        self.sandboxes = LocalSandboxes()
         self._lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -87,11 +89,13 @@ class EmbeddedRuntime:
         )
         self.configure(**self._settings)
         moto_patches.install(self._dispatch)
+        self.sandboxes.install()
         moto_patches.configure_server(self.endpoint_url)
         self._handlers = load_handlers(PREFIX)
         self._provision()
 
     def stop(self) -> None:
+        self.sandboxes.stop_all()
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -111,7 +115,8 @@ class EmbeddedRuntime:
     def _provision(self) -> None:
         settings = get_settings()
         ddb = aws.client("dynamodb")
-        for name in (settings.events_table, settings.investigations_table):
+        tables = (settings.events_table, settings.investigations_table, settings.sandboxes_table)
+        for name in tables:
             keys = (
                 [("pk", "HASH"), ("sk", "RANGE")]
                 if name == settings.events_table
@@ -149,6 +154,44 @@ class EmbeddedRuntime:
         )["stateMachineArn"]
         self.configure(state_machine_arn=self.state_machine_arn)
         self.watcher = Watcher(self.state_machine_arn)
+        self._provision_sandbox_cluster(role_arn)
+
+    def _provision_sandbox_cluster(self, role_arn: str) -> None:
+        """An ECS cluster and Fargate task definition as the CDK app has them; RunTask on it
+        starts a local sandbox process (see fixloop.local.sandboxes)."""
+        ec2 = aws.client("ec2")
+        vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.42.1.0/24")["Subnet"]["SubnetId"]
+        group = ec2.create_security_group(
+            GroupName="fixloop-sandbox", Description="sandbox", VpcId=vpc
+        )["GroupId"]
+        ecs = aws.client("ecs")
+        cluster = ecs.create_cluster(clusterName=f"{PREFIX}-sandboxes")["cluster"]["clusterArn"]
+        task_definition = ecs.register_task_definition(
+            family=f"{PREFIX}-sandbox",
+            requiresCompatibilities=["FARGATE"],
+            networkMode="awsvpc",
+            cpu="1024",
+            memory="2048",
+            taskRoleArn=role_arn,
+            executionRoleArn=role_arn,
+            containerDefinitions=[
+                {
+                    "name": "sandbox",
+                    "image": "fixloop-sandbox:local",
+                    "memory": 2048,
+                    "essential": True,
+                    "command": ["python", "-m", "fixloop.sandbox", "serve", "--port", "8080"],
+                }
+            ],
+        )["taskDefinition"]["taskDefinitionArn"]
+        self.configure(
+            sandbox_cluster=cluster,
+            sandbox_task_definition=task_definition,
+            sandbox_subnets=subnet,
+            sandbox_security_groups=group,
+        )
 
     def _dispatch(self, function_name: str, event: dict[str, Any]) -> Any:
         handler = self._handlers.get(function_name)

@@ -10,6 +10,7 @@ from fixloop.config import get_settings
 from fixloop.store.blobs import BlobStore
 from fixloop.store.events import EventLog
 from fixloop.store.investigations import InvestigationStore
+from fixloop.store.sandboxes import SandboxStore
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,7 @@ class Stores:
     events: EventLog
     investigations: InvestigationStore
     blobs: BlobStore
+    sandboxes: SandboxStore
 
 
 @lru_cache(maxsize=1)
@@ -28,4 +30,5 @@ def stores() -> Stores:
         events=EventLog(ddb.Table(settings.events_table), blobs),
         investigations=InvestigationStore(ddb.Table(settings.investigations_table)),
         blobs=blobs,
+        sandboxes=SandboxStore(ddb.Table(settings.sandboxes_table)),
     )

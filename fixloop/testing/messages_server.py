@@ -25,9 +25,11 @@ import threading
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, Self
+
+from fixloop.httpserver import QuietHTTPServer
 
 __all__ = ["ErrorReply", "MessageReply", "MessagesServer", "RecordedRequest", "StreamErrorReply"]
 
@@ -85,7 +87,7 @@ class MessagesServer:
         self._replies: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._httpd = QuietHTTPServer((host, port), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 

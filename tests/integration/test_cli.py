@@ -140,6 +140,10 @@ def test_demo_ends_with_a_delivered_pull_request() -> None:
     assert summary["status"] == "delivered"
     assert summary["outcome"].startswith("Answer 400 for unknown coupon codes")
     assert "delivered  pull request" in proc.stderr
+    # the failure was reproduced with a test in the sandbox, then the tests passed
+    assert "turn 4    result    run_command [ok] exit code 2" in proc.stderr
+    assert "turn 6    result    run_command [ok] exit code 0: 4 passed" in proc.stderr
+    assert "(3 files changed)" in proc.stderr
     assert "Investigation inv-" in proc.stdout
     assert DEMO.is_dir()
 

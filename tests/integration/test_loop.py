@@ -166,7 +166,7 @@ def test_model_visible_errors_do_not_stop_the_loop(
     events = log_of(summary.investigation.investigation_id)
     results = [e.event for e in events if isinstance(e.event, ToolResult)]
     assert [r.is_error for r in results] == [True, True, True]
-    assert "not a file" in results[0].content
+    assert "nope.py does not exist" in results[0].content
     assert "path: Field required" in results[1].content
     # an end_turn without tools concludes with the text as the summary
     assert summary.investigation.status == "finished"

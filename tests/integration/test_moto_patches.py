@@ -481,7 +481,13 @@ class FakeLoop:
     def prepare(self, event: dict[str, Any]) -> Any:
         self.record("prepare", event)
         inv, gen, turn = event["investigation_id"], event.get("generation", 0), event.get("turn", 0)
-        state = {"investigation_id": inv, "generation": gen, "turn": turn, "tool_concurrency": 4}
+        state = {
+            "investigation_id": inv,
+            "generation": gen,
+            "turn": turn,
+            "tool_concurrency": 4,
+            "sandbox_heartbeat_seconds": 60,
+        }
         if "continue_as" in event:
             return {
                 **state,
@@ -508,7 +514,10 @@ class FakeLoop:
                 **event,
                 "turn": turn,
                 "action": "tools",
-                "tool_calls": [{"id": "t1"}, {"id": "t2"}],
+                "tool_calls": [
+                    {"id": "t1", "runs_in": "lambda"},
+                    {"id": "t2", "runs_in": "lambda"},
+                ],
             }
         return {**event, "turn": turn, "action": "deliver"}
 
@@ -530,6 +539,10 @@ class FakeLoop:
         self.record("mark_failed", event)
         return {}
 
+    def dispatch_tool(self, event: dict[str, Any]) -> Any:
+        self.record("dispatch_tool", event)  # no sandbox calls in this scenario
+        return {}
+
 
 def test_real_state_machine_runs_end_to_end(moto: Moto) -> None:
     definition = REAL_ASL.read_text()
@@ -541,6 +554,7 @@ def test_real_state_machine_runs_end_to_end(moto: Moto) -> None:
         "RunToolFunctionArn": fake.run_tool,
         "DeliverFunctionArn": fake.deliver,
         "MarkFailedFunctionArn": fake.mark_failed,
+        "DispatchToolFunctionArn": fake.dispatch_tool,
     }
     assert placeholders == sorted(handlers)
     for placeholder in placeholders:
@@ -580,9 +594,9 @@ def test_real_state_machine_runs_end_to_end(moto: Moto) -> None:
     assert fake.calls["mark_failed"] == 0
 
     stats = execution_stats(moto.client("stepfunctions"), parent)
-    # Prepare, Turn Or Continue, Model Turn, Route, Run Tools, Run Tool x2, Record Tool Failure,
-    # Prepare, Turn Or Continue, Continue As New, Done
-    assert stats.state_transitions == 12
+    # Prepare, Turn Or Continue, Model Turn, Route, Run Tools, (Runs In, Run Tool) x2,
+    # Record Tool Failure, Prepare, Turn Or Continue, Continue As New, Done
+    assert stats.state_transitions == 14
     assert stats.history_events == len(moto.history(parent)) > 2 * stats.state_transitions
     assert 0 < stats.max_payload_bytes < 4096  # ids and counters only
     child_stats = execution_stats(moto.client("stepfunctions"), child_arn)

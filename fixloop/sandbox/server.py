@@ -1,0 +1,268 @@
+"""The sandbox: serves one investigation's code tool calls from a warm workspace.
+
+It is the same program in a Fargate task and in a local process. It registers its endpoint
+in the Sandboxes table, accepts calls over HTTP (``POST /calls``), runs them one at a time
+against the workspace, writes each result into the event log, and answers the call's task
+token. While a call runs it sends task heartbeats, so Step Functions notices a dead sandbox.
+
+A mutating call is journaled into the workspace snapshot in S3 *before* its result is
+written: a replacement sandbox restores the snapshot, finds the call in the journal, and
+returns the journaled result instead of applying it again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import tempfile
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from pydantic import ValidationError
+
+from fixloop import aws
+from fixloop.config import get_settings
+from fixloop.domain.events import (
+    AssistantMessage,
+    SignalReceived,
+    ToolResult,
+    assistant_position,
+    signal_position,
+)
+from fixloop.errors import ConfigError, ToolFailed
+from fixloop.httpserver import QuietHTTPServer
+from fixloop.sandbox.protocol import SandboxCall
+from fixloop.sandbox.snapshots import SnapshotStore
+from fixloop.sandbox.workspace import AppliedCall, Workspace
+from fixloop.store import stores
+from fixloop.tools import ToolContext, cap_output, default_registry
+
+logger = Logger(service="fixloop-sandbox")
+
+
+class SandboxServer:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, workdir: Path | None = None):
+        settings = get_settings()
+        if not (settings.sandbox_investigation and settings.sandbox_id):
+            raise ConfigError("FIXLOOP_SANDBOX_INVESTIGATION and FIXLOOP_SANDBOX_ID must be set")
+        self.investigation_id = settings.sandbox_investigation
+        self.sandbox_id = settings.sandbox_id
+        self.heartbeat_s = settings.sandbox_heartbeat_seconds / 3
+        self.idle_s = settings.sandbox_idle_seconds
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="fixloop-sandbox-"))
+        self._calls: queue.Queue[SandboxCall] = queue.Queue()
+        self._tokens: dict[str, set[str]] = {}
+        self._tokens_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._httpd = QuietHTTPServer((host, port), _handler_for(self))
+        self._httpd.daemon_threads = True
+        self.snapshots = SnapshotStore(stores().blobs, stores().sandboxes)
+        self.workspace: Workspace | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def serve(self) -> str:
+        """Run until idle, until the investigation closes, or until replaced. Returns why."""
+        st = stores()
+        inv = st.investigations.get(self.investigation_id)
+        self.workspace = self._open_workspace(inv.repo, inv.commit)
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        endpoint = f"http://{_advertised_host(self._httpd)}:{self._httpd.server_address[1]}"
+        if not st.sandboxes.update(
+            self.investigation_id, self.sandbox_id, status="ready", endpoint=endpoint
+        ):
+            return self._shutdown("replaced before it was ready")
+        logger.info("sandbox ready", extra={"endpoint": endpoint, "sandbox_id": self.sandbox_id})
+        threading.Thread(target=self._heartbeats, daemon=True).start()
+        idle_since = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                call = self._calls.get(timeout=min(self.heartbeat_s, 1.0))
+            except queue.Empty:
+                if time.monotonic() - idle_since > self.idle_s:
+                    return self._shutdown("idle")
+                continue
+            self._run(call)
+            idle_since = time.monotonic()
+        return self._shutdown(self._stop_reason)
+
+    _stop_reason = "stopped"
+
+    def stop(self, reason: str) -> None:
+        self._stop_reason = reason
+        self._stop.set()
+
+    def _shutdown(self, reason: str) -> str:
+        logger.info("sandbox stopping", extra={"reason": reason})
+        stores().sandboxes.update(self.investigation_id, self.sandbox_id, status="stopped")
+        self._httpd.shutdown()
+        return reason
+
+    def _open_workspace(self, repo: str, commit: str) -> Workspace:
+        root = self.workdir / "workspace"
+        snapshot = self.snapshots.load(self.investigation_id)
+        if snapshot is not None:
+            logger.info("restoring workspace", extra={"applied": len(snapshot.applied)})
+            return Workspace.restore(root, repo, snapshot)
+        return Workspace.create(root, repo, commit)
+
+    def _heartbeats(self) -> None:
+        """Keep the registration fresh, answer task heartbeats, notice the end."""
+        st = stores()
+        sfn = aws.client("stepfunctions")
+        while not self._stop.wait(self.heartbeat_s):
+            if not st.sandboxes.update(self.investigation_id, self.sandbox_id):
+                self.stop("replaced by another sandbox")
+                return
+            if not st.investigations.get(self.investigation_id).is_open:
+                self.stop("the investigation is closed")
+                return
+            with self._tokens_lock:
+                tokens = [t for ts in self._tokens.values() for t in ts]
+            for token in tokens:
+                # TaskTimedOut: a retried dispatch already brought a newer token
+                with contextlib.suppress(sfn.exceptions.TaskTimedOut):
+                    sfn.send_task_heartbeat(taskToken=token)
+
+    # -- calls ---------------------------------------------------------------------------
+    def accept(self, call: SandboxCall) -> None:
+        with self._tokens_lock:
+            known = call.key in self._tokens
+            self._tokens.setdefault(call.key, set()).add(call.task_token)
+        if not known:
+            self._calls.put(call)
+
+    def _run(self, call: SandboxCall) -> None:
+        try:
+            self._execute(call)
+        except Exception as exc:  # infrastructure failure: let the state machine retry
+            logger.exception("tool call failed", extra={"key": call.key})
+            self._answer(call, error=exc)
+        else:
+            self._answer(call)
+
+    def _execute(self, call: SandboxCall) -> None:
+        st = stores()
+        if st.events.get(call.investigation_id, call.key) is not None:
+            return
+        message = st.events.get(call.investigation_id, assistant_position(call.turn))
+        if not isinstance(message, AssistantMessage):
+            raise LookupError(f"no assistant message for turn {call.turn}")
+        use = next(u for u in message.tool_uses() if u.get("id") == call.tool_use_id)
+        name = str(use.get("name"))
+        started = time.monotonic()
+        content, is_error = self._apply(call, name, use.get("input"))
+        st.events.append(
+            call.investigation_id,
+            call.key,
+            ToolResult(
+                turn=call.turn,
+                tool_use_id=call.tool_use_id,
+                name=name,
+                content=content,
+                is_error=is_error,
+                duration_ms=int((time.monotonic() - started) * 1000),
+            ),
+        )
+
+    def _apply(self, call: SandboxCall, name: str, raw_input: object) -> tuple[str, bool]:
+        assert self.workspace is not None
+        journaled = self.workspace.applied_result(call.key)
+        if journaled is not None:
+            logger.info("call already applied; returning its journaled result")
+            return journaled.content, journaled.is_error
+        tool = default_registry().get(name)
+        if tool is None or tool.run is None or tool.runs_in != "sandbox":
+            return f"{name} is not a sandbox tool", True
+        settings = get_settings()
+        signal = stores().events.get(call.investigation_id, signal_position())
+        assert isinstance(signal, SignalReceived)
+        ctx = ToolContext(
+            investigation=stores().investigations.get(call.investigation_id),
+            signal=signal.signal,
+            max_output_chars=settings.max_tool_output_chars,
+            workspace=self.workspace,
+        )
+        logger.info("running tool", extra={"tool": name, "key": call.key})
+        try:
+            content = cap_output(tool.run(ctx, tool.parse_input(raw_input)), ctx.max_output_chars)
+            is_error = False
+        except ToolFailed as exc:
+            content, is_error = str(exc), True
+        if tool.mutating:
+            self.workspace.record(call.key, AppliedCall(content=content, is_error=is_error))
+            self.snapshots.save(call.investigation_id, self.workspace.snapshot())
+        return content, is_error
+
+    def _answer(self, call: SandboxCall, error: Exception | None = None) -> None:
+        with self._tokens_lock:
+            tokens = self._tokens.pop(call.key, {call.task_token})
+        sfn = aws.client("stepfunctions")
+        for token in tokens:
+            try:
+                if error is None:
+                    sfn.send_task_success(
+                        taskToken=token, output=json.dumps({"tool_use_id": call.tool_use_id})
+                    )
+                else:
+                    sfn.send_task_failure(
+                        taskToken=token, error=type(error).__name__, cause=str(error)[:32_000]
+                    )
+            except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken):
+                logger.info("task token no longer open", extra={"key": call.key})
+
+
+def _handler_for(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            if self.path != "/calls":
+                self._reply(404, {"error": "not found"})
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                call = SandboxCall.model_validate_json(self.rfile.read(length))
+            except ValidationError as exc:
+                self._reply(400, {"error": str(exc)})
+                return
+            if call.investigation_id != server.investigation_id:
+                self._reply(409, {"error": "this sandbox serves another investigation"})
+                return
+            server.accept(call)
+            self._reply(202, {"accepted": call.key})
+
+        def do_GET(self) -> None:
+            if self.path == "/health":
+                self._reply(200, {"sandbox_id": server.sandbox_id})
+            else:
+                self._reply(404, {"error": "not found"})
+
+        def _reply(self, status: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return  # requests are logged by the worker, not per HTTP line
+
+    return Handler
+
+
+def _advertised_host(httpd: ThreadingHTTPServer) -> str:
+    """The address the dispatcher reaches: the task's private IP on Fargate (from the ECS
+    task metadata endpoint), else the address bound."""
+    metadata = os.environ.get("ECS_CONTAINER_METADATA_URI_V4")
+    if metadata:
+        with urllib.request.urlopen(f"{metadata}/task", timeout=2) as resp:
+            task = json.load(resp)
+        return str(task["Containers"][0]["Networks"][0]["IPv4Addresses"][0])
+    host = str(httpd.server_address[0])
+    return "127.0.0.1" if host in ("0.0.0.0", "") else host

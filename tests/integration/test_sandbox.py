@@ -1,0 +1,184 @@
+"""Code tools in sandboxes on the embedded runtime: warm reuse, loss mid-call, isolation."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fixloop.agent import start_investigation
+from fixloop.domain import Delivered, ToolResult, parse_signal
+from fixloop.local.runtime import EmbeddedRuntime
+from fixloop.store import stores
+from tests.integration.scenario import log_of, run_scripted
+from tests.support import alarm_event, head, text, tool_use, write_script
+
+
+@pytest.fixture
+def fast_heartbeats(runtime: EmbeddedRuntime) -> Iterator[None]:
+    """A lost sandbox is noticed after 3 s instead of a minute."""
+    runtime.configure(sandbox_heartbeat_seconds="3")
+    yield
+    runtime.configure(sandbox_heartbeat_seconds=None)
+
+
+def _results(investigation_id: str) -> dict[str, ToolResult]:
+    return {
+        e.event.tool_use_id: e.event
+        for e in log_of(investigation_id)
+        if isinstance(e.event, ToolResult)
+    }
+
+
+def _delivered(investigation_id: str) -> Delivered:
+    (event,) = [e.event for e in log_of(investigation_id) if isinstance(e.event, Delivered)]
+    return event
+
+
+def test_code_tools_edit_and_test_in_one_warm_sandbox(
+    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path
+) -> None:
+    # Given a model that reads, writes a test, runs it, fixes the code and runs it again
+    turns = [
+        [tool_use("read_file", path="app/handler.py"), tool_use("list_files", glob="*.py")],
+        [
+            tool_use(
+                "write_file",
+                path="tests/test_handler.py",
+                content="from app.handler import handle\n\n"
+                "def test_missing_user():\n    assert handle({}) is None\n",
+            )
+        ],
+        [tool_use("run_command", command="python -m pytest -q tests")],
+        [
+            tool_use(
+                "edit_file",
+                path="app/handler.py",
+                old_text="    return event['user']['id']",
+                new_text="    return (event.get('user') or {}).get('id')",
+            )
+        ],
+        [tool_use("run_command", command="python -m pytest -q tests")],
+        [tool_use("open_pull_request", title="Handle events without a user", body="Fixed.")],
+    ]
+    launched = runtime.sandboxes.launched
+    # When it runs
+    summary = run_scripted(runtime, repo, turns, tmp_path / "s.jsonl")
+    inv_id = summary.investigation.investigation_id
+    # Then the failing run and the passing run are both in the log, from one warm sandbox
+    results = list(_results(inv_id).values())
+    runs = [r.content for r in results if r.name == "run_command"]
+    assert "exit code 1" in runs[0]
+    assert "exit code 0" in runs[1]
+    assert "1 passed" in runs[1]
+    assert summary.investigation.status == "delivered"
+    assert runtime.sandboxes.launched - launched == 1
+    # and the delivered change is the workspace's diff against the investigated commit
+    diff = _delivered(inv_id).diff
+    assert "+    return (event.get('user') or {}).get('id')" in diff
+    assert "tests/test_handler.py" in diff
+    # and the repository itself is untouched
+    assert "event['user']['id']" in (repo / "app/handler.py").read_text()
+
+
+def test_a_sandbox_killed_mid_call_is_replaced_and_nothing_is_applied_twice(
+    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path, fast_heartbeats: None
+) -> None:
+    # Given an edit, then a slow command that appends a line, during which the sandbox dies
+    marker = tmp_path / "started"
+    turns = [
+        [tool_use("edit_file", path="app/util.py", old_text="return x", new_text="return x  # v2")],
+        [
+            tool_use(
+                "run_command",
+                command=f"echo run >> runs.txt; touch {marker}; sleep 2; echo line >> out.txt",
+            )
+        ],
+        [tool_use("git_diff")],
+        [tool_use("open_pull_request", title="t", body="b")],
+    ]
+    write_script(tmp_path / "s.jsonl", turns)
+    inv = start_investigation(
+        parse_signal(alarm_event()),
+        repo=str(repo),
+        commit=head(repo),
+        model=f"scripted:{tmp_path / 's.jsonl'}",
+    )
+
+    killed: list[int] = []
+
+    def kill_when_started() -> None:
+        deadline = time.monotonic() + 60
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        killed.append(runtime.sandboxes.kill(inv.investigation_id))
+
+    killer = threading.Thread(target=kill_when_started)
+    killer.start()
+    # When the investigation runs and its sandbox is killed in the middle of the command
+    runtime.watcher.wait(inv.investigation_id, timeout_s=120)
+    killer.join()
+    # Then it completed on a replacement sandbox, with the edit applied exactly once and
+    # the interrupted command's effect present once (it re-ran on the restored workspace)
+    assert killed == [1]
+    assert stores().investigations.get(inv.investigation_id).status == "delivered"
+    assert runtime.sandboxes.launched_for(inv.investigation_id) == 2
+    diff = _delivered(inv.investigation_id).diff
+    assert diff.count("+    return x  # v2") == 1
+    assert "+line" in diff
+    assert diff.count("+line") == 1
+    results = [r for r in _results(inv.investigation_id).values()]
+    assert [r.is_error for r in results] == [False, False, False]
+
+
+def test_several_investigations_have_their_own_sandboxes(
+    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path
+) -> None:
+    # Given three investigations of the same repository started together
+    ids = []
+    for n in range(3):
+        turns = [
+            [tool_use("write_file", path=f"mine-{n}.txt", content=f"{n}\n")],
+            [tool_use("list_files", glob="mine-*")],
+            [tool_use("finish", summary=f"done {n}")],
+        ]
+        write_script(tmp_path / f"s{n}.jsonl", turns)
+        inv = start_investigation(
+            parse_signal(alarm_event()),
+            repo=str(repo),
+            commit=head(repo),
+            model=f"scripted:{tmp_path / f's{n}.jsonl'}",
+        )
+        ids.append(inv.investigation_id)
+    # When they run at once
+    for inv_id in ids:
+        runtime.watcher.wait(inv_id, timeout_s=120)
+    # Then each saw only its own workspace
+    for n, inv_id in enumerate(ids):
+        listing = next(r for r in _results(inv_id).values() if r.name == "list_files").content
+        assert listing.split() == [f"mine-{n}.txt"]
+        record = stores().sandboxes.get(inv_id)
+        assert record is not None
+    sandbox_ids = {stores().sandboxes.get(i).sandbox_id for i in ids}  # type: ignore[union-attr]
+    assert len(sandbox_ids) == 3
+
+
+def test_a_sandbox_stops_itself_when_its_investigation_closes(
+    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path, fast_heartbeats: None
+) -> None:
+    turns: list[list[dict[str, Any]]] = [
+        [tool_use("git_diff")],
+        [text("Nothing changed."), tool_use("finish", summary="no change")],
+    ]
+    summary = run_scripted(runtime, repo, turns, tmp_path / "s.jsonl")
+    inv_id = summary.investigation.investigation_id
+    deadline = time.monotonic() + 15
+    while runtime.sandboxes.running(inv_id) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert runtime.sandboxes.running(inv_id) == 0
+    record = stores().sandboxes.get(inv_id)
+    assert record is not None and record.status == "stopped"
