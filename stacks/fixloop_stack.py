@@ -1,4 +1,5 @@
-"""The fixloop stack: storage, the shared layer, the loop functions and the state machine."""
+"""The fixloop stack: storage, the shared layer, the loop functions, the state machine and the
+sandbox (its network, cluster and task definition)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from stacks.config import FixloopConfig
 from stacks.constructs.functions import LoopFunctions
 from stacks.constructs.layer import SharedLayer
 from stacks.constructs.loop import InvestigationLoop, state_machine_arn
+from stacks.constructs.network import Network
+from stacks.constructs.sandbox import SandboxCluster
 from stacks.constructs.storage import Storage
 
 __all__ = ["FixloopStack"]
@@ -37,6 +40,15 @@ class FixloopStack(cdk.Stack):
 
         self.storage = Storage(self, "Storage")
         self.layer = SharedLayer(self, "SharedLayer", asset_dir=config.layer_asset_dir)
+        machine_arn = state_machine_arn(self, config.state_machine_name)
+        self.network = Network(self, "Network")
+        self.sandbox = SandboxCluster(
+            self,
+            "Sandbox",
+            network=self.network,
+            storage=self.storage,
+            state_machine_arn=machine_arn,
+        )
 
         anthropic_secret = (
             secretsmanager.Secret.from_secret_name_v2(
@@ -51,7 +63,8 @@ class FixloopStack(cdk.Stack):
             storage=self.storage,
             layer=self.layer.layer,
             model=config.model,
-            state_machine_arn=state_machine_arn(self, config.state_machine_name),
+            state_machine_arn=machine_arn,
+            sandbox=self.sandbox,
             anthropic_secret=anthropic_secret,
         )
         self.loop = InvestigationLoop(
@@ -69,6 +82,20 @@ class FixloopStack(cdk.Stack):
             "EventsTableName": self.storage.events.table_name,
             "InvestigationsTableName": self.storage.investigations.table_name,
             "BlobsBucketName": self.storage.blobs.bucket_name,
+            "SandboxesTableName": self.storage.sandboxes.table_name,
+            "SandboxClusterName": self.sandbox.cluster.cluster_name,
+            "SandboxTaskDefinitionArn": self.sandbox.task_definition.task_definition_arn,
         }
         for name, value in outputs.items():
             cdk.CfnOutput(self, name, value=value)
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """The first two AZs of the deployment region, resolved by CloudFormation.
+
+        Overrides CDK's lookup: with an explicit account and region, ``Stack`` would ask the
+        account for its AZs at synth (a context lookup, so AWS credentials and network);
+        ``Fn::GetAZs`` keeps synthesis offline and the template region-independent.
+        """
+        azs = cdk.Fn.get_azs()
+        return [cdk.Fn.select(0, azs), cdk.Fn.select(1, azs)]

@@ -14,6 +14,7 @@ from constructs import Construct
 
 from layers.bundler import PROJECT_ROOT
 from stacks.constructs.layer import LAYER_ARCHITECTURE, LAYER_RUNTIME
+from stacks.constructs.sandbox import SandboxCluster
 from stacks.constructs.storage import Storage
 from stacks.nag import acknowledge, flatten, iam5_resource
 
@@ -33,14 +34,26 @@ class FunctionSpec:
     memory_mb: int = 512
     blobs: bool = False
     """Whether the function reads and writes the Blobs bucket."""
+    writes_records: bool = True
+    """Whether the function writes the Events and Investigations tables (all read them)."""
+    dispatches_sandboxes: bool = False
+    """Whether the function starts sandbox tasks and calls them: it runs in the VPC, may
+    run the sandbox task definition, owns the Sandboxes table and answers task tokens."""
 
 
 LOOP_FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("prepare", "Prepare", timeout_seconds=60, blobs=True),
     FunctionSpec("model_turn", "ModelTurn", timeout_seconds=900, memory_mb=1024, blobs=True),
     FunctionSpec("run_tool", "RunTool", timeout_seconds=300, blobs=True),
-    FunctionSpec("deliver", "Deliver", timeout_seconds=120),
+    FunctionSpec("deliver", "Deliver", timeout_seconds=120, blobs=True),
     FunctionSpec("mark_failed", "MarkFailed", timeout_seconds=60),
+    FunctionSpec(
+        "dispatch_tool",
+        "DispatchTool",
+        timeout_seconds=300,
+        writes_records=False,
+        dispatches_sandboxes=True,
+    ),
 )
 
 
@@ -49,6 +62,8 @@ class LoopFunctions(Construct):
 
     ``state_machine_arn`` is the investigation state machine's ARN built from its fixed name
     (the state machine itself depends on these functions, so it cannot be referenced).
+    ``sandbox`` is where functions that dispatch to sandboxes run their tasks (and its
+    network, where those functions are attached).
     """
 
     def __init__(
@@ -60,6 +75,7 @@ class LoopFunctions(Construct):
         layer: lambda_.ILayerVersion,
         model: str,
         state_machine_arn: str,
+        sandbox: SandboxCluster,
         anthropic_secret: secretsmanager.ISecret | None = None,
         functions_dir: Path = FUNCTIONS_DIR,
         specs: tuple[FunctionSpec, ...] = LOOP_FUNCTIONS,
@@ -68,6 +84,7 @@ class LoopFunctions(Construct):
         common_env = {
             "FIXLOOP_EVENTS_TABLE": storage.events.table_name,
             "FIXLOOP_INVESTIGATIONS_TABLE": storage.investigations.table_name,
+            "FIXLOOP_SANDBOXES_TABLE": storage.sandboxes.table_name,
             "FIXLOOP_BLOBS_BUCKET": storage.blobs.bucket_name,
             "FIXLOOP_MODEL": model,
             "POWERTOOLS_SERVICE_NAME": "fixloop",
@@ -83,6 +100,8 @@ class LoopFunctions(Construct):
                 env["FIXLOOP_STATE_MACHINE_ARN"] = state_machine_arn
             if spec.name == "model_turn" and anthropic_secret is not None:
                 env["FIXLOOP_ANTHROPIC_SECRET_ARN"] = anthropic_secret.secret_arn
+            if spec.dispatches_sandboxes:
+                env.update(sandbox.dispatch_environment())
             role = self.roles[spec.name] = iam.Role(
                 self,
                 f"{spec.construct_id}Role",
@@ -90,13 +109,31 @@ class LoopFunctions(Construct):
                 description=f"fixloop {spec.name} function",
             )
             self.functions[spec.name] = self._function(
-                spec, role=role, layer=layer, env=env, functions_dir=functions_dir
+                spec,
+                role=role,
+                layer=layer,
+                env=env,
+                functions_dir=functions_dir,
+                sandbox=sandbox if spec.dispatches_sandboxes else None,
             )
-            # Every step reads and writes the log and the investigation record.
-            storage.events.grant_read_write_data(role)
-            storage.investigations.grant_read_write_data(role)
+            # Every step reads the log and the investigation record; most also write them.
+            if spec.writes_records:
+                storage.events.grant_read_write_data(role)
+                storage.investigations.grant_read_write_data(role)
+            else:
+                storage.events.grant_read_data(role)
+                storage.investigations.grant_read_data(role)
             if spec.blobs:
                 self._grant_blobs(role, storage)
+            if spec.dispatches_sandboxes:
+                self._grant_dispatch(
+                    role, storage=storage, sandbox=sandbox, state_machine_arn=state_machine_arn
+                )
+
+        deliver = self.roles.get("deliver")
+        if deliver is not None:
+            # Deliver reads the workspace snapshot (the change) the sandbox left.
+            storage.sandboxes.grant_read_data(deliver)
 
         model_turn = self.roles.get("model_turn")
         if model_turn is not None:
@@ -112,6 +149,7 @@ class LoopFunctions(Construct):
         layer: lambda_.ILayerVersion,
         env: dict[str, str],
         functions_dir: Path,
+        sandbox: SandboxCluster | None,
     ) -> lambda_.Function:
         code_dir = functions_dir / spec.name
         if not (code_dir / "handler.py").is_file():
@@ -124,6 +162,7 @@ class LoopFunctions(Construct):
         # The role is ours, not CDK's default with AWSLambdaBasicExecutionRole: it may write
         # to this function's log group only, not create or write to any log group.
         log_group.grant_write(role)
+        network = sandbox.network if sandbox is not None else None
         fn = lambda_.Function(
             self,
             spec.construct_id,
@@ -139,13 +178,21 @@ class LoopFunctions(Construct):
             role=role,
             environment=env,
             description=f"fixloop loop step: {spec.name}",
+            vpc=network.vpc if network is not None else None,
+            vpc_subnets=network.private_subnet_selection if network is not None else None,
+            security_groups=[network.dispatch_security_group] if network is not None else None,
         )
-        acknowledge(
-            role,
-            iam5_resource("*"),
+        wildcard_reason = (
             "X-Ray PutTraceSegments and PutTelemetryRecords (active tracing) support no "
-            "resource-level permissions; '*' is the only valid resource.",
+            "resource-level permissions; '*' is the only valid resource."
         )
+        if network is not None:
+            self._grant_network_interfaces(role)
+            wildcard_reason += (
+                " So do the EC2 network interface actions Lambda needs to attach a function "
+                "to its VPC (those of the AWSLambdaVPCAccessExecutionRole managed policy)."
+            )
+        acknowledge(role, iam5_resource("*"), wildcard_reason)
         acknowledge(
             fn,
             "AwsSolutions-L1",
@@ -173,6 +220,51 @@ class LoopFunctions(Construct):
             iam5_resource(flatten(bucket.arn_for_objects("*"), cdk.Stack.of(bucket))),
             "Blob keys are derived from investigation ids at run time; the functions need "
             "every object of this one bucket.",
+        )
+
+    @staticmethod
+    def _grant_network_interfaces(role: iam.Role) -> None:
+        """What Lambda does with the role to attach the function to the VPC. (A function
+        given its own role gets no AWSLambdaVPCAccessExecutionRole from CDK.)"""
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "ec2:CreateNetworkInterface",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeSubnets",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:AssignPrivateIpAddresses",
+                    "ec2:UnassignPrivateIpAddresses",
+                ],
+                resources=["*"],
+            )
+        )
+
+    @staticmethod
+    def _grant_dispatch(
+        role: iam.Role, *, storage: Storage, sandbox: SandboxCluster, state_machine_arn: str
+    ) -> None:
+        """Start, find and replace sandboxes; answer the task token itself when the result
+        is already in the log (a retried dispatch)."""
+        storage.sandboxes.grant_read_write_data(role)
+        sandbox.grant_dispatch(role)
+        # Reading an event may read its body, offloaded under events/ when too large.
+        event_bodies = storage.blobs.arn_for_objects("events/*")
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[event_bodies])
+        )
+        # The state machine ARN is the resource: see TASK_RESPONSE_ACTIONS in sandbox.py.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["states:SendTaskSuccess", "states:SendTaskFailure"],
+                resources=[state_machine_arn],
+            )
+        )
+        acknowledge(
+            role,
+            iam5_resource(flatten(event_bodies, cdk.Stack.of(storage.blobs))),
+            "Event bodies too large for DynamoDB are stored under events/<investigation>/; "
+            "reading an event of any investigation may need its body. Read only.",
         )
 
     def _grant_bedrock(self, role: iam.Role) -> None:

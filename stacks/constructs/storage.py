@@ -1,4 +1,4 @@
-"""The investigation log, the investigations table and the blob bucket."""
+"""The investigation log, the investigations table, the sandboxes table and the blob bucket."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ __all__ = ["Storage"]
 
 
 class Storage(Construct):
-    """DynamoDB tables ``Events`` and ``Investigations`` and the S3 bucket ``Blobs``.
+    """DynamoDB tables ``Events``, ``Investigations`` and ``Sandboxes``, the S3 bucket ``Blobs``.
 
-    Data outlives the stack (``RemovalPolicy.RETAIN``); tables are on-demand, encrypted with
-    an AWS managed key and have point-in-time recovery.
+    Data outlives the stack (``RemovalPolicy.RETAIN``), except the ephemeral ``Sandboxes``;
+    tables are on-demand, encrypted with an AWS managed key and have point-in-time recovery.
     """
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
@@ -32,6 +32,16 @@ class Storage(Construct):
 
         self.investigations = self._table("Investigations")
         """One item per investigation: pk = investigation id."""
+
+        self.sandboxes = self._table(
+            "Sandboxes",
+            time_to_live_attribute="expires_at",
+            # Ephemeral state: which Fargate task serves an investigation's tools, its address
+            # and its lease. Every item expires (TTL) and a lost item only costs a cold start
+            # (the workspace itself is snapshotted to Blobs), so deleting the stack may drop it.
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        """The running sandbox of an investigation, if any: pk = investigation id."""
 
         self.blobs = s3.Bucket(
             self,
@@ -65,6 +75,8 @@ class Storage(Construct):
         *,
         sort_key: dynamodb.Attribute | None = None,
         stream: dynamodb.StreamViewType | None = None,
+        time_to_live_attribute: str | None = None,
+        removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
     ) -> dynamodb.Table:
         return dynamodb.Table(
             self,
@@ -77,5 +89,6 @@ class Storage(Construct):
                 point_in_time_recovery_enabled=True
             ),
             stream=stream,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
+            time_to_live_attribute=time_to_live_attribute,
+            removal_policy=removal_policy,
         )

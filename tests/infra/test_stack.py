@@ -2,6 +2,7 @@
 
 One module-scoped synth of the whole app (with a prebuilt stand-in layer, so pip does not run
 for every test) backs most tests; ``test_real_layer_bundler`` runs the real local bundler once.
+The sandbox image is only staged at synth (its build context copied), never built: no Docker.
 Run from the repository root: ``python -m pytest tests/infra``.
 """
 
@@ -22,7 +23,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks
 
 from app import build_app, environment
@@ -40,6 +41,7 @@ from stacks.constructs.loop import (
     MissingSubstitutionError,
     placeholders,
 )
+from stacks.constructs.sandbox import SANDBOX_COMMAND
 
 STATE_MACHINE_NAME = "fixloop-investigation"
 SECRET_NAME = "fixloop/anthropic"
@@ -50,6 +52,7 @@ LOOP_FUNCTIONS = {
     "run_tool": (300, 512),
     "deliver": (120, 512),
     "mark_failed": (60, 512),
+    "dispatch_tool": (300, 512),
 }
 PLACEHOLDERS = {
     "PrepareFunctionArn": "prepare",
@@ -57,7 +60,10 @@ PLACEHOLDERS = {
     "RunToolFunctionArn": "run_tool",
     "DeliverFunctionArn": "deliver",
     "MarkFailedFunctionArn": "mark_failed",
+    "DispatchToolFunctionArn": "dispatch_tool",
 }
+SANDBOX_CPU, SANDBOX_MEMORY_MIB, SANDBOX_STORAGE_GIB = "1024", "2048", 30
+SANDBOX_PORT = 8080
 
 
 # ---------------------------------------------------------------------------------------------
@@ -154,6 +160,76 @@ def state_machine(template_json: dict[str, Any]) -> dict[str, Any]:
     return machine
 
 
+def state_machine_arn_json() -> dict[str, Any]:
+    """The ARN of the investigation state machine as the template builds it from its name."""
+    return {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":states:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                f":stateMachine:{STATE_MACHINE_NAME}",
+            ],
+        ]
+    }
+
+
+def table_ids(template_json: dict[str, Any]) -> dict[str, str]:
+    """Table name (Events, Investigations, Sandboxes) -> logical id, from their shapes."""
+    ids: dict[str, str] = {}
+    for logical_id, table in resources(template_json, "AWS::DynamoDB::Table").items():
+        props = table["Properties"]
+        if "StreamSpecification" in props:
+            ids["Events"] = logical_id
+        elif "TimeToLiveSpecification" in props:
+            ids["Sandboxes"] = logical_id
+        else:
+            ids["Investigations"] = logical_id
+    return ids
+
+
+def only(template_json: dict[str, Any], type_: str) -> tuple[str, dict[str, Any]]:
+    """The logical id and resource of the single resource of ``type_``."""
+    ((logical_id, resource),) = resources(template_json, type_).items()
+    return logical_id, resource
+
+
+def security_group_id(template_json: dict[str, Any], description_start: str) -> str:
+    (logical_id,) = (
+        k
+        for k, sg in resources(template_json, "AWS::EC2::SecurityGroup").items()
+        if sg["Properties"]["GroupDescription"].startswith(description_start)
+    )
+    return logical_id
+
+
+def rules_of(template_json: dict[str, Any], sg_id: str, direction: str) -> list[dict[str, Any]]:
+    """Every ingress or egress rule of a security group: inline and standalone."""
+    inline_key, rule_type = {
+        "ingress": ("SecurityGroupIngress", "AWS::EC2::SecurityGroupIngress"),
+        "egress": ("SecurityGroupEgress", "AWS::EC2::SecurityGroupEgress"),
+    }[direction]
+    sg = template_json["Resources"][sg_id]["Properties"]
+    rules: list[dict[str, Any]] = list(sg.get(inline_key, []))
+    group = {"Fn::GetAtt": [sg_id, "GroupId"]}
+    rules += [
+        r["Properties"]
+        for r in resources(template_json, rule_type).values()
+        if r["Properties"]["GroupId"] == group
+    ]
+    return rules
+
+
+def sandbox_task_role(template_json: dict[str, Any]) -> str:
+    _, task_definition = only(template_json, "AWS::ECS::TaskDefinition")
+    role_id: str = task_definition["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0]
+    return role_id
+
+
 def walk_states(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     """Every state, including those inside Map item processors and Parallel branches."""
     for name, state in states.items():
@@ -241,20 +317,7 @@ def test_state_machine_role_invokes_the_loop_functions_and_starts_itself(
     # Given the state machine's role and the expected ARN of the machine itself
     role_id = state_machine(template_json)["Properties"]["RoleArn"]["Fn::GetAtt"][0]
     statements = policy_of_role(template_json, role_id)
-    own_arn = {
-        "Fn::Join": [
-            "",
-            [
-                "arn:",
-                {"Ref": "AWS::Partition"},
-                ":states:",
-                {"Ref": "AWS::Region"},
-                ":",
-                {"Ref": "AWS::AccountId"},
-                f":stateMachine:{STATE_MACHINE_NAME}",
-            ],
-        ]
-    }
+    own_arn = state_machine_arn_json()
 
     # When the statements are grouped by action
     invoke = [
@@ -272,7 +335,7 @@ def test_state_machine_role_invokes_the_loop_functions_and_starts_itself(
 
     # Then it may start executions of itself (continue-as-new) and nothing else
     assert start == [own_arn]
-    # And it invokes exactly the five loop functions (and their qualified ARNs)
+    # And it invokes exactly the loop functions (and their qualified ARNs)
     invoked = {r["Fn::GetAtt"][0] for r in invoke if "Fn::GetAtt" in r}
     assert invoked == set(function_ids(template_json).values())
     assert len(invoke) == 2 * len(LOOP_FUNCTIONS)
@@ -327,7 +390,28 @@ def test_investigations_table_is_keyed_by_investigation(template: Template) -> N
             "DeletionPolicy": "Retain",
         },
     )
-    template.resource_count_is("AWS::DynamoDB::Table", 2)
+    template.resource_count_is("AWS::DynamoDB::Table", 3)
+
+
+def test_sandboxes_table_is_ephemeral_with_a_ttl(template: Template) -> None:
+    # Given / When the app is synthesized
+    # Then Sandboxes is keyed by investigation, on-demand, PITR, SSE, with TTL on expires_at,
+    # and (ephemeral state) deleted with the stack
+    template.has_resource(
+        "AWS::DynamoDB::Table",
+        {
+            "Properties": {
+                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                "BillingMode": "PAY_PER_REQUEST",
+                "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                "SSESpecification": {"SSEEnabled": True},
+                "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+            },
+            "DeletionPolicy": "Delete",
+            "UpdateReplacePolicy": "Delete",
+        },
+    )
 
 
 def test_blobs_bucket_is_private_encrypted_and_ssl_only(template: Template) -> None:
@@ -376,7 +460,7 @@ def test_blobs_bucket_is_private_encrypted_and_ssl_only(template: Template) -> N
 # ---------------------------------------------------------------------------------------------
 
 
-def test_five_loop_functions_on_python313_arm64_with_the_layer(
+def test_loop_functions_on_python313_arm64_with_the_layer(
     template_json: dict[str, Any],
 ) -> None:
     # Given the functions and the layer of the template
@@ -407,16 +491,14 @@ def test_functions_environment(template_json: dict[str, Any]) -> None:
         name: template_json["Resources"][ids[name]]["Properties"]["Environment"]["Variables"]
         for name in LOOP_FUNCTIONS
     }
-    (events_id,) = (
-        k
-        for k, t in resources(template_json, "AWS::DynamoDB::Table").items()
-        if "StreamSpecification" in t["Properties"]
-    )
+    tables = table_ids(template_json)
 
     # When / Then every function gets the tables, bucket, model and Powertools settings
     for name, env in envs.items():
-        assert env["FIXLOOP_EVENTS_TABLE"] == {"Ref": events_id}, name
-        assert {"FIXLOOP_INVESTIGATIONS_TABLE", "FIXLOOP_BLOBS_BUCKET"} <= set(env), name
+        assert env["FIXLOOP_EVENTS_TABLE"] == {"Ref": tables["Events"]}, name
+        assert env["FIXLOOP_INVESTIGATIONS_TABLE"] == {"Ref": tables["Investigations"]}, name
+        assert env["FIXLOOP_SANDBOXES_TABLE"] == {"Ref": tables["Sandboxes"]}, name
+        assert "FIXLOOP_BLOBS_BUCKET" in env, name
         assert env["FIXLOOP_MODEL"] == "bedrock", name
         assert env["POWERTOOLS_SERVICE_NAME"] == "fixloop", name
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "fixloop", name
@@ -424,6 +506,8 @@ def test_functions_environment(template_json: dict[str, Any]) -> None:
     # And only prepare knows the state machine ARN, only model_turn the Anthropic secret
     assert [n for n, e in envs.items() if "FIXLOOP_STATE_MACHINE_ARN" in e] == ["prepare"]
     assert [n for n, e in envs.items() if "FIXLOOP_ANTHROPIC_SECRET_ARN" in e] == ["model_turn"]
+    # And only dispatch_tool knows where sandboxes run
+    assert [n for n, e in envs.items() if "FIXLOOP_SANDBOX_CLUSTER" in e] == ["dispatch_tool"]
     assert f":stateMachine:{STATE_MACHINE_NAME}" in json.dumps(
         envs["prepare"]["FIXLOOP_STATE_MACHINE_ARN"]
     )
@@ -431,9 +515,10 @@ def test_functions_environment(template_json: dict[str, Any]) -> None:
 
 def test_log_groups_keep_one_month(template: Template, template_json: dict[str, Any]) -> None:
     # Given / When the app is synthesized
-    # Then one log group per function plus the state machine's, each kept 30 days
+    # Then one log group per function plus the state machine's, the sandbox tasks' and the
+    # VPC flow logs', each kept 30 days
     log_groups = resources(template_json, "AWS::Logs::LogGroup")
-    assert len(log_groups) == len(LOOP_FUNCTIONS) + 1
+    assert len(log_groups) == len(LOOP_FUNCTIONS) + 3
     for group in log_groups.values():
         assert group["Properties"]["RetentionInDays"] == 30
     for fn_id in function_ids(template_json).values():
@@ -442,11 +527,267 @@ def test_log_groups_keep_one_month(template: Template, template_json: dict[str, 
 
 
 # ---------------------------------------------------------------------------------------------
+# Network
+# ---------------------------------------------------------------------------------------------
+
+
+def test_vpc_has_two_azs_one_nat_flow_logs_and_gateway_endpoints(
+    template: Template, template_json: dict[str, Any]
+) -> None:
+    # Given the networking resources of the template
+    subnets = resources(template_json, "AWS::EC2::Subnet").values()
+    endpoints = resources(template_json, "AWS::EC2::VPCEndpoint").values()
+
+    # When / Then two public and two private subnets, in AZs resolved at deploy time
+    public = [s for s in subnets if s["Properties"]["MapPublicIpOnLaunch"]]
+    private = [s for s in subnets if not s["Properties"]["MapPublicIpOnLaunch"]]
+    assert (len(public), len(private)) == (2, 2)
+    assert {json.dumps(s["Properties"]["AvailabilityZone"]) for s in subnets} == {
+        json.dumps({"Fn::Select": [i, {"Fn::GetAZs": ""}]}) for i in (0, 1)
+    }
+    # And one NAT gateway (in a public subnet), flow logs of all traffic to CloudWatch Logs
+    template.resource_count_is("AWS::EC2::NatGateway", 1)
+    template.has_resource_properties(
+        "AWS::EC2::FlowLog",
+        {"ResourceType": "VPC", "TrafficType": "ALL", "LogDestinationType": "cloud-watch-logs"},
+    )
+    # And gateway endpoints for S3 and DynamoDB on the private route tables
+    services = sorted(json.dumps(e["Properties"]["ServiceName"]) for e in endpoints)
+    assert len(services) == 2
+    assert ".dynamodb" in services[0] and ".s3" in services[1]
+    for endpoint in endpoints:
+        assert endpoint["Properties"]["VpcEndpointType"] == "Gateway"
+        assert len(endpoint["Properties"]["RouteTableIds"]) == 2
+
+
+def test_sandbox_security_group_admits_only_the_dispatch_function_on_8080(
+    template_json: dict[str, Any],
+) -> None:
+    # Given the two security groups
+    sandbox_sg = security_group_id(template_json, "fixloop sandbox tasks")
+    dispatch_sg = security_group_id(template_json, "fixloop dispatch_tool")
+
+    # When their rules are collected
+    sandbox_in = rules_of(template_json, sandbox_sg, "ingress")
+    sandbox_out = rules_of(template_json, sandbox_sg, "egress")
+    dispatch_out = rules_of(template_json, dispatch_sg, "egress")
+
+    # Then the sandbox accepts TCP 8080 from the dispatch group and nothing else
+    assert [
+        (r["IpProtocol"], r["FromPort"], r["ToPort"], r["SourceSecurityGroupId"])
+        for r in sandbox_in
+    ] == [("tcp", SANDBOX_PORT, SANDBOX_PORT, {"Fn::GetAtt": [dispatch_sg, "GroupId"]})]
+    # And it may only open HTTPS connections
+    assert [(r["IpProtocol"], r["FromPort"], r["ToPort"], r["CidrIp"]) for r in sandbox_out] == [
+        ("tcp", 443, 443, "0.0.0.0/0")
+    ]
+    # And the dispatch function reaches sandboxes on 8080 and HTTPS APIs, nothing else
+    assert sorted(
+        (r["FromPort"], json.dumps(r.get("DestinationSecurityGroupId", r.get("CidrIp"))))
+        for r in dispatch_out
+    ) == [
+        (443, json.dumps("0.0.0.0/0")),
+        (SANDBOX_PORT, json.dumps({"Fn::GetAtt": [sandbox_sg, "GroupId"]})),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# The sandbox
+# ---------------------------------------------------------------------------------------------
+
+
+def test_cluster_has_container_insights(template: Template) -> None:
+    # Given / When the app is synthesized
+    # Then the sandbox cluster records Container Insights
+    template.resource_count_is("AWS::ECS::Cluster", 1)
+    template.has_resource_properties(
+        "AWS::ECS::Cluster",
+        {"ClusterSettings": [{"Name": "containerInsights", "Value": "enabled"}]},
+    )
+
+
+def test_sandbox_task_definition(template_json: dict[str, Any]) -> None:
+    # Given the Fargate task definition and the template's tables
+    _, task_definition = only(template_json, "AWS::ECS::TaskDefinition")
+    props = task_definition["Properties"]
+    tables = table_ids(template_json)
+
+    # When its single container is read
+    (container,) = props["ContainerDefinitions"]
+
+    # Then it is fixloop-sandbox on Fargate, ARM64/Linux, 1 vCPU, 2 GiB, 30 GiB of disk
+    assert props["Family"] == "fixloop-sandbox"
+    assert props["RequiresCompatibilities"] == ["FARGATE"]
+    assert props["NetworkMode"] == "awsvpc"
+    assert props["RuntimePlatform"] == {
+        "CpuArchitecture": "ARM64",
+        "OperatingSystemFamily": "LINUX",
+    }
+    assert (props["Cpu"], props["Memory"]) == (SANDBOX_CPU, SANDBOX_MEMORY_MIB)
+    assert props["EphemeralStorage"] == {"SizeInGiB": SANDBOX_STORAGE_GIB}
+    # And its container "sandbox" serves on 8080 with the sandbox command, logging to CloudWatch
+    assert container["Name"] == "sandbox"
+    assert container["Essential"] is True
+    assert container["PortMappings"] == [{"ContainerPort": SANDBOX_PORT, "Protocol": "tcp"}]
+    assert container["Command"] == ["python", "-m", "fixloop.sandbox", "serve", "--port", "8080"]
+    assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+    log_group = container["LogConfiguration"]["Options"]["awslogs-group"]["Ref"]
+    assert template_json["Resources"][log_group]["Properties"]["RetentionInDays"] == 30
+    # And its environment names the tables, the bucket and the Powertools service, no secret
+    env = {e["Name"]: e["Value"] for e in container["Environment"]}
+    assert env == {
+        "FIXLOOP_EVENTS_TABLE": {"Ref": tables["Events"]},
+        "FIXLOOP_INVESTIGATIONS_TABLE": {"Ref": tables["Investigations"]},
+        "FIXLOOP_SANDBOXES_TABLE": {"Ref": tables["Sandboxes"]},
+        "FIXLOOP_BLOBS_BUCKET": {"Ref": only(template_json, "AWS::S3::Bucket")[0]},
+        "POWERTOOLS_SERVICE_NAME": "fixloop-sandbox",
+    }
+    assert "Secrets" not in container
+
+
+def test_sandbox_image_is_staged_from_the_dockerfile_with_a_minimal_context(
+    app: cdk.App, template_json: dict[str, Any]
+) -> None:
+    # Given the synthesized assembly's Docker image assets
+    manifest = json.loads((Path(app.outdir) / "Fixloop.assets.json").read_text())
+    ((_, image),) = manifest["dockerImages"].items()
+    source = image["source"]
+    context = Path(app.outdir) / source["directory"]
+
+    # When the staged build context is listed
+    staged = {p.relative_to(context).as_posix() for p in context.rglob("*") if p.is_file()}
+
+    # Then it is built from sandbox/Dockerfile for linux/arm64
+    assert source["dockerFile"] == "sandbox/Dockerfile"
+    assert source["platform"] == "linux/arm64"
+    # And the context holds what the Dockerfile copies and nothing else
+    assert {"sandbox/Dockerfile", "pyproject.toml", "README.md"} <= staged
+    assert "fixloop/sandbox/__main__.py" in staged
+    assert not {p.split("/")[0] for p in staged} - {
+        "sandbox",
+        "fixloop",
+        "pyproject.toml",
+        "README.md",
+    }
+    assert not [p for p in staged if "__pycache__" in p or p.endswith(".pyc")]
+
+
+def test_dockerfile_runs_the_task_command_as_an_unprivileged_user() -> None:
+    # Given the sandbox Dockerfile
+    dockerfile = (INVESTIGATION_ASL.parent.parent / "sandbox" / "Dockerfile").read_text()
+    instructions = [
+        line.split(maxsplit=1)
+        for line in dockerfile.splitlines()
+        if line.strip() and not line.startswith((" ", "#"))
+    ]
+
+    # When its instructions are read
+    by_name: dict[str, list[str]] = {}
+    for name, argument in instructions:
+        by_name.setdefault(name, []).append(argument)
+
+    # Then it starts from python:3.13-slim, drops root, exposes 8080, and its CMD (no
+    # ENTRYPOINT, which the task's command would not replace) is the task's command
+    assert by_name["FROM"] == ["python:3.13-slim"]
+    assert by_name["USER"] == ["sandbox"]
+    assert by_name["WORKDIR"][-1] == "/workspace"
+    assert by_name["EXPOSE"] == ["8080"]
+    assert "ENTRYPOINT" not in by_name
+    assert json.loads(by_name["CMD"][0]) == SANDBOX_COMMAND
+    assert "pip install --no-cache-dir ." in dockerfile
+
+
+def test_dispatch_function_runs_in_the_private_subnets_with_the_sandbox_settings(
+    template_json: dict[str, Any],
+) -> None:
+    # Given the dispatch function and the network
+    fn = template_json["Resources"][function_ids(template_json)["dispatch_tool"]]["Properties"]
+    private = [
+        k
+        for k, s in resources(template_json, "AWS::EC2::Subnet").items()
+        if not s["Properties"]["MapPublicIpOnLaunch"]
+    ]
+    cluster_id, _ = only(template_json, "AWS::ECS::Cluster")
+    task_definition_id, _ = only(template_json, "AWS::ECS::TaskDefinition")
+    sandbox_sg = security_group_id(template_json, "fixloop sandbox tasks")
+    dispatch_sg = security_group_id(template_json, "fixloop dispatch_tool")
+
+    # When its VPC configuration and environment are read
+    vpc = fn["VpcConfig"]
+    env = fn["Environment"]["Variables"]
+
+    # Then it is attached to the private subnets with its own security group
+    assert sorted(s["Ref"] for s in vpc["SubnetIds"]) == sorted(private)
+    assert vpc["SecurityGroupIds"] == [{"Fn::GetAtt": [dispatch_sg, "GroupId"]}]
+    # And it knows the cluster, the task definition, where and how to reach a sandbox
+    assert env["FIXLOOP_SANDBOX_CLUSTER"] == {"Fn::GetAtt": [cluster_id, "Arn"]}
+    assert env["FIXLOOP_SANDBOX_TASK_DEFINITION"] == {"Ref": task_definition_id}
+    assert env["FIXLOOP_SANDBOX_SUBNETS"] == {
+        "Fn::Join": ["", [{"Ref": private[0]}, ",", {"Ref": private[1]}]]
+    }
+    assert env["FIXLOOP_SANDBOX_SECURITY_GROUPS"] == {"Fn::GetAtt": [sandbox_sg, "GroupId"]}
+    assert (env["FIXLOOP_SANDBOX_CONTAINER"], env["FIXLOOP_SANDBOX_PORT"]) == ("sandbox", "8080")
+
+
+def test_dispatch_function_runs_only_the_sandbox_task_and_passes_only_its_roles(
+    template_json: dict[str, Any],
+) -> None:
+    # Given the dispatch function's statements and the sandbox resources
+    statements = policy_of_role(template_json, role_of_function(template_json, "dispatch_tool"))
+    cluster_id, _ = only(template_json, "AWS::ECS::Cluster")
+    task_definition_id, task_definition = only(template_json, "AWS::ECS::TaskDefinition")
+    tables = table_ids(template_json)
+
+    def granted(action: str) -> list[dict[str, Any]]:
+        return [s for s in statements if action in actions(s)]
+
+    # When / Then it runs the sandbox task definition, on the sandbox cluster only
+    (run,) = granted("ecs:RunTask")
+    assert run["Resource"] == {"Ref": task_definition_id}
+    assert run["Condition"] == {"ArnEquals": {"ecs:cluster": {"Fn::GetAtt": [cluster_id, "Arn"]}}}
+    # And it describes, stops (and tags at launch) the cluster's tasks only
+    for action in ("ecs:DescribeTasks", "ecs:StopTask", "ecs:TagResource"):
+        (statement,) = granted(action)
+        assert f'":task/", {{"Ref": "{cluster_id}"}}, "/*"' in json.dumps(statement["Resource"])
+    assert granted("ecs:TagResource")[0]["Condition"] == {
+        "StringEquals": {"ecs:CreateAction": "RunTask"}
+    }
+    # And it passes the task and execution roles, to ECS tasks only
+    (pass_role,) = granted("iam:PassRole")
+    assert pass_role["Resource"] == [
+        task_definition["Properties"]["TaskRoleArn"],
+        task_definition["Properties"]["ExecutionRoleArn"],
+    ]
+    assert pass_role["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+    }
+    # And it answers task tokens of the investigation state machine
+    (answer,) = granted("states:SendTaskSuccess")
+    assert set(actions(answer)) == {"states:SendTaskSuccess", "states:SendTaskFailure"}
+    assert answer["Resource"] == state_machine_arn_json()
+    # And it writes the Sandboxes table, but only reads Events and Investigations
+    written = {
+        r["Fn::GetAtt"][0]
+        for s in statements
+        if "dynamodb:PutItem" in actions(s)
+        for r in statement_resources(s)
+    }
+    read = {
+        r["Fn::GetAtt"][0]
+        for s in statements
+        if "dynamodb:GetItem" in actions(s)
+        for r in statement_resources(s)
+    }
+    assert written == {tables["Sandboxes"]}
+    assert read == set(tables.values())
+
+
+# ---------------------------------------------------------------------------------------------
 # Least privilege
 # ---------------------------------------------------------------------------------------------
 
 
-def test_no_statement_grants_every_action_or_dynamodb_on_every_resource(
+def test_no_statement_has_wildcard_actions_or_data_access_on_every_resource(
     template_json: dict[str, Any],
 ) -> None:
     # Given every IAM statement in the template
@@ -457,11 +798,11 @@ def test_no_statement_grants_every_action_or_dynamodb_on_every_resource(
     ]
     assert statements
 
-    # When / Then none allows Action "*", and no DynamoDB statement has a wildcard
+    # When / Then no action has a wildcard (no "*", "s3:*", "dynamodb:Put*"...), and no
+    # DynamoDB or S3 statement applies to every resource
     for statement in statements:
-        assert "*" not in actions(statement), statement
-        if any(a.startswith("dynamodb:") for a in actions(statement)):
-            assert "dynamodb:*" not in actions(statement), statement
+        assert not [a for a in actions(statement) if "*" in a], statement
+        if any(a.startswith(("dynamodb:", "s3:")) for a in actions(statement)):
             assert "*" not in statement_resources(statement), statement
 
 
@@ -508,14 +849,94 @@ def test_blobs_only_for_the_functions_that_store_blobs(template_json: dict[str, 
         for name in LOOP_FUNCTIONS
     }
 
-    # Then prepare, model_turn and run_tool read and write objects; the others have none
+    # Then prepare, model_turn, run_tool and deliver (the workspace snapshot) read and write
+    # objects, dispatch_tool reads (offloaded event bodies); mark_failed has none
     rw = ["s3:GetObject", "s3:ListBucket", "s3:PutObject"]
     assert s3_actions == {
         "prepare": rw,
         "model_turn": rw,
         "run_tool": rw,
-        "deliver": [],
+        "deliver": rw,
         "mark_failed": [],
+        "dispatch_tool": ["s3:GetObject"],
+    }
+
+
+def test_sandbox_task_role_reaches_only_its_records_and_task_tokens(
+    template_json: dict[str, Any],
+) -> None:
+    # Given the sandbox task role, everything attached to it, and the data resources
+    role_id = sandbox_task_role(template_json)
+    role = template_json["Resources"][role_id]["Properties"]
+    statements = policy_of_role(template_json, role_id)
+    tables = table_ids(template_json)
+    blobs_id, _ = only(template_json, "AWS::S3::Bucket")
+
+    def objects(prefix: str) -> dict[str, Any]:
+        return {"Fn::Join": ["", [{"Fn::GetAtt": [blobs_id, "Arn"]}, f"/{prefix}*"]]}
+
+    expected = {
+        json.dumps({"Fn::GetAtt": [tables["Events"], "Arn"]}): {
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+        },
+        json.dumps({"Fn::GetAtt": [tables["Investigations"], "Arn"]}): {"dynamodb:GetItem"},
+        json.dumps({"Fn::GetAtt": [tables["Sandboxes"], "Arn"]}): {
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+        },
+        json.dumps(objects("sandboxes/")): {"s3:GetObject", "s3:PutObject"},
+        json.dumps(objects("events/")): {"s3:GetObject", "s3:PutObject"},
+        json.dumps(state_machine_arn_json()): {
+            "states:SendTaskSuccess",
+            "states:SendTaskFailure",
+            "states:SendTaskHeartbeat",
+        },
+    }
+
+    # When the allowed actions are grouped by resource
+    granted: dict[str, set[str]] = {}
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        assert "Condition" not in statement and "NotAction" not in statement, statement
+        for resource in statement_resources(statement):
+            granted.setdefault(json.dumps(resource), set()).update(actions(statement))
+
+    # Then the role reaches exactly those resources with exactly those actions: no other
+    # table, no whole bucket, no ECS, no IAM, no wildcard
+    assert granted == expected
+    # And nothing is attached to it any other way
+    assert "ManagedPolicyArns" not in role and "Policies" not in role
+    assert not [
+        p
+        for p in resources(template_json, "AWS::IAM::ManagedPolicy").values()
+        if {"Ref": role_id} in p["Properties"].get("Roles", [])
+    ]
+    # And only ECS tasks can assume it
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
+
+
+def test_sandbox_execution_role_pulls_the_image_and_writes_logs_only(
+    template_json: dict[str, Any],
+) -> None:
+    # Given the sandbox task definition's execution role
+    _, task_definition = only(template_json, "AWS::ECS::TaskDefinition")
+    role_id = task_definition["Properties"]["ExecutionRoleArn"]["Fn::GetAtt"][0]
+
+    # When its actions are collected
+    granted = {a for s in policy_of_role(template_json, role_id) for a in actions(s)}
+
+    # Then they are ECR pulls and log writes
+    assert granted == {
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:GetDownloadUrlForLayer",
+        "ecr:BatchGetImage",
+        "ecr:GetAuthorizationToken",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
     }
 
 
@@ -550,13 +971,17 @@ def test_cfn_lint_passes(template_json: dict[str, Any]) -> None:
 
 def test_outputs(template: Template) -> None:
     # Given / When the app is synthesized
-    # Then it exports the state machine ARN, the table names and the bucket name
+    # Then it exports the state machine ARN, the table and bucket names, and the sandbox's
+    # cluster and task definition
     outputs = template.to_json()["Outputs"]
     assert {
         "StateMachineArn",
         "EventsTableName",
         "InvestigationsTableName",
+        "SandboxesTableName",
         "BlobsBucketName",
+        "SandboxClusterName",
+        "SandboxTaskDefinitionArn",
     } <= set(outputs)
 
 
@@ -565,11 +990,48 @@ def test_outputs(template: Template) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_the_real_asl_uses_exactly_the_five_function_placeholders() -> None:
+def test_the_real_asl_uses_exactly_the_function_placeholders() -> None:
     # Given the state machine file
     # When its placeholders are found
-    # Then they are the five the stack provides
+    # Then they are those the stack provides
     assert placeholders(INVESTIGATION_ASL.read_text()) == set(PLACEHOLDERS)
+
+
+def test_an_unused_substitution_only_warns(tmp_path: Path) -> None:
+    # Given an ASL file that does not (yet) use one of the functions provided
+    asl = tmp_path / "older.asl.json"
+    asl.write_text(
+        json.dumps(
+            {
+                "StartAt": "A",
+                "States": {"A": {"Type": "Task", "Resource": "${PrepareFunctionArn}", "End": True}},
+            }
+        )
+    )
+    app = cdk.App(outdir=str(tmp_path / "cdk.out"))
+    stack = cdk.Stack(app, "Older")
+    fn = lambda_.Function.from_function_attributes(
+        stack,
+        "Fn",
+        function_arn="arn:aws:lambda:us-east-1:123456789012:function:f",
+        same_environment=True,
+    )
+
+    # When the loop is defined with both and the stack synthesized
+    InvestigationLoop(
+        stack,
+        "Loop",
+        functions={"PrepareFunctionArn": fn, "DispatchToolFunctionArn": fn},
+        state_machine_name="x",
+        definition_file=asl,
+    )
+    template = Template.from_stack(stack)
+
+    # Then synthesis succeeds with a warning naming the unused substitution
+    Annotations.from_stack(stack).has_warning(
+        "/Older/Loop", Match.string_like_regexp("DispatchToolFunctionArn")
+    )
+    template.resource_count_is("AWS::StepFunctions::StateMachine", 1)
 
 
 def test_a_placeholder_without_substitution_fails_synth(tmp_path: Path) -> None:
@@ -625,6 +1087,30 @@ def test_environment_is_agnostic_unless_both_defaults_are_set(
     monkeypatch.setenv("CDK_DEFAULT_REGION", "eu-west-1")
     env = environment()
     assert env is not None and (env.account, env.region) == ("123456789012", "eu-west-1")
+
+
+def test_an_environment_bound_stack_synthesizes_without_lookups(
+    tmp_path: Path, prebuilt_layer: Path
+) -> None:
+    # Given the stack bound to an explicit account and region
+    app = cdk.App(
+        outdir=str(tmp_path / "cdk.out"),
+        context={CONTEXT_LAYER_ASSET_DIR: str(prebuilt_layer)},
+    )
+    stack = FixloopStack(
+        app, "Bound", env=cdk.Environment(account="123456789012", region="eu-west-1")
+    )
+
+    # When it is synthesized
+    app.synth()
+    manifest = json.loads((tmp_path / "cdk.out" / "manifest.json").read_text())
+
+    # Then no context lookup is pending (no AZ lookup) and the AZs resolve at deploy time
+    assert not manifest.get("missing"), manifest.get("missing")
+    subnets = Template.from_stack(stack).find_resources("AWS::EC2::Subnet")
+    assert {json.dumps(s["Properties"]["AvailabilityZone"]) for s in subnets.values()} == {
+        json.dumps({"Fn::Select": [i, {"Fn::GetAZs": ""}]}) for i in (0, 1)
+    }
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,264 @@
+"""The sandbox in AWS: an ECS cluster and the Fargate task definition ``fixloop-sandbox``.
+
+One task serves the code tools of one investigation (``python -m fixloop.sandbox serve``):
+the dispatch function starts it with ``ecs:RunTask`` in the private subnets, without a public
+IP, and posts tool calls to it on port 8080; the task writes results to the Events table and
+answers the Step Functions task tokens itself, and stops when idle. Its role reaches the three
+tables, two prefixes of Blobs and the task tokens of one state machine, and nothing else.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from layers.bundler import PROJECT_ROOT
+from stacks.constructs.network import SANDBOX_PORT, Network
+from stacks.constructs.storage import Storage
+from stacks.nag import acknowledge, flatten, iam5_resource
+
+__all__ = [
+    "SANDBOX_BLOB_PREFIXES",
+    "SANDBOX_COMMAND",
+    "SANDBOX_CONTAINER",
+    "SANDBOX_DOCKERFILE",
+    "SANDBOX_FAMILY",
+    "SANDBOX_IMAGE_EXCLUDES",
+    "TASK_RESPONSE_ACTIONS",
+    "SandboxCluster",
+]
+
+SANDBOX_FAMILY = "fixloop-sandbox"
+SANDBOX_CONTAINER = "sandbox"
+SANDBOX_DOCKERFILE = "sandbox/Dockerfile"
+SANDBOX_COMMAND = ["python", "-m", "fixloop.sandbox", "serve", "--port", str(SANDBOX_PORT)]
+SANDBOX_BLOB_PREFIXES = ("sandboxes/", "events/")
+"""Workspace snapshots, and event bodies too large to store inline in the Events table."""
+
+SANDBOX_IMAGE_EXCLUDES = [
+    # Docker ignore syntax, applied to the repository root (the build context): everything
+    # is left out except what sandbox/Dockerfile copies, so the staged context stays small
+    # and its hash (the image tag) changes only when the image's inputs do. This leaves out
+    # .venv, cdk.out, .git, tests, functions/, stacks/... without naming each one.
+    "*",
+    "!sandbox/Dockerfile",
+    "!pyproject.toml",
+    "!README.md",
+    "!fixloop",
+    "**/__pycache__",
+    "**/*.pyc",
+]
+
+# Where SendTaskSuccess/Failure/Heartbeat are authorised (checked 2026-11):
+# - The Service Authorization Reference (list_awsstepfunctions.html) lists no resource type
+#   for these three actions, which by its own legend means "Resource": "*" only.
+# - In practice Step Functions evaluates them against the state machine whose execution issued
+#   the token: the AccessDenied of a missing grant reads "... is not authorized to perform:
+#   states:SendTaskFailure on resource: arn:aws:states:<region>:<account>:stateMachine:<name>"
+#   (NOAA-OWP/hydrovis#837), a test recorded in aws/aws-cdk#8486 found callbacks of a Lambda
+#   task allowed with the state machine ARN as the resource (activity tokens: the activity
+#   ARN), and CDK's StateMachine.grantTaskResponse grants exactly that.
+# So the grants name the state machine ARN. If a deployment ever answers AccessDenied on a
+# token here, the fallback is "*" (acknowledged as IAM5), not a broader state machine pattern.
+TASK_RESPONSE_ACTIONS = (
+    "states:SendTaskSuccess",
+    "states:SendTaskFailure",
+    "states:SendTaskHeartbeat",
+)
+
+
+class SandboxCluster(Construct):
+    """Cluster, task definition, task and execution roles, log group of the sandbox.
+
+    ``state_machine_arn``: the investigation state machine, whose task tokens the sandbox
+    answers (built from its name, as for the functions, to avoid a dependency cycle).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        network: Network,
+        storage: Storage,
+        state_machine_arn: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.network = network
+        self.state_machine_arn = state_machine_arn
+
+        self.cluster = ecs.Cluster(
+            self,
+            "Cluster",
+            vpc=network.vpc,
+            container_insights_v2=ecs.ContainerInsights.ENABLED,
+        )
+        self.log_group = logs.LogGroup(self, "Logs", retention=logs.RetentionDays.ONE_MONTH)
+
+        self.task_role = iam.Role(
+            self,
+            "TaskRole",
+            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            description="fixloop sandbox task: its investigation's records and task tokens",
+        )
+        self._grant_task(self.task_role, storage)
+        # CDK adds what the execution role needs as the task definition is built: pulling
+        # the image asset from the bootstrap repository and writing to the log group.
+        self.execution_role = iam.Role(
+            self,
+            "ExecutionRole",
+            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            description="fixloop sandbox task execution: image pull and logs",
+        )
+
+        self.task_definition = ecs.FargateTaskDefinition(
+            self,
+            "TaskDefinition",
+            family=SANDBOX_FAMILY,
+            cpu=1024,
+            memory_limit_mib=2048,
+            ephemeral_storage_gib=30,
+            runtime_platform=ecs.RuntimePlatform(
+                cpu_architecture=ecs.CpuArchitecture.ARM64,
+                operating_system_family=ecs.OperatingSystemFamily.LINUX,
+            ),
+            task_role=self.task_role,
+            execution_role=self.execution_role,
+        )
+        self.container = self.task_definition.add_container(
+            "Sandbox",
+            container_name=SANDBOX_CONTAINER,
+            image=ecs.ContainerImage.from_asset(
+                str(PROJECT_ROOT),
+                file=SANDBOX_DOCKERFILE,
+                exclude=SANDBOX_IMAGE_EXCLUDES,
+                ignore_mode=cdk.IgnoreMode.DOCKER,
+                platform=ecr_assets.Platform.LINUX_ARM64,
+            ),
+            command=SANDBOX_COMMAND,
+            port_mappings=[ecs.PortMapping(container_port=SANDBOX_PORT, protocol=ecs.Protocol.TCP)],
+            logging=ecs.LogDrivers.aws_logs(stream_prefix="sandbox", log_group=self.log_group),
+            environment={
+                "FIXLOOP_EVENTS_TABLE": storage.events.table_name,
+                "FIXLOOP_INVESTIGATIONS_TABLE": storage.investigations.table_name,
+                "FIXLOOP_SANDBOXES_TABLE": storage.sandboxes.table_name,
+                "FIXLOOP_BLOBS_BUCKET": storage.blobs.bucket_name,
+                "POWERTOOLS_SERVICE_NAME": "fixloop-sandbox",
+            },
+            essential=True,
+        )
+        self._acknowledge(storage)
+
+    def dispatch_environment(self) -> dict[str, str]:
+        """What the dispatch function needs to run a sandbox task and reach it."""
+        return {
+            "FIXLOOP_SANDBOX_CLUSTER": self.cluster.cluster_arn,
+            "FIXLOOP_SANDBOX_TASK_DEFINITION": self.task_definition.task_definition_arn,
+            "FIXLOOP_SANDBOX_SUBNETS": ",".join(self.network.private_subnets.subnet_ids),
+            "FIXLOOP_SANDBOX_SECURITY_GROUPS": (
+                self.network.sandbox_security_group.security_group_id
+            ),
+            "FIXLOOP_SANDBOX_CONTAINER": SANDBOX_CONTAINER,
+            "FIXLOOP_SANDBOX_PORT": str(SANDBOX_PORT),
+        }
+
+    def grant_dispatch(self, role: iam.Role) -> None:
+        """Run this task definition on this cluster, watch and stop its tasks."""
+        stack = cdk.Stack.of(self)
+        on_cluster = {"ArnEquals": {"ecs:cluster": self.cluster.cluster_arn}}
+        # The exact revision the function is configured with (its ARN carries the revision).
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["ecs:RunTask"],
+                resources=[self.task_definition.task_definition_arn],
+                conditions=on_cluster,
+            )
+        )
+        tasks = self._tasks_arn()
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["ecs:DescribeTasks", "ecs:StopTask"], resources=[tasks])
+        )
+        # RunTask tags the task with its investigation; tagging on create needs TagResource,
+        # limited here to tags set by RunTask itself.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["ecs:TagResource"],
+                resources=[tasks],
+                conditions={"StringEquals": {"ecs:CreateAction": "RunTask"}},
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[self.task_role.role_arn, self.execution_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+            )
+        )
+        acknowledge(
+            role,
+            iam5_resource(flatten(tasks, stack)),
+            "Task ids are assigned by ECS when a sandbox starts; access covers the tasks of "
+            "the sandbox cluster only (DescribeTasks, StopTask, and tags set by RunTask).",
+        )
+
+    def _tasks_arn(self) -> str:
+        return cdk.Stack.of(self).format_arn(
+            service="ecs",
+            resource="task",
+            resource_name=f"{self.cluster.cluster_name}/*",
+            arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME,
+        )
+
+    def _grant_task(self, role: iam.Role, storage: Storage) -> None:
+        """Exactly what the sandbox program calls; no table-wide or bucket-wide grant."""
+        table_actions = (
+            (storage.events, ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]),
+            (storage.investigations, ["dynamodb:GetItem"]),
+            (
+                storage.sandboxes,
+                ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            ),
+        )
+        for table, actions in table_actions:
+            role.add_to_principal_policy(
+                iam.PolicyStatement(actions=actions, resources=[table.table_arn])
+            )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:PutObject"],
+                resources=[
+                    storage.blobs.arn_for_objects(f"{prefix}*") for prefix in SANDBOX_BLOB_PREFIXES
+                ],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=list(TASK_RESPONSE_ACTIONS), resources=[self.state_machine_arn]
+            )
+        )
+
+    def _acknowledge(self, storage: Storage) -> None:
+        stack = cdk.Stack.of(self)
+        for prefix in SANDBOX_BLOB_PREFIXES:
+            acknowledge(
+                self.task_role,
+                iam5_resource(flatten(storage.blobs.arn_for_objects(f"{prefix}*"), stack)),
+                f"Keys under {prefix} are derived from investigation ids at run time; a "
+                "sandbox reads and writes that prefix of the one Blobs bucket, no other.",
+            )
+        acknowledge(
+            self.execution_role,
+            iam5_resource("*"),
+            "ecr:GetAuthorizationToken supports no resource-level permissions; the image "
+            "layers themselves are readable from the bootstrap asset repository only.",
+        )
+        acknowledge(
+            self.task_definition,
+            "AwsSolutions-ECS2",
+            "The environment holds table and bucket names and the Powertools service name, "
+            "none of them secret; the task reads data through its role, not from variables.",
+        )
