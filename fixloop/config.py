@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     """Inside a sandbox: the investigation it serves (set by the dispatcher's task overrides)."""
     sandbox_id: str = ""
     fault_plan: str = ""
+    fault_dir: str = "/tmp"
+    """Where cross-process fault markers live (tests point it at a temporary directory)."""
     """Test-only fault injection plan (see fixloop.faults); empty in production."""
 
 

@@ -4,13 +4,19 @@ The plan comes from ``FIXLOOP_FAULT_PLAN``: comma-separated ``step:point`` entri
 point is ``before`` (on entry, nothing written yet) or ``after`` (its writes done, before
 it returns). Each entry fires once per process. Empty in production; the only cost then is
 reading a setting.
+
+``sandbox:<point>`` entries make a sandbox process die on the spot at :func:`crash_point`,
+like a killed task, once across processes (a marker file in ``FIXLOOP_FAULT_DIR``), so the
+replacement sandbox gets past it.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from fixloop.config import get_settings
@@ -60,3 +66,17 @@ def fired() -> set[str]:
 def reset() -> None:
     with _lock:
         _fired.clear()
+
+
+def crash_point(point: str) -> None:
+    """Exit the process at once (no cleanup, like SIGKILL) if the plan names this point."""
+    settings = get_settings()
+    entry = f"sandbox:{point}"
+    if not settings.fault_plan or entry not in {p.strip() for p in settings.fault_plan.split(",")}:
+        return
+    marker = Path(settings.fault_dir) / f"fired-sandbox-{point}"
+    try:
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return
+    os._exit(137)

@@ -27,7 +27,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
-from fixloop import aws
+from fixloop import aws, faults
 from fixloop.config import get_settings
 from fixloop.domain.events import (
     AssistantMessage,
@@ -198,6 +198,7 @@ class SandboxServer:
         if tool.mutating:
             self.workspace.record(call.key, AppliedCall(content=content, is_error=is_error))
             self.snapshots.save(call.investigation_id, self.workspace.snapshot())
+            faults.crash_point("after_snapshot")  # tests: lost before the result is written
         return content, is_error
 
     def _answer(self, call: SandboxCall, error: Exception | None = None) -> None:

@@ -13,6 +13,7 @@ import pytest
 from fixloop.agent import start_investigation
 from fixloop.domain import Delivered, ToolResult, parse_signal
 from fixloop.local.runtime import EmbeddedRuntime
+from fixloop.sandbox.snapshots import SnapshotStore
 from fixloop.store import stores
 from tests.integration.scenario import log_of, run_scripted
 from tests.support import alarm_event, head, text, tool_use, write_script
@@ -135,6 +136,35 @@ def test_a_sandbox_killed_mid_call_is_replaced_and_nothing_is_applied_twice(
     assert [r.is_error for r in results] == [False, False, False]
 
 
+def test_a_sandbox_lost_after_journaling_a_change_is_not_applied_again(
+    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path, fast_heartbeats: None
+) -> None:
+    # Given a sandbox that dies right after snapshotting an edit, before writing its result
+    runtime.configure(fault_plan="sandbox:after_snapshot", fault_dir=str(tmp_path))
+    try:
+        turns = [
+            [tool_use("edit_file", path="app/util.py", old_text="return x", new_text="return -x")],
+            [tool_use("run_command", command="echo once >> out.txt")],
+            [tool_use("finish", summary="done")],
+        ]
+        # When the investigation runs
+        summary = run_scripted(runtime, repo, turns, tmp_path / "s.jsonl")
+    finally:
+        runtime.configure(fault_plan=None, fault_dir=None)
+    # Then the replacement found the edit in the journal and returned its result instead of
+    # editing again (which would have failed: the old text is gone)
+    inv_id = summary.investigation.investigation_id
+    assert (tmp_path / "fired-sandbox-after_snapshot").exists()
+    assert runtime.sandboxes.launched_for(inv_id) == 2
+    results = list(_results(inv_id).values())
+    assert [r.is_error for r in results] == [False, False]
+    assert results[0].content.startswith("edited app/util.py")
+    snapshot = SnapshotStore(stores().blobs, stores().sandboxes).load(inv_id)
+    assert snapshot is not None
+    assert snapshot.patch.count("+    return -x") == 1
+    assert snapshot.patch.count("+once") == 1
+
+
 def test_several_investigations_have_their_own_sandboxes(
     runtime: EmbeddedRuntime, repo: Path, tmp_path: Path
 ) -> None:
@@ -182,3 +212,28 @@ def test_a_sandbox_stops_itself_when_its_investigation_closes(
     assert runtime.sandboxes.running(inv_id) == 0
     record = stores().sandboxes.get(inv_id)
     assert record is not None and record.status == "stopped"
+
+
+def test_an_idle_sandbox_stops_and_the_next_call_gets_a_new_one_with_the_edits(
+    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path
+) -> None:
+    # Given sandboxes that stop after 1 s without calls, and an investigation that edits,
+    # then spends a few turns on non-sandbox tools, then reads the edited file
+    runtime.configure(sandbox_idle_seconds="1")
+    try:
+        turns = [
+            [tool_use("write_file", path="notes.txt", content="kept\n")],
+            *[[tool_use("get_signal")] for _ in range(25)],
+            [tool_use("read_file", path="notes.txt")],
+            [tool_use("finish", summary="done")],
+        ]
+        started = time.monotonic()
+        summary = run_scripted(runtime, repo, turns, tmp_path / "s.jsonl")
+    finally:
+        runtime.configure(sandbox_idle_seconds=None)
+    # Then the first sandbox stopped itself while idle, and its successor restored the edit
+    inv_id = summary.investigation.investigation_id
+    assert time.monotonic() - started > 1
+    assert runtime.sandboxes.launched_for(inv_id) == 2
+    read = [r for r in _results(inv_id).values() if r.name == "read_file"]
+    assert "kept" in read[0].content
