@@ -13,6 +13,7 @@ index, so whatever a command staged is left alone.
 
 from __future__ import annotations
 
+import base64
 import fnmatch
 import os
 import shutil
@@ -56,6 +57,16 @@ class AppliedCall(BaseModel):
     is_error: bool
 
 
+class FileChange(BaseModel):
+    """One file of the change as a code host needs it: its final content, or its removal."""
+
+    path: str
+    mode: str = "100644"
+    """git file mode: 100644, 100755 or 120000 (a symbolic link)."""
+    content_b64: str | None = None
+    """The file's bytes, base64; None when the change deletes it."""
+
+
 class Snapshot(BaseModel):
     """Everything needed to rebuild a workspace: base commit, changes, journal."""
 
@@ -65,6 +76,8 @@ class Snapshot(BaseModel):
     ``base_commit``; empty when the tree is clean."""
     applied: dict[str, AppliedCall] = Field(default_factory=dict)
     """Mutating calls already applied, by the key the caller chose for each."""
+    files: list[FileChange] = Field(default_factory=list)
+    """The same change file by file (for code hosts that take contents, not patches)."""
 
 
 class Workspace:
@@ -165,7 +178,36 @@ class Workspace:
                 # A text file in another encoding: encode every file as a binary patch
                 # (base85, ASCII) rather than store bytes a JSON string cannot hold.
                 patch = self._diff_cached(env, binary=True, all_binary=True).decode("utf-8")
-        return Snapshot(base_commit=self.base_commit, patch=patch, applied=dict(self.applied))
+            files = self._changed_files(env)
+        return Snapshot(
+            base_commit=self.base_commit, patch=patch, applied=dict(self.applied), files=files
+        )
+
+    def _changed_files(self, env: dict[str, str]) -> list[FileChange]:
+        """Each path the staged tree changes against the base, with its staged content."""
+        out = _git_ok(
+            self.root,
+            ["diff", "--cached", "--name-status", "--no-renames", "-z", self.base_commit, "--"],
+            env=env,
+        )
+        fields = out.split(b"\0")
+        changes: list[FileChange] = []
+        for status, raw_path in zip(fields[0::2], fields[1::2], strict=False):
+            path = raw_path.decode("utf-8", "surrogateescape")
+            if status == b"D":
+                changes.append(FileChange(path=path))
+                continue
+            entry = _git_ok(self.root, ["ls-files", "-s", "-z", "--", path], env=env)
+            mode, sha = entry.split(b" ")[:2]
+            blob = _git_ok(self.root, ["cat-file", "blob", sha.decode()], env=env)
+            changes.append(
+                FileChange(
+                    path=path,
+                    mode=mode.decode(),
+                    content_b64=base64.b64encode(blob).decode(),
+                )
+            )
+        return changes
 
     def diff(self) -> str:
         """A unified diff of the working tree against the base commit, for people and the
@@ -186,7 +228,7 @@ class Workspace:
     def _staged_tree(self) -> Iterator[dict[str, str]]:
         """Stage the whole working tree into a temporary index; yield git's environment."""
         with tempfile.TemporaryDirectory(prefix="fixloop-index-") as tmp:
-            env = _git_env()
+            env = clean_git_env()
             env["GIT_INDEX_FILE"] = str(Path(tmp) / "index")
             own_index = self.root / ".git" / "index"
             if own_index.is_file():
@@ -303,7 +345,8 @@ def _remove(root: Path, created: bool) -> None:
                 child.unlink(missing_ok=True)
 
 
-def _git_env() -> dict[str, str]:
+def clean_git_env() -> dict[str, str]:
+    """This process's environment without what would point git at another repository."""
     env = {k: v for k, v in os.environ.items() if k not in _GIT_ENV_DROPPED}
     env["GIT_TERMINAL_PROMPT"] = "0"  # a private URL fails instead of waiting for a password
     return env
@@ -326,7 +369,7 @@ def _run_git(
         return subprocess.run(
             [*cmd, *args],
             capture_output=True,
-            env=env if env is not None else _git_env(),
+            env=env if env is not None else clean_git_env(),
             stdin=subprocess.DEVNULL,
             timeout=timeout,
             check=False,

@@ -313,3 +313,24 @@ def test_files_are_tracked_and_new_but_not_ignored_nor_deleted(ws: Workspace) ->
     assert ws.files(glob="app/h*") == ["app/handler.py"]
     assert ws.files(glob="**/*.sh") == ["run.sh"]
     assert ws.files("nowhere") == []
+
+
+def test_snapshot_lists_each_changed_file_with_its_content(tmp_path: Path) -> None:
+    import base64
+
+    # Given a workspace with an edit, a new executable file and a deletion
+    from tests.support import head, make_repo
+
+    repo = make_repo(tmp_path / "src", {"a.py": "a = 1\n", "gone.txt": "bye\n"})
+    ws = Workspace.create(tmp_path / "ws", str(repo), head(repo))
+    (ws.root / "a.py").write_text("a = 2\n")
+    (ws.root / "run.sh").write_text("#!/bin/sh\necho hi\n")
+    (ws.root / "run.sh").chmod(0o755)
+    (ws.root / "gone.txt").unlink()
+    # When it is snapshotted
+    files = {f.path: f for f in ws.snapshot().files}
+    # Then each change carries what a code host needs to commit it
+    assert set(files) == {"a.py", "run.sh", "gone.txt"}
+    assert base64.b64decode(files["a.py"].content_b64 or "") == b"a = 2\n"
+    assert files["run.sh"].mode == "100755"
+    assert files["gone.txt"].content_b64 is None
