@@ -1,10 +1,11 @@
-"""A threading HTTP server that does not print a traceback when a client hangs up."""
+"""Small HTTP servers: quiet about clients that hang up, runnable on a background thread."""
 
 from __future__ import annotations
 
 import sys
-from http.server import ThreadingHTTPServer
-from typing import Any
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
 
 
 class QuietHTTPServer(ThreadingHTTPServer):
@@ -14,3 +15,44 @@ class QuietHTTPServer(ThreadingHTTPServer):
         if isinstance(sys.exc_info()[1], ConnectionError):
             return  # the client went away (a retry, a timeout): nothing to report
         super().handle_error(request, client_address)
+
+
+class BackgroundServer:
+    """A :class:`QuietHTTPServer` on a daemon thread: ``start``/``stop``, a context manager,
+    and the ``base_url`` to give clients."""
+
+    def __init__(
+        self, host: str, port: int, handler: type[BaseHTTPRequestHandler], name: str
+    ) -> None:
+        self._httpd = QuietHTTPServer((host, port), handler)
+        self._thread: threading.Thread | None = None
+        self._name = name
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> Self:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=self._name,
+                daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._httpd.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -15,6 +15,7 @@ from fixloop.domain.events import (
 from fixloop.domain.investigation import (
     Investigation,
     LoopState,
+    PullRequestRef,
     ToolCallRef,
     ToolTask,
     execution_name,
@@ -32,6 +33,7 @@ __all__ = [
     "Investigation",
     "LogLine",
     "LoopState",
+    "PullRequestRef",
     "Signal",
     "SignalReceived",
     "StatusChanged",

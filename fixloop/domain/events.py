@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
+from fixloop.domain.investigation import PullRequestRef
 from fixloop.domain.signal import Signal, utcnow
 
 ContentBlock = dict[str, Any]
@@ -84,6 +85,7 @@ class Delivered(_Event):
     body: str
     diff: str = ""
     """The workspace's change against the investigated commit (git diff --binary)."""
+    pull_request: PullRequestRef | None = None
 
 
 class Failed(_Event):

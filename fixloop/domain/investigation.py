@@ -11,8 +11,26 @@ from pydantic import BaseModel, Field
 
 from fixloop.domain.signal import utcnow
 
-Status = Literal["running", "delivered", "finished", "failed", "parked"]
-TERMINAL_STATUSES: frozenset[str] = frozenset({"delivered", "finished", "failed", "parked"})
+Status = Literal["running", "delivered", "finished", "failed", "parked", "blocked"]
+"""running; delivered (a pull request is open); finished (concluded without a change);
+failed (an error the loop could not get past); parked (a budget or limit stopped it);
+blocked (a fix exists but the code host refused it, for a reason a person must fix)."""
+TERMINAL_STATUSES: frozenset[str] = frozenset(
+    {"delivered", "finished", "failed", "parked", "blocked"}
+)
+
+
+class PullRequestRef(BaseModel):
+    """Where a fix was delivered."""
+
+    number: int
+    url: str
+    branch: str
+    head_sha: str
+    base: str
+    """The branch the pull request targets."""
+    created: bool = True
+    """False when an existing pull request of the investigation was updated."""
 
 
 class Investigation(BaseModel):
@@ -23,6 +41,9 @@ class Investigation(BaseModel):
     """Where the code lives: a local git repository path, or OWNER/REPO."""
     commit: str = ""
     """The commit under investigation."""
+    github_repo: str = ""
+    """OWNER/REPO to deliver to on GitHub; empty: the local repository is the code host."""
+    pull_request: PullRequestRef | None = None
     model: str
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

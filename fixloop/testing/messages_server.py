@@ -29,7 +29,7 @@ from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, Self
 
-from fixloop.httpserver import QuietHTTPServer
+from fixloop.httpserver import BackgroundServer
 
 __all__ = ["ErrorReply", "MessageReply", "MessagesServer", "RecordedRequest", "StreamErrorReply"]
 
@@ -77,7 +77,7 @@ class StreamErrorReply:
 Reply = MessageReply | ErrorReply | StreamErrorReply
 
 
-class MessagesServer:
+class MessagesServer(BackgroundServer):
     """A scripted Messages API on 127.0.0.1, served from a background thread."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, chunk_size: int = 8) -> None:
@@ -87,45 +87,7 @@ class MessagesServer:
         self._replies: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._httpd = QuietHTTPServer((host, port), _handler_for(self))
-        self._httpd.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> Self:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._httpd.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name="messages-server",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._httpd.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    # -- scripting ---------------------------------------------------------------------------
+        super().__init__(host, port, _handler_for(self), "messages-server")
 
     def enqueue(
         self,

@@ -6,6 +6,7 @@ import json
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import anthropic
 import pytest
@@ -29,6 +30,7 @@ from fixloop.llm import (
     model_from_spec,
 )
 from fixloop.testing.messages_server import MessagesServer
+from tests.conftest import TEST_SECRET_PREFIX
 
 SEARCH_LOGS = ToolDefinition(
     name="search_logs",
@@ -349,23 +351,17 @@ def test_factory_builds_and_caches_an_anthropic_model(
     assert model_from_spec("anthropic").name == "anthropic:claude-sonnet-5"
 
 
-def test_factory_reads_the_key_from_secrets_manager(clean_env: pytest.MonkeyPatch) -> None:
+def test_factory_reads_the_key_from_secrets_manager(
+    clean_env: pytest.MonkeyPatch, secretsmanager: Any
+) -> None:
     # Given a secret holding {"api_key": ...} and its ARN in the environment
-    from moto import mock_aws
+    arn = secretsmanager.create_secret(
+        Name=f"{TEST_SECRET_PREFIX}anthropic", SecretString=json.dumps({"api_key": "secret-key"})
+    )["ARN"]
+    clean_env.setenv("FIXLOOP_ANTHROPIC_SECRET_ARN", arn)
 
-    clean_env.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    clean_env.setenv("AWS_ACCESS_KEY_ID", "testing")
-    clean_env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        import boto3
-
-        arn = boto3.client("secretsmanager").create_secret(
-            Name="fixloop/anthropic", SecretString=json.dumps({"api_key": "secret-key"})
-        )["ARN"]
-        clean_env.setenv("FIXLOOP_ANTHROPIC_SECRET_ARN", arn)
-
-        # When an anthropic model is built
-        model = model_from_spec("anthropic")
+    # When an anthropic model is built
+    model = model_from_spec("anthropic")
 
     # Then its client holds the key from the secret
     assert isinstance(model, AnthropicModel)
