@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -13,13 +14,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from fixloop import records
 from fixloop.agent import start_investigation
 from fixloop.domain import load_signal
 from fixloop.errors import BadInputError, FixloopError
 from fixloop.progress import describe
-from fixloop.store import StoredEvent
+from fixloop.store import StoredEvent, stores
 from fixloop.watch import Watcher
 
+GITHUB_REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 DEMO_DIR = Path(__file__).resolve().parents[1] / "examples" / "orders-service"
 
 
@@ -51,8 +54,20 @@ def _parser() -> argparse.ArgumentParser:
     inv.add_argument(
         "--model", default="anthropic", help="scripted:FILE, anthropic[:MODEL] or bedrock[:MODEL]"
     )
+    inv.add_argument(
+        "--github",
+        metavar="OWNER/REPO",
+        default="",
+        help="deliver the pull request to this GitHub repository (token from GITHUB_TOKEN); "
+        "default: a branch in the local repository",
+    )
     _common(inv)
     inv.set_defaults(func=_investigate)
+
+    show = sub.add_parser("show", help="show an investigation a previous command ran")
+    show.add_argument("investigation_id")
+    show.add_argument("--json", action="store_true", help="print the stored record as JSON")
+    show.set_defaults(func=_show)
 
     demo = sub.add_parser("demo", help="run the built-in scenario (scripted model, sample repo)")
     _common(demo)
@@ -67,8 +82,11 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _investigate(args: argparse.Namespace) -> int:
+    if args.github and not GITHUB_REPO.fullmatch(args.github):
+        raise BadInputError(f"--github {args.github}: expected OWNER/REPO")
     return run(
         repo=args.repo,
+        github_repo=args.github,
         signal_file=args.signal,
         model=args.model,
         as_json=args.json,
@@ -94,7 +112,14 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def run(
-    *, repo: Path, signal_file: Path, model: str, as_json: bool, timeout_s: float, quiet: bool
+    *,
+    repo: Path,
+    signal_file: Path,
+    model: str,
+    as_json: bool,
+    timeout_s: float,
+    quiet: bool,
+    github_repo: str = "",
 ) -> int:
     """Validate every input first, then run one investigation to its end."""
     from fixloop.llm.factory import model_from_spec
@@ -118,6 +143,7 @@ def run(
             commit=commit,
             model=model,
             state_machine_arn=watcher.state_machine_arn,
+            github_repo=github_repo,
         )
         say(f"started    {inv.investigation_id}")
 
@@ -127,7 +153,13 @@ def run(
 
         watcher.wait(inv.investigation_id, timeout_s=timeout_s, on_event=show)
         summary = watcher.summary(inv.investigation_id, duration_s=time.monotonic() - started)
-    data = summary.as_json()
+        data = summary.as_json()
+        saved = records.save(
+            data,
+            summary.investigation.model_dump(mode="json"),
+            list(stores().events.read(inv.investigation_id)),
+        )
+        say(f"saved      {saved} (fixloop show {inv.investigation_id})")
     _print_summary(data)
     if as_json:
         print(json.dumps(data, sort_keys=True))
@@ -177,6 +209,33 @@ def _printer(quiet: bool) -> Callable[[str], None]:
     return say
 
 
+def _show(args: argparse.Namespace) -> int:
+    record = records.load(args.investigation_id)
+    if args.json:
+        print(json.dumps(record, indent=1))
+        return 0
+    _print_summary(record["summary"])
+    inv = record["investigation"]
+    print(f"  repository         {inv['repo']} at {inv['commit'][:12]}")
+    delivered = [e["event"] for e in record["events"] if e["event"]["type"] == "delivered"]
+    if not delivered:
+        return 0
+    last = delivered[-1]
+    print()
+    pr = last.get("pull_request")
+    if pr:
+        print(f"Pull request #{pr['number']}: {last['title']}")
+        print(f"  branch {pr['branch']} -> {pr['base']}   {pr['url']}   head {pr['head_sha'][:12]}")
+    else:
+        print(f"Summary: {last['title']}")
+    print()
+    print(last["body"])
+    if last.get("diff"):
+        print()
+        print(last["diff"])
+    return 0
+
+
 def _print_summary(data: dict[str, Any]) -> None:
     print()
     print(f"Investigation {data['investigation_id']}: {data['status']}")
@@ -190,6 +249,9 @@ def _print_summary(data: dict[str, Any]) -> None:
     )
     print(f"  largest payload    {data['max_state_payload_bytes']} bytes")
     print(f"  took               {data['duration_s']:.1f} s")
+    pr = data.get("pull_request")
+    if pr:
+        print(f"  pull request       #{pr['number']} on {pr['branch']}  {pr['url']}")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,14 @@ class Settings(BaseSettings):
     thinking: str = Field(default="adaptive", pattern=r"^(adaptive|off|[0-9]+)$")
     """Extended thinking: "adaptive" (current models), "off", or a token budget (older ones)."""
     max_tokens: int = 8192
+    # -- delivery -------------------------------------------------------------------------
+    github_api_url: str = "https://api.github.com"
+    """GitHub's REST API (GitHub Enterprise Server: https://HOST/api/v3)."""
+    github_secret_arn: str = ""
+    """Secrets Manager secret with {"token": ...} or a GitHub App's app_id, private_key and
+    installation_id. Empty: the GITHUB_TOKEN environment variable (CLI use)."""
+    live_view_url: str = ""
+    """Base URL of the live view, for links back from pull requests."""
     # -- sandbox: where dispatch starts one, and how long it lives -------------------------
     sandbox_cluster: str = ""
     sandbox_task_definition: str = ""

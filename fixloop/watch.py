@@ -51,6 +51,7 @@ class RunSummary:
             "max_state_payload_bytes": self.max_state_payload_bytes,
             "duration_s": round(self.duration_s, 3),
             "model": inv.model,
+            "pull_request": inv.pull_request.model_dump() if inv.pull_request else None,
         }
 
 

@@ -6,6 +6,8 @@ import contextlib
 import json
 
 from fixloop.agent.loop import conclusion
+from fixloop.delivery.protocol import DeliveryError
+from fixloop.delivery.service import deliver_fix
 from fixloop.domain.events import (
     AssistantMessage,
     Delivered,
@@ -15,17 +17,17 @@ from fixloop.domain.events import (
     outcome_position,
 )
 from fixloop.domain.investigation import LoopState, Status
-from fixloop.sandbox.snapshots import SnapshotStore
 from fixloop.store import EventNotFound, stores
 from fixloop.tools import OPEN_PULL_REQUEST
 
 
 def deliver(state: LoopState) -> LoopState:
-    """Record the outcome of the concluding turn and close the investigation.
+    """Act on the concluding turn and close the investigation.
 
-    ``open_pull_request`` records the proposed pull request (the code host that opens it
-    on GitHub or in a local repository arrives with the delivery issue); ``finish``, or a
-    turn that ended without tools, records the summary.
+    ``open_pull_request`` opens (or updates) the investigation's pull request on its code
+    host; a refusal a person must resolve (credentials, permissions, a protected branch)
+    closes it as ``blocked`` with the reason, while transient failures raise for the state
+    machine to retry. ``finish``, or a turn that ended without tools, records the summary.
     """
     st = stores()
     inv_id = state.investigation_id
@@ -35,13 +37,25 @@ def deliver(state: LoopState) -> LoopState:
     concluded = conclusion(message)
     status: Status
     if concluded is not None and concluded[0] is OPEN_PULL_REQUEST:
-        args = concluded[1]
-        snapshot = SnapshotStore(st.blobs, st.sandboxes).load(inv_id)
+        title, body = str(concluded[1]["title"]), str(concluded[1]["body"])
+        investigation = st.investigations.get(inv_id)
+        try:
+            pull_request, draft = deliver_fix(investigation, title, body, message.at)
+        except DeliveryError as exc:
+            st.events.append(
+                inv_id,
+                outcome_position(state.turn, "failed"),
+                Failed(error="DeliveryError", cause=str(exc)),
+            )
+            _close(state, "blocked", f"delivery blocked: {exc}"[:300])
+            return state.model_copy(update={"action": "stop"})
+        st.investigations.record_pull_request(inv_id, pull_request)
         event = Delivered(
             kind="pull_request",
-            title=str(args["title"]),
-            body=str(args["body"]),
-            diff=snapshot.patch if snapshot is not None else "",
+            title=title,
+            body=draft.body,
+            diff=draft.patch,
+            pull_request=pull_request,
         )
         status = "delivered"
     elif concluded is not None:

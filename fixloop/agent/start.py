@@ -29,6 +29,7 @@ def start_investigation(
     model: str | None = None,
     investigation_id: str | None = None,
     state_machine_arn: str | None = None,
+    github_repo: str = "",
 ) -> Investigation:
     """Create the investigation and start generation 0 of its state machine.
 
@@ -44,6 +45,7 @@ def start_investigation(
         title=signal.title,
         repo=repo,
         commit=commit,
+        github_repo=github_repo,
         model=model or settings.model,
     )
     st = stores()

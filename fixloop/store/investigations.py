@@ -6,7 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from fixloop.domain.investigation import Investigation, Status
+from fixloop.domain.investigation import Investigation, PullRequestRef, Status
 from fixloop.domain.signal import utcnow
 from fixloop.store.exceptions import InvestigationNotFound
 
@@ -40,6 +40,17 @@ class InvestigationStore:
             UpdateExpression="SET generation = :g, turns = :t, updated_at = :now",
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeValues={":g": generation, ":t": turn, ":now": _now()},
+        )
+
+    def record_pull_request(self, investigation_id: str, pull_request: PullRequestRef) -> None:
+        self._table.update_item(
+            Key={"pk": investigation_id},
+            UpdateExpression="SET pull_request = :pr, updated_at = :now",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={
+                ":pr": pull_request.model_dump(mode="json"),
+                ":now": _now(),
+            },
         )
 
     def close(self, investigation_id: str, status: Status, outcome: str) -> bool:

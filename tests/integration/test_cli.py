@@ -6,15 +6,17 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.store import stores
-from tests.support import DEMO, ROOT, logs_message, make_repo, tool_use, write_script
+from tests.support import ROOT, logs_message, make_repo, tool_use, write_script
 
 FIXLOOP = [sys.executable, "-m", "fixloop.cli"]
+TEST_HOME = Path(tempfile.gettempdir()) / "fixloop-tests-home"  # never the user's ~/.fixloop
 
 
 def _run(
@@ -30,7 +32,7 @@ def _run(
         text=True,
         timeout=timeout,
         cwd=ROOT,
-        env={**clean, **(env or {})},
+        env={**clean, "FIXLOOP_HOME": str(TEST_HOME), **(env or {})},
         check=False,
     )
 
@@ -133,19 +135,53 @@ def test_investigate_any_repository_with_json_summary(tmp_path: Path) -> None:
     assert summary["events"] == 1 + 3 + 3 + 2
 
 
-def test_demo_ends_with_a_delivered_pull_request() -> None:
-    proc = _run("demo", "--json")
+def test_demo_ends_with_a_delivered_pull_request(tmp_path: Path) -> None:
+    # When the demo runs
+    home = {"FIXLOOP_HOME": str(tmp_path / "home")}
+    proc = _run("demo", "--json", env=home)
+    # Then it ends with a pull request on the local code host
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["status"] == "delivered"
     assert summary["outcome"].startswith("Answer 400 for unknown coupon codes")
+    pr = summary["pull_request"]
+    assert pr["number"] == 1
+    assert pr["branch"] == f"fixloop/{summary['investigation_id']}"
+    assert pr["url"].startswith("file://")
     assert "delivered  pull request" in proc.stderr
     # the failure was reproduced with a test in the sandbox, then the tests passed
     assert "turn 4    result    run_command [ok] exit code 2" in proc.stderr
     assert "turn 6    result    run_command [ok] exit code 0: 4 passed" in proc.stderr
     assert "(3 files changed)" in proc.stderr
     assert "Investigation inv-" in proc.stdout
-    assert DEMO.is_dir()
+    # and the branch holds the fix: the sample's tests pass on it
+    repo = Path(pr["url"].removeprefix("file://").split("#")[0])
+    worktree = tmp_path / "checkout"
+    subprocess.run(
+        ["git", "-C", str(repo), "worktree", "add", "-q", str(worktree), pr["branch"]], check=True
+    )
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=worktree,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert tests.returncode == 0, tests.stdout
+    assert "4 passed" in tests.stdout
+    # and `fixloop show` shows the pull request with its evidence and test runs
+    shown = _run("show", summary["investigation_id"], env=home)
+    assert shown.returncode == 0, shown.stderr
+    assert "Pull request #1: Answer 400 for unknown coupon codes" in shown.stdout
+    assert "### Evidence gathered by fixloop" in shown.stdout
+    assert "After the fix:" in shown.stdout
+    assert "+class InvalidCoupon(ValueError):" in shown.stdout
+
+
+def test_show_an_unknown_investigation(tmp_path: Path) -> None:
+    proc = _run("show", "inv-nope", env={"FIXLOOP_HOME": str(tmp_path)})
+    assert proc.returncode == 4
+    assert "no record of investigation inv-nope" in proc.stderr
 
 
 def test_an_endpoint_setting_points_the_cli_at_an_existing_local_aws(

@@ -61,7 +61,7 @@ def _parallel_turns(n_turns: int, calls_per_turn: int) -> list[list[dict[str, An
     for t in range(1, n_turns + 1):
         calls = [tool_use("count", key=f"t{t}c{c}") for c in range(calls_per_turn - 1)]
         turns.append([text(f"turn {t}"), tool_use("search_code", pattern="def "), *calls])
-    turns.append([tool_use("open_pull_request", title="Fix handler", body="Root cause: ...")])
+    turns.append([tool_use("finish", summary="Fix handler: root cause found")])
     return turns
 
 
@@ -73,9 +73,9 @@ def test_five_turns_with_parallel_tool_calls(
     # When the investigation runs through the real state machine, followed live
     followed: list[str] = []
     summary = run_scripted(runtime, repo, turns, tmp_path / "s.jsonl", followed=followed)
-    # Then it is delivered after 6 model turns with every call answered once, in order
-    assert summary.investigation.status == "delivered"
-    assert summary.investigation.outcome == "Fix handler"
+    # Then it concludes after 6 model turns with every call answered once, in order
+    assert summary.investigation.status == "finished"
+    assert summary.investigation.outcome == "Fix handler: root cause found"
     assert summary.investigation.turns == 6
     assert summary.tool_calls == 20
     events = log_of(summary.investigation.investigation_id)
@@ -116,7 +116,7 @@ def test_every_task_failing_once_before_and_after_its_writes(
     # Then every fault fired, the investigation completed, and its log is the clean one:
     # nothing duplicated, nothing lost, and no tool ran twice
     assert faults.fired() == {f"{s}:{p}" for s in steps for p in ("before", "after")}
-    assert faulty.investigation.status == "delivered"
+    assert faulty.investigation.status == "finished"
     clean_log = fingerprint(log_of(clean.investigation.investigation_id))
     faulty_log = fingerprint(log_of(faulty.investigation.investigation_id))
     assert [row[:2] for row in faulty_log] == [row[:2] for row in clean_log]

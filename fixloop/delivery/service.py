@@ -1,0 +1,44 @@
+"""Deliver an investigation's fix: the sandbox's change, as a pull request on its code host."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fixloop.config import get_settings
+from fixloop.delivery.body import compose_body
+from fixloop.delivery.hosts import code_host_for
+from fixloop.delivery.protocol import DeliveryError, PullRequestDraft, branch_for
+from fixloop.domain import Investigation, PullRequestRef, SignalReceived
+from fixloop.domain.events import signal_position
+from fixloop.sandbox.snapshots import SnapshotStore
+from fixloop.store import stores
+
+
+def deliver_fix(
+    investigation: Investigation, title: str, body: str, authored_at: datetime
+) -> tuple[PullRequestRef, PullRequestDraft]:
+    """Open or update the investigation's pull request. ``authored_at`` (the concluding
+    turn's time) fixes the commit's dates, so a retry writes the very same commit."""
+    st = stores()
+    inv_id = investigation.investigation_id
+    snapshot = SnapshotStore(st.blobs, st.sandboxes).load(inv_id)
+    if snapshot is None or not snapshot.files:
+        raise DeliveryError(
+            "open_pull_request was called but the workspace has no change against "
+            f"{investigation.commit[:12]}: nothing to deliver"
+        )
+    signal = st.events.get(inv_id, signal_position())
+    assert isinstance(signal, SignalReceived)
+    events = list(st.events.read(inv_id))
+    draft = PullRequestDraft(
+        investigation_id=inv_id,
+        base_commit=snapshot.base_commit,
+        branch=branch_for(inv_id),
+        title=title,
+        body=compose_body(body, investigation, signal.signal, events, get_settings().live_view_url),
+        commit_message=f"{title}\n\nFound and fixed by fixloop in investigation {inv_id}.",
+        patch=snapshot.patch,
+        files=snapshot.files,
+        authored_at=authored_at,
+    )
+    return code_host_for(investigation).deliver(draft), draft
