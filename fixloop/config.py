@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     github_secret_arn: str = ""
     """Secrets Manager secret with {"token": ...} or a GitHub App's app_id, private_key and
     installation_id. Empty: the GITHUB_TOKEN environment variable (CLI use)."""
+    github_seconds_between_writes: float = Field(default=1.0, ge=0)
+    """Spacing of mutating GitHub requests, as GitHub asks of integrations."""
     live_view_url: str = ""
     """Base URL of the live view, for links back from pull requests."""
     # -- sandbox: where dispatch starts one, and how long it lives -------------------------

@@ -22,7 +22,12 @@ def code_host_for(investigation: Investigation) -> CodeHost:
             if settings.github_secret_arn
             else github_auth_from_env()
         )
-        return GitHubCodeHost(investigation.github_repo, auth, base_url=settings.github_api_url)
+        return GitHubCodeHost(
+            investigation.github_repo,
+            auth,
+            base_url=settings.github_api_url,
+            seconds_between_writes=settings.github_seconds_between_writes,
+        )
     repo = Path(investigation.repo)
     if not (repo / ".git").exists() and not (repo / "HEAD").is_file():
         raise DeliveryError(

@@ -240,3 +240,61 @@ def test_an_endpoint_without_fixloop_deployed_is_a_clear_error(
         server.stop()
     assert proc.returncode == 3
     assert "no state machine named fixloop-investigation" in proc.stderr
+
+
+def test_investigate_delivers_to_github_with_a_lost_response_on_the_way(tmp_path: Path) -> None:
+    # Given a repository on a (local) GitHub, the same repository checked out, and a GitHub
+    # that loses its answer to the commit creation once
+    from fixloop.testing.github_server import GitHubServer
+
+    repo = make_repo(tmp_path / "svc", {"svc/core.py": "def f(x):\n    return 1 / x\n"})
+    signal = tmp_path / "sig.json"
+    signal.write_text(json.dumps(logs_message(["ZeroDivisionError: division by zero"])))
+    script = write_script(
+        tmp_path / "s.jsonl",
+        [
+            [
+                tool_use(
+                    "edit_file",
+                    path="svc/core.py",
+                    old_text="return 1 / x",
+                    new_text="return 1 / x if x else 0",
+                )
+            ],
+            [tool_use("open_pull_request", title="Guard f against zero", body="Root cause: 1/0.")],
+        ],
+    )
+    with GitHubServer(repo) as github:
+        # GET repo, GET base commit, GET branch, POST blob, POST tree, GET ref, POST commit
+        github.fail_after(7)
+        env = {
+            "GITHUB_TOKEN": next(iter(github.tokens)),
+            "FIXLOOP_GITHUB_API_URL": github.base_url,
+            "FIXLOOP_GITHUB_SECONDS_BETWEEN_WRITES": "0",
+        }
+        # When fixloop investigates and delivers to GitHub
+        proc = _run(
+            "investigate",
+            "--repo",
+            repo,
+            "--signal",
+            signal,
+            "--model",
+            f"scripted:{script}",
+            "--github",
+            github.full_name,
+            "--json",
+            env=env,
+        )
+        # Then one pull request with one commit holds the fix
+        assert proc.returncode == 0, proc.stderr
+        summary = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert summary["status"] == "delivered"
+        pr = summary["pull_request"]
+        assert pr["number"] == 1
+        assert len(github.pulls) == 1
+        assert github.commit_count(pr["branch"]) == 1
+        assert b"return 1 / x if x else 0" in (github.read_file(pr["branch"], "svc/core.py") or b"")
+        assert github.endpoints().count("POST pulls") == 1
+        assert github.endpoints().count("POST git/commits") == 2  # the lost one, resent
+        assert "### Evidence gathered by fixloop" in github.pulls[0].body
