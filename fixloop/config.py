@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     installation_id. Empty: the GITHUB_TOKEN environment variable (CLI use)."""
     github_seconds_between_writes: float = Field(default=1.0, ge=0)
     """Spacing of mutating GitHub requests, as GitHub asks of integrations."""
+    github_webhook_secret_arn: str = ""
+    github_webhook_secret: str = ""
+    """Local use only; in AWS the secret comes from github_webhook_secret_arn."""
     live_view_url: str = ""
     """Base URL of the live view, for links back from pull requests."""
     # -- sandbox: where dispatch starts one, and how long it lives -------------------------

@@ -11,12 +11,15 @@ from pydantic import BaseModel, Field
 
 from fixloop.domain.signal import utcnow
 
-Status = Literal["running", "delivered", "finished", "failed", "parked", "blocked"]
+Status = Literal[
+    "running", "delivered", "finished", "failed", "parked", "blocked", "fixed", "rejected"
+]
 """running; delivered (a pull request is open); finished (concluded without a change);
 failed (an error the loop could not get past); parked (a budget or limit stopped it);
-blocked (a fix exists but the code host refused it, for a reason a person must fix)."""
+blocked (a fix exists but the code host refused it, for a reason a person must fix);
+fixed (its pull request was merged); rejected (its pull request was closed unmerged)."""
 TERMINAL_STATUSES: frozenset[str] = frozenset(
-    {"delivered", "finished", "failed", "parked", "blocked"}
+    {"delivered", "finished", "failed", "parked", "blocked", "fixed", "rejected"}
 )
 
 

@@ -57,12 +57,12 @@ def load_handlers(prefix: str) -> dict[str, Handler]:
         )
     handlers: dict[str, Handler] = {}
     for folder in FUNCTIONS.values():
-        module = _load(FUNCTIONS_DIR / folder / "handler.py", f"fixloop_functions_{folder}")
+        module = load_module(FUNCTIONS_DIR / folder / "handler.py", f"fixloop_functions_{folder}")
         handlers[f"{prefix}-{folder}"] = module.lambda_handler
     return handlers
 
 
-def _load(path: Path, module_name: str) -> ModuleType:
+def load_module(path: Path, module_name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise ConfigError(f"cannot load handler {path}")

@@ -55,18 +55,42 @@ class InvestigationStore:
 
     def close(self, investigation_id: str, status: Status, outcome: str) -> bool:
         """Move an open investigation to a terminal status; False if it was already closed."""
+        return self.transition(investigation_id, ("running",), status, outcome)
+
+    def transition(
+        self, investigation_id: str, from_statuses: tuple[Status, ...], to: Status, outcome: str
+    ) -> bool:
+        """Move the investigation to ``to`` if its status is one of ``from_statuses``; False
+        (and nothing written) otherwise, so concurrent callers cannot both win."""
+        values: dict[str, Any] = {":s": to, ":o": outcome, ":now": _now()}
+        names = []
+        for i, status in enumerate(from_statuses):
+            values[f":f{i}"] = status
+            names.append(f":f{i}")
         try:
             self._table.update_item(
                 Key={"pk": investigation_id},
                 UpdateExpression="SET #s = :s, outcome = :o, updated_at = :now",
-                ConditionExpression="attribute_exists(pk) AND #s = :running",
+                ConditionExpression=f"attribute_exists(pk) AND #s IN ({', '.join(names)})",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":s": status,
-                    ":o": outcome,
-                    ":now": _now(),
-                    ":running": "running",
-                },
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def remember_delivery(self, investigation_id: str, delivery: str) -> bool:
+        """Record a webhook delivery id; False if it was recorded before (a redelivery)."""
+        try:
+            self._table.update_item(
+                Key={"pk": investigation_id},
+                UpdateExpression="ADD seen_deliveries :d",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND NOT contains(seen_deliveries, :id)"
+                ),
+                ExpressionAttributeValues={":d": {delivery}, ":id": delivery},
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":

@@ -1,0 +1,1 @@
+"""Channels people reach an investigation through (GitHub so far)."""
