@@ -126,12 +126,12 @@ def test_review_feedback_revises_the_pull_request_and_merge_closes_it(
     assert revised.pull_request.number == first.pull_request.number
     assert revised.pull_request.head_sha != first.pull_request.head_sha
     log = log_of(inv.investigation_id)
-    messages = [e for e in log if isinstance(e.event, UserMessage)]
+    messages = [(e.position, e.event) for e in log if isinstance(e.event, UserMessage)]
     assert len(messages) == 1
-    assert messages[0].event.text == (
+    assert messages[0][1].text == (
         "Review of pull request #1 (requested changes): Return None, not 0."
     )
-    assert messages[0].position.startswith("t000003.0.")
+    assert messages[0][0].startswith("t000003.0.")
     assert revised.generation == first.generation + 1
 
     # When GitHub redelivers the same review
