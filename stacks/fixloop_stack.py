@@ -1,5 +1,5 @@
-"""The fixloop stack: storage, the shared layer, the loop functions, the state machine and the
-sandbox (its network, cluster and task definition)."""
+"""The fixloop stack: storage, the shared layer, the loop functions, the state machine, the
+sandbox (its network, cluster and task definition) and the GitHub webhook API."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from stacks.constructs.loop import InvestigationLoop, state_machine_arn
 from stacks.constructs.network import Network
 from stacks.constructs.sandbox import SandboxCluster
 from stacks.constructs.storage import Storage
+from stacks.constructs.webhooks import WebhookApi, github_webhook_secret
 
 __all__ = ["FixloopStack"]
 
@@ -57,6 +58,7 @@ class FixloopStack(cdk.Stack):
             if config.anthropic_secret_name
             else None
         )
+        self.github_webhook_secret = github_webhook_secret(self, "GitHubWebhookSecret")
         self.functions = LoopFunctions(
             self,
             "Functions",
@@ -66,6 +68,7 @@ class FixloopStack(cdk.Stack):
             state_machine_arn=machine_arn,
             sandbox=self.sandbox,
             anthropic_secret=anthropic_secret,
+            github_webhook_secret=self.github_webhook_secret,
         )
         self.loop = InvestigationLoop(
             self,
@@ -73,8 +76,12 @@ class FixloopStack(cdk.Stack):
             functions={
                 f"{spec.construct_id}FunctionArn": self.functions.functions[spec.name]
                 for spec in self.functions.specs
+                if spec.loop_step
             },
             state_machine_name=config.state_machine_name,
+        )
+        self.webhooks = WebhookApi(
+            self, "Webhooks", github_webhook=self.functions.functions["github_webhook"]
         )
 
         outputs = {
@@ -85,6 +92,8 @@ class FixloopStack(cdk.Stack):
             "SandboxesTableName": self.storage.sandboxes.table_name,
             "SandboxClusterName": self.sandbox.cluster.cluster_name,
             "SandboxTaskDefinitionArn": self.sandbox.task_definition.task_definition_arn,
+            "GitHubWebhookUrl": self.webhooks.github_url,
+            "GitHubWebhookSecretArn": self.github_webhook_secret.secret_arn,
         }
         for name, value in outputs.items():
             cdk.CfnOutput(self, name, value=value)

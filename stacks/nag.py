@@ -14,7 +14,7 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import IConstruct
 
-__all__ = ["acknowledge", "flatten", "iam5_action", "iam5_resource"]
+__all__ = ["acknowledge", "flatten", "iam4_managed_policy", "iam5_action", "iam5_resource"]
 
 
 def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
@@ -22,6 +22,12 @@ def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
     if not reason.strip():
         raise ValueError(f"an acknowledgment of {rule} needs a reason")
     cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=rule, reason=reason))
+
+
+def iam4_managed_policy(name: str) -> str:
+    """The id of the AwsSolutions-IAM4 finding about the AWS managed policy ``name``
+    (e.g. ``service-role/AmazonAPIGatewayPushToCloudWatchLogs``)."""
+    return f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{name}]"
 
 
 def iam5_resource(resource: str) -> str:

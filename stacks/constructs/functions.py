@@ -1,4 +1,7 @@
-"""The loop's Lambda functions: thin handlers in ``functions/<name>/`` over the shared layer."""
+"""fixloop's Lambda functions: thin handlers in ``functions/<name>/`` over the shared layer.
+
+Loop steps are invoked by the state machine; entry points (the GitHub webhook) by API Gateway.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +21,14 @@ from stacks.constructs.sandbox import SandboxCluster
 from stacks.constructs.storage import Storage
 from stacks.nag import acknowledge, flatten, iam5_resource
 
-__all__ = ["FUNCTIONS_DIR", "LOOP_FUNCTIONS", "FunctionSpec", "LoopFunctions"]
+__all__ = [
+    "ALL_FUNCTIONS",
+    "ENTRY_FUNCTIONS",
+    "FUNCTIONS_DIR",
+    "LOOP_FUNCTIONS",
+    "FunctionSpec",
+    "LoopFunctions",
+]
 
 FUNCTIONS_DIR = PROJECT_ROOT / "functions"
 _ASSET_EXCLUDES = ["__pycache__", "*.pyc", "tests"]
@@ -39,6 +49,17 @@ class FunctionSpec:
     dispatches_sandboxes: bool = False
     """Whether the function starts sandbox tasks and calls them: it runs in the VPC, may
     run the sandbox task definition, owns the Sandboxes table and answers task tokens."""
+    loop_step: bool = True
+    """Whether the state machine invokes it (through ``${<construct_id>FunctionArn}``);
+    if not, it is an entry point, invoked from outside (API Gateway)."""
+    starts_executions: bool = False
+    """Whether the function starts executions of the investigation state machine: it gets
+    ``FIXLOOP_STATE_MACHINE_ARN`` and ``states:StartExecution`` on that one machine."""
+
+    @property
+    def description(self) -> str:
+        kind = "loop step" if self.loop_step else "entry point"
+        return f"fixloop {kind}: {self.name}"
 
 
 LOOP_FUNCTIONS: tuple[FunctionSpec, ...] = (
@@ -55,15 +76,29 @@ LOOP_FUNCTIONS: tuple[FunctionSpec, ...] = (
         dispatches_sandboxes=True,
     ),
 )
+ENTRY_FUNCTIONS: tuple[FunctionSpec, ...] = (
+    # Review feedback on a delivered pull request resumes its investigation.
+    FunctionSpec(
+        "github_webhook",
+        "GitHubWebhook",
+        timeout_seconds=30,
+        loop_step=False,
+        starts_executions=True,
+        blobs=True,  # a very long review comment is an event body too large for an item
+    ),
+)
+ALL_FUNCTIONS = LOOP_FUNCTIONS + ENTRY_FUNCTIONS
 
 
 class LoopFunctions(Construct):
-    """One function per loop step, each with its own role, log group and least privileges.
+    """One function per loop step and entry point, each with its own role, log group and
+    least privileges.
 
     ``state_machine_arn`` is the investigation state machine's ARN built from its fixed name
     (the state machine itself depends on these functions, so it cannot be referenced).
     ``sandbox`` is where functions that dispatch to sandboxes run their tasks (and its
-    network, where those functions are attached).
+    network, where those functions are attached). ``github_webhook_secret`` is the secret
+    GitHub signs webhook deliveries with, which only the ``github_webhook`` function reads.
     """
 
     def __init__(
@@ -77,8 +112,9 @@ class LoopFunctions(Construct):
         state_machine_arn: str,
         sandbox: SandboxCluster,
         anthropic_secret: secretsmanager.ISecret | None = None,
+        github_webhook_secret: secretsmanager.ISecret | None = None,
         functions_dir: Path = FUNCTIONS_DIR,
-        specs: tuple[FunctionSpec, ...] = LOOP_FUNCTIONS,
+        specs: tuple[FunctionSpec, ...] = ALL_FUNCTIONS,
     ) -> None:
         super().__init__(scope, construct_id)
         common_env = {
@@ -96,10 +132,12 @@ class LoopFunctions(Construct):
         self.roles: dict[str, iam.Role] = {}
         for spec in specs:
             env = dict(common_env)
-            if spec.name == "prepare":
+            if spec.name == "prepare" or spec.starts_executions:
                 env["FIXLOOP_STATE_MACHINE_ARN"] = state_machine_arn
             if spec.name == "model_turn" and anthropic_secret is not None:
                 env["FIXLOOP_ANTHROPIC_SECRET_ARN"] = anthropic_secret.secret_arn
+            if spec.name == "github_webhook" and github_webhook_secret is not None:
+                env["FIXLOOP_GITHUB_WEBHOOK_SECRET_ARN"] = github_webhook_secret.secret_arn
             if spec.dispatches_sandboxes:
                 env.update(sandbox.dispatch_environment())
             role = self.roles[spec.name] = iam.Role(
@@ -129,6 +167,14 @@ class LoopFunctions(Construct):
                 self._grant_dispatch(
                     role, storage=storage, sandbox=sandbox, state_machine_arn=state_machine_arn
                 )
+            if spec.starts_executions:
+                # The ARN built from the machine's name (as for prepare and the machine's own
+                # continue-as-new): no reference to the state machine, so no dependency cycle.
+                role.add_to_principal_policy(
+                    iam.PolicyStatement(
+                        actions=["states:StartExecution"], resources=[state_machine_arn]
+                    )
+                )
 
         deliver = self.roles.get("deliver")
         if deliver is not None:
@@ -140,6 +186,16 @@ class LoopFunctions(Construct):
             self._grant_bedrock(model_turn)
             if anthropic_secret is not None:
                 anthropic_secret.grant_read(model_turn)
+
+        github_webhook = self.roles.get("github_webhook")
+        if github_webhook is not None and github_webhook_secret is not None:
+            # Reading the value is all it needs (grant_read would add DescribeSecret too).
+            github_webhook.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["secretsmanager:GetSecretValue"],
+                    resources=[github_webhook_secret.secret_arn],
+                )
+            )
 
     def _function(
         self,
@@ -177,7 +233,7 @@ class LoopFunctions(Construct):
             log_group=log_group,
             role=role,
             environment=env,
-            description=f"fixloop loop step: {spec.name}",
+            description=spec.description,
             vpc=network.vpc if network is not None else None,
             vpc_subnets=network.private_subnet_selection if network is not None else None,
             security_groups=[network.dispatch_security_group] if network is not None else None,

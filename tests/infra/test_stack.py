@@ -42,6 +42,7 @@ from stacks.constructs.loop import (
     placeholders,
 )
 from stacks.constructs.sandbox import SANDBOX_COMMAND
+from stacks.constructs.webhooks import ACCESS_LOG_FIELDS
 
 STATE_MACHINE_NAME = "fixloop-investigation"
 SECRET_NAME = "fixloop/anthropic"
@@ -62,6 +63,12 @@ PLACEHOLDERS = {
     "MarkFailedFunctionArn": "mark_failed",
     "DispatchToolFunctionArn": "dispatch_tool",
 }
+ENTRY_FUNCTIONS = {
+    # folder: (timeout seconds, memory MB); invoked from outside, not by the state machine
+    "github_webhook": (30, 512),
+}
+WEBHOOK_SECRET_NAME = "fixloop/github-webhook"
+WEBHOOK_API_NAME = "fixloop-webhooks"
 SANDBOX_CPU, SANDBOX_MEMORY_MIB, SANDBOX_STORAGE_GIB = "1024", "2048", 30
 SANDBOX_PORT = 8080
 
@@ -120,14 +127,20 @@ def resources(template_json: dict[str, Any], type_: str) -> dict[str, dict[str, 
     return {k: r for k, r in template_json["Resources"].items() if r["Type"] == type_}
 
 
-def function_ids(template_json: dict[str, Any]) -> dict[str, str]:
-    """Loop function folder name -> logical id, from each function's description."""
+def function_ids(template_json: dict[str, Any], kind: str = "loop step") -> dict[str, str]:
+    """Function folder name -> logical id of the loop steps (or, with ``kind="entry point"``,
+    of the functions invoked from outside), from each function's description."""
+    prefix = f"fixloop {kind}: "
     ids = {}
     for logical_id, fn in resources(template_json, "AWS::Lambda::Function").items():
         description = fn["Properties"].get("Description", "")
-        if description.startswith("fixloop loop step: "):
-            ids[description.removeprefix("fixloop loop step: ")] = logical_id
+        if description.startswith(prefix):
+            ids[description.removeprefix(prefix)] = logical_id
     return ids
+
+
+def all_function_ids(template_json: dict[str, Any]) -> dict[str, str]:
+    return function_ids(template_json) | function_ids(template_json, "entry point")
 
 
 def policy_of_role(template_json: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
@@ -150,7 +163,7 @@ def statement_resources(statement: dict[str, Any]) -> list[Any]:
 
 
 def role_of_function(template_json: dict[str, Any], name: str) -> str:
-    fn = template_json["Resources"][function_ids(template_json)[name]]
+    fn = template_json["Resources"][all_function_ids(template_json)[name]]
     role_id: str = fn["Properties"]["Role"]["Fn::GetAtt"][0]
     return role_id
 
@@ -515,13 +528,13 @@ def test_functions_environment(template_json: dict[str, Any]) -> None:
 
 def test_log_groups_keep_one_month(template: Template, template_json: dict[str, Any]) -> None:
     # Given / When the app is synthesized
-    # Then one log group per function plus the state machine's, the sandbox tasks' and the
-    # VPC flow logs', each kept 30 days
+    # Then one log group per function plus the state machine's, the sandbox tasks', the VPC
+    # flow logs' and the webhook API's access and execution logs, each kept 30 days
     log_groups = resources(template_json, "AWS::Logs::LogGroup")
-    assert len(log_groups) == len(LOOP_FUNCTIONS) + 3
+    assert len(log_groups) == len(LOOP_FUNCTIONS) + len(ENTRY_FUNCTIONS) + 5
     for group in log_groups.values():
         assert group["Properties"]["RetentionInDays"] == 30
-    for fn_id in function_ids(template_json).values():
+    for fn_id in all_function_ids(template_json).values():
         logging = template_json["Resources"][fn_id]["Properties"]["LoggingConfig"]
         assert logging["LogGroup"]["Ref"] in log_groups
 
@@ -783,6 +796,278 @@ def test_dispatch_function_runs_only_the_sandbox_task_and_passes_only_its_roles(
 
 
 # ---------------------------------------------------------------------------------------------
+# The GitHub webhook
+# ---------------------------------------------------------------------------------------------
+
+
+def webhook_secret_id(template_json: dict[str, Any]) -> str:
+    (logical_id,) = (
+        k
+        for k, s in resources(template_json, "AWS::SecretsManager::Secret").items()
+        if s["Properties"]["Name"] == WEBHOOK_SECRET_NAME
+    )
+    return logical_id
+
+
+def test_webhook_secret_is_generated_40_letters_and_digits(
+    template_json: dict[str, Any],
+) -> None:
+    # Given the webhook secret
+    secret_id = webhook_secret_id(template_json)
+    props = template_json["Resources"][secret_id]["Properties"]
+
+    # When / Then its value is generated at deploy time (never in the template): 40
+    # characters, no punctuation, no spaces
+    assert "SecretString" not in props
+    assert props["GenerateSecretString"] == {
+        "PasswordLength": 40,
+        "ExcludePunctuation": True,
+        "IncludeSpace": False,
+    }
+    assert "GenerateStringKey" not in props["GenerateSecretString"]
+    # And its ARN is an output, for `aws secretsmanager get-secret-value`
+    assert template_json["Outputs"]["GitHubWebhookSecretArn"]["Value"] == {"Ref": secret_id}
+
+
+def test_webhook_api_posts_github_deliveries_to_the_webhook_function(
+    template_json: dict[str, Any],
+) -> None:
+    # Given the REST API, its resources, methods and the webhook function
+    api_id, api = only(template_json, "AWS::ApiGateway::RestApi")
+    fn_id = function_ids(template_json, "entry point")["github_webhook"]
+    api_resources = resources(template_json, "AWS::ApiGateway::Resource")
+    methods = resources(template_json, "AWS::ApiGateway::Method")
+
+    # When the resource tree is walked from the root
+    paths: dict[str, str] = {}
+    for logical_id, resource in api_resources.items():
+        props = resource["Properties"]
+        assert props["RestApiId"] == {"Ref": api_id}
+        paths[logical_id] = props["PathPart"]
+    (github_id,) = (k for k, part in paths.items() if part == "github")
+    parent = api_resources[github_id]["Properties"]["ParentId"]
+    (webhooks_id,) = (k for k, part in paths.items() if part == "webhooks")
+    root = api_resources[webhooks_id]["Properties"]["ParentId"]
+
+    # Then the regional API fixloop-webhooks has /webhooks/github and nothing else
+    assert api["Properties"]["Name"] == WEBHOOK_API_NAME
+    assert api["Properties"]["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
+    assert len(api_resources) == 2
+    assert parent == {"Ref": webhooks_id}
+    assert root == {"Fn::GetAtt": [api_id, "RootResourceId"]}
+    # And its one method, POST, without authorizer, is a Lambda proxy to github_webhook
+    ((_, method),) = methods.items()
+    props = method["Properties"]
+    assert (props["HttpMethod"], props["ResourceId"]) == ("POST", {"Ref": github_id})
+    assert props["AuthorizationType"] == "NONE"
+    assert "RequestValidatorId" not in props
+    integration = props["Integration"]
+    assert (integration["Type"], integration["IntegrationHttpMethod"]) == ("AWS_PROXY", "POST")
+    assert {"Fn::GetAtt": [fn_id, "Arn"]} in integration["Uri"]["Fn::Join"][1]
+    assert "RequestTemplates" not in integration
+    # And only API Gateway's deployed POST /webhooks/github may invoke the function (no
+    # test-invoke permission)
+    permissions = [
+        p["Properties"]
+        for p in resources(template_json, "AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [fn_id, "Arn"]}
+    ]
+    (permission,) = permissions
+    assert permission["Principal"] == "apigateway.amazonaws.com"
+    source = permission["SourceArn"]["Fn::Join"][1]
+    assert {"Ref": api_id} in source
+    assert source[-1] == "/POST/webhooks/github"
+    # And the URL to give GitHub is the stage's URL + webhooks/github
+    (_, stage) = only(template_json, "AWS::ApiGateway::Stage")
+    url = template_json["Outputs"]["GitHubWebhookUrl"]["Value"]["Fn::Join"][1]
+    assert url[0] == "https://" and {"Ref": api_id} in url
+    assert url[-1] == "/webhooks/github"
+    assert stage["Properties"]["StageName"] == "v1"
+
+
+def test_webhook_stage_throttles_traces_and_writes_json_access_logs(
+    template_json: dict[str, Any],
+) -> None:
+    # Given the API's one stage
+    stage_id, stage = only(template_json, "AWS::ApiGateway::Stage")
+    props = stage["Properties"]
+
+    # When its method settings and access log setting are read
+    (settings,) = props["MethodSettings"]
+    access = props["AccessLogSetting"]
+    log_group_id = access["DestinationArn"]["Fn::GetAtt"][0]
+    # (API Gateway substitutes each $context variable; error.messageString comes quoted)
+    line = json.loads(re.sub(r'"?\$context\.[\w.]+"?', '"x"', access["Format"]))
+
+    # Then stage v1 is traced, throttled at 50 requests/s with bursts of 100, with metrics
+    # and ERROR execution logs, but no request/response bodies in the logs
+    assert props["StageName"] == "v1"
+    assert props["TracingEnabled"] is True
+    assert settings == {
+        "HttpMethod": "*",
+        "ResourcePath": "/*",
+        "ThrottlingRateLimit": 50,
+        "ThrottlingBurstLimit": 100,
+        "MetricsEnabled": True,
+        "LoggingLevel": "ERROR",
+        "DataTraceEnabled": False,
+    }
+    # And access logs go, one JSON object a request, to a log group kept a month
+    log_group = template_json["Resources"][log_group_id]
+    assert log_group["Type"] == "AWS::Logs::LogGroup"
+    assert log_group["Properties"]["RetentionInDays"] == 30
+    assert set(line) == set(ACCESS_LOG_FIELDS)
+    assert {"requestId", "ip", "status", "httpMethod", "resourcePath", "requestTime"} <= set(line)
+    for name, variable in {
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "status": "$context.status",
+    }.items():
+        assert f'"{name}":"{variable}"' in access["Format"]
+    # And execution logs have a log group kept a month, created before the stage
+    (execution_logs,) = (
+        k
+        for k, g in resources(template_json, "AWS::Logs::LogGroup").items()
+        if "API-Gateway-Execution-Logs_" in json.dumps(g["Properties"].get("LogGroupName"))
+    )
+    assert template_json["Resources"][execution_logs]["Properties"]["RetentionInDays"] == 30
+    assert execution_logs in stage["DependsOn"]
+    # And the account-level CloudWatch role API Gateway logs with is set before the stage
+    account_id, account = only(template_json, "AWS::ApiGateway::Account")
+    assert account_id in stage["DependsOn"]
+    role = template_json["Resources"][account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]]
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    assert "AmazonAPIGatewayPushToCloudWatchLogs" in json.dumps(role["Properties"])
+    assert stage_id
+
+
+def test_webhook_function_outside_the_vpc_with_its_secret_and_the_state_machine(
+    template_json: dict[str, Any],
+) -> None:
+    # Given the webhook function, the other functions and the webhook secret
+    entry = function_ids(template_json, "entry point")
+    props = template_json["Resources"][entry["github_webhook"]]["Properties"]
+    env = props["Environment"]["Variables"]
+    tables = table_ids(template_json)
+    (layer_id,) = resources(template_json, "AWS::Lambda::LayerVersion")
+
+    # When / Then it is the only entry point, on python3.13/arm64 with the layer, traced,
+    # 30 s, and not attached to the VPC
+    assert set(entry) == set(ENTRY_FUNCTIONS)
+    assert (props["Runtime"], props["Architectures"]) == ("python3.13", ["arm64"])
+    assert props["Handler"] == "handler.lambda_handler"
+    assert props["Layers"] == [{"Ref": layer_id}]
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    assert (props["Timeout"], props["MemorySize"]) == ENTRY_FUNCTIONS["github_webhook"]
+    assert "VpcConfig" not in props
+    # And it knows the tables, the webhook secret and the state machine it resumes
+    assert env["FIXLOOP_EVENTS_TABLE"] == {"Ref": tables["Events"]}
+    assert env["FIXLOOP_INVESTIGATIONS_TABLE"] == {"Ref": tables["Investigations"]}
+    assert env["FIXLOOP_GITHUB_WEBHOOK_SECRET_ARN"] == {"Ref": webhook_secret_id(template_json)}
+    assert env["FIXLOOP_STATE_MACHINE_ARN"] == state_machine_arn_json()
+    assert env["POWERTOOLS_SERVICE_NAME"] == "fixloop"
+    # And no other function knows the webhook secret
+    assert [
+        name
+        for name, fn_id in all_function_ids(template_json).items()
+        if "FIXLOOP_GITHUB_WEBHOOK_SECRET_ARN"
+        in template_json["Resources"][fn_id]["Properties"]["Environment"]["Variables"]
+    ] == ["github_webhook"]
+    # And the state machine does not invoke it (not a loop step)
+    substitutions = state_machine(template_json)["Properties"]["DefinitionSubstitutions"]
+    assert entry["github_webhook"] not in json.dumps(substitutions)
+
+
+def test_webhook_role_reads_its_secret_starts_the_state_machine_and_writes_records_only(
+    template_json: dict[str, Any],
+) -> None:
+    # Given the webhook function's role and statements, and the resources it should reach
+    role_id = role_of_function(template_json, "github_webhook")
+    statements = policy_of_role(template_json, role_id)
+    tables = table_ids(template_json)
+    secret = {"Ref": webhook_secret_id(template_json)}
+
+    def granted(prefix: str) -> list[dict[str, Any]]:
+        return [s for s in statements if any(a.startswith(prefix) for a in actions(s))]
+
+    # When / Then it may read the value of the webhook secret, and nothing else of Secrets
+    # Manager (no DescribeSecret, no other secret)
+    (secret_read,) = granted("secretsmanager:")
+    assert actions(secret_read) == ["secretsmanager:GetSecretValue"]
+    assert statement_resources(secret_read) == [secret]
+    # And it may start executions of the investigation state machine, and do nothing else
+    # with Step Functions
+    (start,) = granted("states:")
+    assert actions(start) == ["states:StartExecution"]
+    assert statement_resources(start) == [state_machine_arn_json()]
+    # And it reads and writes Events and Investigations, not Sandboxes, no S3, no EC2/ECS
+    written = {
+        r["Fn::GetAtt"][0]
+        for s in granted("dynamodb:")
+        if "dynamodb:PutItem" in actions(s)
+        for r in statement_resources(s)
+    }
+    touched = {r["Fn::GetAtt"][0] for s in granted("dynamodb:") for r in statement_resources(s)}
+    assert written == touched == {tables["Events"], tables["Investigations"]}
+    # (objects of the blobs bucket: an event body too large for an item goes there)
+    assert sorted(a for st in granted("s3:") for a in actions(st)) == [
+        "s3:GetObject",
+        "s3:ListBucket",
+        "s3:PutObject",
+    ]
+    assert not granted("ec2:") and not granted("ecs:")
+    assert not granted("iam:") and not granted("bedrock:")
+    # And every statement is one of those, its log group's, or X-Ray's
+    assert {a.split(":")[0] for s in statements for a in actions(s)} == {
+        "secretsmanager",
+        "states",
+        "dynamodb",
+        "s3",
+        "logs",
+        "xray",
+    }
+    # And no other role may read the webhook secret
+    readers = {
+        json.dumps(policy["Properties"]["Roles"])
+        for policy in resources(template_json, "AWS::IAM::Policy").values()
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if secret in statement_resources(s)
+    }
+    assert readers == {json.dumps([{"Ref": role_id}])}
+
+
+def test_webhook_acknowledgments_are_scoped_and_have_reasons(stack: FixloopStack) -> None:
+    # Given the cdk-nag acknowledgments recorded on the webhook constructs (CDK keeps them as
+    # "aws:cdk:acknowledged-rules" metadata: {"<prefix>::<rule id>": reason})
+    acknowledged: dict[str, tuple[str, str]] = {}
+    for construct in [stack.github_webhook_secret, *stack.webhooks.node.find_all()]:
+        for entry in construct.node.metadata:
+            if entry.type == "aws:cdk:acknowledged-rules":
+                for key, reason in dict(entry.data).items():
+                    rule = str(key).split("::", 1)[-1]
+                    acknowledged[rule] = (construct.node.path, str(reason))
+
+    # When / Then the open method (no authorizer, no Cognito) is acknowledged on that method
+    # alone, because GitHub signs its deliveries
+    method_path = stack.webhooks.github_method.node.path
+    for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
+        path, reason = acknowledged[rule]
+        assert path == method_path, rule
+        assert "X-Hub-Signature-256" in reason, rule
+    # And the missing request validator, because the body must reach the function unchanged
+    path, reason = acknowledged["AwsSolutions-APIG2"]
+    assert path == stack.webhooks.api.node.path
+    assert "byte for byte" in reason
+    # And the WAF-less stage, the managed CloudWatch policy and the unrotated secret
+    assert acknowledged["AwsSolutions-APIG3"][0] == stack.webhooks.api.deployment_stage.node.path
+    assert acknowledged["AwsSolutions-SMG4"][0] == stack.github_webhook_secret.node.path
+    (iam4,) = (rule for rule in acknowledged if rule.startswith("AwsSolutions-IAM4"))
+    assert iam4.endswith("service-role/AmazonAPIGatewayPushToCloudWatchLogs]")
+    assert all(reason.strip() for _, reason in acknowledged.values())
+
+
+# ---------------------------------------------------------------------------------------------
 # Least privilege
 # ---------------------------------------------------------------------------------------------
 
@@ -971,8 +1256,8 @@ def test_cfn_lint_passes(template_json: dict[str, Any]) -> None:
 
 def test_outputs(template: Template) -> None:
     # Given / When the app is synthesized
-    # Then it exports the state machine ARN, the table and bucket names, and the sandbox's
-    # cluster and task definition
+    # Then it exports the state machine ARN, the table and bucket names, the sandbox's
+    # cluster and task definition, and what GitHub's webhook settings need
     outputs = template.to_json()["Outputs"]
     assert {
         "StateMachineArn",
@@ -982,6 +1267,8 @@ def test_outputs(template: Template) -> None:
         "BlobsBucketName",
         "SandboxClusterName",
         "SandboxTaskDefinitionArn",
+        "GitHubWebhookUrl",
+        "GitHubWebhookSecretArn",
     } <= set(outputs)
 
 
