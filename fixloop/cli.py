@@ -72,6 +72,28 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the built-in scenario (scripted model, sample repo)")
     _common(demo)
     demo.set_defaults(func=_demo)
+
+    onboard = sub.add_parser(
+        "onboard", help="open the pull request that instruments a service for fixloop"
+    )
+    onboard.add_argument("--repo", required=True, type=Path, help="a local git repository")
+    onboard.add_argument(
+        "--github",
+        metavar="OWNER/REPO",
+        default="",
+        help="open the pull request on this GitHub repository (token from GITHUB_TOKEN); "
+        "default: a branch in the local repository",
+    )
+    onboard.add_argument(
+        "--function",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="the deployed name of a Lambda function to watch (repeatable; default: detected "
+        "from the repository, or guessed from the handler modules)",
+    )
+    onboard.add_argument("--json", action="store_true", help="end with a one-line JSON summary")
+    onboard.set_defaults(func=_onboard)
     return parser
 
 
@@ -109,6 +131,24 @@ def _demo(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         quiet=args.quiet,
     )
+
+
+def _onboard(args: argparse.Namespace) -> int:
+    from fixloop.onboarding import deliver_onboarding
+
+    if args.github and not GITHUB_REPO.fullmatch(args.github):
+        raise BadInputError(f"--github {args.github}: expected OWNER/REPO")
+    result = deliver_onboarding(args.repo, github_repo=args.github, functions=args.function)
+    print(result.plan.summary, file=sys.stderr)
+    pr = result.pull_request
+    state = "opened" if pr.created else "updated"
+    print(f"Pull request #{pr.number}: {result.plan.title} ({state})")
+    print(f"  branch {pr.branch} -> {pr.base}   {pr.url}   head {pr.head_sha[:12]}")
+    print(f"  files  {', '.join(result.files)}")
+    if args.json:
+        data = {"pull_request": pr.model_dump(mode="json"), "files": result.files}
+        print(json.dumps(data, sort_keys=True))
+    return 0
 
 
 def run(
