@@ -19,6 +19,10 @@ class Settings(BaseSettings):
     investigations_table: str = "fixloop-investigations"
     blobs_bucket: str = "fixloop-blobs"
     sandboxes_table: str = "fixloop-sandboxes"
+    fingerprints_table: str = "fixloop-fingerprints"
+    repeat_notice_seconds: int = Field(default=300, ge=0)
+    """New occurrences of a problem under investigation are told to it at most this often;
+    in between they are only counted."""
     state_machine_arn: str = ""
     model: str = "anthropic"
     """Default model spec for new investigations: scripted:FILE, anthropic[:ID], bedrock[:ID]."""

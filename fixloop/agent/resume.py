@@ -18,10 +18,16 @@ REOPENABLE: tuple[Status, ...] = ("delivered",)
 
 
 def post_message(
-    investigation: Investigation, *, text: str, author: str, channel: str, delivery_id: str
+    investigation: Investigation,
+    *,
+    text: str,
+    author: str,
+    channel: str,
+    delivery_id: str,
+    wake: bool = True,
 ) -> bool:
-    """Put a message into the log where the next turn reads it, and wake the loop if it
-    stopped after delivering. False when this delivery was seen before (a redelivery)."""
+    """Put a message into the log where the next turn reads it, and (``wake``) wake the loop
+    if it stopped after delivering. False when this delivery was seen before (a redelivery)."""
     st = stores()
     if not st.investigations.remember_delivery(
         investigation.investigation_id, f"{channel}:{delivery_id}"
@@ -33,8 +39,12 @@ def post_message(
         position(inv.turns + 1, PHASE_INPUT, f"msg.{channel}.{delivery_id}"),
         UserMessage(text=text, author=author, channel=channel),
     )
-    if inv.status in REOPENABLE and st.investigations.transition(
-        inv.investigation_id, REOPENABLE, "running", f"revising after feedback from {author}"
+    if (
+        wake
+        and inv.status in REOPENABLE
+        and st.investigations.transition(
+            inv.investigation_id, REOPENABLE, "running", f"revising after feedback from {author}"
+        )
     ):
         _start_next_generation(inv)
     return True

@@ -115,7 +115,12 @@ class EmbeddedRuntime:
     def _provision(self) -> None:
         settings = get_settings()
         ddb = aws.client("dynamodb")
-        tables = (settings.events_table, settings.investigations_table, settings.sandboxes_table)
+        tables = (
+            settings.events_table,
+            settings.investigations_table,
+            settings.sandboxes_table,
+            settings.fingerprints_table,
+        )
         for name in tables:
             keys = (
                 [("pk", "HASH"), ("sk", "RANGE")]

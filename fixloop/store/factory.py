@@ -9,6 +9,7 @@ from fixloop import aws
 from fixloop.config import get_settings
 from fixloop.store.blobs import BlobStore
 from fixloop.store.events import EventLog
+from fixloop.store.fingerprints import FingerprintStore
 from fixloop.store.investigations import InvestigationStore
 from fixloop.store.sandboxes import SandboxStore
 
@@ -19,6 +20,7 @@ class Stores:
     investigations: InvestigationStore
     blobs: BlobStore
     sandboxes: SandboxStore
+    fingerprints: FingerprintStore
 
 
 @lru_cache(maxsize=1)
@@ -31,4 +33,5 @@ def stores() -> Stores:
         investigations=InvestigationStore(ddb.Table(settings.investigations_table)),
         blobs=blobs,
         sandboxes=SandboxStore(ddb.Table(settings.sandboxes_table)),
+        fingerprints=FingerprintStore(ddb.Table(settings.fingerprints_table)),
     )
