@@ -121,6 +121,7 @@ class LoopFunctions(Construct):
             "FIXLOOP_EVENTS_TABLE": storage.events.table_name,
             "FIXLOOP_INVESTIGATIONS_TABLE": storage.investigations.table_name,
             "FIXLOOP_SANDBOXES_TABLE": storage.sandboxes.table_name,
+            "FIXLOOP_FINGERPRINTS_TABLE": storage.fingerprints.table_name,
             "FIXLOOP_BLOBS_BUCKET": storage.blobs.bucket_name,
             "FIXLOOP_MODEL": model,
             "POWERTOOLS_SERVICE_NAME": "fixloop",

@@ -43,6 +43,9 @@ class Storage(Construct):
         )
         """The running sandbox of an investigation, if any: pk = investigation id."""
 
+        self.fingerprints = self._table("Fingerprints")
+        """Which investigation a problem belongs to: pk = fingerprint (triage)."""
+
         self.blobs = s3.Bucket(
             self,
             "Blobs",

@@ -192,16 +192,12 @@ def state_machine_arn_json() -> dict[str, Any]:
 
 
 def table_ids(template_json: dict[str, Any]) -> dict[str, str]:
-    """Table name (Events, Investigations, Sandboxes) -> logical id, from their shapes."""
+    """Table name (Events, Investigations, Sandboxes, Fingerprints) -> logical id."""
     ids: dict[str, str] = {}
-    for logical_id, table in resources(template_json, "AWS::DynamoDB::Table").items():
-        props = table["Properties"]
-        if "StreamSpecification" in props:
-            ids["Events"] = logical_id
-        elif "TimeToLiveSpecification" in props:
-            ids["Sandboxes"] = logical_id
-        else:
-            ids["Investigations"] = logical_id
+    for logical_id in resources(template_json, "AWS::DynamoDB::Table"):
+        for name in ("Events", "Investigations", "Sandboxes", "Fingerprints"):
+            if logical_id.startswith(f"Storage{name}"):
+                ids[name] = logical_id
     return ids
 
 
@@ -403,7 +399,7 @@ def test_investigations_table_is_keyed_by_investigation(template: Template) -> N
             "DeletionPolicy": "Retain",
         },
     )
-    template.resource_count_is("AWS::DynamoDB::Table", 3)
+    template.resource_count_is("AWS::DynamoDB::Table", 4)
 
 
 def test_sandboxes_table_is_ephemeral_with_a_ttl(template: Template) -> None:
@@ -511,6 +507,7 @@ def test_functions_environment(template_json: dict[str, Any]) -> None:
         assert env["FIXLOOP_EVENTS_TABLE"] == {"Ref": tables["Events"]}, name
         assert env["FIXLOOP_INVESTIGATIONS_TABLE"] == {"Ref": tables["Investigations"]}, name
         assert env["FIXLOOP_SANDBOXES_TABLE"] == {"Ref": tables["Sandboxes"]}, name
+        assert env["FIXLOOP_FINGERPRINTS_TABLE"] == {"Ref": tables["Fingerprints"]}, name
         assert "FIXLOOP_BLOBS_BUCKET" in env, name
         assert env["FIXLOOP_MODEL"] == "bedrock", name
         assert env["POWERTOOLS_SERVICE_NAME"] == "fixloop", name
@@ -792,7 +789,7 @@ def test_dispatch_function_runs_only_the_sandbox_task_and_passes_only_its_roles(
         for r in statement_resources(s)
     }
     assert written == {tables["Sandboxes"]}
-    assert read == set(tables.values())
+    assert read == {tables[t] for t in ("Events", "Investigations", "Sandboxes")}
 
 
 # ---------------------------------------------------------------------------------------------
