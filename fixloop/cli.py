@@ -64,6 +64,17 @@ def _parser() -> argparse.ArgumentParser:
     _common(inv)
     inv.set_defaults(func=_investigate)
 
+    trig = sub.add_parser(
+        "trigger",
+        help="deliver a signal as EventBridge or CloudWatch Logs would: triage, then investigate",
+    )
+    trig.add_argument("file", type=Path, help="an alarm state change event or a Logs message")
+    trig.add_argument("--repo", required=True, type=Path, help="a local git repository")
+    trig.add_argument("--model", default="anthropic", help="as for investigate")
+    trig.add_argument("--github", metavar="OWNER/REPO", default="", help="as for investigate")
+    _common(trig)
+    trig.set_defaults(func=_trigger)
+
     show = sub.add_parser("show", help="show an investigation a previous command ran")
     show.add_argument("investigation_id")
     show.add_argument("--json", action="store_true", help="print the stored record as JSON")
@@ -186,24 +197,85 @@ def run(
             github_repo=github_repo,
         )
         say(f"started    {inv.investigation_id}")
-
-        def show(stored: StoredEvent) -> None:
-            for line in describe(stored):
-                say(line)
-
-        watcher.wait(inv.investigation_id, timeout_s=timeout_s, on_event=show)
-        summary = watcher.summary(inv.investigation_id, duration_s=time.monotonic() - started)
-        data = summary.as_json()
-        saved = records.save(
-            data,
-            summary.investigation.model_dump(mode="json"),
-            list(stores().events.read(inv.investigation_id)),
-        )
-        say(f"saved      {saved} (fixloop show {inv.investigation_id})")
+        data = _follow(watcher, inv.investigation_id, say, timeout_s, started)
     _print_summary(data)
     if as_json:
         print(json.dumps(data, sort_keys=True))
     return 0 if data["status"] in ("delivered", "finished") else 1
+
+
+def _follow(
+    watcher: Watcher,
+    investigation_id: str,
+    say: Callable[[str], None],
+    timeout_s: float,
+    started: float,
+) -> dict[str, Any]:
+    """Show the investigation's events until it ends; keep its record; return its summary."""
+
+    def show(stored: StoredEvent) -> None:
+        for line in describe(stored):
+            say(line)
+
+    watcher.wait(investigation_id, timeout_s=timeout_s, on_event=show)
+    summary = watcher.summary(investigation_id, duration_s=time.monotonic() - started)
+    data = summary.as_json()
+    saved = records.save(
+        data,
+        summary.investigation.model_dump(mode="json"),
+        list(stores().events.read(investigation_id)),
+    )
+    say(f"saved      {saved} (fixloop show {investigation_id})")
+    return data
+
+
+def _trigger(args: argparse.Namespace) -> int:
+    """Deliver a signal the way EventBridge or CloudWatch Logs would: triage splits it into
+    problems, each starts an investigation (or is counted on the one already on it)."""
+    from fixloop.agent.intake import Target, admit
+    from fixloop.llm.factory import model_from_spec
+    from fixloop.tools import default_registry
+
+    commit = _head_commit(args.repo)
+    signal = load_signal(args.file)
+    model_from_spec(args.model, known_tools=default_registry().names)
+    say = _printer(args.quiet)
+    started = time.monotonic()
+    with _runtime(say) as watcher:
+        target = Target(
+            repo=str(args.repo.resolve()),
+            commit=commit,
+            model=args.model,
+            github_repo=args.github,
+            state_machine_arn=watcher.state_machine_arn,
+        )
+        admissions = admit(signal, target)
+        for a in admissions:
+            verb = "started" if a.started else "counted on"
+            say(f"triage     {verb} {a.investigation_id}: {a.title} ({a.occurrences} seen)")
+        results = [
+            _follow(watcher, a.investigation_id, say, args.timeout, started)
+            for a in admissions
+            if a.started
+        ]
+    for data in results:
+        _print_summary(data)
+    if args.json:
+        out = {
+            "admissions": [
+                {
+                    "investigation_id": a.investigation_id,
+                    "fingerprint": a.fingerprint,
+                    "started": a.started,
+                    "occurrences": a.occurrences,
+                    "title": a.title,
+                }
+                for a in admissions
+            ],
+            "investigations": results,
+        }
+        print(json.dumps(out, sort_keys=True))
+    return 0 if all(d["status"] in ("delivered", "finished") for d in results) else 1
 
 
 @contextmanager

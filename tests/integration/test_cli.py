@@ -298,3 +298,36 @@ def test_investigate_delivers_to_github_with_a_lost_response_on_the_way(tmp_path
         assert github.endpoints().count("POST pulls") == 1
         assert github.endpoints().count("POST git/commits") == 2  # the lost one, resent
         assert "### Evidence gathered by fixloop" in github.pulls[0].body
+
+
+def test_trigger_splits_a_delivery_into_one_investigation_per_problem(tmp_path: Path) -> None:
+    # Given a CloudWatch Logs delivery (the awslogs envelope) with two different errors,
+    # one of them three times with different values
+    from tests.support import awslogs_envelope
+
+    repo = make_repo(tmp_path / "svc", {"svc.py": "x = 1\n"})
+    lines = [
+        f"[ERROR] KeyError: 'user-{n}'\nTraceback (most recent call last):\n"
+        f'  File "/var/task/svc.py", line 3, in get\n    return users[uid]\n'
+        f"KeyError: 'user-{n}'"
+        for n in range(3)
+    ]
+    lines.append(
+        "TypeError: Cannot read properties of undefined (reading 'id')\n"
+        "    at handler (/var/task/index.js:5:3)"
+    )
+    signal = tmp_path / "logs.json"
+    signal.write_text(json.dumps(awslogs_envelope(logs_message(lines))))
+    script = write_script(tmp_path / "s.jsonl", [[tool_use("finish", summary="seen")]])
+    # When it is triggered
+    proc = _run("trigger", signal, "--repo", repo, "--model", f"scripted:{script}", "--json")
+    # Then triage started two investigations, one per problem, with their counts
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    admissions = sorted(out["admissions"], key=lambda a: a["title"])
+    assert [a["started"] for a in admissions] == [True, True]
+    assert [a["occurrences"] for a in admissions] == [3, 1]
+    assert admissions[0]["title"].startswith("KeyError")
+    assert admissions[1]["title"].startswith("TypeError")
+    assert [i["status"] for i in out["investigations"]] == ["finished", "finished"]
+    assert proc.stderr.count("triage     started") == 2
