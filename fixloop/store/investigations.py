@@ -87,9 +87,7 @@ class InvestigationStore:
             self._table.update_item(
                 Key={"pk": investigation_id},
                 UpdateExpression="ADD seen_deliveries :d",
-                ConditionExpression=(
-                    "attribute_exists(pk) AND NOT contains(seen_deliveries, :id)"
-                ),
+                ConditionExpression="attribute_exists(pk) AND NOT contains(seen_deliveries, :id)",
                 ExpressionAttributeValues={":d": {delivery}, ":id": delivery},
             )
         except ClientError as exc:
