@@ -59,5 +59,16 @@ def default_registry() -> ToolRegistry:
     # Imported here: fixloop.sandbox.tools imports fixloop.tools.registry, whose package
     # imports this module, so a module-level import would be circular.
     from fixloop.sandbox.tools import SANDBOX_TOOLS
+    from fixloop.tools.suspects import SUSPECT_COMMITS
+    from fixloop.tools.telemetry import TELEMETRY_TOOLS
 
-    return ToolRegistry([SIGNAL_TOOL, *SANDBOX_TOOLS, OPEN_PULL_REQUEST, FINISH])
+    return ToolRegistry(
+        [
+            SIGNAL_TOOL,
+            *TELEMETRY_TOOLS,
+            *SANDBOX_TOOLS,
+            SUSPECT_COMMITS,
+            OPEN_PULL_REQUEST,
+            FINISH,
+        ]
+    )

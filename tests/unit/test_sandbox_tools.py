@@ -66,9 +66,15 @@ def _alive(pid: int) -> bool:
 def test_registry_has_the_sandbox_tools_and_the_terminal_tools() -> None:
     # Given the default registry
     reg = default_registry()
-    # Then it has the signal tool, the sandbox tools and the terminal tools
+    # Then it has the signal and telemetry tools, the sandbox tools and the terminal tools
     assert reg.names == {
         "get_signal",
+        "query_logs",
+        "get_metric_statistics",
+        "get_trace_summaries",
+        "get_trace",
+        "recent_deployments",
+        "suspect_commits",
         *(t.name for t in SANDBOX_TOOLS),
         "open_pull_request",
         "finish",
