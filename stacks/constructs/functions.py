@@ -182,6 +182,10 @@ class LoopFunctions(Construct):
             # Deliver reads the workspace snapshot (the change) the sandbox left.
             storage.sandboxes.grant_read_data(deliver)
 
+        run_tool = self.roles.get("run_tool")
+        if run_tool is not None:
+            self._grant_telemetry(run_tool)
+
         model_turn = self.roles.get("model_turn")
         if model_turn is not None:
             self._grant_bedrock(model_turn)
@@ -243,6 +247,11 @@ class LoopFunctions(Construct):
             "X-Ray PutTraceSegments and PutTelemetryRecords (active tracing) support no "
             "resource-level permissions; '*' is the only valid resource."
         )
+        if spec.name == "run_tool":
+            wildcard_reason += (
+                " So do the telemetry reads of the model's tools (Logs Insights results, "
+                "GetMetricData, X-Ray trace summaries and traces), all read-only."
+            )
         if network is not None:
             self._grant_network_interfaces(role)
             wildcard_reason += (
@@ -323,6 +332,53 @@ class LoopFunctions(Construct):
             "Event bodies too large for DynamoDB are stored under events/<investigation>/; "
             "reading an event of any investigation may need its body. Read only.",
         )
+
+    def _grant_telemetry(self, role: iam.Role) -> None:
+        """Read-only telemetry for the model's tools (fixloop.tools.telemetry): Logs Insights,
+        metrics, X-Ray traces and Lambda versions of the watched services."""
+        stack = cdk.Stack.of(self)
+        log_groups = stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name="*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+        functions = stack.format_arn(
+            service="lambda",
+            resource="function",
+            resource_name="*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["logs:StartQuery"], resources=[log_groups])
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["lambda:GetFunction", "lambda:ListVersionsByFunction", "lambda:ListTags"],
+                resources=[functions],
+            )
+        )
+        # These actions have no resource types: the Service Authorization Reference lists
+        # them for "*" only.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "logs:GetQueryResults",
+                    "logs:StopQuery",
+                    "cloudwatch:GetMetricData",
+                    "xray:GetTraceSummaries",
+                    "xray:BatchGetTraces",
+                ],
+                resources=["*"],
+            )
+        )
+        reason = (
+            "Read-only telemetry of the services fixloop watches: any log group or function of "
+            "the account may be the one an alarm names; the query, metric and trace reads have "
+            "no resource-level permissions."
+        )
+        for arn in (log_groups, functions):
+            acknowledge(role, iam5_resource(flatten(arn, stack)), reason)
 
     def _grant_bedrock(self, role: iam.Role) -> None:
         """Invoke Anthropic models on Bedrock, directly or through inference profiles."""

@@ -14,6 +14,26 @@ from fixloop.watch import RunSummary
 from tests.support import alarm_event, head, write_script
 
 
+def start_scripted(
+    repo: Path,
+    turns: list[list[dict[str, Any]]],
+    script: Path,
+    *,
+    signal: dict[str, Any] | None = None,
+    github_repo: str = "",
+) -> str:
+    """Start a scripted investigation of ``repo``; returns its id without waiting."""
+    write_script(script, turns)
+    inv = start_investigation(
+        parse_signal(signal or alarm_event()),
+        repo=str(repo),
+        commit=head(repo),
+        model=f"scripted:{script}",
+        github_repo=github_repo,
+    )
+    return inv.investigation_id
+
+
 def run_scripted(
     rt: EmbeddedRuntime,
     repo: Path,
@@ -25,19 +45,13 @@ def run_scripted(
     followed: list[str] | None = None,
 ) -> RunSummary:
     """Run a scripted investigation to its end; ``followed`` collects what the follower saw."""
-    write_script(script, turns)
-    inv = start_investigation(
-        parse_signal(signal or alarm_event()),
-        repo=str(repo),
-        commit=head(repo),
-        model=f"scripted:{script}",
-    )
+    investigation_id = start_scripted(repo, turns, script, signal=signal)
     rt.watcher.wait(
-        inv.investigation_id,
+        investigation_id,
         timeout_s=timeout_s,
         on_event=None if followed is None else (lambda e: followed.append(e.position)),
     )
-    return rt.watcher.summary(inv.investigation_id)
+    return rt.watcher.summary(investigation_id)
 
 
 def log_of(investigation_id: str) -> list[StoredEvent]:

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from fixloop.agent import start_investigation
-from fixloop.domain import parse_signal
 from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.store import stores
 from fixloop.testing.github_server import GitHubServer
-from tests.support import alarm_event, head, tool_use, write_script
+from tests.integration.scenario import start_scripted
+from tests.support import tool_use
 
 
 @pytest.fixture
@@ -31,16 +30,9 @@ def _investigate(runtime: EmbeddedRuntime, repo: Path, tmp_path: Path, github_re
         [tool_use("write_file", path="fix.txt", content="fixed\n")],
         [tool_use("open_pull_request", title="Fix", body="Root cause: none.")],
     ]
-    write_script(tmp_path / "s.jsonl", turns)
-    inv = start_investigation(
-        parse_signal(alarm_event()),
-        repo=str(repo),
-        commit=head(repo),
-        model=f"scripted:{tmp_path / 's.jsonl'}",
-        github_repo=github_repo,
-    )
-    runtime.watcher.wait(inv.investigation_id, timeout_s=60)
-    return inv.investigation_id
+    investigation_id = start_scripted(repo, turns, tmp_path / "s.jsonl", github_repo=github_repo)
+    runtime.watcher.wait(investigation_id, timeout_s=60)
+    return investigation_id
 
 
 @pytest.mark.parametrize(

@@ -13,13 +13,12 @@ from typing import Any
 
 import pytest
 
-from fixloop.agent import start_investigation
-from fixloop.domain import UserMessage, parse_signal
+from fixloop.domain import UserMessage
 from fixloop.local.handlers import FUNCTIONS_DIR, LocalLambdaContext, load_module
 from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.store import stores
-from tests.integration.scenario import log_of
-from tests.support import alarm_event, head, tool_use, write_script
+from tests.integration.scenario import log_of, start_scripted
+from tests.support import tool_use
 
 SECRET = "webhook-secret"
 
@@ -99,33 +98,27 @@ def test_review_feedback_revises_the_pull_request_and_merge_closes_it(
         [tool_use("edit_file", path="app/util.py", old_text="x or 0", new_text="x or None")],
         [tool_use("open_pull_request", title="Default to None", body="As requested.")],
     ]
-    write_script(tmp_path / "s.jsonl", turns)
-    inv = start_investigation(
-        parse_signal(alarm_event()),
-        repo=str(repo),
-        commit=head(repo),
-        model=f"scripted:{tmp_path / 's.jsonl'}",
-    )
-    runtime.watcher.wait(inv.investigation_id, timeout_s=60)
-    first = stores().investigations.get(inv.investigation_id)
+    investigation_id = start_scripted(repo, turns, tmp_path / "s.jsonl")
+    runtime.watcher.wait(investigation_id, timeout_s=60)
+    first = stores().investigations.get(investigation_id)
     assert first.status == "delivered" and first.pull_request is not None
 
     # When a reviewer requests changes
     review = _pull_payload(
-        inv.investigation_id,
+        investigation_id,
         action="submitted",
         review={"state": "changes_requested", "body": "Return None, not 0."},
     )
     status, message = _send(webhook, "pull_request_review", review, delivery="d-1")
     # Then the message reaches the log before the next turn and the loop revises the PR
     assert (status, message) == (200, "posted")
-    runtime.watcher.wait(inv.investigation_id, timeout_s=60)
-    revised = stores().investigations.get(inv.investigation_id)
+    runtime.watcher.wait(investigation_id, timeout_s=60)
+    revised = stores().investigations.get(investigation_id)
     assert revised.status == "delivered"
     assert revised.pull_request is not None
     assert revised.pull_request.number == first.pull_request.number
     assert revised.pull_request.head_sha != first.pull_request.head_sha
-    log = log_of(inv.investigation_id)
+    log = log_of(investigation_id)
     messages = [(e.position, e.event) for e in log if isinstance(e.event, UserMessage)]
     assert len(messages) == 1
     assert messages[0][1].text == (
@@ -140,14 +133,14 @@ def test_review_feedback_revises_the_pull_request_and_merge_closes_it(
         "duplicate delivery",
     )
     # Then nothing new happens
-    assert len([e for e in log_of(inv.investigation_id) if e.event.type == "user_message"]) == 1
+    assert len([e for e in log_of(investigation_id) if e.event.type == "user_message"]) == 1
 
     # When the pull request is merged
-    merged = _pull_payload(inv.investigation_id, action="closed")
+    merged = _pull_payload(investigation_id, action="closed")
     merged["pull_request"]["merged"] = True
     assert _send(webhook, "pull_request", merged) == (200, "fixed")
     # Then the investigation is closed as fixed
-    final = stores().investigations.get(inv.investigation_id)
+    final = stores().investigations.get(investigation_id)
     assert final.status == "fixed"
     assert final.outcome == "pull request #1 merged by reviewer"
 
@@ -159,19 +152,13 @@ def test_closing_unmerged_rejects(
         [tool_use("write_file", path="x.txt", content="x\n")],
         [tool_use("open_pull_request", title="x", body="x")],
     ]
-    write_script(tmp_path / "s.jsonl", turns)
-    inv = start_investigation(
-        parse_signal(alarm_event()),
-        repo=str(repo),
-        commit=head(repo),
-        model=f"scripted:{tmp_path / 's.jsonl'}",
-    )
-    runtime.watcher.wait(inv.investigation_id, timeout_s=60)
-    assert _send(webhook, "pull_request", _pull_payload(inv.investigation_id, action="closed")) == (
+    investigation_id = start_scripted(repo, turns, tmp_path / "s.jsonl")
+    runtime.watcher.wait(investigation_id, timeout_s=60)
+    assert _send(webhook, "pull_request", _pull_payload(investigation_id, action="closed")) == (
         200,
         "rejected",
     )
-    assert stores().investigations.get(inv.investigation_id).status == "rejected"
+    assert stores().investigations.get(investigation_id).status == "rejected"
     # and a pull request fixloop did not open is left alone
     other = {"pull_request": {"number": 9, "head": {"ref": "feature/x"}}, "action": "closed"}
     assert _send(webhook, "pull_request", other) == (202, "not a fixloop pull request")

@@ -10,13 +10,12 @@ from typing import Any
 
 import pytest
 
-from fixloop.agent import start_investigation
-from fixloop.domain import Delivered, ToolResult, parse_signal
+from fixloop.domain import Delivered, ToolResult
 from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.sandbox.snapshots import SnapshotStore
 from fixloop.store import stores
-from tests.integration.scenario import log_of, run_scripted
-from tests.support import alarm_event, head, text, tool_use, write_script
+from tests.integration.scenario import log_of, run_scripted, start_scripted
+from tests.support import text, tool_use
 
 
 @pytest.fixture
@@ -66,7 +65,6 @@ def test_code_tools_edit_and_test_in_one_warm_sandbox(
         [tool_use("run_command", command="python -m pytest -q tests")],
         [tool_use("open_pull_request", title="Handle events without a user", body="Fixed.")],
     ]
-    launched = runtime.sandboxes.launched
     # When it runs
     summary = run_scripted(runtime, repo, turns, tmp_path / "s.jsonl")
     inv_id = summary.investigation.investigation_id
@@ -77,7 +75,7 @@ def test_code_tools_edit_and_test_in_one_warm_sandbox(
     assert "exit code 0" in runs[1]
     assert "1 passed" in runs[1]
     assert summary.investigation.status == "delivered"
-    assert runtime.sandboxes.launched - launched == 1
+    assert runtime.sandboxes.launched_for(inv_id) == 1
     # and the delivered change is the workspace's diff against the investigated commit
     diff = _delivered(inv_id).diff
     assert "+    return (event.get('user') or {}).get('id')" in diff
@@ -102,13 +100,7 @@ def test_a_sandbox_killed_mid_call_is_replaced_and_nothing_is_applied_twice(
         [tool_use("git_diff")],
         [tool_use("open_pull_request", title="t", body="b")],
     ]
-    write_script(tmp_path / "s.jsonl", turns)
-    inv = start_investigation(
-        parse_signal(alarm_event()),
-        repo=str(repo),
-        commit=head(repo),
-        model=f"scripted:{tmp_path / 's.jsonl'}",
-    )
+    investigation_id = start_scripted(repo, turns, tmp_path / "s.jsonl")
 
     killed: list[int] = []
 
@@ -116,23 +108,23 @@ def test_a_sandbox_killed_mid_call_is_replaced_and_nothing_is_applied_twice(
         deadline = time.monotonic() + 60
         while not marker.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
-        killed.append(runtime.sandboxes.kill(inv.investigation_id))
+        killed.append(runtime.sandboxes.kill(investigation_id))
 
     killer = threading.Thread(target=kill_when_started)
     killer.start()
     # When the investigation runs and its sandbox is killed in the middle of the command
-    runtime.watcher.wait(inv.investigation_id, timeout_s=120)
+    runtime.watcher.wait(investigation_id, timeout_s=120)
     killer.join()
     # Then it completed on a replacement sandbox, with the edit applied exactly once and
     # the interrupted command's effect present once (it re-ran on the restored workspace)
     assert killed == [1]
-    assert stores().investigations.get(inv.investigation_id).status == "delivered"
-    assert runtime.sandboxes.launched_for(inv.investigation_id) == 2
-    diff = _delivered(inv.investigation_id).diff
+    assert stores().investigations.get(investigation_id).status == "delivered"
+    assert runtime.sandboxes.launched_for(investigation_id) == 2
+    diff = _delivered(investigation_id).diff
     assert diff.count("+    return x  # v2") == 1
     assert "+line" in diff
     assert diff.count("+line") == 1
-    results = [r for r in _results(inv.investigation_id).values()]
+    results = [r for r in _results(investigation_id).values()]
     assert [r.is_error for r in results] == [False, False, False]
 
 
@@ -176,14 +168,7 @@ def test_several_investigations_have_their_own_sandboxes(
             [tool_use("list_files", glob="mine-*")],
             [tool_use("finish", summary=f"done {n}")],
         ]
-        write_script(tmp_path / f"s{n}.jsonl", turns)
-        inv = start_investigation(
-            parse_signal(alarm_event()),
-            repo=str(repo),
-            commit=head(repo),
-            model=f"scripted:{tmp_path / f's{n}.jsonl'}",
-        )
-        ids.append(inv.investigation_id)
+        ids.append(start_scripted(repo, turns, tmp_path / f"s{n}.jsonl"))
     # When they run at once
     for inv_id in ids:
         runtime.watcher.wait(inv_id, timeout_s=120)
