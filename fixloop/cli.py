@@ -114,9 +114,13 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
+def _check_github(value: str) -> None:
+    if value and not GITHUB_REPO.fullmatch(value):
+        raise BadInputError(f"--github {value}: expected OWNER/REPO")
+
+
 def _investigate(args: argparse.Namespace) -> int:
-    if args.github and not GITHUB_REPO.fullmatch(args.github):
-        raise BadInputError(f"--github {args.github}: expected OWNER/REPO")
+    _check_github(args.github)
     return run(
         repo=args.repo,
         github_repo=args.github,
@@ -147,8 +151,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _onboard(args: argparse.Namespace) -> int:
     from fixloop.onboarding import deliver_onboarding
 
-    if args.github and not GITHUB_REPO.fullmatch(args.github):
-        raise BadInputError(f"--github {args.github}: expected OWNER/REPO")
+    _check_github(args.github)
     result = deliver_onboarding(args.repo, github_repo=args.github, functions=args.function)
     print(result.plan.summary, file=sys.stderr)
     pr = result.pull_request
@@ -236,6 +239,7 @@ def _trigger(args: argparse.Namespace) -> int:
     from fixloop.llm.factory import model_from_spec
     from fixloop.tools import default_registry
 
+    _check_github(args.github)
     commit = _head_commit(args.repo)
     signal = load_signal(args.file)
     model_from_spec(args.model, known_tools=default_registry().names)
