@@ -20,6 +20,12 @@ class Settings(BaseSettings):
     blobs_bucket: str = "fixloop-blobs"
     sandboxes_table: str = "fixloop-sandboxes"
     fingerprints_table: str = "fixloop-fingerprints"
+    targets: str = "{}"
+    """JSON: alarm names or log group globs -> {"github_repo": "OWNER/REPO", "branch": "main"}
+    (or {"repo": a clone source, ...}): where investigations of their signals look."""
+    default_github_repo: str = ""
+    """OWNER/REPO for signals no entry of ``targets`` matches."""
+    github_web_url: str = "https://github.com"
     repeat_notice_seconds: int = Field(default=300, ge=0)
     """New occurrences of a problem under investigation are told to it at most this often;
     in between they are only counted."""

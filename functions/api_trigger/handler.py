@@ -1,0 +1,36 @@
+"""API Trigger: POST /signals (IAM-authenticated) with a signal as its JSON body."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from fixloop.agent.triggers import handle_payload
+
+logger = Logger()
+tracer = Tracer()
+app = APIGatewayRestResolver()
+
+
+@app.post("/signals")
+def signals() -> Response[str]:
+    try:
+        payload = json.loads(app.current_event.decoded_body or "")
+    except ValueError:
+        return _reply(400, {"refused": "the body is not JSON"})
+    result = handle_payload(payload)
+    return _reply(400 if result.refused else 202, result.as_json())
+
+
+def _reply(status: int, body: dict[str, Any]) -> Response[str]:
+    return Response(status_code=status, content_type="application/json", body=json.dumps(body))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

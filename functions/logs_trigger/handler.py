@@ -1,0 +1,19 @@
+"""Logs Trigger: a CloudWatch Logs subscription delivery (base64 gzip) -> investigations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from fixloop.agent.triggers import handle_payload
+
+logger = Logger()
+tracer = Tracer()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle_payload(event).as_json()
