@@ -72,6 +72,12 @@ class Signal(BaseModel):
         for key, value in self.details.items():
             lines.append(f"{key}: {value}")
         if self.log_lines:
+            first = min(ln.timestamp for ln in self.log_lines)
+            latest = max(ln.timestamp for ln in self.log_lines)
+            lines.append(
+                f"Occurrences: {len(self.log_lines)} in this signal, first at "
+                f"{first.isoformat()}, latest at {latest.isoformat()}"
+            )
             lines.append(f"Log lines ({len(self.log_lines)}):")
             lines.extend(f"[{ln.timestamp.isoformat()}] {ln.message}" for ln in self.log_lines)
         return "\n".join(lines)

@@ -90,3 +90,10 @@ def test_demo_signal_parses() -> None:
     signal = load_signal(DEMO / "fixloop" / "signal.json")
     assert len(signal.log_lines) == 4
     assert json.loads(signal.model_dump_json())["kind"] == "log_errors"
+
+
+def test_the_rendered_signal_gives_first_and_latest_occurrence_and_count() -> None:
+    signal = parse_signal(logs_message(["[ERROR] a", "[ERROR] b", "[ERROR] c"]))
+    text = signal.render()
+    assert "Occurrences: 3 in this signal, first at 2026-11-23T12:00:00+00:00, latest at " in text
+    assert "2026-11-23T12:00:00.002000+00:00" in text
