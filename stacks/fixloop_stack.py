@@ -1,5 +1,6 @@
 """The fixloop stack: storage, the shared layer, the loop functions, the state machine, the
-sandbox (its network, cluster and task definition) and the GitHub webhook API."""
+sandbox (its network, cluster and task definition), the GitHub webhook and signals API, and the
+triggers that turn alarms and error logs into investigations."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from stacks.constructs.loop import InvestigationLoop, state_machine_arn
 from stacks.constructs.network import Network
 from stacks.constructs.sandbox import SandboxCluster
 from stacks.constructs.storage import Storage
+from stacks.constructs.triggers import Triggers
 from stacks.constructs.webhooks import WebhookApi, github_webhook_secret
 
 __all__ = ["FixloopStack"]
@@ -69,6 +71,8 @@ class FixloopStack(cdk.Stack):
             sandbox=self.sandbox,
             anthropic_secret=anthropic_secret,
             github_webhook_secret=self.github_webhook_secret,
+            targets=config.targets_json,
+            default_github_repo=config.default_github_repo,
         )
         self.loop = InvestigationLoop(
             self,
@@ -81,7 +85,18 @@ class FixloopStack(cdk.Stack):
             state_machine_name=config.state_machine_name,
         )
         self.webhooks = WebhookApi(
-            self, "Webhooks", github_webhook=self.functions.functions["github_webhook"]
+            self,
+            "Webhooks",
+            github_webhook=self.functions.functions["github_webhook"],
+            api_trigger=self.functions.functions["api_trigger"],
+        )
+        self.triggers = Triggers(
+            self,
+            "Triggers",
+            alarm_trigger=self.functions.functions["alarm_trigger"],
+            logs_trigger=self.functions.functions["logs_trigger"],
+            alarm_prefixes=config.alarm_prefixes,
+            watched_log_groups=config.watched_log_groups,
         )
 
         outputs = {
@@ -94,6 +109,9 @@ class FixloopStack(cdk.Stack):
             "SandboxTaskDefinitionArn": self.sandbox.task_definition.task_definition_arn,
             "GitHubWebhookUrl": self.webhooks.github_url,
             "GitHubWebhookSecretArn": self.github_webhook_secret.secret_arn,
+            "SignalsUrl": self.webhooks.signals_url,
+            "LogsTriggerArn": self.functions.functions["logs_trigger"].function_arn,
+            "AlarmDeadLetterQueueUrl": self.triggers.alarm_dead_letters.queue_url,
         }
         for name, value in outputs.items():
             cdk.CfnOutput(self, name, value=value)

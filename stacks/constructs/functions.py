@@ -1,6 +1,8 @@
 """fixloop's Lambda functions: thin handlers in ``functions/<name>/`` over the shared layer.
 
-Loop steps are invoked by the state machine; entry points (the GitHub webhook) by API Gateway.
+Loop steps are invoked by the state machine; entry points from outside: the GitHub webhook and
+the signals API by API Gateway, the alarm trigger by EventBridge, the logs trigger by CloudWatch
+Logs subscription filters (stacks/constructs/triggers.py).
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ class FunctionSpec:
     memory_mb: int = 512
     blobs: bool = False
     """Whether the function reads and writes the Blobs bucket."""
+    lists_blobs: bool = True
+    """With ``blobs``: whether it may also list the bucket, which turns a read of a missing
+    key into 404 (not 403). Functions that only read back keys they were given need not."""
     writes_records: bool = True
     """Whether the function writes the Events and Investigations tables (all read them)."""
     dispatches_sandboxes: bool = False
@@ -51,10 +56,14 @@ class FunctionSpec:
     run the sandbox task definition, owns the Sandboxes table and answers task tokens."""
     loop_step: bool = True
     """Whether the state machine invokes it (through ``${<construct_id>FunctionArn}``);
-    if not, it is an entry point, invoked from outside (API Gateway)."""
+    if not, it is an entry point, invoked from outside (API Gateway, EventBridge, Logs)."""
     starts_executions: bool = False
     """Whether the function starts executions of the investigation state machine: it gets
     ``FIXLOOP_STATE_MACHINE_ARN`` and ``states:StartExecution`` on that one machine."""
+    triages: bool = False
+    """Whether the function turns signals into investigations through triage: it reads and
+    writes the Fingerprints table and gets ``FIXLOOP_TARGETS`` and
+    ``FIXLOOP_DEFAULT_GITHUB_REPO`` (which repository a signal is about)."""
 
     @property
     def description(self) -> str:
@@ -86,6 +95,27 @@ ENTRY_FUNCTIONS: tuple[FunctionSpec, ...] = (
         starts_executions=True,
         blobs=True,  # a very long review comment is an event body too large for an item
     ),
+    # Signals become investigations through triage (fixloop.agent.triggers): an alarm going
+    # into ALARM (EventBridge), error lines of a log group (a CloudWatch Logs subscription),
+    # or a signal POSTed by an authenticated caller (POST /signals). A log signal's lines may
+    # make an event body too large for an item: written to, and read back from, Blobs.
+    *(
+        FunctionSpec(
+            name,
+            construct_id,
+            timeout_seconds=60,
+            loop_step=False,
+            starts_executions=True,
+            triages=True,
+            blobs=True,
+            lists_blobs=False,
+        )
+        for name, construct_id in (
+            ("alarm_trigger", "AlarmTrigger"),
+            ("logs_trigger", "LogsTrigger"),
+            ("api_trigger", "ApiTrigger"),
+        )
+    ),
 )
 ALL_FUNCTIONS = LOOP_FUNCTIONS + ENTRY_FUNCTIONS
 
@@ -99,6 +129,8 @@ class LoopFunctions(Construct):
     ``sandbox`` is where functions that dispatch to sandboxes run their tasks (and its
     network, where those functions are attached). ``github_webhook_secret`` is the secret
     GitHub signs webhook deliveries with, which only the ``github_webhook`` function reads.
+    ``targets`` (JSON) and ``default_github_repo`` tell the triaging functions which
+    repository a signal is about.
     """
 
     def __init__(
@@ -113,6 +145,8 @@ class LoopFunctions(Construct):
         sandbox: SandboxCluster,
         anthropic_secret: secretsmanager.ISecret | None = None,
         github_webhook_secret: secretsmanager.ISecret | None = None,
+        targets: str = "{}",
+        default_github_repo: str = "",
         functions_dir: Path = FUNCTIONS_DIR,
         specs: tuple[FunctionSpec, ...] = ALL_FUNCTIONS,
     ) -> None:
@@ -141,6 +175,9 @@ class LoopFunctions(Construct):
                 env["FIXLOOP_GITHUB_WEBHOOK_SECRET_ARN"] = github_webhook_secret.secret_arn
             if spec.dispatches_sandboxes:
                 env.update(sandbox.dispatch_environment())
+            if spec.triages:
+                env["FIXLOOP_TARGETS"] = targets
+                env["FIXLOOP_DEFAULT_GITHUB_REPO"] = default_github_repo
             role = self.roles[spec.name] = iam.Role(
                 self,
                 f"{spec.construct_id}Role",
@@ -163,7 +200,9 @@ class LoopFunctions(Construct):
                 storage.events.grant_read_data(role)
                 storage.investigations.grant_read_data(role)
             if spec.blobs:
-                self._grant_blobs(role, storage)
+                self._grant_blobs(role, storage, list_bucket=spec.lists_blobs)
+            if spec.triages:
+                storage.fingerprints.grant_read_write_data(role)
             if spec.dispatches_sandboxes:
                 self._grant_dispatch(
                     role, storage=storage, sandbox=sandbox, state_machine_arn=state_machine_arn
@@ -268,8 +307,9 @@ class LoopFunctions(Construct):
         return fn
 
     @staticmethod
-    def _grant_blobs(role: iam.Role, storage: Storage) -> None:
-        """Read and write objects; no delete, no bucket configuration."""
+    def _grant_blobs(role: iam.Role, storage: Storage, *, list_bucket: bool = True) -> None:
+        """Read and write objects (and, with ``list_bucket``, list them); no delete, no
+        bucket configuration."""
         bucket = storage.blobs
         role.add_to_principal_policy(
             iam.PolicyStatement(
@@ -277,10 +317,11 @@ class LoopFunctions(Construct):
                 resources=[bucket.arn_for_objects("*")],
             )
         )
-        # ListBucket turns a read of a missing key into 404 (not 403).
-        role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn])
-        )
+        if list_bucket:
+            # ListBucket turns a read of a missing key into 404 (not 403).
+            role.add_to_principal_policy(
+                iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn])
+            )
         acknowledge(
             role,
             iam5_resource(flatten(bucket.arn_for_objects("*"), cdk.Stack.of(bucket))),

@@ -6,6 +6,10 @@ credentials or tokens, it signs every delivery instead (``X-Hub-Signature-256``,
 HMAC-SHA256 of the raw body with the shared secret), and the function verifies that signature
 before it reads anything (fixloop/channels/github.py). The secret is generated here; the user
 pastes its value into the webhook settings on GitHub.
+
+The same API takes signals from authenticated callers: ``POST <stage URL>signals``, a Lambda
+proxy integration of the ``api_trigger`` function, with IAM authorization (``AWS_IAM``): the
+caller signs the request with SigV4 and needs ``execute-api:Invoke`` on that method.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from stacks.nag import acknowledge, iam4_managed_policy
 
 __all__ = [
     "ACCESS_LOG_FIELDS",
+    "SIGNALS_PATH",
     "WEBHOOK_API_NAME",
     "WEBHOOK_PATH",
     "WEBHOOK_SECRET_LENGTH",
@@ -36,6 +41,7 @@ WEBHOOK_SECRET_NAME = "fixloop/github-webhook"
 WEBHOOK_SECRET_LENGTH = 40
 WEBHOOK_API_NAME = "fixloop-webhooks"
 WEBHOOK_PATH = "webhooks/github"
+SIGNALS_PATH = "signals"
 WEBHOOK_STAGE = "v1"
 WEBHOOK_THROTTLE_RATE = 50
 """Steady requests per second across the stage; GitHub sends one request per delivery."""
@@ -101,7 +107,8 @@ def github_webhook_secret(scope: Construct, construct_id: str) -> secretsmanager
 
 
 class WebhookApi(Construct):
-    """The REST API ``fixloop-webhooks``: ``POST /webhooks/github`` proxied to ``github_webhook``.
+    """The REST API ``fixloop-webhooks``: ``POST /webhooks/github`` proxied to ``github_webhook``
+    and ``POST /signals`` (IAM-authorized) proxied to ``api_trigger``.
 
     Stage ``v1``: JSON access logs and ERROR execution logs (both kept a month), throttled,
     traced and with detailed metrics. Execution logging needs the account-level CloudWatch
@@ -109,7 +116,12 @@ class WebhookApi(Construct):
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, github_webhook: lambda_.IFunction
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        github_webhook: lambda_.IFunction,
+        api_trigger: lambda_.IFunction,
     ) -> None:
         super().__init__(scope, construct_id)
         self.access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH)
@@ -117,8 +129,12 @@ class WebhookApi(Construct):
             self,
             "Api",
             rest_api_name=WEBHOOK_API_NAME,
-            description="fixloop: webhooks from GitHub (pull request reviews, merges, closes)",
-            # GitHub calls from its own data centres: CloudFront (EDGE) would add nothing.
+            description=(
+                "fixloop: webhooks from GitHub (pull request reviews, merges, closes) and "
+                "signals from IAM-authenticated callers"
+            ),
+            # GitHub (and signal senders) call from their own networks: CloudFront (EDGE)
+            # would add nothing.
             endpoint_types=[apigw.EndpointType.REGIONAL],
             cloud_watch_role=True,
             deploy_options=apigw.StageOptions(
@@ -154,6 +170,16 @@ class WebhookApi(Construct):
         )
         self.github_url = self.api.url + WEBHOOK_PATH
         """The URL to enter as the webhook's Payload URL on GitHub."""
+
+        self.signals_method = self.api.root.add_resource(SIGNALS_PATH).add_method(
+            "POST",
+            apigw.LambdaIntegration(api_trigger, proxy=True, allow_test_invoke=False),
+            # SigV4-signed requests only: API Gateway checks the caller's IAM permission
+            # (execute-api:Invoke on this method) before the function is invoked.
+            authorization_type=apigw.AuthorizationType.IAM,
+        )
+        self.signals_url = self.api.url + SIGNALS_PATH
+        """Where authenticated callers POST signals."""
         self._acknowledge()
 
     def _acknowledge(self) -> None:
@@ -167,19 +193,31 @@ class WebhookApi(Construct):
         acknowledge(self.github_method, "AwsSolutions-APIG4", unauthenticated)
         acknowledge(self.github_method, "AwsSolutions-COG4", unauthenticated)
         acknowledge(
+            self.signals_method,
+            "AwsSolutions-COG4",
+            "POST /signals is for AWS principals (scripts, pipelines, other services of the "
+            "account), not end users: it uses IAM authorization (AWS_IAM), so every request "
+            "is SigV4-signed and API Gateway checks the caller's execute-api:Invoke "
+            "permission on this method; a Cognito user pool would add a second identity "
+            "store for the same callers.",
+        )
+        acknowledge(
             self.api,
             "AwsSolutions-APIG2",
             "The body must reach the function byte for byte: the signature check is an HMAC of "
             "the exact bytes GitHub sent, and the function validates the payload after "
             "verifying it. A request validator could only check the body against a model, "
-            "which GitHub's many event payloads do not fit.",
+            "which GitHub's many event payloads do not fit. POST /signals accepts several "
+            "signal shapes (alarm events, log deliveries, plain signals); api_trigger parses "
+            "and validates each and answers 400 with the reason.",
         )
         acknowledge(
             self.api.deployment_stage,
             "AwsSolutions-APIG3",
-            "No WAF web ACL on this single webhook endpoint: requests are authenticated by "
+            "No WAF web ACL on these two endpoints: webhook requests are authenticated by "
             "GitHub's HMAC signature, which the function checks before any work (an invalid "
-            "one costs one short invocation and gets 401), and the stage throttles at "
+            "one costs one short invocation and gets 401), signals by IAM (SigV4), which API "
+            "Gateway checks before invoking anything, and the stage throttles at "
             f"{WEBHOOK_THROTTLE_RATE} requests/s (burst {WEBHOOK_THROTTLE_BURST}). An IP "
             "allow-list of GitHub's hook ranges would need tracking api.github.com/meta.",
         )

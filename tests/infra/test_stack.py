@@ -25,14 +25,19 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks
+from constructs import IConstruct
 
 from app import build_app, environment
 from layers.bundler import LayerBundler, LayerTarget, runtime_requirements
 from stacks import FixloopConfig, FixloopStack
 from stacks.config import (
+    CONTEXT_ALARM_PREFIXES,
     CONTEXT_ANTHROPIC_SECRET_NAME,
+    CONTEXT_DEFAULT_GITHUB_REPO,
     CONTEXT_LAYER_ASSET_DIR,
     CONTEXT_MODEL,
+    CONTEXT_TARGETS,
+    CONTEXT_WATCHED_LOG_GROUPS,
 )
 from stacks.constructs.layer import SharedLayer
 from stacks.constructs.loop import (
@@ -43,6 +48,7 @@ from stacks.constructs.loop import (
 )
 from stacks.constructs.sandbox import SANDBOX_COMMAND
 from stacks.constructs.webhooks import ACCESS_LOG_FIELDS
+from stacks.nag import flatten, iam5_resource
 
 STATE_MACHINE_NAME = "fixloop-investigation"
 SECRET_NAME = "fixloop/anthropic"
@@ -66,7 +72,12 @@ PLACEHOLDERS = {
 ENTRY_FUNCTIONS = {
     # folder: (timeout seconds, memory MB); invoked from outside, not by the state machine
     "github_webhook": (30, 512),
+    "alarm_trigger": (60, 512),
+    "logs_trigger": (60, 512),
+    "api_trigger": (60, 512),
 }
+TRIGGERS = ("alarm_trigger", "logs_trigger", "api_trigger")
+WATCHED_LOG_GROUP = "/aws/lambda/orders"
 WEBHOOK_SECRET_NAME = "fixloop/github-webhook"
 WEBHOOK_API_NAME = "fixloop-webhooks"
 SANDBOX_CPU, SANDBOX_MEMORY_MIB, SANDBOX_STORAGE_GIB = "1024", "2048", 30
@@ -248,6 +259,29 @@ def walk_states(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
             yield from walk_states(processor["States"])
         for branch in state.get("Branches", []):
             yield from walk_states(branch["States"])
+
+
+def permissions_of(template_json: dict[str, Any], fn_id: str) -> list[dict[str, Any]]:
+    """The properties of every AWS::Lambda::Permission on the function ``fn_id``."""
+    return [
+        p["Properties"]
+        for p in resources(template_json, "AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [fn_id, "Arn"]}
+    ]
+
+
+def acknowledgments(constructs: list[IConstruct]) -> dict[str, list[tuple[str, str]]]:
+    """cdk-nag acknowledgments recorded on ``constructs`` (CDK keeps them as
+    "aws:cdk:acknowledged-rules" metadata: {"<prefix>::<rule id>": reason}): rule id ->
+    [(construct path, reason)]."""
+    by_rule: dict[str, list[tuple[str, str]]] = {}
+    for construct in constructs:
+        for entry in construct.node.metadata:
+            if entry.type == "aws:cdk:acknowledged-rules":
+                for key, reason in dict(entry.data).items():
+                    rule = str(key).split("::", 1)[-1]
+                    by_rule.setdefault(rule, []).append((construct.node.path, str(reason)))
+    return by_rule
 
 
 # ---------------------------------------------------------------------------------------------
@@ -846,14 +880,15 @@ def test_webhook_api_posts_github_deliveries_to_the_webhook_function(
     (webhooks_id,) = (k for k, part in paths.items() if part == "webhooks")
     root = api_resources[webhooks_id]["Properties"]["ParentId"]
 
-    # Then the regional API fixloop-webhooks has /webhooks/github and nothing else
+    # Then the regional API fixloop-webhooks has /webhooks/github, /signals and nothing else
     assert api["Properties"]["Name"] == WEBHOOK_API_NAME
     assert api["Properties"]["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
-    assert len(api_resources) == 2
+    assert sorted(paths.values()) == ["github", "signals", "webhooks"]
     assert parent == {"Ref": webhooks_id}
     assert root == {"Fn::GetAtt": [api_id, "RootResourceId"]}
-    # And its one method, POST, without authorizer, is a Lambda proxy to github_webhook
-    ((_, method),) = methods.items()
+    # And the one method of /webhooks/github, POST, without authorizer, is a Lambda proxy to
+    # github_webhook
+    (method,) = (m for m in methods.values() if m["Properties"]["ResourceId"] == {"Ref": github_id})
     props = method["Properties"]
     assert (props["HttpMethod"], props["ResourceId"]) == ("POST", {"Ref": github_id})
     assert props["AuthorizationType"] == "NONE"
@@ -949,8 +984,8 @@ def test_webhook_function_outside_the_vpc_with_its_secret_and_the_state_machine(
     tables = table_ids(template_json)
     (layer_id,) = resources(template_json, "AWS::Lambda::LayerVersion")
 
-    # When / Then it is the only entry point, on python3.13/arm64 with the layer, traced,
-    # 30 s, and not attached to the VPC
+    # When / Then it is an entry point (with the triggers), on python3.13/arm64 with the
+    # layer, traced, 30 s, and not attached to the VPC
     assert set(entry) == set(ENTRY_FUNCTIONS)
     assert (props["Runtime"], props["Architectures"]) == ("python3.13", ["arm64"])
     assert props["Handler"] == "handler.lambda_handler"
@@ -1035,23 +1070,23 @@ def test_webhook_role_reads_its_secret_starts_the_state_machine_and_writes_recor
 
 
 def test_webhook_acknowledgments_are_scoped_and_have_reasons(stack: FixloopStack) -> None:
-    # Given the cdk-nag acknowledgments recorded on the webhook constructs (CDK keeps them as
-    # "aws:cdk:acknowledged-rules" metadata: {"<prefix>::<rule id>": reason})
-    acknowledged: dict[str, tuple[str, str]] = {}
-    for construct in [stack.github_webhook_secret, *stack.webhooks.node.find_all()]:
-        for entry in construct.node.metadata:
-            if entry.type == "aws:cdk:acknowledged-rules":
-                for key, reason in dict(entry.data).items():
-                    rule = str(key).split("::", 1)[-1]
-                    acknowledged[rule] = (construct.node.path, str(reason))
+    # Given the cdk-nag acknowledgments recorded on the webhook constructs
+    by_rule = acknowledgments([stack.github_webhook_secret, *stack.webhooks.node.find_all()])
+    assert all(len(places) == 1 for rule, places in by_rule.items() if rule != "AwsSolutions-COG4")
+    acknowledged = {rule: places[0] for rule, places in by_rule.items()}
 
     # When / Then the open method (no authorizer, no Cognito) is acknowledged on that method
     # alone, because GitHub signs its deliveries
     method_path = stack.webhooks.github_method.node.path
-    for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
-        path, reason = acknowledged[rule]
-        assert path == method_path, rule
-        assert "X-Hub-Signature-256" in reason, rule
+    path, reason = acknowledged["AwsSolutions-APIG4"]
+    assert path == method_path
+    assert "X-Hub-Signature-256" in reason
+    # And Cognito's absence on that method and on the IAM-authorized /signals, each for its
+    # own reason
+    cognito = dict(by_rule["AwsSolutions-COG4"])
+    assert set(cognito) == {method_path, stack.webhooks.signals_method.node.path}
+    assert "X-Hub-Signature-256" in cognito[method_path]
+    assert "AWS_IAM" in cognito[stack.webhooks.signals_method.node.path]
     # And the missing request validator, because the body must reach the function unchanged
     path, reason = acknowledged["AwsSolutions-APIG2"]
     assert path == stack.webhooks.api.node.path
@@ -1061,7 +1096,311 @@ def test_webhook_acknowledgments_are_scoped_and_have_reasons(stack: FixloopStack
     assert acknowledged["AwsSolutions-SMG4"][0] == stack.github_webhook_secret.node.path
     (iam4,) = (rule for rule in acknowledged if rule.startswith("AwsSolutions-IAM4"))
     assert iam4.endswith("service-role/AmazonAPIGatewayPushToCloudWatchLogs]")
-    assert all(reason.strip() for _, reason in acknowledged.values())
+    assert all(reason.strip() for places in by_rule.values() for _, reason in places)
+
+
+# ---------------------------------------------------------------------------------------------
+# Triggers: alarms, error logs and authenticated signals become investigations
+# ---------------------------------------------------------------------------------------------
+
+
+def test_alarm_rule_sends_alarms_going_into_alarm_to_the_alarm_trigger(
+    template_json: dict[str, Any],
+) -> None:
+    # Given the one EventBridge rule, the alarm trigger and the dead-letter queue
+    rule_id, rule = only(template_json, "AWS::Events::Rule")
+    props = rule["Properties"]
+    fn_id = function_ids(template_json, "entry point")["alarm_trigger"]
+    queue_id, _ = only(template_json, "AWS::SQS::Queue")
+
+    # When its pattern and its one target are read
+    (target,) = props["Targets"]
+
+    # Then it is enabled on the default bus and matches every alarm going into ALARM (no
+    # prefix is configured)
+    assert "EventBusName" not in props
+    assert props["State"] == "ENABLED"
+    assert props["EventPattern"] == {
+        "source": ["aws.cloudwatch"],
+        "detail-type": ["CloudWatch Alarm State Change"],
+        "detail": {"state": {"value": ["ALARM"]}},
+    }
+    # And it invokes alarm_trigger, retrying for an hour at most (3 retries), then puts the
+    # event in the dead-letter queue
+    assert target["Arn"] == {"Fn::GetAtt": [fn_id, "Arn"]}
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 3}
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    assert "Input" not in target and "InputTransformer" not in target
+    # And only this rule may invoke the function
+    (permission,) = permissions_of(template_json, fn_id)
+    assert permission["Principal"] == "events.amazonaws.com"
+    assert permission["SourceArn"] == {"Fn::GetAtt": [rule_id, "Arn"]}
+
+
+def test_alarm_dead_letter_queue_is_encrypted_ssl_only_and_written_by_the_rule_only(
+    template_json: dict[str, Any],
+) -> None:
+    # Given the dead-letter queue, its policy and the alarm rule
+    queue_id, queue = only(template_json, "AWS::SQS::Queue")
+    _, policy = only(template_json, "AWS::SQS::QueuePolicy")
+    rule_id, _ = only(template_json, "AWS::Events::Rule")
+
+    # When the policy's statements are split by effect
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    (deny,) = (s for s in statements if s["Effect"] == "Deny")
+    (allow,) = (s for s in statements if s["Effect"] == "Allow")
+
+    # Then the queue is encrypted (SQS-managed keys) and keeps messages 14 days
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    assert policy["Properties"]["Queues"] == [{"Ref": queue_id}]
+    # And it refuses every request without TLS
+    assert deny["Action"] == "sqs:*"
+    assert deny["Principal"] == {"AWS": "*"}
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    # And EventBridge may send it messages on behalf of the alarm rule only
+    assert allow["Principal"] == {"Service": "events.amazonaws.com"}
+    assert allow["Action"] == "sqs:SendMessage"
+    assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}}
+    # And its URL is an output, to read and replay what could not be delivered
+    assert template_json["Outputs"]["AlarmDeadLetterQueueUrl"]["Value"] == {"Ref": queue_id}
+
+
+def test_logs_trigger_may_be_invoked_by_cloudwatch_logs_of_this_account(
+    template_json: dict[str, Any],
+) -> None:
+    # Given the logs trigger
+    fn_id = function_ids(template_json, "entry point")["logs_trigger"]
+
+    # When its resource-based permissions are read
+    (permission,) = permissions_of(template_json, fn_id)
+
+    # Then CloudWatch Logs may invoke it for any log group of this account and region
+    assert permission["Action"] == "lambda:InvokeFunction"
+    assert permission["Principal"] == "logs.amazonaws.com"
+    assert permission["SourceAccount"] == {"Ref": "AWS::AccountId"}
+    assert permission["SourceArn"] == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":logs:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":log-group:*",
+            ],
+        ]
+    }
+    # And no log group is subscribed by default (the onboarding template subscribes the
+    # user's), which is why the function's ARN is an output
+    assert not resources(template_json, "AWS::Logs::SubscriptionFilter")
+    assert template_json["Outputs"]["LogsTriggerArn"]["Value"] == {"Fn::GetAtt": [fn_id, "Arn"]}
+
+
+def test_signals_are_posted_with_iam_authorization_to_the_api_trigger(
+    template_json: dict[str, Any],
+) -> None:
+    # Given the REST API, the /signals resource and the api trigger
+    api_id, _ = only(template_json, "AWS::ApiGateway::RestApi")
+    fn_id = function_ids(template_json, "entry point")["api_trigger"]
+    ((signals_id, signals),) = (
+        (k, r)
+        for k, r in resources(template_json, "AWS::ApiGateway::Resource").items()
+        if r["Properties"]["PathPart"] == "signals"
+    )
+
+    # When the methods of /signals are read
+    methods = [
+        m["Properties"]
+        for m in resources(template_json, "AWS::ApiGateway::Method").values()
+        if m["Properties"]["ResourceId"] == {"Ref": signals_id}
+    ]
+
+    # Then /signals hangs off the root and has one method, POST, with IAM authorization
+    # (SigV4-signed requests; execute-api:Invoke checked before the function runs)
+    assert signals["Properties"]["ParentId"] == {"Fn::GetAtt": [api_id, "RootResourceId"]}
+    (props,) = methods
+    assert props["HttpMethod"] == "POST"
+    assert props["AuthorizationType"] == "AWS_IAM"
+    assert "AuthorizerId" not in props
+    # And it is a Lambda proxy integration of api_trigger
+    integration = props["Integration"]
+    assert (integration["Type"], integration["IntegrationHttpMethod"]) == ("AWS_PROXY", "POST")
+    assert {"Fn::GetAtt": [fn_id, "Arn"]} in integration["Uri"]["Fn::Join"][1]
+    # And only the deployed POST /signals may invoke the function
+    (permission,) = permissions_of(template_json, fn_id)
+    assert permission["Principal"] == "apigateway.amazonaws.com"
+    source = permission["SourceArn"]["Fn::Join"][1]
+    assert {"Ref": api_id} in source
+    assert source[-1] == "/POST/signals"
+    # And the URL is an output
+    url = template_json["Outputs"]["SignalsUrl"]["Value"]["Fn::Join"][1]
+    assert url[0] == "https://" and {"Ref": api_id} in url
+    assert url[-1] == "/signals"
+
+
+def test_trigger_functions_outside_the_vpc_know_targets_and_the_state_machine(
+    template_json: dict[str, Any],
+) -> None:
+    # Given the trigger functions, the tables and the layer
+    entry = function_ids(template_json, "entry point")
+    tables = table_ids(template_json)
+    (layer_id,) = resources(template_json, "AWS::Lambda::LayerVersion")
+    blobs_id, _ = only(template_json, "AWS::S3::Bucket")
+
+    for name in TRIGGERS:
+        # When each one's properties are read
+        props = template_json["Resources"][entry[name]]["Properties"]
+        env = props["Environment"]["Variables"]
+
+        # Then it runs on python3.13/arm64 with the layer, traced, 60 s, outside the VPC
+        assert (props["Runtime"], props["Architectures"]) == ("python3.13", ["arm64"]), name
+        assert props["Handler"] == "handler.lambda_handler", name
+        assert props["Layers"] == [{"Ref": layer_id}], name
+        assert props["TracingConfig"] == {"Mode": "Active"}, name
+        assert (props["Timeout"], props["MemorySize"]) == ENTRY_FUNCTIONS[name], name
+        assert "VpcConfig" not in props, name
+        # And it knows the state machine it starts, where signals go and the default model
+        assert env["FIXLOOP_STATE_MACHINE_ARN"] == state_machine_arn_json(), name
+        assert env["FIXLOOP_TARGETS"] == "{}", name
+        assert env["FIXLOOP_DEFAULT_GITHUB_REPO"] == "", name
+        assert env["FIXLOOP_MODEL"] == "bedrock", name
+        # And the records triage reads and writes
+        assert env["FIXLOOP_FINGERPRINTS_TABLE"] == {"Ref": tables["Fingerprints"]}, name
+        assert env["FIXLOOP_EVENTS_TABLE"] == {"Ref": tables["Events"]}, name
+        assert env["FIXLOOP_INVESTIGATIONS_TABLE"] == {"Ref": tables["Investigations"]}, name
+        assert env["FIXLOOP_BLOBS_BUCKET"] == {"Ref": blobs_id}, name
+        assert not {
+            "FIXLOOP_GITHUB_WEBHOOK_SECRET_ARN",
+            "FIXLOOP_ANTHROPIC_SECRET_ARN",
+            "FIXLOOP_SANDBOX_CLUSTER",
+        } & set(env), name
+    # And no other function is told where signals go
+    assert sorted(
+        name
+        for name, fn_id in all_function_ids(template_json).items()
+        if "FIXLOOP_TARGETS"
+        in template_json["Resources"][fn_id]["Properties"]["Environment"]["Variables"]
+    ) == sorted(TRIGGERS)
+
+
+def test_trigger_roles_reach_only_triage_records_blob_objects_and_the_state_machine(
+    template_json: dict[str, Any],
+) -> None:
+    # Given the resources a trigger may reach
+    tables = table_ids(template_json)
+    blobs_id, _ = only(template_json, "AWS::S3::Bucket")
+    records = {
+        json.dumps({"Fn::GetAtt": [tables[t], "Arn"]})
+        for t in ("Fingerprints", "Investigations", "Events")
+    }
+    objects = json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [blobs_id, "Arn"]}, "/*"]]})
+    machine = json.dumps(state_machine_arn_json())
+
+    for name in TRIGGERS:
+        # When its role's allowed actions are grouped by resource
+        role_id = role_of_function(template_json, name)
+        fn = template_json["Resources"][all_function_ids(template_json)[name]]["Properties"]
+        own_logs = json.dumps({"Fn::GetAtt": [fn["LoggingConfig"]["LogGroup"]["Ref"], "Arn"]})
+        granted: dict[str, set[str]] = {}
+        for statement in policy_of_role(template_json, role_id):
+            assert statement["Effect"] == "Allow", name
+            assert "Condition" not in statement and "NotAction" not in statement, name
+            for resource in statement_resources(statement):
+                granted.setdefault(json.dumps(resource), set()).update(actions(statement))
+
+        # Then it reaches Fingerprints, Investigations and Events, the blobs' objects and the
+        # state machine, besides its own log group and X-Ray: no other table, no bucket
+        # listing, no secret, no sandbox
+        assert set(granted) == records | {objects, machine, own_logs, json.dumps("*")}, name
+        for table in records:
+            assert {
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:Query",
+            } <= granted[table], name
+            assert all(a.startswith("dynamodb:") for a in granted[table]), name
+        assert granted[objects] == {"s3:GetObject", "s3:PutObject"}, name
+        assert granted[machine] == {"states:StartExecution"}, name
+        assert granted[own_logs] == {"logs:CreateLogStream", "logs:PutLogEvents"}, name
+        assert granted[json.dumps("*")] == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+        # And nothing is attached to the role any other way
+        role = template_json["Resources"][role_id]["Properties"]
+        assert "ManagedPolicyArns" not in role and "Policies" not in role, name
+
+
+def test_trigger_acknowledgments_are_scoped_and_have_reasons(stack: FixloopStack) -> None:
+    # Given the acknowledgments on the triggers' constructs and on the trigger roles
+    by_rule = acknowledgments(stack.triggers.node.find_all())
+    blob_objects = iam5_resource(flatten(stack.storage.blobs.arn_for_objects("*"), stack))
+
+    # When / Then the only one of the triggers' constructs is the dead-letter queue's
+    # (a DLQ without a DLQ of its own)
+    assert set(by_rule) == {"AwsSolutions-SQS3"}
+    ((path, reason),) = by_rule["AwsSolutions-SQS3"]
+    assert path == stack.triggers.alarm_dead_letters.node.path
+    assert "dead-letter queue" in reason
+    # And each trigger role has only the X-Ray wildcard and the blobs' objects acknowledged
+    for name in TRIGGERS:
+        role_rules = acknowledgments([stack.functions.roles[name]])
+        assert set(role_rules) == {iam5_resource("*"), blob_objects}, name
+        assert all(reason.strip() for places in role_rules.values() for _, reason in places)
+
+
+def test_context_subscribes_watched_log_groups_and_narrows_the_alarm_rule(
+    tmp_path: Path, prebuilt_layer: Path
+) -> None:
+    # Given the app with watched log groups, alarm prefixes, targets (a JSON string, as
+    # `cdk synth -c` passes it) and a default repository
+    targets = {"orders-*": {"github_repo": "acme/orders", "branch": "main"}}
+    app = build_app(
+        cdk.App(
+            outdir=str(tmp_path / "cdk.out"),
+            context={
+                CONTEXT_LAYER_ASSET_DIR: str(prebuilt_layer),
+                CONTEXT_WATCHED_LOG_GROUPS: [WATCHED_LOG_GROUP],
+                CONTEXT_ALARM_PREFIXES: ["orders-", "billing-"],
+                CONTEXT_TARGETS: json.dumps(targets),
+                CONTEXT_DEFAULT_GITHUB_REPO: "acme/app",
+            },
+        )
+    )
+
+    # When it is synthesized (cdk-nag included)
+    started = time.perf_counter()
+    template_json = app.synth().get_stack_by_name("Fixloop").template
+    print(f"\nsynth with trigger context: {time.perf_counter() - started:.1f} s")
+    entry = function_ids(template_json, "entry point")
+
+    # Then the watched log group sends its error lines and stack traces to logs_trigger
+    (subscription,) = resources(template_json, "AWS::Logs::SubscriptionFilter").values()
+    assert subscription["Properties"] == {
+        "LogGroupName": WATCHED_LOG_GROUP,
+        "FilterPattern": "?ERROR ?Error ?Exception ?Traceback",
+        "DestinationArn": {"Fn::GetAtt": [entry["logs_trigger"], "Arn"]},
+    }
+    # And it is created after the account-wide invoke permission, which is the only one
+    # (no permission per log group)
+    (permission_id,) = (
+        k
+        for k, p in resources(template_json, "AWS::Lambda::Permission").items()
+        if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [entry["logs_trigger"], "Arn"]}
+    )
+    assert subscription["DependsOn"] == [permission_id]
+    # And the alarm rule only matches alarms named with one of the prefixes
+    _, rule = only(template_json, "AWS::Events::Rule")
+    assert rule["Properties"]["EventPattern"]["detail"] == {
+        "state": {"value": ["ALARM"]},
+        "alarmName": [{"prefix": "orders-"}, {"prefix": "billing-"}],
+    }
+    # And the triggers know the targets and the default repository
+    for name in TRIGGERS:
+        env = template_json["Resources"][entry[name]]["Properties"]["Environment"]["Variables"]
+        assert json.loads(env["FIXLOOP_TARGETS"]) == targets, name
+        assert env["FIXLOOP_DEFAULT_GITHUB_REPO"] == "acme/app", name
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1266,6 +1605,9 @@ def test_outputs(template: Template) -> None:
         "SandboxTaskDefinitionArn",
         "GitHubWebhookUrl",
         "GitHubWebhookSecretArn",
+        "SignalsUrl",
+        "LogsTriggerArn",
+        "AlarmDeadLetterQueueUrl",
     } <= set(outputs)
 
 
@@ -1357,6 +1699,51 @@ def test_config_defaults_and_context() -> None:
     assert FixloopConfig.from_context(bare.node) == FixloopConfig()
     assert FixloopConfig.from_context(bare.node).model == "bedrock"
     assert FixloopConfig.from_context(configured.node) == FixloopConfig(model="anthropic:claude-x")
+
+
+def test_trigger_context_from_cdk_json_or_the_command_line() -> None:
+    # Given the same trigger settings as JSON values (cdk.json, App(context=...)) and as the
+    # strings `cdk synth -c key=value` passes
+    targets = {"orders-*": {"github_repo": "acme/orders", "branch": "main"}}
+    as_json = cdk.App(
+        context={
+            CONTEXT_WATCHED_LOG_GROUPS: ["/aws/lambda/orders", "/ecs/api"],
+            CONTEXT_ALARM_PREFIXES: ["orders-"],
+            CONTEXT_TARGETS: targets,
+            CONTEXT_DEFAULT_GITHUB_REPO: "acme/app",
+        }
+    )
+    as_strings = cdk.App(
+        context={
+            CONTEXT_WATCHED_LOG_GROUPS: '["/aws/lambda/orders", "/ecs/api"]',
+            CONTEXT_ALARM_PREFIXES: "orders-",
+            CONTEXT_TARGETS: json.dumps(targets),
+            CONTEXT_DEFAULT_GITHUB_REPO: "acme/app",
+        }
+    )
+
+    # When the configuration is read / Then both give the same settings
+    config = FixloopConfig.from_context(as_json.node)
+    assert FixloopConfig.from_context(as_strings.node) == config
+    assert config.watched_log_groups == ("/aws/lambda/orders", "/ecs/api")
+    assert config.alarm_prefixes == ("orders-",)
+    assert json.loads(config.targets_json) == targets
+    assert config.default_github_repo == "acme/app"
+    # And the empty values of cdk.json are the defaults
+    cdk_json = json.loads((Path(__file__).parents[2] / "cdk.json").read_text())["context"]
+    assert FixloopConfig.from_context(cdk.App(context=cdk_json).node) == FixloopConfig()
+    # And targets the triggers would refuse fail synth, naming the entry
+    for bad, error in (
+        ({"x": {"branch": "main"}}, ValueError),
+        ({"x": {"github_repo": "not-a-repo"}}, ValueError),
+        ({"x": "acme/orders"}, TypeError),
+        (["acme/orders"], TypeError),
+    ):
+        app = cdk.App(context={CONTEXT_TARGETS: json.dumps(bad)})
+        with pytest.raises(error, match="fixloop:targets"):
+            FixloopConfig.from_context(app.node)
+    with pytest.raises(TypeError, match="fixloop:watched_log_groups"):
+        FixloopConfig.from_context(cdk.App(context={CONTEXT_WATCHED_LOG_GROUPS: [1]}).node)
 
 
 def test_environment_is_agnostic_unless_both_defaults_are_set(
