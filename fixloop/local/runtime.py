@@ -14,8 +14,6 @@ import logging
 import os
 import threading
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from fixloop import aws
@@ -34,7 +32,6 @@ from fixloop.watch import STATE_MACHINE_NAME, Watcher
 
 PREFIX = "fixloop"
 REGION = "us-east-1"
-ACCOUNT = "123456789012"
 ROLE_NAME = "fixloop-local"
 
 
@@ -207,12 +204,6 @@ class EmbeddedRuntime:
         return handler(event, LocalLambdaContext(function_name))
 
 
-@contextmanager
-def embedded_runtime(**settings: str | None) -> Iterator[EmbeddedRuntime]:
-    with EmbeddedRuntime(settings) as rt:
-        yield rt
-
-
 def _placeholder_zip() -> bytes:
     """moto wants a code bundle; the real handler is dispatched in-process instead."""
     buf = io.BytesIO()
@@ -221,4 +212,4 @@ def _placeholder_zip() -> bytes:
     return buf.getvalue()
 
 
-__all__ = ["EmbeddedRuntime", "embedded_runtime"]
+__all__ = ["EmbeddedRuntime"]
