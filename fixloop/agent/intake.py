@@ -22,6 +22,7 @@ from fixloop.domain import LogLine, Signal, new_investigation_id
 from fixloop.domain.signal import utcnow
 from fixloop.errors import TransientError
 from fixloop.store import InvestigationNotFound, stores
+from fixloop.store.fingerprints import FingerprintRecord
 from fixloop.triage import alarm_fingerprint, error_fingerprint, normalise_message, parse_events
 
 logger = Logger(child=True)
@@ -98,7 +99,7 @@ def _admit_one(fp: str, occurrences: int, signal: Signal, target: Target) -> Adm
             status = _status(record.investigation_id)
             if status is None or status in ATTACHED:  # None: its creator is still starting it
                 counted = st.fingerprints.count(fp, occurrences)
-                _notify(fp, record.investigation_id, counted.occurrences, signal, status)
+                _notify(counted, signal, status)
                 return Admission(
                     fp, record.investigation_id, False, counted.occurrences, signal.title
                 )
@@ -127,29 +128,30 @@ def _status(investigation_id: str) -> str | None:
         return None
 
 
-def _notify(fp: str, investigation_id: str, total: int, signal: Signal, status: str | None) -> None:
-    """Tell the investigation the problem recurred, at most every repeat_notice_seconds."""
+def _notify(record: FingerprintRecord, signal: Signal, status: str | None) -> None:
+    """Tell the investigation the problem recurred, at most every repeat_notice_seconds.
+
+    ``record`` is the fingerprint as the count left it (its total and last notice)."""
     if status not in ("running", "delivered"):
         return
-    st = stores()
-    record = st.fingerprints.get(fp)
     now = utcnow()
-    if record is None or (
+    if (
         record.last_notified is not None
         and (now - record.last_notified).total_seconds() < get_settings().repeat_notice_seconds
     ):
         return
-    if not st.fingerprints.mark_notified(fp, record.last_notified, now):
+    st = stores()
+    if not st.fingerprints.mark_notified(record.fingerprint, record.last_notified, now):
         return
     post_message(
-        st.investigations.get(investigation_id),
+        st.investigations.get(record.investigation_id),
         text=(
-            f"The problem recurred: {total} occurrences so far, the latest at "
+            f"The problem recurred: {record.occurrences} occurrences so far, the latest at "
             f"{signal.occurred_at.isoformat()}: {signal.title}"
         ),
         author="fixloop",
         channel="signal",
-        delivery_id=f"{fp[:16]}-{total}",
+        delivery_id=f"{record.fingerprint[:16]}-{record.occurrences}",
         wake=False,
     )
 
