@@ -46,16 +46,18 @@ CUT_NOTE_START = "[... fixloop cut "
 MAX_GAP = timedelta(seconds=5)
 """A continuation line later than this after the open error's last line starts afresh."""
 
-_PY_TB = re.compile(r"^Traceback \(most recent call last\):\s*$")
-_PY_FRAME = re.compile(r'^\s+File "[^"]*", line \d+')
-_PY_CHAIN = re.compile(
+# Shared with the parser (fixloop.triage.stacktrace), which imports them from here.
+PY_TRACEBACK = re.compile(r"^Traceback \(most recent call last\):\s*$")
+PY_CHAIN = re.compile(
     r"^(?:During handling of the above exception, another exception occurred:"
     r"|The above exception was the direct cause of the following exception:)\s*$"
 )
+JAVA_MORE = re.compile(r"^\s*\.\.\. (?P<n>\d+) (?:more|common frames omitted)\s*$")
+
+_PY_FRAME = re.compile(r'^\s+File "[^"]*", line \d+')
 _PY_EXC_LINE = re.compile(r"^[A-Za-z_][\w.]*(?::|\s*$)")
 _JAVA_FRAME = re.compile(r"^\s*at [\w$.<>/@:-]+\([^()]*\)")
 _JAVA_CAUSE = re.compile(r"^\s*Caused by: \S")
-_JAVA_MORE = re.compile(r"^\s*\.\.\. \d+ (?:more|common frames omitted)\s*$")
 _JAVA_SUPPRESSED = re.compile(r"^\s+Suppressed: \S")
 _NODE_FRAME = re.compile(r"^\s+at \S")
 _INDENTED = re.compile(r"^\s+\S")
@@ -148,17 +150,17 @@ def _kind(line: str) -> _Kind:
     norm = line.replace("\xa0", " ").rstrip("\r\n")
     if not norm.strip():
         return "blank"
-    if _PY_TB.match(norm):
+    if PY_TRACEBACK.match(norm):
         return "tb"
     if _PY_FRAME.match(norm):
         return "py_frame"
-    if _PY_CHAIN.match(norm):
+    if PY_CHAIN.match(norm):
         return "chain"
     if _JAVA_CAUSE.match(norm):
         return "cause"
     if (
         _JAVA_FRAME.match(norm)
-        or _JAVA_MORE.match(norm)
+        or JAVA_MORE.match(norm)
         or _JAVA_SUPPRESSED.match(norm)
         or _NODE_FRAME.match(norm)
     ):

@@ -38,6 +38,9 @@ from pydantic import BaseModel, Field
 
 from fixloop.triage.reassemble import (
     CUT_NOTE_START,
+    JAVA_MORE,
+    PY_CHAIN,
+    PY_TRACEBACK,
     has_frames,
     is_error_start,
     reassemble,
@@ -77,17 +80,11 @@ class ErrorOccurrence(BaseModel):
 
 # ---------------------------------------------------------------------------- line patterns
 
-_PY_TB = re.compile(r"^Traceback \(most recent call last\):\s*$")
 _PY_FRAME = re.compile(r'^\s+File "(?P<file>[^"]*)", line (?P<line>\d+)(?:, in (?P<fn>.+))?$')
-_PY_CHAIN = re.compile(
-    r"^(?:During handling of the above exception, another exception occurred:"
-    r"|The above exception was the direct cause of the following exception:)\s*$"
-)
 _PY_EXC = re.compile(r"^(?P<type>[A-Za-z_][\w.]*)(?::\s?(?P<msg>.*))?$")
 
 _JAVA_FRAME = re.compile(r"^\s*at (?P<fn>[\w$.<>/@:-]+)\((?P<loc>[^()]*)\)")
 _JAVA_CAUSE = re.compile(r"^Caused by: (?P<rest>.*)$")
-_JAVA_MORE = re.compile(r"^\s*\.\.\. (?P<n>\d+) (?:more|common frames omitted)\s*$")
 _JAVA_MODULE = re.compile(r"^[\w.@-]*/(?:[\w.@-]*/)?")  # java.base/, app//; not $$Lambda$1/0x..
 _JAVA_SUPPRESSED = re.compile(r"^\s+Suppressed: ")
 _JAVA_THREAD = re.compile(r'^Exception in thread "[^"]*"\s+')
@@ -380,7 +377,7 @@ def _from_text(text: str) -> _Parsed:
 
 def _parse_trace(text: str) -> _Parsed:
     lines = text.split("\n")
-    if any(_PY_TB.match(ln) or _PY_FRAME.match(ln) for ln in lines):
+    if any(PY_TRACEBACK.match(ln) or _PY_FRAME.match(ln) for ln in lines):
         return _parse_python(lines)
     if any(_JAVA_FRAME.match(ln) for ln in lines) or any(_JAVA_CAUSE.match(ln) for ln in lines):
         return _parse_java(lines)
@@ -401,8 +398,10 @@ def _parse_plain(lines: list[str]) -> _Parsed:
 
 
 def _parse_python(lines: list[str]) -> _Parsed:
-    tbs = [i for i, ln in enumerate(lines) if _PY_TB.match(ln)]
-    first_frame = next(i for i, ln in enumerate(lines) if _PY_TB.match(ln) or _PY_FRAME.match(ln))
+    tbs = [i for i, ln in enumerate(lines) if PY_TRACEBACK.match(ln)]
+    first_frame = next(
+        i for i, ln in enumerate(lines) if PY_TRACEBACK.match(ln) or _PY_FRAME.match(ln)
+    )
     start = tbs[-1] + 1 if tbs else first_frame
     frames: list[Frame] = []
     i = start
@@ -430,7 +429,7 @@ def _parse_python(lines: list[str]) -> _Parsed:
         else:
             message_lines.append(lines[i])
         for ln in lines[i + 1 :]:
-            if not ln.strip() or _PY_CHAIN.match(ln) or _PY_TB.match(ln):
+            if not ln.strip() or PY_CHAIN.match(ln) or PY_TRACEBACK.match(ln):
                 break
             message_lines.append(ln)
     header = lines[:first_frame]
@@ -507,7 +506,7 @@ def _parse_java(lines: list[str]) -> _Parsed:
         if in_suppressed:
             continue
         frame = _JAVA_FRAME.match(ln)
-        more = _JAVA_MORE.match(ln)
+        more = JAVA_MORE.match(ln)
         block = blocks[-1]
         if frame:
             block.frames.append(_java_frame(frame))
