@@ -479,6 +479,16 @@ def _json_native(value: Any) -> Any:
     return value
 
 
+def _task_operation(
+    task: Any, boto_service_name: str | None, service_action_name: str | None
+) -> Any:
+    """botocore's operation model for the service integration a task state calls."""
+    return _operation_model(
+        task._get_boto_service_name(boto_service_name=boto_service_name),
+        task._get_boto_service_action(service_action_name=service_action_name),
+    )
+
+
 def _normalise_parameters(
     self: Any,
     parameters: dict[str, Any],
@@ -486,10 +496,7 @@ def _normalise_parameters(
     service_action_name: str | None = None,
 ) -> None:
     """PascalCase ASL ``Parameters`` -> boto3 request arguments, from the input shape."""
-    operation = _operation_model(
-        self._get_boto_service_name(boto_service_name=boto_service_name),
-        self._get_boto_service_action(service_action_name=service_action_name),
-    )
+    operation = _task_operation(self, boto_service_name, service_action_name)
     if operation is not None and operation.input_shape is not None:
         self._to_boto_request(parameters, operation.input_shape)
 
@@ -501,10 +508,7 @@ def _normalise_response(
     service_action_name: str | None = None,
 ) -> None:
     """boto3 response -> the PascalCase result Step Functions returns, from the output shape."""
-    operation = _operation_model(
-        self._get_boto_service_name(boto_service_name=boto_service_name),
-        self._get_boto_service_action(service_action_name=service_action_name),
-    )
+    operation = _task_operation(self, boto_service_name, service_action_name)
     if operation is not None and operation.output_shape is not None:
         self._from_boto_response(response, operation.output_shape)
     if isinstance(response, dict):
