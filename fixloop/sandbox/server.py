@@ -29,6 +29,7 @@ from pydantic import ValidationError
 
 from fixloop import aws, faults
 from fixloop.config import get_settings
+from fixloop.domain import Investigation, Signal
 from fixloop.domain.events import (
     AssistantMessage,
     SignalReceived,
@@ -65,12 +66,18 @@ class SandboxServer:
         self._httpd.daemon_threads = True
         self.snapshots = SnapshotStore(stores().blobs, stores().sandboxes)
         self.workspace: Workspace | None = None
+        self._facts: tuple[Investigation, Signal] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
     def serve(self) -> str:
         """Run until idle, until the investigation closes, or until replaced. Returns why."""
         st = stores()
         inv = st.investigations.get(self.investigation_id)
+        signal = st.events.get(self.investigation_id, signal_position())
+        if not isinstance(signal, SignalReceived):
+            raise LookupError(f"investigation {self.investigation_id} has no signal")
+        # What tools read of these (repo, commit, signal) never changes: read them once.
+        self._facts = (inv, signal.signal)
         self.workspace = self._open_workspace(inv.repo, inv.commit)
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
         endpoint = f"http://{_advertised_host(self._httpd)}:{self._httpd.server_address[1]}"
@@ -180,13 +187,12 @@ class SandboxServer:
         tool = default_registry().get(name)
         if tool is None or tool.run is None or tool.runs_in != "sandbox":
             return f"{name} is not a sandbox tool", True
-        settings = get_settings()
-        signal = stores().events.get(call.investigation_id, signal_position())
-        assert isinstance(signal, SignalReceived)
+        assert self._facts is not None  # set by serve() before any call is accepted
+        investigation, signal = self._facts
         ctx = ToolContext(
-            investigation=stores().investigations.get(call.investigation_id),
-            signal=signal.signal,
-            max_output_chars=settings.max_tool_output_chars,
+            investigation=investigation,
+            signal=signal,
+            max_output_chars=get_settings().max_tool_output_chars,
             workspace=self.workspace,
         )
         logger.info("running tool", extra={"tool": name, "key": call.key})
