@@ -7,6 +7,7 @@ import json
 from fixloop.domain.events import (
     AssistantMessage,
     CompactionSummary,
+    ContextGathering,
     Delivered,
     Failed,
     SignalReceived,
@@ -39,9 +40,13 @@ def describe(stored: StoredEvent) -> list[str]:
                 args = json.dumps(block.get("input", {}), sort_keys=True)
                 lines.append(f"turn {ev.turn:<4} calls     {block.get('name')} {_short(args, 70)}")
         return lines
+    if isinstance(ev, ContextGathering):
+        names = ", ".join(str(call.get("name")) for call in ev.calls)
+        return [f"context    gathering {names} for the first prompt"]
     if isinstance(ev, ToolResult):
         mark = "error" if ev.is_error else "ok"
-        return [f"turn {ev.turn:<4} result    {ev.name} [{mark}] {_short(_gist(ev.content), 70)}"]
+        where = "context   " if ev.turn == 0 else f"turn {ev.turn:<4} result   "
+        return [f"{where} {ev.name} [{mark}] {_short(_gist(ev.content), 70)}"]
     if isinstance(ev, CompactionSummary):
         return [f"compacted  {_short(ev.summary)}"]
     if isinstance(ev, Delivered):

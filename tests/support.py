@@ -107,6 +107,18 @@ def make_repo(path: Path, files: dict[str, str]) -> Path:
     return path
 
 
+def commit_as(repo: Path, author: str, message: str, files: dict[str, str]) -> str:
+    """Write ``files`` and commit them as ``author`` (email: lower-case name @example.com)."""
+    for name, content in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(content)
+    git = ["git", "-C", str(repo), "-c", f"user.name={author}"]
+    git += ["-c", f"user.email={author.lower()}@example.com"]
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", message], check=True)
+    return head(repo)
+
+
 def head(repo: Path) -> str:
     return subprocess.run(
         ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, check=True

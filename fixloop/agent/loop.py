@@ -10,18 +10,24 @@ import time
 
 from aws_lambda_powertools import Logger
 
+from fixloop.agent.context import initial_calls
 from fixloop.agent.prompt import SYSTEM_PROMPT, build_messages
 from fixloop.config import get_settings
 from fixloop.domain.events import (
     AssistantMessage,
+    ContentBlock,
+    ContextGathering,
+    SignalReceived,
     StatusChanged,
     assistant_position,
+    context_position,
     outcome_position,
+    signal_position,
 )
 from fixloop.domain.investigation import LoopState, ToolCallRef, execution_name
 from fixloop.llm.factory import model_from_spec
 from fixloop.llm.protocol import ModelRequest
-from fixloop.store import stores
+from fixloop.store import EventNotFound, stores
 from fixloop.tools import Tool, default_registry
 from fixloop.tools.registry import RunsIn
 
@@ -79,11 +85,35 @@ def prepare(state: LoopState) -> LoopState:
                 "next_execution_name": execution_name(state.investigation_id, nxt),
             }
         )
+    if state.turn == 0 and state.action != "gather":
+        calls = _gather_context(state.investigation_id)
+        if calls:
+            return base.model_copy(update={"action": "gather", "tool_calls": calls})
     turn = state.turn + 1
     st.investigations.record_progress(
         state.investigation_id, generation=state.generation, turn=turn
     )
     return base.model_copy(update={"turn": turn, "action": "model"})
+
+
+def _gather_context(investigation_id: str) -> list[ToolCallRef]:
+    """List the calls to make before turn 1 (once: a retry finds the first list) and return
+    them as Map items; the next Prepare (action "gather") goes on to turn 1."""
+    st = stores()
+    listed = st.events.get(investigation_id, context_position())
+    if not isinstance(listed, ContextGathering):
+        signal = st.events.get(investigation_id, signal_position())
+        if not isinstance(signal, SignalReceived):
+            raise EventNotFound(investigation_id, signal_position())
+        calls = initial_calls(st.investigations.get(investigation_id), signal.signal)
+        if not calls:
+            return []
+        listed = ContextGathering(calls=calls)
+        if not st.events.append(investigation_id, context_position(), listed):
+            again = st.events.get(investigation_id, context_position())
+            assert isinstance(again, ContextGathering)
+            listed = again
+    return _map_items(listed.calls)
 
 
 def model_turn(state: LoopState) -> LoopState:
@@ -145,8 +175,16 @@ def conclusion(message: AssistantMessage) -> tuple[Tool, dict[str, object]] | No
     return None
 
 
-def _runs_in(tool: Tool | None) -> RunsIn:
-    return tool.runs_in if tool is not None else "lambda"  # unknown: Run Tool says so
+def _map_items(uses: list[ContentBlock]) -> list[ToolCallRef]:
+    """The Run Tools Map's items: each call's id and where it runs (unknown tools run in
+    Run Tool, which tells the model so)."""
+    registry = default_registry()
+    items = []
+    for use in uses:
+        tool = registry.get(str(use["name"]))
+        runs_in: RunsIn = tool.runs_in if tool is not None else "lambda"
+        items.append(ToolCallRef(id=str(use["id"]), runs_in=runs_in))
+    return items
 
 
 def route(state: LoopState, message: AssistantMessage) -> LoopState:
@@ -154,8 +192,4 @@ def route(state: LoopState, message: AssistantMessage) -> LoopState:
     uses = message.tool_uses()
     if conclusion(message) is not None or not uses:
         return state.model_copy(update={"action": "deliver", "tool_calls": []})
-    registry = default_registry()
-    calls = [
-        ToolCallRef(id=str(u["id"]), runs_in=_runs_in(registry.get(str(u["name"])))) for u in uses
-    ]
-    return state.model_copy(update={"action": "tools", "tool_calls": calls})
+    return state.model_copy(update={"action": "tools", "tool_calls": _map_items(uses)})

@@ -13,6 +13,7 @@ from fixloop.domain.events import (
     UserMessage,
 )
 from fixloop.store.events import StoredEvent
+from fixloop.tools.suspects import SUSPECT_COMMITS
 
 SYSTEM_PROMPT = """\
 You are fixloop, an engineer investigating a production problem in the user's service.
@@ -45,6 +46,8 @@ def build_messages(events: Iterable[StoredEvent]) -> list[dict[str, Any]]:
             add("user", [_text("Summary of the investigation so far:\n" + ev.summary)])
         elif isinstance(ev, AssistantMessage):
             add("assistant", ev.content)
+        elif isinstance(ev, ToolResult) and ev.turn == 0:
+            add("user", [_text(_gathered(ev))])
         elif isinstance(ev, ToolResult):
             add(
                 "user",
@@ -58,6 +61,18 @@ def build_messages(events: Iterable[StoredEvent]) -> list[dict[str, Any]]:
                 ],
             )
     return messages
+
+
+def _gathered(result: ToolResult) -> str:
+    """A result fixloop gathered before turn 1 (fixloop.agent.context), as prompt text: the
+    model made no tool_use for it, so it cannot be a tool_result block."""
+    if result.name == SUSPECT_COMMITS.name:
+        title = "Suspect commits (the last changes to the lines in the stack frames)"
+    else:
+        title = f"Gathered before the first turn ({result.name})"
+    if result.is_error:
+        return f"{title}: could not be gathered: {result.content}"
+    return f"{title}:\n{result.content}"
 
 
 def _text(text: str) -> dict[str, Any]:

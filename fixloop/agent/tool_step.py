@@ -10,15 +10,13 @@ from aws_lambda_powertools import Logger
 from fixloop.config import get_settings
 from fixloop.domain import Investigation, Signal
 from fixloop.domain.events import (
-    AssistantMessage,
     SignalReceived,
     ToolResult,
-    assistant_position,
     signal_position,
     tool_result_position,
 )
 from fixloop.domain.investigation import ToolTask
-from fixloop.errors import NotFoundError, ToolFailed
+from fixloop.errors import ToolFailed
 from fixloop.store import EventNotFound, stores
 from fixloop.tools import ToolContext, cap_output, default_registry
 
@@ -31,12 +29,7 @@ def run_tool(task: ToolTask) -> dict[str, object]:
     pos = tool_result_position(task.turn, task.index)
     if st.events.get(task.investigation_id, pos) is not None:
         return {"tool_use_id": task.tool_use_id, "ran": False}
-    message = st.events.get(task.investigation_id, assistant_position(task.turn))
-    if not isinstance(message, AssistantMessage):
-        raise EventNotFound(task.investigation_id, assistant_position(task.turn))
-    use = next((u for u in message.tool_uses() if u.get("id") == task.tool_use_id), None)
-    if use is None:
-        raise NotFoundError(f"turn {task.turn} has no tool call {task.tool_use_id}")
+    use = st.events.tool_use(task.investigation_id, task.turn, task.tool_use_id)
     name = str(use.get("name"))
     started = time.monotonic()
     if task.error is not None:

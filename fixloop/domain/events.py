@@ -55,6 +55,20 @@ class AssistantMessage(_Event):
         return "\n".join(b["text"] for b in self.content if b.get("type") == "text").strip()
 
 
+class ContextGathering(_Event):
+    """Tool calls fixloop makes itself before turn 1, so the first prompt holds their results
+    (the suspect commits of the signal's stack frames). Their results are turn-0 tool results,
+    rendered into the first user message as text: the model never sees a tool_use it did not
+    make, which keeps extended-thinking transcripts valid."""
+
+    type: Literal["context_gathering"] = "context_gathering"
+    calls: list[ContentBlock]
+    """tool_use blocks: id, name, input."""
+
+    def tool_uses(self) -> list[ContentBlock]:
+        return self.calls
+
+
 class ToolResult(_Event):
     type: Literal["tool_result"] = "tool_result"
     turn: int
@@ -98,6 +112,7 @@ Event = Annotated[
     SignalReceived
     | UserMessage
     | AssistantMessage
+    | ContextGathering
     | ToolResult
     | CompactionSummary
     | StatusChanged
@@ -120,6 +135,17 @@ def signal_position() -> str:
 
 def assistant_position(turn: int) -> str:
     return position(turn, PHASE_ASSISTANT, "assistant")
+
+
+def context_position() -> str:
+    """Where the calls gathered before turn 1 are listed (their results are turn 0's)."""
+    return position(0, PHASE_INPUT, "context")
+
+
+def calls_position(turn: int) -> str:
+    """The event holding the tool calls of ``turn``: the context gathering for turn 0,
+    else the turn's assistant message."""
+    return context_position() if turn == 0 else assistant_position(turn)
 
 
 def tool_result_position(turn: int, index: int) -> str:

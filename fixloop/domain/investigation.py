@@ -85,7 +85,7 @@ class ToolCallRef(BaseModel):
     runs_in: Literal["lambda", "sandbox"] = "lambda"
 
 
-Action = Literal["model", "continue", "stop", "tools", "deliver"]
+Action = Literal["model", "gather", "continue", "stop", "tools", "deliver"]
 
 
 class LoopState(BaseModel):

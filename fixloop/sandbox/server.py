@@ -30,13 +30,7 @@ from pydantic import ValidationError
 from fixloop import aws, faults
 from fixloop.config import get_settings
 from fixloop.domain import Investigation, Signal
-from fixloop.domain.events import (
-    AssistantMessage,
-    SignalReceived,
-    ToolResult,
-    assistant_position,
-    signal_position,
-)
+from fixloop.domain.events import SignalReceived, ToolResult, signal_position
 from fixloop.errors import ConfigError, ToolFailed
 from fixloop.httpserver import QuietHTTPServer
 from fixloop.sandbox.protocol import SandboxCall
@@ -158,10 +152,7 @@ class SandboxServer:
         st = stores()
         if st.events.get(call.investigation_id, call.key) is not None:
             return
-        message = st.events.get(call.investigation_id, assistant_position(call.turn))
-        if not isinstance(message, AssistantMessage):
-            raise LookupError(f"no assistant message for turn {call.turn}")
-        use = next(u for u in message.tool_uses() if u.get("id") == call.tool_use_id)
+        use = st.events.tool_use(call.investigation_id, call.turn, call.tool_use_id)
         name = str(use.get("name"))
         started = time.monotonic()
         content, is_error = self._apply(call, name, use.get("input"))

@@ -19,9 +19,17 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from fixloop.domain.events import EVENT_ADAPTER, Event
+from fixloop.domain.events import (
+    EVENT_ADAPTER,
+    AssistantMessage,
+    ContentBlock,
+    ContextGathering,
+    Event,
+    calls_position,
+)
+from fixloop.errors import NotFoundError
 from fixloop.store.blobs import BlobStore
-from fixloop.store.exceptions import StorageThrottled
+from fixloop.store.exceptions import EventNotFound, StorageThrottled
 
 MAX_INLINE_BODY_BYTES = 350_000
 _THROTTLE_CODES = frozenset(
@@ -76,6 +84,17 @@ class EventLog:
         )
         item = resp.get("Item")
         return self._decode(item) if item else None
+
+    def tool_use(self, investigation_id: str, turn: int, tool_use_id: str) -> ContentBlock:
+        """The tool_use block ``tool_use_id`` of ``turn`` (turn 0: the context gathering)."""
+        pos = calls_position(turn)
+        holder = self.get(investigation_id, pos)
+        if not isinstance(holder, AssistantMessage | ContextGathering):
+            raise EventNotFound(investigation_id, pos)
+        use = next((u for u in holder.tool_uses() if u.get("id") == tool_use_id), None)
+        if use is None:
+            raise NotFoundError(f"turn {turn} has no tool call {tool_use_id}")
+        return use
 
     def read(
         self, investigation_id: str, after: str | None = None, limit: int | None = None

@@ -168,9 +168,11 @@ def suspect_commits(ctx: ToolContext, args: SuspectCommitsInput) -> str:
             unexplained.append(f"{frame} ({blame})")
             continue
         by_commit.setdefault(blame.sha, []).append((frame, blame))
+    commits, blamed = len(by_commit), sum(map(len, by_commit.values()))
     lines = [
-        f"{len(by_commit)} commits last changed the lines of {sum(map(len, by_commit.values()))}"
-        f" application frames in {source} (blame at {ws.base_commit[:12]}), newest first:"
+        f"{commits} commit{'s' if commits != 1 else ''} last changed the lines of {blamed}"
+        f" application frame{'s' if blamed != 1 else ''} in {source}"
+        f" (blame at {ws.base_commit[:12]}), newest first:"
     ]
     ordered = sorted(by_commit.values(), key=lambda hits: hits[0][1].date, reverse=True)
     for hits in ordered:

@@ -16,7 +16,7 @@ from fixloop.domain import AssistantMessage, ToolResult
 from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.tools import Tool, ToolContext, default_registry
 from tests.integration.scenario import fingerprint, log_of, run_scripted
-from tests.support import text, tool_use
+from tests.support import logs_message, text, tool_use
 
 RUNS: Counter[str] = Counter()
 _lock = threading.Lock()
@@ -105,14 +105,22 @@ def test_five_turns_with_parallel_tool_calls(
 def test_every_task_failing_once_before_and_after_its_writes(
     runtime: EmbeddedRuntime, repo: Path, tmp_path: Path, settings: Any
 ) -> None:
-    # Given a clean run of a scenario for reference
+    # Given a clean run for reference, of a signal whose stack frame makes fixloop gather the
+    # suspect commits in the sandbox before turn 1
     turns = _parallel_turns(3, 3)
-    clean = run_scripted(runtime, repo, turns, tmp_path / "clean.jsonl")
+    signal = logs_message(
+        [
+            "Traceback (most recent call last):",
+            '  File "/var/task/app/handler.py", line 2, in handle',
+            "KeyError: 'user'",
+        ]
+    )
+    clean = run_scripted(runtime, repo, turns, tmp_path / "clean.jsonl", signal=signal)
     # When the same scenario runs with every Task raising once before and once after its writes
     steps = ["prepare", "model_turn", "run_tool", "deliver"]
     faults.reset()
     settings(fault_plan=",".join(f"{s}:{p}" for s in steps for p in ("before", "after")))
-    faulty = run_scripted(runtime, repo, turns, tmp_path / "faulty.jsonl")
+    faulty = run_scripted(runtime, repo, turns, tmp_path / "faulty.jsonl", signal=signal)
     # Then every fault fired, the investigation completed, and its log is the clean one:
     # nothing duplicated, nothing lost, and no tool ran twice
     assert faults.fired() == {f"{s}:{p}" for s in steps for p in ("before", "after")}
@@ -120,6 +128,7 @@ def test_every_task_failing_once_before_and_after_its_writes(
     clean_log = fingerprint(log_of(clean.investigation.investigation_id))
     faulty_log = fingerprint(log_of(faulty.investigation.investigation_id))
     assert [row[:2] for row in faulty_log] == [row[:2] for row in clean_log]
+    assert ("t000000.0.context", "context_gathering") in [row[:2] for row in faulty_log]
     strip = [(p, t) for p, t, _ in faulty_log]
     assert len(strip) == len(set(strip))
     inv_id = faulty.investigation.investigation_id

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
@@ -32,7 +31,7 @@ from fixloop.sandbox.workspace import Workspace
 from fixloop.tools import ToolContext, default_registry, telemetry
 from fixloop.tools.suspects import parse_frames
 from tests.integration.scenario import log_of, run_scripted
-from tests.support import alarm_event, head, logs_message, make_repo, tool_use
+from tests.support import alarm_event, commit_as, head, logs_message, make_repo, tool_use
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 SIGNAL_AT = NOW - timedelta(minutes=5)
@@ -603,17 +602,6 @@ def test_recent_deployments_outside_the_window_and_for_other_sources(
 # -- suspect_commits ----------------------------------------------------------------------
 
 
-def _commit(repo: Path, author: str, message: str, files: dict[str, str]) -> str:
-    for name, content in files.items():
-        (repo / name).parent.mkdir(parents=True, exist_ok=True)
-        (repo / name).write_text(content)
-    git = ["git", "-C", str(repo), "-c", f"user.name={author}"]
-    git += ["-c", f"user.email={author.lower()}@example.com"]
-    subprocess.run([*git, "add", "-A"], check=True)
-    subprocess.run([*git, "commit", "-q", "-m", message], check=True)
-    return head(repo)
-
-
 TRACEBACK = """Traceback (most recent call last):
   File "/var/runtime/bootstrap.py", line 60, in handle_event_request
   File "/var/task/app/handler.py", line 3, in handle
@@ -634,10 +622,10 @@ def test_suspect_commits_blames_the_lines_of_the_stack_trace(tmp_path: Path) -> 
             "app/util.py": "def ident(x):\n    return x\n",
         },
     )
-    alice = _commit(
+    alice = commit_as(
         repo, "Alice", "Strip identifiers", {"app/util.py": "def ident(x):\n    return x.strip()\n"}
     )
-    bob = _commit(
+    bob = commit_as(
         repo,
         "Bob",
         "Read the user id from the event",
@@ -646,7 +634,7 @@ def test_suspect_commits_blames_the_lines_of_the_stack_trace(tmp_path: Path) -> 
             '    return ident(event["user"]["id"])\n'
         },
     )
-    _commit(repo, "Carol", "Docs", {"README.md": "# svc\n"})
+    commit_as(repo, "Carol", "Docs", {"README.md": "# svc\n"})
     ws = Workspace.create(tmp_path / "ws", repo, head(repo))
     signal = _log_signal("/aws/lambda/orders", lines=["START", TRACEBACK, TRACEBACK])
     # When the sandbox runs suspect_commits

@@ -1,0 +1,27 @@
+"""The initial context: what fixloop gathers itself before the model's first turn.
+
+The first prompt holds the signal (first and latest occurrence, counts, a sample of the log
+lines) and, when the signal carries application stack frames, the suspect commits: the
+last changes to those lines, found with git blame in the sandbox. Gathering runs through the
+same Map, dispatch and sandbox as the model's tool calls (turn 0), so it is as durable as
+they are, and a failure reaches the model as a line of the first prompt instead of stopping
+the investigation.
+"""
+
+from __future__ import annotations
+
+from fixloop.domain import Investigation, Signal
+from fixloop.domain.events import ContentBlock
+from fixloop.tools.suspects import SUSPECT_COMMITS, parse_frames
+
+SUSPECT_COMMITS_CALL_ID = "context-suspect-commits"
+
+
+def initial_calls(investigation: Investigation, signal: Signal) -> list[ContentBlock]:
+    """tool_use blocks to run before turn 1; empty when there is nothing to gather."""
+    if not investigation.repo:
+        return []
+    if not parse_frames("\n".join(line.message for line in signal.log_lines)):
+        return []
+    suspects = {"type": "tool_use", "id": SUSPECT_COMMITS_CALL_ID, "name": SUSPECT_COMMITS.name}
+    return [{**suspects, "input": {}}]

@@ -1,0 +1,125 @@
+"""The first prompt: the signal and the suspect commits, gathered in the sandbox before turn 1.
+
+The model here is the real Anthropic SDK against the local Messages server, so the test reads
+the prompt exactly as it went over the wire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fixloop.agent import start_investigation
+from fixloop.domain import parse_signal
+from fixloop.domain.events import ContextGathering, ToolResult
+from fixloop.llm.factory import clear_model_cache
+from fixloop.local.runtime import EmbeddedRuntime
+from fixloop.testing.messages_server import MessagesServer
+from tests.integration.scenario import log_of
+from tests.support import alarm_event, commit_as, head, logs_message, make_repo, tool_use
+
+TRACEBACK = """Traceback (most recent call last):
+  File "/var/runtime/bootstrap.py", line 60, in handle_event_request
+  File "/var/task/app/handler.py", line 3, in handle
+    return ident(event["user"]["id"])
+  File "/var/task/app/util.py", line 2, in ident
+    return x.strip()
+KeyError: 'user'"""
+
+
+@pytest.fixture
+def messages(runtime: EmbeddedRuntime, monkeypatch: pytest.MonkeyPatch) -> Iterator[MessagesServer]:
+    with MessagesServer() as server:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+        clear_model_cache()
+        yield server
+    clear_model_cache()
+
+
+def _history(tmp_path: Path) -> tuple[Path, str]:
+    """A service where Bob's commit introduced the failing handler line."""
+    repo = make_repo(
+        tmp_path / "svc",
+        {
+            "app/handler.py": "from app.util import ident\ndef handle(event):\n    return 1\n",
+            "app/util.py": "def ident(x):\n    return x\n",
+        },
+    )
+    commit_as(repo, "Alice", "Strip ids", {"app/util.py": "def ident(x):\n    return x.strip()\n"})
+    bob = commit_as(
+        repo,
+        "Bob",
+        "Read the user id from the event",
+        {
+            "app/handler.py": "from app.util import ident\ndef handle(event):\n"
+            '    return ident(event["user"]["id"])\n'
+        },
+    )
+    return repo, bob
+
+
+def _investigate(rt: EmbeddedRuntime, repo: Path, signal: dict[str, Any]) -> str:
+    inv = start_investigation(
+        parse_signal(signal), repo=str(repo), commit=head(repo), model="anthropic:claude-test"
+    )
+    ended = rt.watcher.wait(inv.investigation_id, timeout_s=120)
+    assert ended.status == "finished", ended.outcome
+    return inv.investigation_id
+
+
+def _first_prompt(server: MessagesServer) -> str:
+    first = next(r for r in server.requests if r.path.startswith("/v1/messages"))
+    [message] = first.body["messages"]
+    assert message["role"] == "user"
+    assert all(block["type"] == "text" for block in message["content"])
+    return "\n".join(block["text"] for block in message["content"])
+
+
+def test_the_first_prompt_names_the_commits_that_changed_the_failing_lines(
+    runtime: EmbeddedRuntime, messages: MessagesServer, tmp_path: Path
+) -> None:
+    # Given a traceback through two files whose lines Bob and Alice last changed
+    repo, bob = _history(tmp_path)
+    messages.enqueue([tool_use("finish", summary="Bob's change reads a missing key.")])
+    # When an investigation starts from the log lines
+    inv_id = _investigate(runtime, repo, logs_message(["START", *TRACEBACK.splitlines()]))
+    # Then the model's very first request holds the signal and the suspect commits, newest
+    # first, as plain text (the model made no tool call for them)
+    prompt = _first_prompt(messages)
+    assert "A production problem was detected." in prompt
+    suspects = prompt[prompt.index("Suspect commits") :]
+    assert f"{bob[:12]}  " in suspects
+    assert "Bob <bob@example.com>  Read the user id from the event" in suspects
+    assert suspects.index("Bob <") < suspects.index("Alice <")
+    assert "app/handler.py:3 <- /var/task/app/handler.py:3 in handle" in suspects
+    # And the log holds the gathering and its result as turn 0, before the first answer
+    kinds = [(e.position, e.event.type) for e in log_of(inv_id)]
+    assert kinds[:3] == [
+        ("t000000.0.context", "context_gathering"),
+        ("t000000.0.signal", "signal"),
+        ("t000000.2.000", "tool_result"),
+    ]
+    gathered = [e.event for e in log_of(inv_id) if isinstance(e.event, ToolResult)]
+    assert [(r.turn, r.name, r.is_error) for r in gathered] == [(0, "suspect_commits", False)]
+    [listed] = [e.event for e in log_of(inv_id) if isinstance(e.event, ContextGathering)]
+    assert [c["name"] for c in listed.calls] == ["suspect_commits"]
+    assert len(messages.requests) == 1
+
+
+def test_an_alarm_without_stack_frames_goes_straight_to_the_model(
+    runtime: EmbeddedRuntime, messages: MessagesServer, tmp_path: Path
+) -> None:
+    # Given an alarm (no stack trace to blame)
+    repo, _ = _history(tmp_path)
+    messages.enqueue([tool_use("finish", summary="Nothing to fix.")])
+    # When it is investigated
+    inv_id = _investigate(runtime, repo, alarm_event())
+    # Then nothing is gathered: no sandbox is started before the model's first turn
+    prompt = _first_prompt(messages)
+    assert "Suspect commits" not in prompt
+    assert not any(e.event.type == "context_gathering" for e in log_of(inv_id))
+    assert not any(e.event.type == "tool_result" for e in log_of(inv_id))
