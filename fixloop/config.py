@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     sandbox_idle_seconds: int = Field(default=600, ge=1)
     """A sandbox with no call for this long stops itself."""
     sandbox_launch_timeout_seconds: int = Field(default=240, ge=1)
+    repo_token_function: str = ""
+    """The Repo Token function the sandbox asks for a read-only token to clone a private
+    GitHub repository (fixloop.sandbox.repo_access). Empty: clone without credentials."""
     sandbox_investigation: str = ""
     """Inside a sandbox: the investigation it serves (set by the dispatcher's task overrides)."""
     sandbox_id: str = ""

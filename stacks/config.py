@@ -25,6 +25,10 @@ __all__ = [
 CONTEXT_MODEL = "fixloop:model"
 """Default model spec of new investigations (``FIXLOOP_MODEL``): bedrock[:ID], anthropic[:ID]."""
 CONTEXT_ANTHROPIC_SECRET_NAME = "fixloop:anthropic_secret_name"
+CONTEXT_GITHUB_SECRET_NAME = "fixloop:github_secret_name"
+"""Secrets Manager secret with GitHub credentials (a GitHub App's app_id, private_key and
+installation_id, or a token): Deliver opens pull requests with it, and Repo Token narrows
+it to a read-only token for the sandbox to clone private repositories."""
 """Name of a Secrets Manager secret holding an Anthropic API key; empty: none."""
 CONTEXT_LAYER_ASSET_DIR = "fixloop:layer_asset_dir"
 """A prebuilt layer directory (with ``python/`` inside) used instead of bundling with pip."""
@@ -49,6 +53,7 @@ _GITHUB_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 class FixloopConfig:
     model: str = "bedrock"
     anthropic_secret_name: str | None = None
+    github_secret_name: str | None = None
     layer_asset_dir: str | None = None
     state_machine_name: str = "fixloop-investigation"
     alarm_prefixes: tuple[str, ...] = ()
@@ -74,6 +79,7 @@ class FixloopConfig:
         return cls(
             model=_string(node, CONTEXT_MODEL) or defaults.model,
             anthropic_secret_name=_string(node, CONTEXT_ANTHROPIC_SECRET_NAME),
+            github_secret_name=_string(node, CONTEXT_GITHUB_SECRET_NAME),
             layer_asset_dir=_string(node, CONTEXT_LAYER_ASSET_DIR),
             state_machine_name=(
                 _string(node, CONTEXT_STATE_MACHINE_NAME) or defaults.state_machine_name

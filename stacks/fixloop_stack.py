@@ -60,6 +60,13 @@ class FixloopStack(cdk.Stack):
             if config.anthropic_secret_name
             else None
         )
+        github_secret = (
+            secretsmanager.Secret.from_secret_name_v2(
+                self, "GitHubSecret", config.github_secret_name
+            )
+            if config.github_secret_name
+            else None
+        )
         self.github_webhook_secret = github_webhook_secret(self, "GitHubWebhookSecret")
         self.functions = LoopFunctions(
             self,
@@ -70,10 +77,12 @@ class FixloopStack(cdk.Stack):
             state_machine_arn=machine_arn,
             sandbox=self.sandbox,
             anthropic_secret=anthropic_secret,
+            github_secret=github_secret,
             github_webhook_secret=self.github_webhook_secret,
             targets=config.targets_json,
             default_github_repo=config.default_github_repo,
         )
+        self.sandbox.allow_repo_token(self.functions.functions["repo_token"])
         self.loop = InvestigationLoop(
             self,
             "Loop",

@@ -24,7 +24,12 @@ from github import Auth
 from fixloop import aws
 from fixloop.errors import ConfigError, TransientError
 
-__all__ = ["github_auth_from_env", "github_auth_from_secret", "github_auth_from_value"]
+__all__ = [
+    "github_auth_from_env",
+    "github_auth_from_secret",
+    "github_auth_from_value",
+    "installation_token",
+]
 
 _SHAPES = (
     'expected {"token": "..."} or {"app_id": ..., "private_key": "-----BEGIN ...", '
@@ -40,7 +45,9 @@ _TRANSIENT_CODES = {
 }
 
 
-def github_auth_from_secret(secret_arn: str) -> Auth.Auth:
+def github_auth_from_secret(
+    secret_arn: str, *, permissions: dict[str, str] | None = None
+) -> Auth.Auth:
     """The GitHub credentials in a Secrets Manager secret (see the module docstring).
 
     Raises ConfigError when the secret cannot be read for a lasting reason (missing, no
@@ -61,12 +68,22 @@ def github_auth_from_secret(secret_arn: str) -> Auth.Auth:
     if text is None and secret.get("SecretBinary") is not None:
         raw = secret["SecretBinary"]
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-    return github_auth_from_value(str(text or ""), source=f"secret {secret_arn}")
+    return github_auth_from_value(
+        str(text or ""), source=f"secret {secret_arn}", permissions=permissions
+    )
 
 
-def github_auth_from_value(text: str, *, source: str = "the GitHub secret") -> Auth.Auth:
+def github_auth_from_value(
+    text: str,
+    *,
+    source: str = "the GitHub secret",
+    permissions: dict[str, str] | None = None,
+) -> Auth.Auth:
     """Parse a secret string: JSON with a token or a GitHub App installation, or a bare
-    token. Raises ConfigError naming ``source`` for anything else."""
+    token. Raises ConfigError naming ``source`` for anything else.
+
+    ``permissions`` narrows a GitHub App's installation tokens (``{"contents": "read"}``);
+    a personal token cannot be narrowed and is returned as it is."""
     text = text.strip()
     if not text:
         raise ConfigError(f"{source} is empty: {_SHAPES}")
@@ -80,7 +97,25 @@ def github_auth_from_value(text: str, *, source: str = "the GitHub secret") -> A
         raise ConfigError(f"{source} looks like JSON but does not parse ({exc.msg})") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{source} is not a JSON object: {_SHAPES}")
-    return _auth_from_fields(data, source)
+    return _auth_from_fields(data, source, permissions)
+
+
+def installation_token(auth: Auth.Auth, api_url: str) -> str:
+    """The token itself: for a GitHub App, a fresh installation token (an hour long, with
+    the permissions ``auth`` asks for); a personal token as it is."""
+    if isinstance(auth, Auth.Token):
+        return auth.token
+    if not isinstance(auth, Auth.AppInstallationAuth):
+        raise ConfigError(f"cannot make a token from {type(auth).__name__} credentials")
+    from github import Github, GithubException
+
+    Github(auth=auth, base_url=api_url)  # gives the auth its requester
+    try:
+        return auth.token
+    except GithubException as exc:
+        if exc.status in (401, 403, 404):
+            raise ConfigError(f"GitHub refused an installation token: {exc}") from exc
+        raise TransientError(f"GitHub could not issue an installation token: {exc}") from exc
 
 
 def github_auth_from_env(environ: Mapping[str, str] | None = None) -> Auth.Auth:
@@ -94,7 +129,9 @@ def github_auth_from_env(environ: Mapping[str, str] | None = None) -> Auth.Auth:
     return Auth.Token(token)
 
 
-def _auth_from_fields(data: dict[str, Any], source: str) -> Auth.Auth:
+def _auth_from_fields(
+    data: dict[str, Any], source: str, permissions: dict[str, str] | None
+) -> Auth.Auth:
     app_fields = {"app_id", "private_key", "installation_id"} & data.keys()
     if app_fields:
         missing = sorted({"app_id", "private_key", "installation_id"} - data.keys())
@@ -107,7 +144,9 @@ def _auth_from_fields(data: dict[str, Any], source: str) -> Auth.Auth:
             raise ConfigError(f"{source}: private_key is not a PEM private key (-----BEGIN ...)")
         if "\\n" in key and "\n" not in key.strip():
             key = key.replace("\\n", "\n")  # a PEM pasted with its newlines escaped
-        return Auth.AppAuth(app_id, key).get_installation_auth(int(installation_id))
+        return Auth.AppAuth(app_id, key).get_installation_auth(
+            int(installation_id), token_permissions=permissions
+        )
     token = data.get("token")
     if isinstance(token, str) and token.strip():
         return Auth.Token(token.strip())

@@ -26,6 +26,9 @@ FUNCTIONS: dict[str, str] = {
     "DispatchToolFunctionArn": "dispatch_tool",
 }
 
+INVOKED_FUNCTIONS: tuple[str, ...] = ("repo_token",)
+"""Functions invoked by name rather than by the state machine (the sandbox calls Repo Token)."""
+
 Handler = Callable[[dict[str, Any], Any], Any]
 
 
@@ -56,7 +59,7 @@ def load_handlers(prefix: str) -> dict[str, Handler]:
             f"{FUNCTIONS_DIR} (run from a source checkout installed with `pip install -e`)"
         )
     handlers: dict[str, Handler] = {}
-    for folder in FUNCTIONS.values():
+    for folder in (*FUNCTIONS.values(), *INVOKED_FUNCTIONS):
         module = load_module(FUNCTIONS_DIR / folder / "handler.py", f"fixloop_functions_{folder}")
         handlers[f"{prefix}-{folder}"] = module.lambda_handler
     return handlers

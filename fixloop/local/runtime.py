@@ -21,6 +21,7 @@ from fixloop.config import get_settings
 from fixloop.local import moto_patches
 from fixloop.local.handlers import (
     FUNCTIONS,
+    INVOKED_FUNCTIONS,
     STATE_MACHINE_FILE,
     Handler,
     LocalLambdaContext,
@@ -137,17 +138,17 @@ class EmbeddedRuntime:
             AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
         )["Role"]["Arn"]
         lam = aws.client("lambda")
-        substitutions: dict[str, str] = {}
-        for placeholder, folder in FUNCTIONS.items():
-            name = f"{PREFIX}-{folder}"
-            arn = lam.create_function(
-                FunctionName=name,
+        arns: dict[str, str] = {}
+        for folder in (*FUNCTIONS.values(), *INVOKED_FUNCTIONS):
+            arns[folder] = lam.create_function(
+                FunctionName=f"{PREFIX}-{folder}",
                 Runtime="python3.13",
                 Role=role_arn,
                 Handler="handler.lambda_handler",
                 Code={"ZipFile": _placeholder_zip()},
             )["FunctionArn"]
-            substitutions[placeholder] = arn
+        substitutions = {placeholder: arns[folder] for placeholder, folder in FUNCTIONS.items()}
+        self.configure(repo_token_function=arns["repo_token"])
         definition = STATE_MACHINE_FILE.read_text()
         for key, value in substitutions.items():
             definition = definition.replace("${" + key + "}", value)

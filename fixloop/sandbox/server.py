@@ -34,6 +34,7 @@ from fixloop.domain.events import SignalReceived, ToolResult, signal_position
 from fixloop.errors import ConfigError, ToolFailed
 from fixloop.httpserver import QuietHTTPServer
 from fixloop.sandbox.protocol import SandboxCall
+from fixloop.sandbox.repo_access import clone_header
 from fixloop.sandbox.snapshots import SnapshotStore
 from fixloop.sandbox.workspace import AppliedCall, Workspace
 from fixloop.store import stores
@@ -72,7 +73,7 @@ class SandboxServer:
             raise LookupError(f"investigation {self.investigation_id} has no signal")
         # What tools read of these (repo, commit, signal) never changes: read them once.
         self._facts = (inv, signal.signal)
-        self.workspace = self._open_workspace(inv.repo, inv.commit)
+        self.workspace = self._open_workspace(inv)
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
         endpoint = f"http://{_advertised_host(self._httpd)}:{self._httpd.server_address[1]}"
         if not st.sandboxes.update(
@@ -105,13 +106,14 @@ class SandboxServer:
         self._httpd.shutdown()
         return reason
 
-    def _open_workspace(self, repo: str, commit: str) -> Workspace:
+    def _open_workspace(self, inv: Investigation) -> Workspace:
         root = self.workdir / "workspace"
+        auth_header = clone_header(inv)
         snapshot = self.snapshots.load(self.investigation_id)
         if snapshot is not None:
             logger.info("restoring workspace", extra={"applied": len(snapshot.applied)})
-            return Workspace.restore(root, repo, snapshot)
-        return Workspace.create(root, repo, commit)
+            return Workspace.restore(root, inv.repo, snapshot, auth_header=auth_header)
+        return Workspace.create(root, inv.repo, inv.commit, auth_header=auth_header)
 
     def _heartbeats(self) -> None:
         """Keep the registration fresh, answer task heartbeats, notice the end."""

@@ -94,11 +94,15 @@ class Workspace:
     # -- creation --------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, root: Path, source: str | Path, commit: str) -> Workspace:
+    def create(
+        cls, root: Path, source: str | Path, commit: str, *, auth_header: str | None = None
+    ) -> Workspace:
         """Clone ``source`` (a local path or a URL) into ``root`` and check out ``commit``.
 
         ``root`` must not exist or be empty. Raises BadInputError when the source cannot be
         cloned or does not have the commit; nothing is left behind at ``root`` then.
+        ``auth_header`` (``Authorization: ...``) is sent by the clone and fetch commands only:
+        it is never written to the clone's configuration.
         """
         root = Path(root)
         if root.exists() and (not root.is_dir() or any(root.iterdir())):
@@ -107,26 +111,32 @@ class Workspace:
             raise BadInputError(f"{commit!r} is not a commit")
         created = not root.exists()
         try:
-            return cls._clone(root, str(source), commit.strip())
+            return cls._clone(root, str(source), commit.strip(), auth_header)
         except BaseException:
             _remove(root, created)
             raise
 
     @classmethod
-    def _clone(cls, root: Path, source: str, commit: str) -> Workspace:
+    def _clone(cls, root: Path, source: str, commit: str, auth_header: str | None) -> Workspace:
+        # git's ext:: transport runs a command; a source is never allowed to. `git -c` (not
+        # `git clone -c`) keeps the header out of the new clone's .git/config.
+        remote = {"protocol.ext.allow": "never"}
+        if auth_header:
+            remote["http.extraHeader"] = auth_header
         proc = _run_git(
             None,
             ["clone", "--quiet", "--no-checkout", "--", source, str(root)],
             timeout=CLONE_TIMEOUT_S,
-            # git's ext:: transport runs a command; a source is never allowed to.
-            config={"protocol.ext.allow": "never"},
+            config=remote,
         )
         if proc.returncode != 0:
             raise BadInputError(f"cannot clone {source}: {_last_line(proc.stderr)}")
         sha = _rev_parse(root, commit)
         if sha is None:
             # A commit that no branch or tag reaches may still be fetched by its id.
-            _run_git(root, ["fetch", "--quiet", "origin", commit], timeout=CLONE_TIMEOUT_S)
+            _run_git(
+                root, ["fetch", "--quiet", "origin", commit], timeout=CLONE_TIMEOUT_S, config=remote
+            )
             sha = _rev_parse(root, commit)
         if sha is None:
             raise BadInputError(f"commit {commit!r} is not in {source}")
@@ -138,12 +148,19 @@ class Workspace:
         return cls(root, sha)
 
     @classmethod
-    def restore(cls, root: Path, source: str | Path, snapshot: Snapshot) -> Workspace:
+    def restore(
+        cls,
+        root: Path,
+        source: str | Path,
+        snapshot: Snapshot,
+        *,
+        auth_header: str | None = None,
+    ) -> Workspace:
         """Rebuild the workspace a snapshot was taken of: clone, apply the patch, load the
         journal. Raises BadInputError when the patch does not apply to its base commit."""
         root = Path(root)
         created = not root.exists()
-        ws = cls.create(root, source, snapshot.base_commit)
+        ws = cls.create(root, source, snapshot.base_commit, auth_header=auth_header)
         try:
             if snapshot.patch:
                 ws._apply(snapshot.patch)

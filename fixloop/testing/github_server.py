@@ -215,6 +215,9 @@ class GitHubServer(BackgroundServer):
         self.app_id = app_id
         self.app_public_key = app_public_key
         self.installation_id = installation_id
+        self.app_permissions = {"contents": "write", "pull_requests": "write", "metadata": "read"}
+        self.narrowed_tokens: dict[str, dict[str, str]] = {}
+        """Installation tokens issued with narrowed ``permissions``, and those permissions."""
         self.requests: list[RecordedRequest] = []
         self._lock = threading.RLock()
         self._tmp = Path(tempfile.mkdtemp(prefix="fixloop-github-"))
@@ -541,10 +544,17 @@ class GitHubServer(BackgroundServer):
         if installation != self.installation_id:
             raise _error(404, "Not Found")
         expires = datetime.now(UTC) + timedelta(hours=1)
+        asked = (request.body or {}).get("permissions") if isinstance(request.body, dict) else None
+        token, granted = self.token, self.app_permissions
+        if asked:
+            # A narrowed token is a new token, holding only what was asked (as on GitHub).
+            granted = dict(asked)
+            token = f"ghs_narrowed_{len(self.narrowed_tokens) + 1:04d}"
+            self.narrowed_tokens[token] = granted
         return 201, {
-            "token": self.token,
+            "token": token,
             "expires_at": _iso(expires),
-            "permissions": {"contents": "write", "pull_requests": "write", "metadata": "read"},
+            "permissions": granted,
             "repository_selection": "selected",
         }
 

@@ -27,6 +27,7 @@ __all__ = [
     "ALL_FUNCTIONS",
     "ENTRY_FUNCTIONS",
     "FUNCTIONS_DIR",
+    "GITHUB_CREDENTIAL_USERS",
     "LOOP_FUNCTIONS",
     "FunctionSpec",
     "LoopFunctions",
@@ -86,6 +87,11 @@ LOOP_FUNCTIONS: tuple[FunctionSpec, ...] = (
     ),
 )
 ENTRY_FUNCTIONS: tuple[FunctionSpec, ...] = (
+    # The sandbox asks it for a read-only token to clone a private repository
+    # (fixloop.sandbox.repo_access): the sandbox never holds the GitHub credentials.
+    FunctionSpec(
+        "repo_token", "RepoToken", timeout_seconds=30, loop_step=False, writes_records=False
+    ),
     # Review feedback on a delivered pull request resumes its investigation.
     FunctionSpec(
         "github_webhook",
@@ -118,6 +124,8 @@ ENTRY_FUNCTIONS: tuple[FunctionSpec, ...] = (
     ),
 )
 ALL_FUNCTIONS = LOOP_FUNCTIONS + ENTRY_FUNCTIONS
+GITHUB_CREDENTIAL_USERS = ("deliver", "repo_token")
+"""The functions that read the GitHub credentials secret (the webhook secret is another)."""
 
 
 class LoopFunctions(Construct):
@@ -144,6 +152,7 @@ class LoopFunctions(Construct):
         state_machine_arn: str,
         sandbox: SandboxCluster,
         anthropic_secret: secretsmanager.ISecret | None = None,
+        github_secret: secretsmanager.ISecret | None = None,
         github_webhook_secret: secretsmanager.ISecret | None = None,
         targets: str = "{}",
         default_github_repo: str = "",
@@ -169,10 +178,19 @@ class LoopFunctions(Construct):
             env = dict(common_env)
             if spec.name == "prepare" or spec.starts_executions:
                 env["FIXLOOP_STATE_MACHINE_ARN"] = state_machine_arn
-            if spec.name == "model_turn" and anthropic_secret is not None:
-                env["FIXLOOP_ANTHROPIC_SECRET_ARN"] = anthropic_secret.secret_arn
-            if spec.name == "github_webhook" and github_webhook_secret is not None:
-                env["FIXLOOP_GITHUB_WEBHOOK_SECRET_ARN"] = github_webhook_secret.secret_arn
+            env.update(
+                _secret_environment(
+                    spec.name,
+                    {
+                        "FIXLOOP_ANTHROPIC_SECRET_ARN": (("model_turn",), anthropic_secret),
+                        "FIXLOOP_GITHUB_SECRET_ARN": (GITHUB_CREDENTIAL_USERS, github_secret),
+                        "FIXLOOP_GITHUB_WEBHOOK_SECRET_ARN": (
+                            ("github_webhook",),
+                            github_webhook_secret,
+                        ),
+                    },
+                )
+            )
             if spec.dispatches_sandboxes:
                 env.update(sandbox.dispatch_environment())
             if spec.triages:
@@ -231,6 +249,9 @@ class LoopFunctions(Construct):
             if anthropic_secret is not None:
                 anthropic_secret.grant_read(model_turn)
 
+        if github_secret is not None:
+            self._grant_github_credentials(github_secret)
+
         github_webhook = self.roles.get("github_webhook")
         if github_webhook is not None and github_webhook_secret is not None:
             # Reading the value is all it needs (grant_read would add DescribeSecret too).
@@ -240,6 +261,19 @@ class LoopFunctions(Construct):
                     resources=[github_webhook_secret.secret_arn],
                 )
             )
+
+    def _grant_github_credentials(self, secret: secretsmanager.ISecret) -> None:
+        """Deliver and Repo Token read the GitHub credentials; nothing else does."""
+        for name in GITHUB_CREDENTIAL_USERS:
+            user = self.roles.get(name)
+            if user is not None:
+                user.add_to_principal_policy(
+                    iam.PolicyStatement(
+                        actions=["secretsmanager:GetSecretValue"],
+                        # A secret named, not created, here: its ARN ends in 6 random chars.
+                        resources=[f"{secret.secret_arn}-??????"],
+                    )
+                )
 
     def _function(
         self,
@@ -445,3 +479,15 @@ class LoopFunctions(Construct):
         )
         for arn in (foundation_models, inference_profiles):
             acknowledge(role, iam5_resource(flatten(arn, stack)), reason)
+
+
+def _secret_environment(
+    function: str,
+    secrets: dict[str, tuple[tuple[str, ...], secretsmanager.ISecret | None]],
+) -> dict[str, str]:
+    """``{variable: ARN}`` of the configured secrets ``function`` is among the readers of."""
+    return {
+        variable: secret.secret_arn
+        for variable, (readers, secret) in secrets.items()
+        if secret is not None and function in readers
+    }

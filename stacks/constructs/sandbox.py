@@ -13,6 +13,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
@@ -152,6 +153,17 @@ class SandboxCluster(Construct):
             essential=True,
         )
         self._acknowledge(storage)
+
+    def allow_repo_token(self, repo_token: lambda_.IFunction) -> None:
+        """Let the sandbox ask Repo Token for a read-only clone token (and nothing else of
+        GitHub's): invoke that one function, named in FIXLOOP_REPO_TOKEN_FUNCTION."""
+        self.container.add_environment("FIXLOOP_REPO_TOKEN_FUNCTION", repo_token.function_name)
+        # The function itself, not grant_invoke's "ARN:*" (every version and alias).
+        self.task_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction"], resources=[repo_token.function_arn]
+            )
+        )
 
     def dispatch_environment(self) -> dict[str, str]:
         """What the dispatch function needs to run a sandbox task and reach it."""

@@ -34,6 +34,7 @@ from stacks.config import (
     CONTEXT_ALARM_PREFIXES,
     CONTEXT_ANTHROPIC_SECRET_NAME,
     CONTEXT_DEFAULT_GITHUB_REPO,
+    CONTEXT_GITHUB_SECRET_NAME,
     CONTEXT_LAYER_ASSET_DIR,
     CONTEXT_MODEL,
     CONTEXT_TARGETS,
@@ -52,6 +53,7 @@ from stacks.nag import flatten, iam5_resource
 
 STATE_MACHINE_NAME = "fixloop-investigation"
 SECRET_NAME = "fixloop/anthropic"
+GITHUB_SECRET_NAME = "fixloop/github"
 LOOP_FUNCTIONS = {
     # folder: (timeout seconds, memory MB)
     "prepare": (60, 512),
@@ -75,6 +77,7 @@ ENTRY_FUNCTIONS = {
     "alarm_trigger": (60, 512),
     "logs_trigger": (60, 512),
     "api_trigger": (60, 512),
+    "repo_token": (30, 512),
 }
 TRIGGERS = ("alarm_trigger", "logs_trigger", "api_trigger")
 WATCHED_LOG_GROUP = "/aws/lambda/orders"
@@ -107,6 +110,7 @@ def app(tmp_path_factory: pytest.TempPathFactory, prebuilt_layer: Path) -> cdk.A
             context={
                 CONTEXT_LAYER_ASSET_DIR: str(prebuilt_layer),
                 CONTEXT_ANTHROPIC_SECRET_NAME: SECRET_NAME,
+                CONTEXT_GITHUB_SECRET_NAME: GITHUB_SECRET_NAME,
             },
         )
     )
@@ -685,6 +689,9 @@ def test_sandbox_task_definition(template_json: dict[str, Any]) -> None:
         "FIXLOOP_SANDBOXES_TABLE": {"Ref": tables["Sandboxes"]},
         "FIXLOOP_BLOBS_BUCKET": {"Ref": only(template_json, "AWS::S3::Bucket")[0]},
         "POWERTOOLS_SERVICE_NAME": "fixloop-sandbox",
+        "FIXLOOP_REPO_TOKEN_FUNCTION": {
+            "Ref": function_ids(template_json, "entry point")["repo_token"]
+        },
     }
     assert "Secrets" not in container
 
@@ -1427,24 +1434,30 @@ def test_no_statement_has_wildcard_actions_or_data_access_on_every_resource(
             assert "*" not in statement_resources(statement), statement
 
 
-def test_only_model_turn_invokes_bedrock_and_reads_the_secret(
+def test_only_model_turn_invokes_bedrock_and_only_named_functions_read_secrets(
     template_json: dict[str, Any],
 ) -> None:
-    # Given each loop function's policy statements
+    # Given each function's policy statements
     by_function = {
         name: policy_of_role(template_json, role_of_function(template_json, name))
-        for name in LOOP_FUNCTIONS
+        for name in [*LOOP_FUNCTIONS, "repo_token"]
     }
 
     # When the Bedrock and Secrets Manager statements are picked out
     def granted(name: str, prefix: str) -> list[dict[str, Any]]:
         return [s for s in by_function[name] if any(a.startswith(prefix) for a in actions(s))]
 
-    # Then only model_turn has them, on scoped (not "*") resources
-    for name in LOOP_FUNCTIONS:
+    # Then only model_turn invokes models and reads the Anthropic key; only deliver and
+    # repo_token read the GitHub credentials; each on scoped (not "*") resources
+    for name in by_function:
         if name != "model_turn":
             assert not granted(name, "bedrock:"), name
+        if name not in ("model_turn", "deliver", "repo_token"):
             assert not granted(name, "secretsmanager:"), name
+    for name in ("deliver", "repo_token"):
+        (github,) = granted(name, "secretsmanager:")
+        assert actions(github) == ["secretsmanager:GetSecretValue"]
+        assert f":secret:{GITHUB_SECRET_NAME}-??????" in json.dumps(github["Resource"])
     (bedrock,) = granted("model_turn", "bedrock:")
     assert set(actions(bedrock)) == {
         "bedrock:InvokeModel",
@@ -1492,6 +1505,7 @@ def test_sandbox_task_role_reaches_only_its_records_and_task_tokens(
     statements = policy_of_role(template_json, role_id)
     tables = table_ids(template_json)
     blobs_id, _ = only(template_json, "AWS::S3::Bucket")
+    repo_token = function_ids(template_json, "entry point")["repo_token"]
 
     def objects(prefix: str) -> dict[str, Any]:
         return {"Fn::Join": ["", [{"Fn::GetAtt": [blobs_id, "Arn"]}, f"/{prefix}*"]]}
@@ -1515,6 +1529,8 @@ def test_sandbox_task_role_reaches_only_its_records_and_task_tokens(
             "states:SendTaskFailure",
             "states:SendTaskHeartbeat",
         },
+        # a read-only clone token, asked of Repo Token: not the GitHub credentials themselves
+        json.dumps({"Fn::GetAtt": [repo_token, "Arn"]}): {"lambda:InvokeFunction"},
     }
 
     # When the allowed actions are grouped by resource
