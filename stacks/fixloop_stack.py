@@ -11,9 +11,11 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from stacks.config import FixloopConfig
+from stacks.constructs.auth import Auth
+from stacks.constructs.encryption import DataKey, EncryptLogGroups
 from stacks.constructs.functions import LoopFunctions
 from stacks.constructs.layer import SharedLayer
-from stacks.constructs.loop import InvestigationLoop, state_machine_arn
+from stacks.constructs.loop import STATE_MACHINE_ALIAS, InvestigationLoop, state_machine_arn
 from stacks.constructs.network import Network
 from stacks.constructs.sandbox import SandboxCluster
 from stacks.constructs.storage import Storage
@@ -41,9 +43,12 @@ class FixloopStack(cdk.Stack):
         config = config or FixloopConfig.from_context(self.node)
         self.config = config
 
-        self.storage = Storage(self, "Storage")
+        self.data_key = DataKey(self, "DataKey")
+        cdk.Aspects.of(self).add(EncryptLogGroups(self.data_key.key))
+        self.storage = Storage(self, "Storage", key=self.data_key.key)
         self.layer = SharedLayer(self, "SharedLayer", asset_dir=config.layer_asset_dir)
         machine_arn = state_machine_arn(self, config.state_machine_name)
+        alias_arn = state_machine_arn(self, config.state_machine_name, STATE_MACHINE_ALIAS)
         self.network = Network(self, "Network")
         self.sandbox = SandboxCluster(
             self,
@@ -60,7 +65,9 @@ class FixloopStack(cdk.Stack):
             if config.anthropic_secret_name
             else None
         )
-        self.github_webhook_secret = github_webhook_secret(self, "GitHubWebhookSecret")
+        self.github_webhook_secret = github_webhook_secret(
+            self, "GitHubWebhookSecret", key=self.data_key.key
+        )
         self.functions = LoopFunctions(
             self,
             "Functions",
@@ -68,6 +75,7 @@ class FixloopStack(cdk.Stack):
             layer=self.layer.layer,
             model=config.model,
             state_machine_arn=machine_arn,
+            start_arn=alias_arn,
             sandbox=self.sandbox,
             anthropic_secret=anthropic_secret,
             github_webhook_secret=self.github_webhook_secret,
@@ -78,7 +86,7 @@ class FixloopStack(cdk.Stack):
             self,
             "Loop",
             functions={
-                f"{spec.construct_id}FunctionArn": self.functions.functions[spec.name]
+                f"{spec.construct_id}FunctionArn": self.functions.versions[spec.name]
                 for spec in self.functions.specs
                 if spec.loop_step
             },
@@ -99,8 +107,15 @@ class FixloopStack(cdk.Stack):
             watched_log_groups=config.watched_log_groups,
         )
 
+        self.auth = Auth(self, "Auth")
+        """The Cognito user pool and web client of the live view, WebSocket and MCP."""
+
         outputs = {
+            "UserPoolId": self.auth.user_pool.user_pool_id,
+            "UserPoolClientId": self.auth.client.user_pool_client_id,
+            "DataKeyArn": self.data_key.key.key_arn,
             "StateMachineArn": self.loop.state_machine.state_machine_arn,
+            "StateMachineAliasArn": self.loop.alias.ref,
             "EventsTableName": self.storage.events.table_name,
             "InvestigationsTableName": self.storage.investigations.table_name,
             "BlobsBucketName": self.storage.blobs.bucket_name,

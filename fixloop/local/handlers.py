@@ -26,6 +26,11 @@ FUNCTIONS: dict[str, str] = {
     "DispatchToolFunctionArn": "dispatch_tool",
 }
 
+CONTINUE_AS_NEW_PLACEHOLDER = "ContinueAsNewStateMachineArn"
+"""ASL placeholder of the ARN Continue As New starts: in AWS the state machine's ``live`` alias
+(so the next generation runs the version new executions get), locally the machine itself
+(moto has no state machine versions or aliases)."""
+
 Handler = Callable[[dict[str, Any], Any], Any]
 
 

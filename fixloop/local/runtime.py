@@ -20,6 +20,7 @@ from fixloop import aws
 from fixloop.config import get_settings
 from fixloop.local import moto_patches
 from fixloop.local.handlers import (
+    CONTINUE_AS_NEW_PLACEHOLDER,
     FUNCTIONS,
     STATE_MACHINE_FILE,
     Handler,
@@ -148,12 +149,18 @@ class EmbeddedRuntime:
                 Code={"ZipFile": _placeholder_zip()},
             )["FunctionArn"]
             substitutions[placeholder] = arn
+        # The machine's ARN before it exists (moto builds it as AWS does), for Continue As New.
+        account = aws.client("sts").get_caller_identity()["Account"]
+        own_arn = f"arn:aws:states:{REGION}:{account}:stateMachine:{STATE_MACHINE_NAME}"
+        substitutions[CONTINUE_AS_NEW_PLACEHOLDER] = own_arn
         definition = STATE_MACHINE_FILE.read_text()
         for key, value in substitutions.items():
             definition = definition.replace("${" + key + "}", value)
         self.state_machine_arn = aws.client("stepfunctions").create_state_machine(
             name=STATE_MACHINE_NAME, definition=definition, roleArn=role_arn, type="STANDARD"
         )["stateMachineArn"]
+        if self.state_machine_arn != own_arn:
+            raise RuntimeError(f"state machine ARN {self.state_machine_arn} is not {own_arn}")
         self.configure(state_machine_arn=self.state_machine_arn)
         self.watcher = Watcher(self.state_machine_arn)
         self._provision_sandbox_cluster(role_arn)

@@ -21,7 +21,7 @@ from layers.bundler import PROJECT_ROOT
 from stacks.constructs.layer import LAYER_ARCHITECTURE, LAYER_RUNTIME
 from stacks.constructs.sandbox import SandboxCluster
 from stacks.constructs.storage import Storage
-from stacks.nag import acknowledge, flatten, iam5_resource
+from stacks.nag import acknowledge, flatten, iam5_action, iam5_resource
 
 __all__ = [
     "ALL_FUNCTIONS",
@@ -125,7 +125,10 @@ class LoopFunctions(Construct):
     least privileges.
 
     ``state_machine_arn`` is the investigation state machine's ARN built from its fixed name
-    (the state machine itself depends on these functions, so it cannot be referenced).
+    (the state machine itself depends on these functions, so it cannot be referenced);
+    ``start_arn`` (default: the same) is what functions start executions with, its ``live``
+    alias. Loop steps also publish a version per change (:attr:`versions`, retained on
+    update) that the state machine definition names.
     ``sandbox`` is where functions that dispatch to sandboxes run their tasks (and its
     network, where those functions are attached). ``github_webhook_secret`` is the secret
     GitHub signs webhook deliveries with, which only the ``github_webhook`` function reads.
@@ -143,6 +146,7 @@ class LoopFunctions(Construct):
         model: str,
         state_machine_arn: str,
         sandbox: SandboxCluster,
+        start_arn: str | None = None,
         anthropic_secret: secretsmanager.ISecret | None = None,
         github_webhook_secret: secretsmanager.ISecret | None = None,
         targets: str = "{}",
@@ -168,7 +172,7 @@ class LoopFunctions(Construct):
         for spec in specs:
             env = dict(common_env)
             if spec.name == "prepare" or spec.starts_executions:
-                env["FIXLOOP_STATE_MACHINE_ARN"] = state_machine_arn
+                env["FIXLOOP_STATE_MACHINE_ARN"] = start_arn or state_machine_arn
             if spec.name == "model_turn" and anthropic_secret is not None:
                 env["FIXLOOP_ANTHROPIC_SECRET_ARN"] = anthropic_secret.secret_arn
             if spec.name == "github_webhook" and github_webhook_secret is not None:
@@ -216,6 +220,13 @@ class LoopFunctions(Construct):
                     )
                 )
 
+        # The published version of each loop step: a new one whenever its code or
+        # configuration changes, the previous one retained for executions still on it.
+        self.versions: dict[str, lambda_.IVersion] = {
+            spec.name: self.functions[spec.name].current_version for spec in specs if spec.loop_step
+        }
+        self._acknowledge_key_grants()
+
         deliver = self.roles.get("deliver")
         if deliver is not None:
             # Deliver reads the workspace snapshot (the change) the sandbox left.
@@ -233,11 +244,37 @@ class LoopFunctions(Construct):
 
         github_webhook = self.roles.get("github_webhook")
         if github_webhook is not None and github_webhook_secret is not None:
-            # Reading the value is all it needs (grant_read would add DescribeSecret too).
-            github_webhook.add_to_principal_policy(
+            self._grant_webhook_secret(github_webhook, github_webhook_secret)
+
+    def _acknowledge_key_grants(self) -> None:
+        for action in ("kms:ReEncrypt*", "kms:GenerateDataKey*"):
+            acknowledge(
+                self,
+                iam5_action(action),
+                "Added by CDK's grants on the tables and the bucket for their customer-managed "
+                "key: the action families of encrypting with that one key (ReEncryptFrom/To, "
+                "GenerateDataKey[WithoutPlaintext]); the statement's resource is the key itself.",
+            )
+
+    def _grant_webhook_secret(self, role: iam.Role, secret: secretsmanager.ISecret) -> None:
+        """Reading the value is all it needs (grant_read would add DescribeSecret too), and
+        decrypting it with the secret's key, through Secrets Manager only."""
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["secretsmanager:GetSecretValue"], resources=[secret.secret_arn]
+            )
+        )
+        if secret.encryption_key is not None:
+            stack = cdk.Stack.of(self)
+            role.add_to_principal_policy(
                 iam.PolicyStatement(
-                    actions=["secretsmanager:GetSecretValue"],
-                    resources=[github_webhook_secret.secret_arn],
+                    actions=["kms:Decrypt"],
+                    resources=[secret.encryption_key.key_arn],
+                    conditions={
+                        "StringEquals": {
+                            "kms:ViaService": f"secretsmanager.{stack.region}.{stack.url_suffix}"
+                        }
+                    },
                 )
             )
 
@@ -274,6 +311,12 @@ class LoopFunctions(Construct):
             memory_size=spec.memory_mb,
             timeout=cdk.Duration.seconds(spec.timeout_seconds),
             tracing=lambda_.Tracing.ACTIVE,
+            # A published version (current_version, loop steps) is kept when a deployment
+            # publishes the next one: a state machine version still running names it.
+            current_version_options=lambda_.VersionOptions(
+                removal_policy=cdk.RemovalPolicy.RETAIN,
+                description=f"fixloop {spec.name}, published by the CDK deployment",
+            ),
             log_group=log_group,
             role=role,
             environment=env,
@@ -322,6 +365,7 @@ class LoopFunctions(Construct):
             role.add_to_principal_policy(
                 iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn])
             )
+        storage.grant_key(role, write=True)
         acknowledge(
             role,
             iam5_resource(flatten(bucket.arn_for_objects("*"), cdk.Stack.of(bucket))),
@@ -360,6 +404,7 @@ class LoopFunctions(Construct):
         role.add_to_principal_policy(
             iam.PolicyStatement(actions=["s3:GetObject"], resources=[event_bodies])
         )
+        storage.grant_key(role, write=False)
         # The state machine ARN is the resource: see TASK_RESPONSE_ACTIONS in sandbox.py.
         role.add_to_principal_policy(
             iam.PolicyStatement(

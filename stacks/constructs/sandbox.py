@@ -240,6 +240,7 @@ class SandboxCluster(Construct):
                 actions=list(TASK_RESPONSE_ACTIONS), resources=[self.state_machine_arn]
             )
         )
+        storage.grant_key(role, write=True)
 
     def _acknowledge(self, storage: Storage) -> None:
         stack = cdk.Stack.of(self)

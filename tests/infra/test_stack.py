@@ -184,8 +184,9 @@ def state_machine(template_json: dict[str, Any]) -> dict[str, Any]:
     return machine
 
 
-def state_machine_arn_json() -> dict[str, Any]:
-    """The ARN of the investigation state machine as the template builds it from its name."""
+def state_machine_arn_json(qualifier: str = "") -> dict[str, Any]:
+    """The ARN of the investigation state machine as the template builds it from its name
+    (with ``qualifier``: of its alias)."""
     return {
         "Fn::Join": [
             "",
@@ -196,10 +197,16 @@ def state_machine_arn_json() -> dict[str, Any]:
                 {"Ref": "AWS::Region"},
                 ":",
                 {"Ref": "AWS::AccountId"},
-                f":stateMachine:{STATE_MACHINE_NAME}",
+                f":stateMachine:{STATE_MACHINE_NAME}" + (f":{qualifier}" if qualifier else ""),
             ],
         ]
     }
+
+
+def data_key_json(template_json: dict[str, Any]) -> str:
+    """The ARN of the customer-managed data key, as JSON (a key of ``granted`` maps)."""
+    key_id, _ = only(template_json, "AWS::KMS::Key")
+    return json.dumps({"Fn::GetAtt": [key_id, "Arn"]})
 
 
 def table_ids(template_json: dict[str, Any]) -> dict[str, str]:
@@ -298,13 +305,20 @@ def test_state_machine_inlines_the_loop_with_every_function_substituted(
     definition: str = machine["DefinitionString"]
     substitutions: dict[str, Any] = machine["DefinitionSubstitutions"]
 
-    # When CloudFormation's substitution is applied (each value is a function's Arn)
+    # When CloudFormation's substitution is applied: each function placeholder is a published
+    # version of its function (Ref of an AWS::Lambda::Version is its qualified ARN), and
+    # Continue As New names the state machine's alias
+    versions = resources(template_json, "AWS::Lambda::Version")
+    named = {}
     for name, value in substitutions.items():
-        (logical_id, attribute) = value["Fn::GetAtt"]
-        assert attribute == "Arn"
-        definition = definition.replace(
-            "${" + name + "}", f"arn:aws:lambda:us-east-1:123456789012:function:{logical_id}"
-        )
+        if name == "ContinueAsNewStateMachineArn":
+            assert value == state_machine_arn_json("live")
+            arn = "arn:aws:states:us-east-1:123456789012:stateMachine:x:live"
+        else:
+            version = versions[value["Ref"]]["Properties"]
+            named[name] = version["FunctionName"]["Ref"]
+            arn = f"arn:aws:lambda:us-east-1:123456789012:function:{named[name]}:1"
+        definition = definition.replace("${" + name + "}", arn)
 
     # Then the real loop is inlined, fully substituted, each placeholder naming its function
     assert "${" not in definition
@@ -321,10 +335,36 @@ def test_state_machine_inlines_the_loop_with_every_function_substituted(
         "Mark Failed",
     ):
         assert expected in states, expected
-    assert {name: value["Fn::GetAtt"][0] for name, value in substitutions.items()} == {
-        placeholder: ids[fn] for placeholder, fn in PLACEHOLDERS.items()
+    assert named == {placeholder: ids[fn] for placeholder, fn in PLACEHOLDERS.items()}
+    assert states["Model Turn"]["Parameters"]["FunctionName"].endswith(f"{ids['model_turn']}:1")
+    assert states["Continue As New"]["Parameters"]["StateMachineArn"].endswith(":live")
+
+
+def test_state_machine_version_and_alias_keep_running_executions_on_their_version(
+    template_json: dict[str, Any],
+) -> None:
+    # Given the state machine, its version and its alias
+    machine_id, _ = only(template_json, "AWS::StepFunctions::StateMachine")
+    _, version = only(template_json, "AWS::StepFunctions::StateMachineVersion")
+    alias_id, alias = only(template_json, "AWS::StepFunctions::StateMachineAlias")
+
+    # When / Then a version is published per definition revision and kept when replaced
+    assert version["Properties"]["StateMachineArn"] == {"Ref": machine_id}
+    assert version["Properties"]["StateMachineRevisionId"] == {
+        "Fn::GetAtt": [machine_id, "StateMachineRevisionId"]
     }
-    assert states["Model Turn"]["Parameters"]["FunctionName"].endswith(ids["model_turn"])
+    assert version["UpdateReplacePolicy"] == "Retain"
+    # And the alias "live" sends every new execution to it
+    (route,) = alias["Properties"]["RoutingConfiguration"]
+    assert alias["Properties"]["Name"] == "live"
+    assert route["Weight"] == 100
+    assert route["StateMachineVersionArn"]["Fn::GetAtt"][1] == "Arn"
+    assert template_json["Outputs"]["StateMachineAliasArn"]["Value"] == {"Ref": alias_id}
+    # And the loop functions' versions are retained too (an old state machine version names
+    # them)
+    lambda_versions = resources(template_json, "AWS::Lambda::Version")
+    assert len(lambda_versions) == len(LOOP_FUNCTIONS)
+    assert {v.get("UpdateReplacePolicy") for v in lambda_versions.values()} == {"Retain"}
 
 
 def test_every_task_state_has_a_retry(template_json: dict[str, Any]) -> None:
@@ -472,7 +512,15 @@ def test_blobs_bucket_is_private_encrypted_and_ssl_only(template: Template) -> N
                 },
                 "BucketEncryption": {
                     "ServerSideEncryptionConfiguration": [
-                        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+                        {
+                            "BucketKeyEnabled": True,
+                            "ServerSideEncryptionByDefault": {
+                                "SSEAlgorithm": "aws:kms",
+                                "KMSMasterKeyID": {
+                                    "Fn::GetAtt": [Match.string_like_regexp("^DataKey"), "Arn"]
+                                },
+                            },
+                        }
                     ]
                 },
             },
@@ -925,7 +973,7 @@ def test_webhook_stage_throttles_traces_and_writes_json_access_logs(
     props = stage["Properties"]
 
     # When its method settings and access log setting are read
-    (settings,) = props["MethodSettings"]
+    settings, *per_method = props["MethodSettings"]
     access = props["AccessLogSetting"]
     log_group_id = access["DestinationArn"]["Fn::GetAtt"][0]
     # (API Gateway substitutes each $context variable; error.messageString comes quoted)
@@ -944,6 +992,12 @@ def test_webhook_stage_throttles_traces_and_writes_json_access_logs(
         "LoggingLevel": "ERROR",
         "DataTraceEnabled": False,
     }
+    # And each method has its own limit: signals (each may start an investigation) lower
+    limits = {
+        m["ResourcePath"]: (m["HttpMethod"], m["ThrottlingRateLimit"], m["ThrottlingBurstLimit"])
+        for m in per_method
+    }
+    assert limits == {"/~1webhooks~1github": ("POST", 50, 100), "/~1signals": ("POST", 10, 20)}
     # And access logs go, one JSON object a request, to a log group kept a month
     log_group = template_json["Resources"][log_group_id]
     assert log_group["Type"] == "AWS::Logs::LogGroup"
@@ -997,7 +1051,7 @@ def test_webhook_function_outside_the_vpc_with_its_secret_and_the_state_machine(
     assert env["FIXLOOP_EVENTS_TABLE"] == {"Ref": tables["Events"]}
     assert env["FIXLOOP_INVESTIGATIONS_TABLE"] == {"Ref": tables["Investigations"]}
     assert env["FIXLOOP_GITHUB_WEBHOOK_SECRET_ARN"] == {"Ref": webhook_secret_id(template_json)}
-    assert env["FIXLOOP_STATE_MACHINE_ARN"] == state_machine_arn_json()
+    assert env["FIXLOOP_STATE_MACHINE_ARN"] == state_machine_arn_json("live")
     assert env["POWERTOOLS_SERVICE_NAME"] == "fixloop"
     # And no other function knows the webhook secret
     assert [
@@ -1053,6 +1107,7 @@ def test_webhook_role_reads_its_secret_starts_the_state_machine_and_writes_recor
     # And every statement is one of those, its log group's, or X-Ray's
     assert {a.split(":")[0] for s in statements for a in actions(s)} == {
         "secretsmanager",
+        "kms",
         "states",
         "dynamodb",
         "s3",
@@ -1263,7 +1318,7 @@ def test_trigger_functions_outside_the_vpc_know_targets_and_the_state_machine(
         assert (props["Timeout"], props["MemorySize"]) == ENTRY_FUNCTIONS[name], name
         assert "VpcConfig" not in props, name
         # And it knows the state machine it starts, where signals go and the default model
-        assert env["FIXLOOP_STATE_MACHINE_ARN"] == state_machine_arn_json(), name
+        assert env["FIXLOOP_STATE_MACHINE_ARN"] == state_machine_arn_json("live"), name
         assert env["FIXLOOP_TARGETS"] == "{}", name
         assert env["FIXLOOP_DEFAULT_GITHUB_REPO"] == "", name
         assert env["FIXLOOP_MODEL"] == "bedrock", name
@@ -1314,7 +1369,13 @@ def test_trigger_roles_reach_only_triage_records_blob_objects_and_the_state_mach
         # Then it reaches Fingerprints, Investigations and Events, the blobs' objects and the
         # state machine, besides its own log group and X-Ray: no other table, no bucket
         # listing, no secret, no sandbox
-        assert set(granted) == records | {objects, machine, own_logs, json.dumps("*")}, name
+        assert set(granted) == records | {
+            objects,
+            machine,
+            own_logs,
+            data_key_json(template_json),
+            json.dumps("*"),
+        }, name
         for table in records:
             assert {
                 "dynamodb:GetItem",
@@ -1404,6 +1465,95 @@ def test_context_subscribes_watched_log_groups_and_narrows_the_alarm_rule(
 
 
 # ---------------------------------------------------------------------------------------------
+# Encryption and authentication
+# ---------------------------------------------------------------------------------------------
+
+
+def test_data_is_encrypted_with_one_rotated_retained_customer_managed_key(
+    template_json: dict[str, Any],
+) -> None:
+    # Given the data key
+    key_id, key = only(template_json, "AWS::KMS::Key")
+    key_arn = {"Fn::GetAtt": [key_id, "Arn"]}
+
+    # When / Then it rotates, outlives the stack and is aliased alias/fixloop
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert key["DeletionPolicy"] == key["UpdateReplacePolicy"] == "Retain"
+    (alias,) = resources(template_json, "AWS::KMS::Alias").values()
+    assert alias["Properties"]["AliasName"] == "alias/fixloop"
+    # And every table is encrypted with it and has point-in-time recovery
+    tables = resources(template_json, "AWS::DynamoDB::Table")
+    assert len(tables) == 4
+    for table_id, table in tables.items():
+        props = table["Properties"]
+        assert props["SSESpecification"] == {
+            "KMSMasterKeyId": key_arn,
+            "SSEEnabled": True,
+            "SSEType": "KMS",
+        }, table_id
+        assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, (
+            table_id
+        )
+    # And so is every log group and the webhook secret
+    for group_id, group in resources(template_json, "AWS::Logs::LogGroup").items():
+        assert group["Properties"]["KmsKeyId"] == key_arn, group_id
+    assert (
+        template_json["Resources"][webhook_secret_id(template_json)]["Properties"]["KmsKeyId"]
+        == key_arn
+    )
+    # And CloudWatch Logs may use it for this account's and region's log groups only
+    logs_statements = [
+        st
+        for st in key["Properties"]["KeyPolicy"]["Statement"]
+        if "logs." in json.dumps(st.get("Principal", {}))
+    ]
+    (statement,) = logs_statements
+    assert "aws:logs:arn" in json.dumps(statement["Condition"])
+    assert not [a for a in actions(statement) if "*" in a]
+
+
+def test_user_pool_for_the_interactive_endpoints(template_json: dict[str, Any]) -> None:
+    # Given the Cognito user pool and its client
+    pool_id, pool = only(template_json, "AWS::Cognito::UserPool")
+    _, client = only(template_json, "AWS::Cognito::UserPoolClient")
+    props = pool["Properties"]
+
+    # When / Then only administrators create users, who sign in with a TOTP second factor
+    assert props["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    assert props["MfaConfiguration"] == "ON"
+    assert props["EnabledMfas"] == ["SOFTWARE_TOKEN_MFA"]
+    assert props["Policies"]["PasswordPolicy"]["MinimumLength"] >= 12
+    assert pool["DeletionPolicy"] == "Retain"
+    # And the web client is public (no secret), SRP only, hides whether a user exists
+    c = client["Properties"]
+    assert c["UserPoolId"] == {"Ref": pool_id}
+    assert c.get("GenerateSecret", False) is False
+    assert set(c["ExplicitAuthFlows"]) == {"ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"}
+    assert c["PreventUserExistenceErrors"] == "ENABLED"
+    # And the stack exposes it for the endpoints that attach to it
+    assert template_json["Outputs"]["UserPoolId"]["Value"] == {"Ref": pool_id}
+
+
+def test_auth_construct_gives_endpoints_an_authorizer_and_jwt_settings(
+    stack: FixloopStack,
+) -> None:
+    # Given the stack's auth construct
+    auth = stack.auth
+
+    # When an endpoint asks for what it needs to verify tokens
+    env = auth.verification_environment()
+
+    # Then it gets the pool, the client and the issuer
+    assert set(env) == {
+        "FIXLOOP_COGNITO_USER_POOL_ID",
+        "FIXLOOP_COGNITO_CLIENT_ID",
+        "FIXLOOP_COGNITO_ISSUER",
+    }
+    issuer = json.dumps(stack.resolve(env["FIXLOOP_COGNITO_ISSUER"]))
+    assert "https://cognito-idp." in issuer and "AuthUserPool" in issuer
+
+
+# ---------------------------------------------------------------------------------------------
 # Least privilege
 # ---------------------------------------------------------------------------------------------
 
@@ -1419,10 +1569,16 @@ def test_no_statement_has_wildcard_actions_or_data_access_on_every_resource(
     ]
     assert statements
 
-    # When / Then no action has a wildcard (no "*", "s3:*", "dynamodb:Put*"...), and no
-    # DynamoDB or S3 statement applies to every resource
+    # When / Then no action has a wildcard (no "*", "s3:*", "dynamodb:Put*"...), except the
+    # two KMS action families CDK's table and bucket grants name, on the data key only; and
+    # no DynamoDB or S3 statement applies to every resource
+    key = json.loads(data_key_json(template_json))
+    kms_families = {"kms:ReEncrypt*", "kms:GenerateDataKey*"}
     for statement in statements:
-        assert not [a for a in actions(statement) if "*" in a], statement
+        wildcards = {a for a in actions(statement) if "*" in a}
+        if wildcards:
+            assert wildcards <= kms_families, statement
+            assert statement_resources(statement) == [key], statement
         if any(a.startswith(("dynamodb:", "s3:")) for a in actions(statement)):
             assert "*" not in statement_resources(statement), statement
 
@@ -1514,6 +1670,13 @@ def test_sandbox_task_role_reaches_only_its_records_and_task_tokens(
             "states:SendTaskSuccess",
             "states:SendTaskFailure",
             "states:SendTaskHeartbeat",
+        },
+        # (the data key: decrypt what it reads, data keys for what it writes)
+        data_key_json(template_json): {
+            "kms:Decrypt",
+            "kms:DescribeKey",
+            "kms:Encrypt",
+            "kms:GenerateDataKey",
         },
     }
 
@@ -1608,6 +1771,10 @@ def test_outputs(template: Template) -> None:
         "SignalsUrl",
         "LogsTriggerArn",
         "AlarmDeadLetterQueueUrl",
+        "StateMachineAliasArn",
+        "UserPoolId",
+        "UserPoolClientId",
+        "DataKeyArn",
     } <= set(outputs)
 
 
@@ -1620,7 +1787,9 @@ def test_the_real_asl_uses_exactly_the_function_placeholders() -> None:
     # Given the state machine file
     # When its placeholders are found
     # Then they are those the stack provides
-    assert placeholders(INVESTIGATION_ASL.read_text()) == set(PLACEHOLDERS)
+    assert placeholders(INVESTIGATION_ASL.read_text()) == set(PLACEHOLDERS) | {
+        "ContinueAsNewStateMachineArn"
+    }
 
 
 def test_an_unused_substitution_only_warns(tmp_path: Path) -> None:
@@ -1636,11 +1805,16 @@ def test_an_unused_substitution_only_warns(tmp_path: Path) -> None:
     )
     app = cdk.App(outdir=str(tmp_path / "cdk.out"))
     stack = cdk.Stack(app, "Older")
-    fn = lambda_.Function.from_function_attributes(
+    fn = lambda_.Version.from_version_attributes(
         stack,
         "Fn",
-        function_arn="arn:aws:lambda:us-east-1:123456789012:function:f",
-        same_environment=True,
+        version="1",
+        lambda_=lambda_.Function.from_function_attributes(
+            stack,
+            "Function",
+            function_arn="arn:aws:lambda:us-east-1:123456789012:function:f",
+            same_environment=True,
+        ),
     )
 
     # When the loop is defined with both and the stack synthesized
@@ -1672,8 +1846,16 @@ def test_a_placeholder_without_substitution_fails_synth(tmp_path: Path) -> None:
         )
     )
     stack = cdk.Stack(cdk.App(), "Bad")
-    fn = lambda_.Function.from_function_arn(
-        stack, "Fn", "arn:aws:lambda:us-east-1:123456789012:function:f"
+    fn = lambda_.Version.from_version_attributes(
+        stack,
+        "Fn",
+        version="1",
+        lambda_=lambda_.Function.from_function_attributes(
+            stack,
+            "Function",
+            function_arn="arn:aws:lambda:us-east-1:123456789012:function:f",
+            same_environment=True,
+        ),
     )
 
     # When the loop is defined with it / Then synthesis stops and names the placeholder
