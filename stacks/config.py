@@ -11,11 +11,16 @@ if TYPE_CHECKING:
     from constructs import Node
 
 __all__ = [
+    "CONTEXT_ALARM_EMAIL",
     "CONTEXT_ALARM_PREFIXES",
     "CONTEXT_ANTHROPIC_SECRET_NAME",
+    "CONTEXT_DAILY_TOKEN_BUDGET",
     "CONTEXT_DEFAULT_GITHUB_REPO",
+    "CONTEXT_GITHUB_SECRET_NAME",
     "CONTEXT_LAYER_ASSET_DIR",
+    "CONTEXT_LINEAR_SECRET_NAME",
     "CONTEXT_MODEL",
+    "CONTEXT_SLACK_SECRET_NAME",
     "CONTEXT_STATE_MACHINE_NAME",
     "CONTEXT_TARGETS",
     "CONTEXT_WATCHED_LOG_GROUPS",
@@ -26,6 +31,19 @@ CONTEXT_MODEL = "fixloop:model"
 """Default model spec of new investigations (``FIXLOOP_MODEL``): bedrock[:ID], anthropic[:ID]."""
 CONTEXT_ANTHROPIC_SECRET_NAME = "fixloop:anthropic_secret_name"
 """Name of a Secrets Manager secret holding an Anthropic API key; empty: none."""
+CONTEXT_GITHUB_SECRET_NAME = "fixloop:github_secret_name"
+"""Name of a Secrets Manager secret the deliver function opens pull requests with: JSON
+``{"app_id", "private_key", "installation_id"}`` of a GitHub App (or ``{"token"}``); empty:
+none (investigations end with a summary, delivery is blocked)."""
+CONTEXT_SLACK_SECRET_NAME = "fixloop:slack_secret_name"
+"""Name of the secret with the Slack app's bot token and signing secret; empty: no Slack."""
+CONTEXT_LINEAR_SECRET_NAME = "fixloop:linear_secret_name"
+"""Name of the secret with the Linear API key and webhook secret; empty: no Linear."""
+CONTEXT_ALARM_EMAIL = "fixloop:alarm_email"
+"""An address subscribed to fixloop's own alarms (topic ``fixloop-alarms``); empty: none."""
+CONTEXT_DAILY_TOKEN_BUDGET = "fixloop:daily_token_budget"
+"""Model tokens per day (input + output) above which the ``fixloop-token-budget`` alarm
+fires; 0 or unset: no such alarm."""
 CONTEXT_LAYER_ASSET_DIR = "fixloop:layer_asset_dir"
 """A prebuilt layer directory (with ``python/`` inside) used instead of bundling with pip."""
 CONTEXT_STATE_MACHINE_NAME = "fixloop:state_machine_name"
@@ -43,6 +61,10 @@ CONTEXT_DEFAULT_GITHUB_REPO = "fixloop:default_github_repo"
 """OWNER/REPO for signals no target matches (``FIXLOOP_DEFAULT_GITHUB_REPO``); empty: none."""
 
 _GITHUB_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+MODEL_PATTERN = r"^(anthropic|bedrock)(:[A-Za-z0-9._:@/-]+)?$"
+"""A model spec the stack accepts: provider, then optionally ``:`` and a model id (Bedrock:
+a model or inference profile id; Anthropic: a model name)."""
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 @dataclass(frozen=True)
@@ -55,9 +77,22 @@ class FixloopConfig:
     watched_log_groups: tuple[str, ...] = ()
     targets: dict[str, dict[str, str]] = field(default_factory=dict, hash=False)
     default_github_repo: str = ""
+    github_secret_name: str | None = None
+    slack_secret_name: str | None = None
+    linear_secret_name: str | None = None
+    alarm_email: str = ""
+    daily_token_budget: int = 0
 
     def __post_init__(self) -> None:
         _check_targets(self.targets, source="targets")
+        if not re.match(MODEL_PATTERN, self.model):
+            raise ValueError(
+                f"model must be anthropic[:MODEL] or bedrock[:MODEL_ID], got {self.model!r}"
+            )
+        if self.alarm_email and not _EMAIL.match(self.alarm_email):
+            raise ValueError(f"alarm_email is not an email address: {self.alarm_email!r}")
+        if self.daily_token_budget < 0:
+            raise ValueError(f"daily_token_budget must be >= 0, got {self.daily_token_budget}")
         if self.default_github_repo and not _GITHUB_REPO.match(self.default_github_repo):
             raise ValueError(
                 f"default_github_repo must be OWNER/REPO, got {self.default_github_repo!r}"
@@ -82,6 +117,11 @@ class FixloopConfig:
             watched_log_groups=_strings(node, CONTEXT_WATCHED_LOG_GROUPS),
             targets=_targets(node, CONTEXT_TARGETS),
             default_github_repo=_string(node, CONTEXT_DEFAULT_GITHUB_REPO) or "",
+            github_secret_name=_string(node, CONTEXT_GITHUB_SECRET_NAME),
+            slack_secret_name=_string(node, CONTEXT_SLACK_SECRET_NAME),
+            linear_secret_name=_string(node, CONTEXT_LINEAR_SECRET_NAME),
+            alarm_email=_string(node, CONTEXT_ALARM_EMAIL) or "",
+            daily_token_budget=_integer(node, CONTEXT_DAILY_TOKEN_BUDGET),
         )
 
 
@@ -93,6 +133,19 @@ def _string(node: Node, key: str) -> str | None:
     if not isinstance(value, str):
         raise TypeError(f"context {key!r} must be a string, got {value!r}")
     return value
+
+
+def _integer(node: Node, key: str) -> int:
+    """A whole number (``-c key=5`` passes the string "5"); 0 when unset or empty."""
+    value = node.try_get_context(key)
+    if value is None or value == "":
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise TypeError(f"context {key!r} must be a whole number, got {value!r}")
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ValueError(f"context {key!r} must be a whole number, got {value!r}") from exc
 
 
 def _json_or_value(node: Node, key: str) -> Any:

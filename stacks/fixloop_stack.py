@@ -17,6 +17,7 @@ from stacks.constructs.functions import LoopFunctions
 from stacks.constructs.layer import SharedLayer
 from stacks.constructs.loop import STATE_MACHINE_ALIAS, InvestigationLoop, state_machine_arn
 from stacks.constructs.network import Network
+from stacks.constructs.observability import Observability
 from stacks.constructs.sandbox import SandboxCluster
 from stacks.constructs.storage import Storage
 from stacks.constructs.triggers import Triggers
@@ -58,13 +59,12 @@ class FixloopStack(cdk.Stack):
             state_machine_arn=machine_arn,
         )
 
-        anthropic_secret = (
-            secretsmanager.Secret.from_secret_name_v2(
-                self, "AnthropicSecret", config.anthropic_secret_name
-            )
-            if config.anthropic_secret_name
-            else None
-        )
+        anthropic_secret = self._secret("AnthropicSecret", config.anthropic_secret_name)
+        github_secret = self._secret("GitHubSecret", config.github_secret_name)
+        self.slack_secret = self._secret("SlackSecret", config.slack_secret_name)
+        """The Slack app's secret, for the Slack endpoints (``fixloop:slack_secret_name``)."""
+        self.linear_secret = self._secret("LinearSecret", config.linear_secret_name)
+        """The Linear secret, for the Linear endpoints (``fixloop:linear_secret_name``)."""
         self.github_webhook_secret = github_webhook_secret(
             self, "GitHubWebhookSecret", key=self.data_key.key
         )
@@ -78,6 +78,7 @@ class FixloopStack(cdk.Stack):
             start_arn=alias_arn,
             sandbox=self.sandbox,
             anthropic_secret=anthropic_secret,
+            github_secret=github_secret,
             github_webhook_secret=self.github_webhook_secret,
             targets=config.targets_json,
             default_github_repo=config.default_github_repo,
@@ -107,6 +108,16 @@ class FixloopStack(cdk.Stack):
             watched_log_groups=config.watched_log_groups,
         )
 
+        self.observability = Observability(
+            self,
+            "Observability",
+            key=self.data_key.key,
+            state_machine=self.loop.state_machine,
+            functions=self.functions.functions,
+            dead_letters=self.triggers.alarm_dead_letters,
+            alarm_email=config.alarm_email,
+            daily_token_budget=config.daily_token_budget,
+        )
         self.auth = Auth(self, "Auth")
         """The Cognito user pool and web client of the live view, WebSocket and MCP."""
 
@@ -127,9 +138,17 @@ class FixloopStack(cdk.Stack):
             "SignalsUrl": self.webhooks.signals_url,
             "LogsTriggerArn": self.functions.functions["logs_trigger"].function_arn,
             "AlarmDeadLetterQueueUrl": self.triggers.alarm_dead_letters.queue_url,
+            "AlarmTopicArn": self.observability.topic.topic_arn,
+            "DashboardName": self.observability.dashboard.dashboard_name,
         }
         for name, value in outputs.items():
             cdk.CfnOutput(self, name, value=value)
+
+    def _secret(self, construct_id: str, name: str | None) -> secretsmanager.ISecret | None:
+        """The existing secret called ``name`` (created by the operator), if one is named."""
+        if not name:
+            return None
+        return secretsmanager.Secret.from_secret_name_v2(self, construct_id, name)
 
     @property
     def availability_zones(self) -> list[str]:

@@ -148,6 +148,7 @@ class LoopFunctions(Construct):
         sandbox: SandboxCluster,
         start_arn: str | None = None,
         anthropic_secret: secretsmanager.ISecret | None = None,
+        github_secret: secretsmanager.ISecret | None = None,
         github_webhook_secret: secretsmanager.ISecret | None = None,
         targets: str = "{}",
         default_github_repo: str = "",
@@ -167,14 +168,20 @@ class LoopFunctions(Construct):
             "LOG_LEVEL": "INFO",
         }
         self.specs = specs
+        # The secret each function reads, and the variable that names it.
+        secrets = {
+            "model_turn": ("FIXLOOP_ANTHROPIC_SECRET_ARN", anthropic_secret),
+            "deliver": ("FIXLOOP_GITHUB_SECRET_ARN", github_secret),
+        }
         self.functions: dict[str, lambda_.Function] = {}
         self.roles: dict[str, iam.Role] = {}
         for spec in specs:
             env = dict(common_env)
             if spec.name == "prepare" or spec.starts_executions:
                 env["FIXLOOP_STATE_MACHINE_ARN"] = start_arn or state_machine_arn
-            if spec.name == "model_turn" and anthropic_secret is not None:
-                env["FIXLOOP_ANTHROPIC_SECRET_ARN"] = anthropic_secret.secret_arn
+            secret_variable, secret = secrets.get(spec.name, ("", None))
+            if secret is not None:
+                env[secret_variable] = secret.secret_arn
             if spec.name == "github_webhook" and github_webhook_secret is not None:
                 env["FIXLOOP_GITHUB_WEBHOOK_SECRET_ARN"] = github_webhook_secret.secret_arn
             if spec.dispatches_sandboxes:
@@ -188,6 +195,8 @@ class LoopFunctions(Construct):
                 assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
                 description=f"fixloop {spec.name} function",
             )
+            if secret is not None:
+                secret.grant_read(role)
             self.functions[spec.name] = self._function(
                 spec,
                 role=role,
@@ -232,15 +241,13 @@ class LoopFunctions(Construct):
             # Deliver reads the workspace snapshot (the change) the sandbox left.
             storage.sandboxes.grant_read_data(deliver)
 
-        run_tool = self.roles.get("run_tool")
-        if run_tool is not None:
-            self._grant_telemetry(run_tool)
-
-        model_turn = self.roles.get("model_turn")
-        if model_turn is not None:
-            self._grant_bedrock(model_turn)
-            if anthropic_secret is not None:
-                anthropic_secret.grant_read(model_turn)
+        # The model's telemetry tools run in run_tool; the model is called from model_turn.
+        for name, grant in (
+            ("run_tool", self._grant_telemetry),
+            ("model_turn", self._grant_bedrock),
+        ):
+            if name in self.roles:
+                grant(self.roles[name])
 
         github_webhook = self.roles.get("github_webhook")
         if github_webhook is not None and github_webhook_secret is not None:

@@ -31,9 +31,12 @@ from app import build_app, environment
 from layers.bundler import LayerBundler, LayerTarget, runtime_requirements
 from stacks import FixloopConfig, FixloopStack
 from stacks.config import (
+    CONTEXT_ALARM_EMAIL,
     CONTEXT_ALARM_PREFIXES,
     CONTEXT_ANTHROPIC_SECRET_NAME,
+    CONTEXT_DAILY_TOKEN_BUDGET,
     CONTEXT_DEFAULT_GITHUB_REPO,
+    CONTEXT_GITHUB_SECRET_NAME,
     CONTEXT_LAYER_ASSET_DIR,
     CONTEXT_MODEL,
     CONTEXT_TARGETS,
@@ -1172,13 +1175,16 @@ def test_alarm_rule_sends_alarms_going_into_alarm_to_the_alarm_trigger(
     (target,) = props["Targets"]
 
     # Then it is enabled on the default bus and matches every alarm going into ALARM (no
-    # prefix is configured)
+    # prefix is configured) but fixloop's own
     assert "EventBusName" not in props
     assert props["State"] == "ENABLED"
     assert props["EventPattern"] == {
         "source": ["aws.cloudwatch"],
         "detail-type": ["CloudWatch Alarm State Change"],
-        "detail": {"state": {"value": ["ALARM"]}},
+        "detail": {
+            "state": {"value": ["ALARM"]},
+            "alarmName": [{"anything-but": {"prefix": "fixloop-"}}],
+        },
     }
     # And it invokes alarm_trigger, retrying for an hour at most (3 retries), then puts the
     # event in the dead-letter queue
@@ -1551,6 +1557,145 @@ def test_auth_construct_gives_endpoints_an_authorizer_and_jwt_settings(
     }
     issuer = json.dumps(stack.resolve(env["FIXLOOP_COGNITO_ISSUER"]))
     assert "https://cognito-idp." in issuer and "AuthUserPool" in issuer
+
+
+# ---------------------------------------------------------------------------------------------
+# Observability
+# ---------------------------------------------------------------------------------------------
+
+OWN_ALARMS = {
+    "fixloop-executions-failed",
+    "fixloop-executions-timed-out",
+    "fixloop-lambda-errors",
+    "fixloop-lambda-throttles",
+    "fixloop-model-errors",
+    "fixloop-model-throttles",
+    "fixloop-undelivered-alarms",
+}
+
+
+def alarms_by_name(template_json: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        a["Properties"]["AlarmName"]: a["Properties"]
+        for a in resources(template_json, "AWS::CloudWatch::Alarm").values()
+    }
+
+
+def test_alarms_on_fixloop_itself_notify_the_encrypted_topic(
+    template_json: dict[str, Any],
+) -> None:
+    # Given the alarms, the topic and the state machine
+    alarms = alarms_by_name(template_json)
+    topic_id, topic = only(template_json, "AWS::SNS::Topic")
+    machine_id, _ = only(template_json, "AWS::StepFunctions::StateMachine")
+
+    # When / Then the expected alarms exist (no token budget is configured), each notifying
+    # the topic, which is encrypted with the data key
+    assert set(alarms) == OWN_ALARMS
+    for name, alarm in alarms.items():
+        assert alarm["AlarmActions"] == [{"Ref": topic_id}], name
+        assert alarm["TreatMissingData"] == "notBreaching", name
+    assert topic["Properties"]["KmsMasterKeyId"] == json.loads(data_key_json(template_json))
+    # And failed executions are read from the state machine's own metric
+    failed = alarms["fixloop-executions-failed"]
+    assert (failed["Namespace"], failed["MetricName"]) == ("AWS/States", "ExecutionsFailed")
+    assert failed["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": machine_id}}]
+    # And model errors from fixloop's EMF metric, as the handlers write it
+    model = alarms["fixloop-model-errors"]
+    assert (model["Namespace"], model["MetricName"]) == ("fixloop", "ModelErrors")
+    assert model["Dimensions"] == [{"Name": "service", "Value": "fixloop"}]
+    # And Lambda errors are summed over every fixloop function
+    errors = alarms["fixloop-lambda-errors"]
+    functions = {
+        d["Value"]["Ref"]
+        for q in errors["Metrics"]
+        if "MetricStat" in q
+        for d in q["MetricStat"]["Metric"]["Dimensions"]
+    }
+    assert functions == set(all_function_ids(template_json).values())
+    # And the alarm rule leaves these alarms out (fixloop does not investigate itself)
+    _, rule = only(template_json, "AWS::Events::Rule")
+    assert rule["Properties"]["EventPattern"]["detail"]["alarmName"] == [
+        {"anything-but": {"prefix": "fixloop-"}}
+    ]
+
+
+def test_dashboard_shows_investigations_model_tokens_tools_and_alarms(
+    template_json: dict[str, Any],
+) -> None:
+    # Given the dashboard
+    _, dashboard = only(template_json, "AWS::CloudWatch::Dashboard")
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+
+    # When / Then it is named fixloop and graphs fixloop's metrics and its alarms
+    assert dashboard["Properties"]["DashboardName"] == "fixloop"
+    for metric in (
+        "InvestigationsStarted",
+        "InvestigationsConcluded",
+        "InvestigationsFailed",
+        "ModelTurns",
+        "ModelThrottles",
+        "InputTokens",
+        "OutputTokens",
+        "ToolFailures",
+        "ExecutionsFailed",
+    ):
+        assert metric in body, metric
+    assert "fixloop alarms" in body
+
+
+def test_secrets_email_and_token_budget_from_context(tmp_path: Path, prebuilt_layer: Path) -> None:
+    # Given the app with a GitHub App secret, an alarm address and a daily token budget
+    app = build_app(
+        cdk.App(
+            outdir=str(tmp_path / "cdk.out"),
+            context={
+                CONTEXT_LAYER_ASSET_DIR: str(prebuilt_layer),
+                CONTEXT_GITHUB_SECRET_NAME: "fixloop/github-app",
+                CONTEXT_ALARM_EMAIL: "oncall@example.com",
+                CONTEXT_DAILY_TOKEN_BUDGET: "5000000",
+            },
+        )
+    )
+
+    # When it is synthesized (cdk-nag included)
+    template_json = app.synth().get_stack_by_name("Fixloop").template
+
+    # Then deliver (only) knows the GitHub secret and may read it
+    ids = all_function_ids(template_json)
+    for name, fn_id in ids.items():
+        env = template_json["Resources"][fn_id]["Properties"]["Environment"]["Variables"]
+        assert ("FIXLOOP_GITHUB_SECRET_ARN" in env) == (name == "deliver"), name
+    reads = [
+        s
+        for s in policy_of_role(template_json, role_of_function(template_json, "deliver"))
+        if "secretsmanager:GetSecretValue" in actions(s)
+    ]
+    assert "fixloop/github-app" in json.dumps(reads)
+    # And the address is subscribed to the alarm topic
+    _, subscription = only(template_json, "AWS::SNS::Subscription")
+    assert subscription["Properties"]["Protocol"] == "email"
+    assert subscription["Properties"]["Endpoint"] == "oncall@example.com"
+    # And the token budget has its alarm, over a day
+    budget = alarms_by_name(template_json)["fixloop-token-budget"]
+    assert budget["Threshold"] == 5_000_000
+    assert {q["MetricStat"]["Period"] for q in budget["Metrics"] if "MetricStat" in q} == {86400}
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({CONTEXT_MODEL: "openai:gpt"}, "model must be"),
+        ({CONTEXT_ALARM_EMAIL: "not-an-address"}, "alarm_email"),
+        ({CONTEXT_DAILY_TOKEN_BUDGET: "lots"}, "whole number"),
+    ],
+)
+def test_bad_configuration_fails_synth_with_the_reason(
+    context: dict[str, str], message: str
+) -> None:
+    # Given / When an app's configuration is read / Then a clear error names the setting
+    with pytest.raises((ValueError, TypeError), match=message):
+        FixloopConfig.from_context(cdk.App(context=context).node)
 
 
 # ---------------------------------------------------------------------------------------------
