@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import aws_cdk as cdk
+
 if TYPE_CHECKING:
     from constructs import Node
 
@@ -20,10 +22,12 @@ __all__ = [
     "CONTEXT_LAYER_ASSET_DIR",
     "CONTEXT_LINEAR_SECRET_NAME",
     "CONTEXT_MODEL",
+    "CONTEXT_SANDBOX_IMAGE_URI",
     "CONTEXT_SLACK_SECRET_NAME",
     "CONTEXT_STATE_MACHINE_NAME",
     "CONTEXT_TARGETS",
     "CONTEXT_WATCHED_LOG_GROUPS",
+    "MODEL_PATTERN",
     "FixloopConfig",
 ]
 
@@ -44,6 +48,9 @@ CONTEXT_ALARM_EMAIL = "fixloop:alarm_email"
 CONTEXT_DAILY_TOKEN_BUDGET = "fixloop:daily_token_budget"
 """Model tokens per day (input + output) above which the ``fixloop-token-budget`` alarm
 fires; 0 or unset: no such alarm."""
+CONTEXT_SANDBOX_IMAGE_URI = "fixloop:sandbox_image_uri"
+"""A sandbox image already in ECR (URI by tag or digest) instead of building
+sandbox/Dockerfile at deploy time (which needs Docker where ``cdk deploy`` runs)."""
 CONTEXT_LAYER_ASSET_DIR = "fixloop:layer_asset_dir"
 """A prebuilt layer directory (with ``python/`` inside) used instead of bundling with pip."""
 CONTEXT_STATE_MACHINE_NAME = "fixloop:state_machine_name"
@@ -82,10 +89,15 @@ class FixloopConfig:
     linear_secret_name: str | None = None
     alarm_email: str = ""
     daily_token_budget: int = 0
+    sandbox_image_uri: str = ""
+    targets_parameter: str = ""
+    """A CloudFormation parameter's value (a token) used as ``FIXLOOP_TARGETS`` instead of
+    :attr:`targets` (the standalone template, stacks/parameters.py)."""
 
     def __post_init__(self) -> None:
         _check_targets(self.targets, source="targets")
-        if not re.match(MODEL_PATTERN, self.model):
+        # Values that are CloudFormation parameters are checked by their own constraints.
+        if not cdk.Token.is_unresolved(self.model) and not re.match(MODEL_PATTERN, self.model):
             raise ValueError(
                 f"model must be anthropic[:MODEL] or bedrock[:MODEL_ID], got {self.model!r}"
             )
@@ -93,7 +105,11 @@ class FixloopConfig:
             raise ValueError(f"alarm_email is not an email address: {self.alarm_email!r}")
         if self.daily_token_budget < 0:
             raise ValueError(f"daily_token_budget must be >= 0, got {self.daily_token_budget}")
-        if self.default_github_repo and not _GITHUB_REPO.match(self.default_github_repo):
+        if (
+            self.default_github_repo
+            and not cdk.Token.is_unresolved(self.default_github_repo)
+            and not _GITHUB_REPO.match(self.default_github_repo)
+        ):
             raise ValueError(
                 f"default_github_repo must be OWNER/REPO, got {self.default_github_repo!r}"
             )
@@ -101,6 +117,8 @@ class FixloopConfig:
     @property
     def targets_json(self) -> str:
         """:attr:`targets` as the triggers' ``FIXLOOP_TARGETS`` (compact JSON, keys sorted)."""
+        if self.targets_parameter:
+            return self.targets_parameter
         return json.dumps(self.targets, sort_keys=True, separators=(",", ":"))
 
     @classmethod
@@ -122,6 +140,7 @@ class FixloopConfig:
             linear_secret_name=_string(node, CONTEXT_LINEAR_SECRET_NAME),
             alarm_email=_string(node, CONTEXT_ALARM_EMAIL) or "",
             daily_token_budget=_integer(node, CONTEXT_DAILY_TOKEN_BUDGET),
+            sandbox_image_uri=_string(node, CONTEXT_SANDBOX_IMAGE_URI) or "",
         )
 
 

@@ -22,6 +22,7 @@ from stacks.constructs.sandbox import SandboxCluster
 from stacks.constructs.storage import Storage
 from stacks.constructs.triggers import Triggers
 from stacks.constructs.webhooks import WebhookApi, github_webhook_secret
+from stacks.parameters import add_parameters
 
 __all__ = ["FixloopStack"]
 
@@ -29,7 +30,9 @@ __all__ = ["FixloopStack"]
 class FixloopStack(cdk.Stack):
     """Everything one investigation needs to run in AWS.
 
-    ``config`` defaults to :meth:`FixloopConfig.from_context` of this stack.
+    ``config`` defaults to :meth:`FixloopConfig.from_context` of this stack. ``standalone``
+    makes the settings a user chooses at deploy time CloudFormation parameters instead
+    (stacks/parameters.py; the AWS Marketplace template, stacks/marketplace.py).
     """
 
     def __init__(
@@ -38,10 +41,14 @@ class FixloopStack(cdk.Stack):
         construct_id: str,
         *,
         config: FixloopConfig | None = None,
+        standalone: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         config = config or FixloopConfig.from_context(self.node)
+        if standalone:
+            # The Marketplace template: deploy-time choices are parameters.
+            config = add_parameters(self, config)
         self.config = config
 
         self.data_key = DataKey(self, "DataKey")
@@ -57,6 +64,7 @@ class FixloopStack(cdk.Stack):
             network=self.network,
             storage=self.storage,
             state_machine_arn=machine_arn,
+            image_uri=config.sandbox_image_uri,
         )
 
         anthropic_secret = self._secret("AnthropicSecret", config.anthropic_secret_name)
