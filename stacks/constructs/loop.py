@@ -12,6 +12,7 @@ only ids and counters.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,12 +25,14 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from layers.bundler import PROJECT_ROOT
+from stacks.asl import problems
 from stacks.nag import acknowledge, flatten, iam5_resource
 
 __all__ = [
     "CONTINUE_AS_NEW_PLACEHOLDER",
     "INVESTIGATION_ASL",
     "STATE_MACHINE_ALIAS",
+    "InvalidDefinitionError",
     "InvestigationLoop",
     "MissingSubstitutionError",
     "placeholders",
@@ -45,6 +48,10 @@ _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 
 class MissingSubstitutionError(ValueError):
     """The ASL file uses a ``${Name}`` that the stack does not provide."""
+
+
+class InvalidDefinitionError(ValueError):
+    """The ASL file has a broken transition, an unreachable state or a Task without Retry."""
 
 
 def placeholders(definition: str) -> set[str]:
@@ -83,6 +90,9 @@ class InvestigationLoop(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         definition = definition_file.read_text()
+        found = problems(json.loads(definition))
+        if found:
+            raise InvalidDefinitionError(f"{definition_file}: " + "; ".join(found))
         self.arn = state_machine_arn(self, state_machine_name)
         """This state machine's ARN, built from its name (usable before it exists)."""
         self.alias_arn = state_machine_arn(self, state_machine_name, STATE_MACHINE_ALIAS)

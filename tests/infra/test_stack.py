@@ -45,6 +45,7 @@ from stacks.config import (
 from stacks.constructs.layer import SharedLayer
 from stacks.constructs.loop import (
     INVESTIGATION_ASL,
+    InvalidDefinitionError,
     InvestigationLoop,
     MissingSubstitutionError,
     placeholders,
@@ -1944,7 +1945,14 @@ def test_an_unused_substitution_only_warns(tmp_path: Path) -> None:
         json.dumps(
             {
                 "StartAt": "A",
-                "States": {"A": {"Type": "Task", "Resource": "${PrepareFunctionArn}", "End": True}},
+                "States": {
+                    "A": {
+                        "Type": "Task",
+                        "Resource": "${PrepareFunctionArn}",
+                        "Retry": [{"ErrorEquals": ["States.ALL"]}],
+                        "End": True,
+                    }
+                },
             }
         )
     )
@@ -1986,7 +1994,14 @@ def test_a_placeholder_without_substitution_fails_synth(tmp_path: Path) -> None:
         json.dumps(
             {
                 "StartAt": "A",
-                "States": {"A": {"Type": "Task", "Resource": "${SandboxFunctionArn}", "End": True}},
+                "States": {
+                    "A": {
+                        "Type": "Task",
+                        "Resource": "${SandboxFunctionArn}",
+                        "Retry": [{"ErrorEquals": ["States.ALL"]}],
+                        "End": True,
+                    }
+                },
             }
         )
     )
@@ -2005,6 +2020,40 @@ def test_a_placeholder_without_substitution_fails_synth(tmp_path: Path) -> None:
 
     # When the loop is defined with it / Then synthesis stops and names the placeholder
     with pytest.raises(MissingSubstitutionError, match="SandboxFunctionArn"):
+        InvestigationLoop(
+            stack,
+            "Loop",
+            functions={"PrepareFunctionArn": fn},
+            state_machine_name="x",
+            definition_file=asl,
+        )
+
+
+def test_a_definition_with_a_broken_transition_fails_synth(tmp_path: Path) -> None:
+    # Given an ASL file whose Task goes to a state that does not exist
+    asl = tmp_path / "broken.asl.json"
+    asl.write_text(
+        json.dumps(
+            {
+                "StartAt": "A",
+                "States": {
+                    "A": {
+                        "Type": "Task",
+                        "Resource": "${PrepareFunctionArn}",
+                        "Retry": [{"ErrorEquals": ["States.ALL"]}],
+                        "Next": "B",
+                    }
+                },
+            }
+        )
+    )
+    stack = cdk.Stack(cdk.App(), "Broken")
+    fn = lambda_.Version.from_version_arn(
+        stack, "Fn", "arn:aws:lambda:us-east-1:123456789012:function:f:1"
+    )
+
+    # When the loop is defined with it / Then synthesis stops and says what is wrong
+    with pytest.raises(InvalidDefinitionError, match="goes to 'B', which does not exist"):
         InvestigationLoop(
             stack,
             "Loop",
