@@ -74,14 +74,15 @@ class Observability(Construct):
             master_key=key,
             enforce_ssl=True,
         )
-        # CloudWatch publishes alarm notifications to the encrypted topic with the key.
+        # CloudWatch publishes alarm notifications to the encrypted topic with the key (the
+        # statement SNS documents for AWS services publishing to encrypted topics; the
+        # topic's own policy decides who may publish).
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchAlarmsToTheTopic",
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey"],
                 resources=["*"],  # in a key policy, "*" is this key
-                conditions={"StringEquals": {"aws:SourceAccount": cdk.Stack.of(self).account}},
             )
         )
         if alarm_email:

@@ -1837,6 +1837,7 @@ def test_sandbox_task_role_reaches_only_its_records_and_task_tokens(
     # Then the role reaches exactly those resources with exactly those actions: no other
     # table, no whole bucket, no ECS, no IAM, no wildcard
     assert granted == expected
+    assert json.dumps({"Fn::GetAtt": [tables["Fingerprints"], "Arn"]}) not in granted
     # And nothing is attached to it any other way
     assert "ManagedPolicyArns" not in role and "Policies" not in role
     assert not [
