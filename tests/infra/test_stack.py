@@ -39,6 +39,7 @@ from stacks.config import (
     CONTEXT_GITHUB_SECRET_NAME,
     CONTEXT_LAYER_ASSET_DIR,
     CONTEXT_MODEL,
+    CONTEXT_SANDBOX_IMAGE_URI,
     CONTEXT_TARGETS,
     CONTEXT_WATCHED_LOG_GROUPS,
 )
@@ -86,6 +87,7 @@ WEBHOOK_SECRET_NAME = "fixloop/github-webhook"
 WEBHOOK_API_NAME = "fixloop-webhooks"
 SANDBOX_CPU, SANDBOX_MEMORY_MIB, SANDBOX_STORAGE_GIB = "1024", "2048", 30
 SANDBOX_PORT = 8080
+IMAGE_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/fixloop-sandbox:1.2.3"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1645,8 +1647,11 @@ def test_dashboard_shows_investigations_model_tokens_tools_and_alarms(
     assert "fixloop alarms" in body
 
 
-def test_secrets_email_and_token_budget_from_context(tmp_path: Path, prebuilt_layer: Path) -> None:
-    # Given the app with a GitHub App secret, an alarm address and a daily token budget
+def test_secrets_email_token_budget_and_image_from_context(
+    tmp_path: Path, prebuilt_layer: Path
+) -> None:
+    # Given the app with a GitHub App secret, an alarm address, a daily token budget and a
+    # sandbox image already in ECR
     app = build_app(
         cdk.App(
             outdir=str(tmp_path / "cdk.out"),
@@ -1655,14 +1660,22 @@ def test_secrets_email_and_token_budget_from_context(tmp_path: Path, prebuilt_la
                 CONTEXT_GITHUB_SECRET_NAME: "fixloop/github-app",
                 CONTEXT_ALARM_EMAIL: "oncall@example.com",
                 CONTEXT_DAILY_TOKEN_BUDGET: "5000000",
+                CONTEXT_SANDBOX_IMAGE_URI: IMAGE_URI,
             },
         )
     )
 
     # When it is synthesized (cdk-nag included)
-    template_json = app.synth().get_stack_by_name("Fixloop").template
+    assembly = app.synth()
+    template_json = assembly.get_stack_by_name("Fixloop").template
 
-    # Then deliver (only) knows the GitHub secret and may read it
+    # Then the sandbox runs the given image: nothing to build with Docker at deploy time
+    _, task = only(template_json, "AWS::ECS::TaskDefinition")
+    (container,) = task["Properties"]["ContainerDefinitions"]
+    assert container["Image"] == IMAGE_URI
+    assets = json.loads((Path(assembly.directory) / "Fixloop.assets.json").read_text())
+    assert assets["dockerImages"] == {}
+    # And deliver (only) knows the GitHub secret and may read it
     ids = all_function_ids(template_json)
     for name, fn_id in ids.items():
         env = template_json["Resources"][fn_id]["Properties"]["Environment"]["Variables"]
