@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: demo test lint typecheck unit bench synth clean
+.PHONY: demo test lint typecheck unit bench synth marketplace clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,5 +34,9 @@ bench: $(STAMP)
 synth: $(STAMP)
 	$(BIN)/python app.py
 
+# The AWS Marketplace package: dist/marketplace/ (standalone template + asset zips).
+marketplace: $(STAMP)
+	$(BIN)/python -m stacks.marketplace
+
 clean:
-	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) cdk.out dist .pytest_cache .mypy_cache .ruff_cache

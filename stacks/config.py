@@ -7,29 +7,51 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import aws_cdk as cdk
+
 if TYPE_CHECKING:
     from constructs import Node
 
 __all__ = [
+    "CONTEXT_ALARM_EMAIL",
     "CONTEXT_ALARM_PREFIXES",
     "CONTEXT_ANTHROPIC_SECRET_NAME",
+    "CONTEXT_DAILY_TOKEN_BUDGET",
     "CONTEXT_DEFAULT_GITHUB_REPO",
+    "CONTEXT_GITHUB_SECRET_NAME",
     "CONTEXT_LAYER_ASSET_DIR",
+    "CONTEXT_LINEAR_SECRET_NAME",
     "CONTEXT_MODEL",
+    "CONTEXT_SANDBOX_IMAGE_URI",
+    "CONTEXT_SLACK_SECRET_NAME",
     "CONTEXT_STATE_MACHINE_NAME",
     "CONTEXT_TARGETS",
     "CONTEXT_WATCHED_LOG_GROUPS",
+    "MODEL_PATTERN",
     "FixloopConfig",
 ]
 
 CONTEXT_MODEL = "fixloop:model"
 """Default model spec of new investigations (``FIXLOOP_MODEL``): bedrock[:ID], anthropic[:ID]."""
 CONTEXT_ANTHROPIC_SECRET_NAME = "fixloop:anthropic_secret_name"
-CONTEXT_GITHUB_SECRET_NAME = "fixloop:github_secret_name"
-"""Secrets Manager secret with GitHub credentials (a GitHub App's app_id, private_key and
-installation_id, or a token): Deliver opens pull requests with it, and Repo Token narrows
-it to a read-only token for the sandbox to clone private repositories."""
 """Name of a Secrets Manager secret holding an Anthropic API key; empty: none."""
+CONTEXT_GITHUB_SECRET_NAME = "fixloop:github_secret_name"
+"""Name of a Secrets Manager secret the deliver function opens pull requests with: JSON
+``{"app_id", "private_key", "installation_id"}`` of a GitHub App (or ``{"token"}``); empty:
+none (investigations end with a summary, delivery is blocked). Repo Token narrows it to a
+read-only token with which the sandbox clones private repositories."""
+CONTEXT_SLACK_SECRET_NAME = "fixloop:slack_secret_name"
+"""Name of the secret with the Slack app's bot token and signing secret; empty: no Slack."""
+CONTEXT_LINEAR_SECRET_NAME = "fixloop:linear_secret_name"
+"""Name of the secret with the Linear API key and webhook secret; empty: no Linear."""
+CONTEXT_ALARM_EMAIL = "fixloop:alarm_email"
+"""An address subscribed to fixloop's own alarms (topic ``fixloop-alarms``); empty: none."""
+CONTEXT_DAILY_TOKEN_BUDGET = "fixloop:daily_token_budget"
+"""Model tokens per day (input + output) above which the ``fixloop-token-budget`` alarm
+fires; 0 or unset: no such alarm."""
+CONTEXT_SANDBOX_IMAGE_URI = "fixloop:sandbox_image_uri"
+"""A sandbox image already in ECR (URI by tag or digest) instead of building
+sandbox/Dockerfile at deploy time (which needs Docker where ``cdk deploy`` runs)."""
 CONTEXT_LAYER_ASSET_DIR = "fixloop:layer_asset_dir"
 """A prebuilt layer directory (with ``python/`` inside) used instead of bundling with pip."""
 CONTEXT_STATE_MACHINE_NAME = "fixloop:state_machine_name"
@@ -47,6 +69,10 @@ CONTEXT_DEFAULT_GITHUB_REPO = "fixloop:default_github_repo"
 """OWNER/REPO for signals no target matches (``FIXLOOP_DEFAULT_GITHUB_REPO``); empty: none."""
 
 _GITHUB_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+MODEL_PATTERN = r"^(anthropic|bedrock)(:[A-Za-z0-9._:@/-]+)?$"
+"""A model spec the stack accepts: provider, then optionally ``:`` and a model id (Bedrock:
+a model or inference profile id; Anthropic: a model name)."""
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 @dataclass(frozen=True)
@@ -60,10 +86,31 @@ class FixloopConfig:
     watched_log_groups: tuple[str, ...] = ()
     targets: dict[str, dict[str, str]] = field(default_factory=dict, hash=False)
     default_github_repo: str = ""
+    slack_secret_name: str | None = None
+    linear_secret_name: str | None = None
+    alarm_email: str = ""
+    daily_token_budget: int = 0
+    sandbox_image_uri: str = ""
+    targets_parameter: str = ""
+    """A CloudFormation parameter's value (a token) used as ``FIXLOOP_TARGETS`` instead of
+    :attr:`targets` (the standalone template, stacks/parameters.py)."""
 
     def __post_init__(self) -> None:
         _check_targets(self.targets, source="targets")
-        if self.default_github_repo and not _GITHUB_REPO.match(self.default_github_repo):
+        # Values that are CloudFormation parameters are checked by their own constraints.
+        if not cdk.Token.is_unresolved(self.model) and not re.match(MODEL_PATTERN, self.model):
+            raise ValueError(
+                f"model must be anthropic[:MODEL] or bedrock[:MODEL_ID], got {self.model!r}"
+            )
+        if self.alarm_email and not _EMAIL.match(self.alarm_email):
+            raise ValueError(f"alarm_email is not an email address: {self.alarm_email!r}")
+        if self.daily_token_budget < 0:
+            raise ValueError(f"daily_token_budget must be >= 0, got {self.daily_token_budget}")
+        if (
+            self.default_github_repo
+            and not cdk.Token.is_unresolved(self.default_github_repo)
+            and not _GITHUB_REPO.match(self.default_github_repo)
+        ):
             raise ValueError(
                 f"default_github_repo must be OWNER/REPO, got {self.default_github_repo!r}"
             )
@@ -71,6 +118,8 @@ class FixloopConfig:
     @property
     def targets_json(self) -> str:
         """:attr:`targets` as the triggers' ``FIXLOOP_TARGETS`` (compact JSON, keys sorted)."""
+        if self.targets_parameter:
+            return self.targets_parameter
         return json.dumps(self.targets, sort_keys=True, separators=(",", ":"))
 
     @classmethod
@@ -88,6 +137,11 @@ class FixloopConfig:
             watched_log_groups=_strings(node, CONTEXT_WATCHED_LOG_GROUPS),
             targets=_targets(node, CONTEXT_TARGETS),
             default_github_repo=_string(node, CONTEXT_DEFAULT_GITHUB_REPO) or "",
+            slack_secret_name=_string(node, CONTEXT_SLACK_SECRET_NAME),
+            linear_secret_name=_string(node, CONTEXT_LINEAR_SECRET_NAME),
+            alarm_email=_string(node, CONTEXT_ALARM_EMAIL) or "",
+            daily_token_budget=_integer(node, CONTEXT_DAILY_TOKEN_BUDGET),
+            sandbox_image_uri=_string(node, CONTEXT_SANDBOX_IMAGE_URI) or "",
         )
 
 
@@ -99,6 +153,19 @@ def _string(node: Node, key: str) -> str | None:
     if not isinstance(value, str):
         raise TypeError(f"context {key!r} must be a string, got {value!r}")
     return value
+
+
+def _integer(node: Node, key: str) -> int:
+    """A whole number (``-c key=5`` passes the string "5"); 0 when unset or empty."""
+    value = node.try_get_context(key)
+    if value is None or value == "":
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise TypeError(f"context {key!r} must be a whole number, got {value!r}")
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ValueError(f"context {key!r} must be a whole number, got {value!r}") from exc
 
 
 def _json_or_value(node: Node, key: str) -> Any:

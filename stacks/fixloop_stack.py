@@ -11,14 +11,18 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from stacks.config import FixloopConfig
+from stacks.constructs.auth import Auth
+from stacks.constructs.encryption import DataKey, EncryptLogGroups
 from stacks.constructs.functions import LoopFunctions
 from stacks.constructs.layer import SharedLayer
-from stacks.constructs.loop import InvestigationLoop, state_machine_arn
+from stacks.constructs.loop import STATE_MACHINE_ALIAS, InvestigationLoop, state_machine_arn
 from stacks.constructs.network import Network
+from stacks.constructs.observability import Observability
 from stacks.constructs.sandbox import SandboxCluster
 from stacks.constructs.storage import Storage
 from stacks.constructs.triggers import Triggers
 from stacks.constructs.webhooks import WebhookApi, github_webhook_secret
+from stacks.parameters import add_parameters
 
 __all__ = ["FixloopStack"]
 
@@ -26,7 +30,9 @@ __all__ = ["FixloopStack"]
 class FixloopStack(cdk.Stack):
     """Everything one investigation needs to run in AWS.
 
-    ``config`` defaults to :meth:`FixloopConfig.from_context` of this stack.
+    ``config`` defaults to :meth:`FixloopConfig.from_context` of this stack. ``standalone``
+    makes the settings a user chooses at deploy time CloudFormation parameters instead
+    (stacks/parameters.py; the AWS Marketplace template, stacks/marketplace.py).
     """
 
     def __init__(
@@ -35,15 +41,22 @@ class FixloopStack(cdk.Stack):
         construct_id: str,
         *,
         config: FixloopConfig | None = None,
+        standalone: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         config = config or FixloopConfig.from_context(self.node)
+        if standalone:
+            # The Marketplace template: deploy-time choices are parameters.
+            config = add_parameters(self, config)
         self.config = config
 
-        self.storage = Storage(self, "Storage")
+        self.data_key = DataKey(self, "DataKey")
+        cdk.Aspects.of(self).add(EncryptLogGroups(self.data_key.key))
+        self.storage = Storage(self, "Storage", key=self.data_key.key)
         self.layer = SharedLayer(self, "SharedLayer", asset_dir=config.layer_asset_dir)
         machine_arn = state_machine_arn(self, config.state_machine_name)
+        alias_arn = state_machine_arn(self, config.state_machine_name, STATE_MACHINE_ALIAS)
         self.network = Network(self, "Network")
         self.sandbox = SandboxCluster(
             self,
@@ -51,23 +64,18 @@ class FixloopStack(cdk.Stack):
             network=self.network,
             storage=self.storage,
             state_machine_arn=machine_arn,
+            image_uri=config.sandbox_image_uri,
         )
 
-        anthropic_secret = (
-            secretsmanager.Secret.from_secret_name_v2(
-                self, "AnthropicSecret", config.anthropic_secret_name
-            )
-            if config.anthropic_secret_name
-            else None
+        anthropic_secret = self._secret("AnthropicSecret", config.anthropic_secret_name)
+        github_secret = self._secret("GitHubSecret", config.github_secret_name)
+        self.slack_secret = self._secret("SlackSecret", config.slack_secret_name)
+        """The Slack app's secret, for the Slack endpoints (``fixloop:slack_secret_name``)."""
+        self.linear_secret = self._secret("LinearSecret", config.linear_secret_name)
+        """The Linear secret, for the Linear endpoints (``fixloop:linear_secret_name``)."""
+        self.github_webhook_secret = github_webhook_secret(
+            self, "GitHubWebhookSecret", key=self.data_key.key
         )
-        github_secret = (
-            secretsmanager.Secret.from_secret_name_v2(
-                self, "GitHubSecret", config.github_secret_name
-            )
-            if config.github_secret_name
-            else None
-        )
-        self.github_webhook_secret = github_webhook_secret(self, "GitHubWebhookSecret")
         self.functions = LoopFunctions(
             self,
             "Functions",
@@ -75,6 +83,7 @@ class FixloopStack(cdk.Stack):
             layer=self.layer.layer,
             model=config.model,
             state_machine_arn=machine_arn,
+            start_arn=alias_arn,
             sandbox=self.sandbox,
             anthropic_secret=anthropic_secret,
             github_secret=github_secret,
@@ -87,7 +96,7 @@ class FixloopStack(cdk.Stack):
             self,
             "Loop",
             functions={
-                f"{spec.construct_id}FunctionArn": self.functions.functions[spec.name]
+                f"{spec.construct_id}FunctionArn": self.functions.versions[spec.name]
                 for spec in self.functions.specs
                 if spec.loop_step
             },
@@ -108,8 +117,25 @@ class FixloopStack(cdk.Stack):
             watched_log_groups=config.watched_log_groups,
         )
 
+        self.observability = Observability(
+            self,
+            "Observability",
+            key=self.data_key.key,
+            state_machine=self.loop.state_machine,
+            functions=self.functions.functions,
+            dead_letters=self.triggers.alarm_dead_letters,
+            alarm_email=config.alarm_email,
+            daily_token_budget=config.daily_token_budget,
+        )
+        self.auth = Auth(self, "Auth")
+        """The Cognito user pool and web client of the live view, WebSocket and MCP."""
+
         outputs = {
+            "UserPoolId": self.auth.user_pool.user_pool_id,
+            "UserPoolClientId": self.auth.client.user_pool_client_id,
+            "DataKeyArn": self.data_key.key.key_arn,
             "StateMachineArn": self.loop.state_machine.state_machine_arn,
+            "StateMachineAliasArn": self.loop.alias.ref,
             "EventsTableName": self.storage.events.table_name,
             "InvestigationsTableName": self.storage.investigations.table_name,
             "BlobsBucketName": self.storage.blobs.bucket_name,
@@ -121,9 +147,17 @@ class FixloopStack(cdk.Stack):
             "SignalsUrl": self.webhooks.signals_url,
             "LogsTriggerArn": self.functions.functions["logs_trigger"].function_arn,
             "AlarmDeadLetterQueueUrl": self.triggers.alarm_dead_letters.queue_url,
+            "AlarmTopicArn": self.observability.topic.topic_arn,
+            "DashboardName": self.observability.dashboard.dashboard_name,
         }
         for name, value in outputs.items():
             cdk.CfnOutput(self, name, value=value)
+
+    def _secret(self, construct_id: str, name: str | None) -> secretsmanager.ISecret | None:
+        """The existing secret called ``name`` (created by the operator), if one is named."""
+        if not name:
+            return None
+        return secretsmanager.Secret.from_secret_name_v2(self, construct_id, name)
 
     @property
     def availability_zones(self) -> list[str]:

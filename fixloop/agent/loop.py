@@ -27,6 +27,7 @@ from fixloop.domain.events import (
 from fixloop.domain.investigation import LoopState, ToolCallRef, execution_name
 from fixloop.llm.factory import model_from_spec
 from fixloop.llm.protocol import ModelRequest
+from fixloop.metrics import record_usage
 from fixloop.store import EventNotFound, stores
 from fixloop.tools import Tool, default_registry
 from fixloop.tools.registry import RunsIn
@@ -126,6 +127,7 @@ def model_turn(state: LoopState) -> LoopState:
         message = stored
     else:
         message = _call_model(state)
+        record_usage(message.usage)
         if not st.events.append(inv_id, pos, message):
             again = st.events.get(inv_id, pos)
             assert isinstance(again, AssistantMessage)

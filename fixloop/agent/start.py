@@ -18,6 +18,7 @@ from fixloop.domain import (
 )
 from fixloop.domain.events import signal_position
 from fixloop.errors import ConfigError
+from fixloop.metrics import INVESTIGATIONS_STARTED, count
 from fixloop.store import stores
 
 
@@ -49,7 +50,9 @@ def start_investigation(
         model=model or settings.model,
     )
     st = stores()
-    if not st.investigations.create(inv):
+    if st.investigations.create(inv):
+        count(INVESTIGATIONS_STARTED)
+    else:
         inv = st.investigations.get(inv.investigation_id)
     st.events.append(inv.investigation_id, signal_position(), SignalReceived(signal=signal))
     try:

@@ -29,6 +29,11 @@ FUNCTIONS: dict[str, str] = {
 INVOKED_FUNCTIONS: tuple[str, ...] = ("repo_token",)
 """Functions invoked by name rather than by the state machine (the sandbox calls Repo Token)."""
 
+CONTINUE_AS_NEW_PLACEHOLDER = "ContinueAsNewStateMachineArn"
+"""ASL placeholder of the ARN Continue As New starts: in AWS the state machine's ``live`` alias
+(so the next generation runs the version new executions get), locally the machine itself
+(moto has no state machine versions or aliases)."""
+
 Handler = Callable[[dict[str, Any], Any], Any]
 
 

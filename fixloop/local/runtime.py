@@ -20,6 +20,7 @@ from fixloop import aws
 from fixloop.config import get_settings
 from fixloop.local import moto_patches
 from fixloop.local.handlers import (
+    CONTINUE_AS_NEW_PLACEHOLDER,
     FUNCTIONS,
     INVOKED_FUNCTIONS,
     STATE_MACHINE_FILE,
@@ -77,6 +78,7 @@ class EmbeddedRuntime:
                 "AWS_REGION": REGION,
                 "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
                 "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_DISABLED": "true",
                 "POWERTOOLS_SERVICE_NAME": "fixloop",
                 "POWERTOOLS_METRICS_NAMESPACE": "fixloop",
                 "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
@@ -148,6 +150,10 @@ class EmbeddedRuntime:
                 Code={"ZipFile": _placeholder_zip()},
             )["FunctionArn"]
         substitutions = {placeholder: arns[folder] for placeholder, folder in FUNCTIONS.items()}
+        # The machine's ARN before it exists (moto builds it as AWS does), for Continue As New.
+        account = aws.client("sts").get_caller_identity()["Account"]
+        own_arn = f"arn:aws:states:{REGION}:{account}:stateMachine:{STATE_MACHINE_NAME}"
+        substitutions[CONTINUE_AS_NEW_PLACEHOLDER] = own_arn
         self.configure(repo_token_function=arns["repo_token"])
         definition = STATE_MACHINE_FILE.read_text()
         for key, value in substitutions.items():
@@ -155,6 +161,8 @@ class EmbeddedRuntime:
         self.state_machine_arn = aws.client("stepfunctions").create_state_machine(
             name=STATE_MACHINE_NAME, definition=definition, roleArn=role_arn, type="STANDARD"
         )["stateMachineArn"]
+        if self.state_machine_arn != own_arn:
+            raise RuntimeError(f"state machine ARN {self.state_machine_arn} is not {own_arn}")
         self.configure(state_machine_arn=self.state_machine_arn)
         self.watcher = Watcher(self.state_machine_arn)
         self._provision_sandbox_cluster(role_arn)

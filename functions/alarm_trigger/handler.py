@@ -8,12 +8,14 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from fixloop.agent.triggers import handle_payload
+from fixloop.metrics import emits_metrics
 
 logger = Logger()
 tracer = Tracer()
 
 
 @logger.inject_lambda_context(clear_state=True)
+@emits_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return handle_payload(event).as_json()

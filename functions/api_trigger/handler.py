@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from fixloop.agent.triggers import handle_payload
+from fixloop.metrics import emits_metrics
 
 logger = Logger()
 tracer = Tracer()
@@ -31,6 +32,7 @@ def _reply(status: int, body: dict[str, Any]) -> Response[str]:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@emits_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

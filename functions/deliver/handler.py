@@ -10,13 +10,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from fixloop.agent import deliver
 from fixloop.domain import LoopState
 from fixloop.faults import injectable
+from fixloop.metrics import INVESTIGATIONS_CONCLUDED, count, emits_metrics
 
 logger = Logger()
 tracer = Tracer()
 
 
 @logger.inject_lambda_context(clear_state=True)
+@emits_metrics
 @tracer.capture_lambda_handler
 @injectable("deliver")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return deliver(LoopState.model_validate(event)).payload()
+    result = deliver(LoopState.model_validate(event)).payload()
+    count(INVESTIGATIONS_CONCLUDED)
+    return result

@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from fixloop.channels.github import handle_webhook, webhook_secret
+from fixloop.metrics import emits_metrics
 
 logger = Logger()
 tracer = Tracer()
@@ -33,6 +34,7 @@ def github() -> Response[str]:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@emits_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

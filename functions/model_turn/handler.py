@@ -9,14 +9,24 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from fixloop.agent import model_turn
 from fixloop.domain import LoopState
+from fixloop.errors import ModelError, ModelThrottled, ModelUnavailable
 from fixloop.faults import injectable
+from fixloop.metrics import MODEL_ERRORS, MODEL_THROTTLES, count, emits_metrics
 
 logger = Logger()
 tracer = Tracer()
 
 
 @logger.inject_lambda_context(clear_state=True)
+@emits_metrics
 @tracer.capture_lambda_handler
 @injectable("model_turn")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return model_turn(LoopState.model_validate(event)).payload()
+    try:
+        return model_turn(LoopState.model_validate(event)).payload()
+    except ModelThrottled:
+        count(MODEL_THROTTLES)
+        raise
+    except (ModelError, ModelUnavailable):
+        count(MODEL_ERRORS)
+        raise

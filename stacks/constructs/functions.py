@@ -21,13 +21,12 @@ from layers.bundler import PROJECT_ROOT
 from stacks.constructs.layer import LAYER_ARCHITECTURE, LAYER_RUNTIME
 from stacks.constructs.sandbox import SandboxCluster
 from stacks.constructs.storage import Storage
-from stacks.nag import acknowledge, flatten, iam5_resource
+from stacks.nag import acknowledge, flatten, iam5_action, iam5_resource
 
 __all__ = [
     "ALL_FUNCTIONS",
     "ENTRY_FUNCTIONS",
     "FUNCTIONS_DIR",
-    "GITHUB_CREDENTIAL_USERS",
     "LOOP_FUNCTIONS",
     "FunctionSpec",
     "LoopFunctions",
@@ -124,8 +123,6 @@ ENTRY_FUNCTIONS: tuple[FunctionSpec, ...] = (
     ),
 )
 ALL_FUNCTIONS = LOOP_FUNCTIONS + ENTRY_FUNCTIONS
-GITHUB_CREDENTIAL_USERS = ("deliver", "repo_token")
-"""The functions that read the GitHub credentials secret (the webhook secret is another)."""
 
 
 class LoopFunctions(Construct):
@@ -133,7 +130,10 @@ class LoopFunctions(Construct):
     least privileges.
 
     ``state_machine_arn`` is the investigation state machine's ARN built from its fixed name
-    (the state machine itself depends on these functions, so it cannot be referenced).
+    (the state machine itself depends on these functions, so it cannot be referenced);
+    ``start_arn`` (default: the same) is what functions start executions with, its ``live``
+    alias. Loop steps also publish a version per change (:attr:`versions`, retained on
+    update) that the state machine definition names.
     ``sandbox`` is where functions that dispatch to sandboxes run their tasks (and its
     network, where those functions are attached). ``github_webhook_secret`` is the secret
     GitHub signs webhook deliveries with, which only the ``github_webhook`` function reads.
@@ -151,6 +151,7 @@ class LoopFunctions(Construct):
         model: str,
         state_machine_arn: str,
         sandbox: SandboxCluster,
+        start_arn: str | None = None,
         anthropic_secret: secretsmanager.ISecret | None = None,
         github_secret: secretsmanager.ISecret | None = None,
         github_webhook_secret: secretsmanager.ISecret | None = None,
@@ -172,25 +173,24 @@ class LoopFunctions(Construct):
             "LOG_LEVEL": "INFO",
         }
         self.specs = specs
+        # The secret each function reads, and the variable that names it.
+        secrets = {
+            "model_turn": ("FIXLOOP_ANTHROPIC_SECRET_ARN", anthropic_secret),
+            "deliver": ("FIXLOOP_GITHUB_SECRET_ARN", github_secret),
+            # narrows the GitHub credentials to a read-only clone token for the sandbox
+            "repo_token": ("FIXLOOP_GITHUB_SECRET_ARN", github_secret),
+        }
         self.functions: dict[str, lambda_.Function] = {}
         self.roles: dict[str, iam.Role] = {}
         for spec in specs:
             env = dict(common_env)
             if spec.name == "prepare" or spec.starts_executions:
-                env["FIXLOOP_STATE_MACHINE_ARN"] = state_machine_arn
-            env.update(
-                _secret_environment(
-                    spec.name,
-                    {
-                        "FIXLOOP_ANTHROPIC_SECRET_ARN": (("model_turn",), anthropic_secret),
-                        "FIXLOOP_GITHUB_SECRET_ARN": (GITHUB_CREDENTIAL_USERS, github_secret),
-                        "FIXLOOP_GITHUB_WEBHOOK_SECRET_ARN": (
-                            ("github_webhook",),
-                            github_webhook_secret,
-                        ),
-                    },
-                )
-            )
+                env["FIXLOOP_STATE_MACHINE_ARN"] = start_arn or state_machine_arn
+            secret_variable, secret = secrets.get(spec.name, ("", None))
+            if secret is not None:
+                env[secret_variable] = secret.secret_arn
+            if spec.name == "github_webhook" and github_webhook_secret is not None:
+                env["FIXLOOP_GITHUB_WEBHOOK_SECRET_ARN"] = github_webhook_secret.secret_arn
             if spec.dispatches_sandboxes:
                 env.update(sandbox.dispatch_environment())
             if spec.triages:
@@ -202,6 +202,8 @@ class LoopFunctions(Construct):
                 assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
                 description=f"fixloop {spec.name} function",
             )
+            if secret is not None:
+                secret.grant_read(role)
             self.functions[spec.name] = self._function(
                 spec,
                 role=role,
@@ -234,46 +236,61 @@ class LoopFunctions(Construct):
                     )
                 )
 
+        # The published version of each loop step: a new one whenever its code or
+        # configuration changes, the previous one retained for executions still on it.
+        self.versions: dict[str, lambda_.IVersion] = {
+            spec.name: self.functions[spec.name].current_version for spec in specs if spec.loop_step
+        }
+        self._acknowledge_key_grants()
+
         deliver = self.roles.get("deliver")
         if deliver is not None:
             # Deliver reads the workspace snapshot (the change) the sandbox left.
             storage.sandboxes.grant_read_data(deliver)
 
-        run_tool = self.roles.get("run_tool")
-        if run_tool is not None:
-            self._grant_telemetry(run_tool)
-
-        model_turn = self.roles.get("model_turn")
-        if model_turn is not None:
-            self._grant_bedrock(model_turn)
-            if anthropic_secret is not None:
-                anthropic_secret.grant_read(model_turn)
-
-        if github_secret is not None:
-            self._grant_github_credentials(github_secret)
+        # The model's telemetry tools run in run_tool; the model is called from model_turn.
+        for name, grant in (
+            ("run_tool", self._grant_telemetry),
+            ("model_turn", self._grant_bedrock),
+        ):
+            if name in self.roles:
+                grant(self.roles[name])
 
         github_webhook = self.roles.get("github_webhook")
         if github_webhook is not None and github_webhook_secret is not None:
-            # Reading the value is all it needs (grant_read would add DescribeSecret too).
-            github_webhook.add_to_principal_policy(
-                iam.PolicyStatement(
-                    actions=["secretsmanager:GetSecretValue"],
-                    resources=[github_webhook_secret.secret_arn],
-                )
+            self._grant_webhook_secret(github_webhook, github_webhook_secret)
+
+    def _acknowledge_key_grants(self) -> None:
+        for action in ("kms:ReEncrypt*", "kms:GenerateDataKey*"):
+            acknowledge(
+                self,
+                iam5_action(action),
+                "Added by CDK's grants on the tables and the bucket for their customer-managed "
+                "key: the action families of encrypting with that one key (ReEncryptFrom/To, "
+                "GenerateDataKey[WithoutPlaintext]); the statement's resource is the key itself.",
             )
 
-    def _grant_github_credentials(self, secret: secretsmanager.ISecret) -> None:
-        """Deliver and Repo Token read the GitHub credentials; nothing else does."""
-        for name in GITHUB_CREDENTIAL_USERS:
-            user = self.roles.get(name)
-            if user is not None:
-                user.add_to_principal_policy(
-                    iam.PolicyStatement(
-                        actions=["secretsmanager:GetSecretValue"],
-                        # A secret named, not created, here: its ARN ends in 6 random chars.
-                        resources=[f"{secret.secret_arn}-??????"],
-                    )
+    def _grant_webhook_secret(self, role: iam.Role, secret: secretsmanager.ISecret) -> None:
+        """Reading the value is all it needs (grant_read would add DescribeSecret too), and
+        decrypting it with the secret's key, through Secrets Manager only."""
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["secretsmanager:GetSecretValue"], resources=[secret.secret_arn]
+            )
+        )
+        if secret.encryption_key is not None:
+            stack = cdk.Stack.of(self)
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["kms:Decrypt"],
+                    resources=[secret.encryption_key.key_arn],
+                    conditions={
+                        "StringEquals": {
+                            "kms:ViaService": f"secretsmanager.{stack.region}.{stack.url_suffix}"
+                        }
+                    },
                 )
+            )
 
     def _function(
         self,
@@ -308,6 +325,12 @@ class LoopFunctions(Construct):
             memory_size=spec.memory_mb,
             timeout=cdk.Duration.seconds(spec.timeout_seconds),
             tracing=lambda_.Tracing.ACTIVE,
+            # A published version (current_version, loop steps) is kept when a deployment
+            # publishes the next one: a state machine version still running names it.
+            current_version_options=lambda_.VersionOptions(
+                removal_policy=cdk.RemovalPolicy.RETAIN,
+                description=f"fixloop {spec.name}, published by the CDK deployment",
+            ),
             log_group=log_group,
             role=role,
             environment=env,
@@ -356,6 +379,7 @@ class LoopFunctions(Construct):
             role.add_to_principal_policy(
                 iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn])
             )
+        storage.grant_key(role, write=True)
         acknowledge(
             role,
             iam5_resource(flatten(bucket.arn_for_objects("*"), cdk.Stack.of(bucket))),
@@ -394,6 +418,7 @@ class LoopFunctions(Construct):
         role.add_to_principal_policy(
             iam.PolicyStatement(actions=["s3:GetObject"], resources=[event_bodies])
         )
+        storage.grant_key(role, write=False)
         # The state machine ARN is the resource: see TASK_RESPONSE_ACTIONS in sandbox.py.
         role.add_to_principal_policy(
             iam.PolicyStatement(
@@ -479,15 +504,3 @@ class LoopFunctions(Construct):
         )
         for arn in (foundation_models, inference_profiles):
             acknowledge(role, iam5_resource(flatten(arn, stack)), reason)
-
-
-def _secret_environment(
-    function: str,
-    secrets: dict[str, tuple[tuple[str, ...], secretsmanager.ISecret | None]],
-) -> dict[str, str]:
-    """``{variable: ARN}`` of the configured secrets ``function`` is among the readers of."""
-    return {
-        variable: secret.secret_arn
-        for variable, (readers, secret) in secrets.items()
-        if secret is not None and function in readers
-    }

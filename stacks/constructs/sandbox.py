@@ -87,6 +87,7 @@ class SandboxCluster(Construct):
         network: Network,
         storage: Storage,
         state_machine_arn: str,
+        image_uri: str = "",
     ) -> None:
         super().__init__(scope, construct_id)
         self.network = network
@@ -133,13 +134,7 @@ class SandboxCluster(Construct):
         self.container = self.task_definition.add_container(
             "Sandbox",
             container_name=SANDBOX_CONTAINER,
-            image=ecs.ContainerImage.from_asset(
-                str(PROJECT_ROOT),
-                file=SANDBOX_DOCKERFILE,
-                exclude=SANDBOX_IMAGE_EXCLUDES,
-                ignore_mode=cdk.IgnoreMode.DOCKER,
-                platform=ecr_assets.Platform.LINUX_ARM64,
-            ),
+            image=self._image(image_uri),
             command=SANDBOX_COMMAND,
             port_mappings=[ecs.PortMapping(container_port=SANDBOX_PORT, protocol=ecs.Protocol.TCP)],
             logging=ecs.LogDrivers.aws_logs(stream_prefix="sandbox", log_group=self.log_group),
@@ -164,6 +159,32 @@ class SandboxCluster(Construct):
                 actions=["lambda:InvokeFunction"], resources=[repo_token.function_arn]
             )
         )
+
+    def _image(self, image_uri: str) -> ecs.ContainerImage:
+        """The image at ``image_uri`` (already in ECR), else sandbox/Dockerfile as an image
+        asset: staged at synth (no Docker), built and pushed to the bootstrap repository by
+        ``cdk deploy`` (Docker needed there)."""
+        if not image_uri:
+            return ecs.ContainerImage.from_asset(
+                str(PROJECT_ROOT),
+                file=SANDBOX_DOCKERFILE,
+                exclude=SANDBOX_IMAGE_EXCLUDES,
+                ignore_mode=cdk.IgnoreMode.DOCKER,
+                platform=ecr_assets.Platform.LINUX_ARM64,
+            )
+        # A registry image: the execution role pulls it itself (CDK grants nothing for it).
+        self.execution_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "ecr:GetAuthorizationToken",
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                ],
+                resources=["*"],
+            )
+        )
+        return ecs.ContainerImage.from_registry(image_uri)
 
     def dispatch_environment(self) -> dict[str, str]:
         """What the dispatch function needs to run a sandbox task and reach it."""
@@ -252,6 +273,7 @@ class SandboxCluster(Construct):
                 actions=list(TASK_RESPONSE_ACTIONS), resources=[self.state_machine_arn]
             )
         )
+        storage.grant_key(role, write=True)
 
     def _acknowledge(self, storage: Storage) -> None:
         stack = cdk.Stack.of(self)
@@ -265,8 +287,12 @@ class SandboxCluster(Construct):
         acknowledge(
             self.execution_role,
             iam5_resource("*"),
-            "ecr:GetAuthorizationToken supports no resource-level permissions; the image "
-            "layers themselves are readable from the bootstrap asset repository only.",
+            "ecr:GetAuthorizationToken supports no resource-level permissions. With the "
+            "image built from sandbox/Dockerfile, its layers are readable from the bootstrap "
+            "asset repository only; with an image URI given at deploy time (the Marketplace "
+            "listing's registry, another account's or this one's), the repository is not "
+            "known at synth, so the pull-only actions (BatchGetImage, GetDownloadUrlForLayer, "
+            "BatchCheckLayerAvailability) name no repository.",
         )
         acknowledge(
             self.task_definition,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -16,11 +18,13 @@ class Storage(Construct):
     """DynamoDB tables ``Events``, ``Investigations`` and ``Sandboxes``, the S3 bucket ``Blobs``.
 
     Data outlives the stack (``RemovalPolicy.RETAIN``), except the ephemeral ``Sandboxes``;
-    tables are on-demand, encrypted with an AWS managed key and have point-in-time recovery.
+    tables are on-demand and have point-in-time recovery; tables and bucket are encrypted with
+    the customer-managed ``key`` (stacks/constructs/encryption.py).
     """
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey) -> None:
         super().__init__(scope, construct_id)
+        self.key = key
 
         self.events = self._table(
             "Events",
@@ -50,7 +54,10 @@ class Storage(Construct):
             self,
             "Blobs",
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            encryption=s3.BucketEncryption.S3_MANAGED,
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=key,
+            # One data key request per object prefix and hour instead of per object.
+            bucket_key_enabled=True,
             enforce_ssl=True,
             minimum_tls_version=1.2,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
@@ -87,11 +94,23 @@ class Storage(Construct):
             partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
             sort_key=sort_key,
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=self.key,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
             stream=stream,
             time_to_live_attribute=time_to_live_attribute,
             removal_policy=removal_policy,
+        )
+
+    def grant_key(self, role: iam.IRole, *, write: bool) -> None:
+        """What a role with hand-written table or bucket statements needs of the key: decrypt
+        what it reads and, with ``write``, data keys for what it writes. (CDK's own grants on
+        the tables and bucket add this themselves.)"""
+        actions = ["kms:Decrypt", "kms:DescribeKey"]
+        if write:
+            actions += ["kms:Encrypt", "kms:GenerateDataKey"]
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=actions, resources=[self.key.key_arn])
         )

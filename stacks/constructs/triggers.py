@@ -32,10 +32,13 @@ __all__ = [
     "ALARM_MAX_EVENT_AGE",
     "ALARM_RETRY_ATTEMPTS",
     "ERROR_FILTER_PATTERN",
+    "OWN_ALARM_PREFIX",
     "Triggers",
     "alarm_event_pattern",
 ]
 
+OWN_ALARM_PREFIX = "fixloop-"
+"""Names of the alarms fixloop raises about itself (stacks/constructs/observability.py)."""
 ALARM_MAX_EVENT_AGE = cdk.Duration.hours(1)
 """How long EventBridge keeps retrying an alarm event before it goes to the dead letters."""
 ALARM_RETRY_ATTEMPTS = 3
@@ -47,10 +50,13 @@ ERROR_FILTER_PATTERN = "?ERROR ?Error ?Exception ?Traceback"
 
 def alarm_event_pattern(alarm_prefixes: Sequence[str] = ()) -> dict[str, Any]:
     """The rule's event pattern, as EventBridge reads it: alarms going into ALARM, limited to
-    names starting with one of ``alarm_prefixes`` when there are any."""
+    names starting with one of ``alarm_prefixes`` when there are any, else every alarm but
+    fixloop's own (``fixloop-...``, observability.py): fixloop does not investigate itself."""
     detail: dict[str, Any] = {"state": {"value": ["ALARM"]}}
     if alarm_prefixes:
         detail["alarmName"] = [{"prefix": prefix} for prefix in alarm_prefixes]
+    else:
+        detail["alarmName"] = [{"anything-but": {"prefix": OWN_ALARM_PREFIX}}]
     return {
         "source": ["aws.cloudwatch"],
         "detail-type": ["CloudWatch Alarm State Change"],

@@ -15,6 +15,7 @@ caller signs the request with SigV4 and needs ``execute-api:Invoke`` on that met
 from __future__ import annotations
 
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -25,6 +26,8 @@ from stacks.nag import acknowledge, iam4_managed_policy
 __all__ = [
     "ACCESS_LOG_FIELDS",
     "SIGNALS_PATH",
+    "SIGNALS_THROTTLE_BURST",
+    "SIGNALS_THROTTLE_RATE",
     "WEBHOOK_API_NAME",
     "WEBHOOK_PATH",
     "WEBHOOK_SECRET_LENGTH",
@@ -46,6 +49,10 @@ WEBHOOK_STAGE = "v1"
 WEBHOOK_THROTTLE_RATE = 50
 """Steady requests per second across the stage; GitHub sends one request per delivery."""
 WEBHOOK_THROTTLE_BURST = 100
+SIGNALS_THROTTLE_RATE = 10
+"""Per-method limit of ``POST /signals``: each accepted signal may start an investigation
+(model tokens and a sandbox), so a runaway script is stopped at the door."""
+SIGNALS_THROTTLE_BURST = 20
 
 ACCESS_LOG_FIELDS: dict[str, str] = {
     "requestId": apigw.AccessLogField.context_request_id(),
@@ -79,13 +86,16 @@ def access_log_format() -> apigw.AccessLogFormat:
     return apigw.AccessLogFormat.custom("{" + ",".join(members) + "}")
 
 
-def github_webhook_secret(scope: Construct, construct_id: str) -> secretsmanager.Secret:
+def github_webhook_secret(
+    scope: Construct, construct_id: str, *, key: kms.IKey | None = None
+) -> secretsmanager.Secret:
     """The secret GitHub signs deliveries with: 40 random letters and digits, generated at
     deploy time (never in the template), to be pasted into GitHub's webhook settings."""
     secret = secretsmanager.Secret(
         scope,
         construct_id,
         secret_name=WEBHOOK_SECRET_NAME,
+        encryption_key=key,
         description=(
             "fixloop: GitHub webhook secret (paste the value into the repository's webhook "
             "settings; X-Hub-Signature-256 is verified with it)"
@@ -143,6 +153,17 @@ class WebhookApi(Construct):
                 access_log_format=access_log_format(),
                 throttling_rate_limit=WEBHOOK_THROTTLE_RATE,
                 throttling_burst_limit=WEBHOOK_THROTTLE_BURST,
+                # Method-level limits on top of the stage's ("/*/*" above).
+                method_options={
+                    f"/{WEBHOOK_PATH}/POST": apigw.MethodDeploymentOptions(
+                        throttling_rate_limit=WEBHOOK_THROTTLE_RATE,
+                        throttling_burst_limit=WEBHOOK_THROTTLE_BURST,
+                    ),
+                    f"/{SIGNALS_PATH}/POST": apigw.MethodDeploymentOptions(
+                        throttling_rate_limit=SIGNALS_THROTTLE_RATE,
+                        throttling_burst_limit=SIGNALS_THROTTLE_BURST,
+                    ),
+                },
                 tracing_enabled=True,
                 metrics_enabled=True,
                 logging_level=apigw.MethodLoggingLevel.ERROR,

@@ -31,18 +31,22 @@ from app import build_app, environment
 from layers.bundler import LayerBundler, LayerTarget, runtime_requirements
 from stacks import FixloopConfig, FixloopStack
 from stacks.config import (
+    CONTEXT_ALARM_EMAIL,
     CONTEXT_ALARM_PREFIXES,
     CONTEXT_ANTHROPIC_SECRET_NAME,
+    CONTEXT_DAILY_TOKEN_BUDGET,
     CONTEXT_DEFAULT_GITHUB_REPO,
     CONTEXT_GITHUB_SECRET_NAME,
     CONTEXT_LAYER_ASSET_DIR,
     CONTEXT_MODEL,
+    CONTEXT_SANDBOX_IMAGE_URI,
     CONTEXT_TARGETS,
     CONTEXT_WATCHED_LOG_GROUPS,
 )
 from stacks.constructs.layer import SharedLayer
 from stacks.constructs.loop import (
     INVESTIGATION_ASL,
+    InvalidDefinitionError,
     InvestigationLoop,
     MissingSubstitutionError,
     placeholders,
@@ -85,6 +89,7 @@ WEBHOOK_SECRET_NAME = "fixloop/github-webhook"
 WEBHOOK_API_NAME = "fixloop-webhooks"
 SANDBOX_CPU, SANDBOX_MEMORY_MIB, SANDBOX_STORAGE_GIB = "1024", "2048", 30
 SANDBOX_PORT = 8080
+IMAGE_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/fixloop-sandbox:1.2.3"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,8 +193,9 @@ def state_machine(template_json: dict[str, Any]) -> dict[str, Any]:
     return machine
 
 
-def state_machine_arn_json() -> dict[str, Any]:
-    """The ARN of the investigation state machine as the template builds it from its name."""
+def state_machine_arn_json(qualifier: str = "") -> dict[str, Any]:
+    """The ARN of the investigation state machine as the template builds it from its name
+    (with ``qualifier``: of its alias)."""
     return {
         "Fn::Join": [
             "",
@@ -200,10 +206,16 @@ def state_machine_arn_json() -> dict[str, Any]:
                 {"Ref": "AWS::Region"},
                 ":",
                 {"Ref": "AWS::AccountId"},
-                f":stateMachine:{STATE_MACHINE_NAME}",
+                f":stateMachine:{STATE_MACHINE_NAME}" + (f":{qualifier}" if qualifier else ""),
             ],
         ]
     }
+
+
+def data_key_json(template_json: dict[str, Any]) -> str:
+    """The ARN of the customer-managed data key, as JSON (a key of ``granted`` maps)."""
+    key_id, _ = only(template_json, "AWS::KMS::Key")
+    return json.dumps({"Fn::GetAtt": [key_id, "Arn"]})
 
 
 def table_ids(template_json: dict[str, Any]) -> dict[str, str]:
@@ -302,13 +314,20 @@ def test_state_machine_inlines_the_loop_with_every_function_substituted(
     definition: str = machine["DefinitionString"]
     substitutions: dict[str, Any] = machine["DefinitionSubstitutions"]
 
-    # When CloudFormation's substitution is applied (each value is a function's Arn)
+    # When CloudFormation's substitution is applied: each function placeholder is a published
+    # version of its function (Ref of an AWS::Lambda::Version is its qualified ARN), and
+    # Continue As New names the state machine's alias
+    versions = resources(template_json, "AWS::Lambda::Version")
+    named = {}
     for name, value in substitutions.items():
-        (logical_id, attribute) = value["Fn::GetAtt"]
-        assert attribute == "Arn"
-        definition = definition.replace(
-            "${" + name + "}", f"arn:aws:lambda:us-east-1:123456789012:function:{logical_id}"
-        )
+        if name == "ContinueAsNewStateMachineArn":
+            assert value == state_machine_arn_json("live")
+            arn = "arn:aws:states:us-east-1:123456789012:stateMachine:x:live"
+        else:
+            version = versions[value["Ref"]]["Properties"]
+            named[name] = version["FunctionName"]["Ref"]
+            arn = f"arn:aws:lambda:us-east-1:123456789012:function:{named[name]}:1"
+        definition = definition.replace("${" + name + "}", arn)
 
     # Then the real loop is inlined, fully substituted, each placeholder naming its function
     assert "${" not in definition
@@ -325,10 +344,36 @@ def test_state_machine_inlines_the_loop_with_every_function_substituted(
         "Mark Failed",
     ):
         assert expected in states, expected
-    assert {name: value["Fn::GetAtt"][0] for name, value in substitutions.items()} == {
-        placeholder: ids[fn] for placeholder, fn in PLACEHOLDERS.items()
+    assert named == {placeholder: ids[fn] for placeholder, fn in PLACEHOLDERS.items()}
+    assert states["Model Turn"]["Parameters"]["FunctionName"].endswith(f"{ids['model_turn']}:1")
+    assert states["Continue As New"]["Parameters"]["StateMachineArn"].endswith(":live")
+
+
+def test_state_machine_version_and_alias_keep_running_executions_on_their_version(
+    template_json: dict[str, Any],
+) -> None:
+    # Given the state machine, its version and its alias
+    machine_id, _ = only(template_json, "AWS::StepFunctions::StateMachine")
+    _, version = only(template_json, "AWS::StepFunctions::StateMachineVersion")
+    alias_id, alias = only(template_json, "AWS::StepFunctions::StateMachineAlias")
+
+    # When / Then a version is published per definition revision and kept when replaced
+    assert version["Properties"]["StateMachineArn"] == {"Ref": machine_id}
+    assert version["Properties"]["StateMachineRevisionId"] == {
+        "Fn::GetAtt": [machine_id, "StateMachineRevisionId"]
     }
-    assert states["Model Turn"]["Parameters"]["FunctionName"].endswith(ids["model_turn"])
+    assert version["UpdateReplacePolicy"] == "Retain"
+    # And the alias "live" sends every new execution to it
+    (route,) = alias["Properties"]["RoutingConfiguration"]
+    assert alias["Properties"]["Name"] == "live"
+    assert route["Weight"] == 100
+    assert route["StateMachineVersionArn"]["Fn::GetAtt"][1] == "Arn"
+    assert template_json["Outputs"]["StateMachineAliasArn"]["Value"] == {"Ref": alias_id}
+    # And the loop functions' versions are retained too (an old state machine version names
+    # them)
+    lambda_versions = resources(template_json, "AWS::Lambda::Version")
+    assert len(lambda_versions) == len(LOOP_FUNCTIONS)
+    assert {v.get("UpdateReplacePolicy") for v in lambda_versions.values()} == {"Retain"}
 
 
 def test_every_task_state_has_a_retry(template_json: dict[str, Any]) -> None:
@@ -476,7 +521,15 @@ def test_blobs_bucket_is_private_encrypted_and_ssl_only(template: Template) -> N
                 },
                 "BucketEncryption": {
                     "ServerSideEncryptionConfiguration": [
-                        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+                        {
+                            "BucketKeyEnabled": True,
+                            "ServerSideEncryptionByDefault": {
+                                "SSEAlgorithm": "aws:kms",
+                                "KMSMasterKeyID": {
+                                    "Fn::GetAtt": [Match.string_like_regexp("^DataKey"), "Arn"]
+                                },
+                            },
+                        }
                     ]
                 },
             },
@@ -932,7 +985,7 @@ def test_webhook_stage_throttles_traces_and_writes_json_access_logs(
     props = stage["Properties"]
 
     # When its method settings and access log setting are read
-    (settings,) = props["MethodSettings"]
+    settings, *per_method = props["MethodSettings"]
     access = props["AccessLogSetting"]
     log_group_id = access["DestinationArn"]["Fn::GetAtt"][0]
     # (API Gateway substitutes each $context variable; error.messageString comes quoted)
@@ -951,6 +1004,12 @@ def test_webhook_stage_throttles_traces_and_writes_json_access_logs(
         "LoggingLevel": "ERROR",
         "DataTraceEnabled": False,
     }
+    # And each method has its own limit: signals (each may start an investigation) lower
+    limits = {
+        m["ResourcePath"]: (m["HttpMethod"], m["ThrottlingRateLimit"], m["ThrottlingBurstLimit"])
+        for m in per_method
+    }
+    assert limits == {"/~1webhooks~1github": ("POST", 50, 100), "/~1signals": ("POST", 10, 20)}
     # And access logs go, one JSON object a request, to a log group kept a month
     log_group = template_json["Resources"][log_group_id]
     assert log_group["Type"] == "AWS::Logs::LogGroup"
@@ -1004,7 +1063,7 @@ def test_webhook_function_outside_the_vpc_with_its_secret_and_the_state_machine(
     assert env["FIXLOOP_EVENTS_TABLE"] == {"Ref": tables["Events"]}
     assert env["FIXLOOP_INVESTIGATIONS_TABLE"] == {"Ref": tables["Investigations"]}
     assert env["FIXLOOP_GITHUB_WEBHOOK_SECRET_ARN"] == {"Ref": webhook_secret_id(template_json)}
-    assert env["FIXLOOP_STATE_MACHINE_ARN"] == state_machine_arn_json()
+    assert env["FIXLOOP_STATE_MACHINE_ARN"] == state_machine_arn_json("live")
     assert env["POWERTOOLS_SERVICE_NAME"] == "fixloop"
     # And no other function knows the webhook secret
     assert [
@@ -1060,6 +1119,7 @@ def test_webhook_role_reads_its_secret_starts_the_state_machine_and_writes_recor
     # And every statement is one of those, its log group's, or X-Ray's
     assert {a.split(":")[0] for s in statements for a in actions(s)} == {
         "secretsmanager",
+        "kms",
         "states",
         "dynamodb",
         "s3",
@@ -1124,13 +1184,16 @@ def test_alarm_rule_sends_alarms_going_into_alarm_to_the_alarm_trigger(
     (target,) = props["Targets"]
 
     # Then it is enabled on the default bus and matches every alarm going into ALARM (no
-    # prefix is configured)
+    # prefix is configured) but fixloop's own
     assert "EventBusName" not in props
     assert props["State"] == "ENABLED"
     assert props["EventPattern"] == {
         "source": ["aws.cloudwatch"],
         "detail-type": ["CloudWatch Alarm State Change"],
-        "detail": {"state": {"value": ["ALARM"]}},
+        "detail": {
+            "state": {"value": ["ALARM"]},
+            "alarmName": [{"anything-but": {"prefix": "fixloop-"}}],
+        },
     }
     # And it invokes alarm_trigger, retrying for an hour at most (3 retries), then puts the
     # event in the dead-letter queue
@@ -1270,7 +1333,7 @@ def test_trigger_functions_outside_the_vpc_know_targets_and_the_state_machine(
         assert (props["Timeout"], props["MemorySize"]) == ENTRY_FUNCTIONS[name], name
         assert "VpcConfig" not in props, name
         # And it knows the state machine it starts, where signals go and the default model
-        assert env["FIXLOOP_STATE_MACHINE_ARN"] == state_machine_arn_json(), name
+        assert env["FIXLOOP_STATE_MACHINE_ARN"] == state_machine_arn_json("live"), name
         assert env["FIXLOOP_TARGETS"] == "{}", name
         assert env["FIXLOOP_DEFAULT_GITHUB_REPO"] == "", name
         assert env["FIXLOOP_MODEL"] == "bedrock", name
@@ -1321,7 +1384,13 @@ def test_trigger_roles_reach_only_triage_records_blob_objects_and_the_state_mach
         # Then it reaches Fingerprints, Investigations and Events, the blobs' objects and the
         # state machine, besides its own log group and X-Ray: no other table, no bucket
         # listing, no secret, no sandbox
-        assert set(granted) == records | {objects, machine, own_logs, json.dumps("*")}, name
+        assert set(granted) == records | {
+            objects,
+            machine,
+            own_logs,
+            data_key_json(template_json),
+            json.dumps("*"),
+        }, name
         for table in records:
             assert {
                 "dynamodb:GetItem",
@@ -1411,6 +1480,253 @@ def test_context_subscribes_watched_log_groups_and_narrows_the_alarm_rule(
 
 
 # ---------------------------------------------------------------------------------------------
+# Encryption and authentication
+# ---------------------------------------------------------------------------------------------
+
+
+def test_data_is_encrypted_with_one_rotated_retained_customer_managed_key(
+    template_json: dict[str, Any],
+) -> None:
+    # Given the data key
+    key_id, key = only(template_json, "AWS::KMS::Key")
+    key_arn = {"Fn::GetAtt": [key_id, "Arn"]}
+
+    # When / Then it rotates, outlives the stack and is aliased alias/fixloop
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert key["DeletionPolicy"] == key["UpdateReplacePolicy"] == "Retain"
+    (alias,) = resources(template_json, "AWS::KMS::Alias").values()
+    assert alias["Properties"]["AliasName"] == "alias/fixloop"
+    # And every table is encrypted with it and has point-in-time recovery
+    tables = resources(template_json, "AWS::DynamoDB::Table")
+    assert len(tables) == 4
+    for table_id, table in tables.items():
+        props = table["Properties"]
+        assert props["SSESpecification"] == {
+            "KMSMasterKeyId": key_arn,
+            "SSEEnabled": True,
+            "SSEType": "KMS",
+        }, table_id
+        assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, (
+            table_id
+        )
+    # And so is every log group and the webhook secret
+    for group_id, group in resources(template_json, "AWS::Logs::LogGroup").items():
+        assert group["Properties"]["KmsKeyId"] == key_arn, group_id
+    assert (
+        template_json["Resources"][webhook_secret_id(template_json)]["Properties"]["KmsKeyId"]
+        == key_arn
+    )
+    # And CloudWatch Logs may use it for this account's and region's log groups only
+    logs_statements = [
+        st
+        for st in key["Properties"]["KeyPolicy"]["Statement"]
+        if "logs." in json.dumps(st.get("Principal", {}))
+    ]
+    (statement,) = logs_statements
+    assert "aws:logs:arn" in json.dumps(statement["Condition"])
+    assert not [a for a in actions(statement) if "*" in a]
+
+
+def test_user_pool_for_the_interactive_endpoints(template_json: dict[str, Any]) -> None:
+    # Given the Cognito user pool and its client
+    pool_id, pool = only(template_json, "AWS::Cognito::UserPool")
+    _, client = only(template_json, "AWS::Cognito::UserPoolClient")
+    props = pool["Properties"]
+
+    # When / Then only administrators create users, who sign in with a TOTP second factor
+    assert props["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    assert props["MfaConfiguration"] == "ON"
+    assert props["EnabledMfas"] == ["SOFTWARE_TOKEN_MFA"]
+    assert props["Policies"]["PasswordPolicy"]["MinimumLength"] >= 12
+    assert pool["DeletionPolicy"] == "Retain"
+    # And the web client is public (no secret), SRP only, hides whether a user exists
+    c = client["Properties"]
+    assert c["UserPoolId"] == {"Ref": pool_id}
+    assert c.get("GenerateSecret", False) is False
+    assert set(c["ExplicitAuthFlows"]) == {"ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"}
+    assert c["PreventUserExistenceErrors"] == "ENABLED"
+    # And the stack exposes it for the endpoints that attach to it
+    assert template_json["Outputs"]["UserPoolId"]["Value"] == {"Ref": pool_id}
+
+
+def test_auth_construct_gives_endpoints_an_authorizer_and_jwt_settings(
+    stack: FixloopStack,
+) -> None:
+    # Given the stack's auth construct
+    auth = stack.auth
+
+    # When an endpoint asks for what it needs to verify tokens
+    env = auth.verification_environment()
+
+    # Then it gets the pool, the client and the issuer
+    assert set(env) == {
+        "FIXLOOP_COGNITO_USER_POOL_ID",
+        "FIXLOOP_COGNITO_CLIENT_ID",
+        "FIXLOOP_COGNITO_ISSUER",
+    }
+    issuer = json.dumps(stack.resolve(env["FIXLOOP_COGNITO_ISSUER"]))
+    assert "https://cognito-idp." in issuer and "AuthUserPool" in issuer
+
+
+# ---------------------------------------------------------------------------------------------
+# Observability
+# ---------------------------------------------------------------------------------------------
+
+OWN_ALARMS = {
+    "fixloop-executions-failed",
+    "fixloop-executions-timed-out",
+    "fixloop-lambda-errors-1",
+    "fixloop-lambda-errors-2",
+    "fixloop-lambda-throttles-1",
+    "fixloop-lambda-throttles-2",
+    "fixloop-model-errors",
+    "fixloop-model-throttles",
+    "fixloop-undelivered-alarms",
+}
+
+
+def alarms_by_name(template_json: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        a["Properties"]["AlarmName"]: a["Properties"]
+        for a in resources(template_json, "AWS::CloudWatch::Alarm").values()
+    }
+
+
+def test_alarms_on_fixloop_itself_notify_the_encrypted_topic(
+    template_json: dict[str, Any],
+) -> None:
+    # Given the alarms, the topic and the state machine
+    alarms = alarms_by_name(template_json)
+    topic_id, topic = only(template_json, "AWS::SNS::Topic")
+    machine_id, _ = only(template_json, "AWS::StepFunctions::StateMachine")
+
+    # When / Then the expected alarms exist (no token budget is configured), each notifying
+    # the topic, which is encrypted with the data key
+    assert set(alarms) == OWN_ALARMS
+    for name, alarm in alarms.items():
+        assert alarm["AlarmActions"] == [{"Ref": topic_id}], name
+        assert alarm["TreatMissingData"] == "notBreaching", name
+    assert topic["Properties"]["KmsMasterKeyId"] == json.loads(data_key_json(template_json))
+    # And failed executions are read from the state machine's own metric
+    failed = alarms["fixloop-executions-failed"]
+    assert (failed["Namespace"], failed["MetricName"]) == ("AWS/States", "ExecutionsFailed")
+    assert failed["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": machine_id}}]
+    # And model errors from fixloop's EMF metric, as the handlers write it
+    model = alarms["fixloop-model-errors"]
+    assert (model["Namespace"], model["MetricName"]) == ("fixloop", "ModelErrors")
+    assert model["Dimensions"] == [{"Name": "service", "Value": "fixloop"}]
+    # And Lambda errors are summed over every fixloop function, at most ten per alarm (the
+    # most an alarm's metric math may read)
+    groups = [
+        {
+            d["Value"]["Ref"]
+            for q in alarms[name]["Metrics"]
+            if "MetricStat" in q
+            for d in q["MetricStat"]["Metric"]["Dimensions"]
+        }
+        for name in ("fixloop-lambda-errors-1", "fixloop-lambda-errors-2")
+    ]
+    assert all(0 < len(group) <= 10 for group in groups)
+    assert groups[0] | groups[1] == set(all_function_ids(template_json).values())
+    assert not groups[0] & groups[1]
+    # And the alarm rule leaves these alarms out (fixloop does not investigate itself)
+    _, rule = only(template_json, "AWS::Events::Rule")
+    assert rule["Properties"]["EventPattern"]["detail"]["alarmName"] == [
+        {"anything-but": {"prefix": "fixloop-"}}
+    ]
+
+
+def test_dashboard_shows_investigations_model_tokens_tools_and_alarms(
+    template_json: dict[str, Any],
+) -> None:
+    # Given the dashboard
+    _, dashboard = only(template_json, "AWS::CloudWatch::Dashboard")
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+
+    # When / Then it is named fixloop and graphs fixloop's metrics and its alarms
+    assert dashboard["Properties"]["DashboardName"] == "fixloop"
+    for metric in (
+        "InvestigationsStarted",
+        "InvestigationsConcluded",
+        "InvestigationsFailed",
+        "ModelTurns",
+        "ModelThrottles",
+        "InputTokens",
+        "OutputTokens",
+        "ToolFailures",
+        "ExecutionsFailed",
+    ):
+        assert metric in body, metric
+    assert "fixloop alarms" in body
+
+
+def test_secrets_email_token_budget_and_image_from_context(
+    tmp_path: Path, prebuilt_layer: Path
+) -> None:
+    # Given the app with a GitHub App secret, an alarm address, a daily token budget and a
+    # sandbox image already in ECR
+    app = build_app(
+        cdk.App(
+            outdir=str(tmp_path / "cdk.out"),
+            context={
+                CONTEXT_LAYER_ASSET_DIR: str(prebuilt_layer),
+                CONTEXT_GITHUB_SECRET_NAME: "fixloop/github-app",
+                CONTEXT_ALARM_EMAIL: "oncall@example.com",
+                CONTEXT_DAILY_TOKEN_BUDGET: "5000000",
+                CONTEXT_SANDBOX_IMAGE_URI: IMAGE_URI,
+            },
+        )
+    )
+
+    # When it is synthesized (cdk-nag included)
+    assembly = app.synth()
+    template_json = assembly.get_stack_by_name("Fixloop").template
+
+    # Then the sandbox runs the given image: nothing to build with Docker at deploy time
+    _, task = only(template_json, "AWS::ECS::TaskDefinition")
+    (container,) = task["Properties"]["ContainerDefinitions"]
+    assert container["Image"] == IMAGE_URI
+    assets = json.loads((Path(assembly.directory) / "Fixloop.assets.json").read_text())
+    assert assets["dockerImages"] == {}
+    # And deliver and repo_token (only) know the GitHub secret and may read it
+    ids = all_function_ids(template_json)
+    for name, fn_id in ids.items():
+        env = template_json["Resources"][fn_id]["Properties"]["Environment"]["Variables"]
+        assert ("FIXLOOP_GITHUB_SECRET_ARN" in env) == (name in ("deliver", "repo_token")), name
+    for reader in ("deliver", "repo_token"):
+        reads = [
+            s
+            for s in policy_of_role(template_json, role_of_function(template_json, reader))
+            if "secretsmanager:GetSecretValue" in actions(s)
+        ]
+        assert "fixloop/github-app" in json.dumps(reads), reader
+    # And the address is subscribed to the alarm topic
+    _, subscription = only(template_json, "AWS::SNS::Subscription")
+    assert subscription["Properties"]["Protocol"] == "email"
+    assert subscription["Properties"]["Endpoint"] == "oncall@example.com"
+    # And the token budget has its alarm, over a day
+    budget = alarms_by_name(template_json)["fixloop-token-budget"]
+    assert budget["Threshold"] == 5_000_000
+    assert {q["MetricStat"]["Period"] for q in budget["Metrics"] if "MetricStat" in q} == {86400}
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({CONTEXT_MODEL: "openai:gpt"}, "model must be"),
+        ({CONTEXT_ALARM_EMAIL: "not-an-address"}, "alarm_email"),
+        ({CONTEXT_DAILY_TOKEN_BUDGET: "lots"}, "whole number"),
+    ],
+)
+def test_bad_configuration_fails_synth_with_the_reason(
+    context: dict[str, str], message: str
+) -> None:
+    # Given / When an app's configuration is read / Then a clear error names the setting
+    with pytest.raises((ValueError, TypeError), match=message):
+        FixloopConfig.from_context(cdk.App(context=context).node)
+
+
+# ---------------------------------------------------------------------------------------------
 # Least privilege
 # ---------------------------------------------------------------------------------------------
 
@@ -1426,10 +1742,16 @@ def test_no_statement_has_wildcard_actions_or_data_access_on_every_resource(
     ]
     assert statements
 
-    # When / Then no action has a wildcard (no "*", "s3:*", "dynamodb:Put*"...), and no
-    # DynamoDB or S3 statement applies to every resource
+    # When / Then no action has a wildcard (no "*", "s3:*", "dynamodb:Put*"...), except the
+    # two KMS action families CDK's table and bucket grants name, on the data key only; and
+    # no DynamoDB or S3 statement applies to every resource
+    key = json.loads(data_key_json(template_json))
+    kms_families = {"kms:ReEncrypt*", "kms:GenerateDataKey*"}
     for statement in statements:
-        assert not [a for a in actions(statement) if "*" in a], statement
+        wildcards = {a for a in actions(statement) if "*" in a}
+        if wildcards:
+            assert wildcards <= kms_families, statement
+            assert statement_resources(statement) == [key], statement
         if any(a.startswith(("dynamodb:", "s3:")) for a in actions(statement)):
             assert "*" not in statement_resources(statement), statement
 
@@ -1456,7 +1778,10 @@ def test_only_model_turn_invokes_bedrock_and_only_named_functions_read_secrets(
             assert not granted(name, "secretsmanager:"), name
     for name in ("deliver", "repo_token"):
         (github,) = granted(name, "secretsmanager:")
-        assert actions(github) == ["secretsmanager:GetSecretValue"]
+        assert set(actions(github)) == {
+            "secretsmanager:GetSecretValue",
+            "secretsmanager:DescribeSecret",
+        }
         assert f":secret:{GITHUB_SECRET_NAME}-??????" in json.dumps(github["Resource"])
     (bedrock,) = granted("model_turn", "bedrock:")
     assert set(actions(bedrock)) == {
@@ -1531,6 +1856,13 @@ def test_sandbox_task_role_reaches_only_its_records_and_task_tokens(
         },
         # a read-only clone token, asked of Repo Token: not the GitHub credentials themselves
         json.dumps({"Fn::GetAtt": [repo_token, "Arn"]}): {"lambda:InvokeFunction"},
+        # (the data key: decrypt what it reads, data keys for what it writes)
+        data_key_json(template_json): {
+            "kms:Decrypt",
+            "kms:DescribeKey",
+            "kms:Encrypt",
+            "kms:GenerateDataKey",
+        },
     }
 
     # When the allowed actions are grouped by resource
@@ -1544,6 +1876,7 @@ def test_sandbox_task_role_reaches_only_its_records_and_task_tokens(
     # Then the role reaches exactly those resources with exactly those actions: no other
     # table, no whole bucket, no ECS, no IAM, no wildcard
     assert granted == expected
+    assert json.dumps({"Fn::GetAtt": [tables["Fingerprints"], "Arn"]}) not in granted
     # And nothing is attached to it any other way
     assert "ManagedPolicyArns" not in role and "Policies" not in role
     assert not [
@@ -1624,6 +1957,10 @@ def test_outputs(template: Template) -> None:
         "SignalsUrl",
         "LogsTriggerArn",
         "AlarmDeadLetterQueueUrl",
+        "StateMachineAliasArn",
+        "UserPoolId",
+        "UserPoolClientId",
+        "DataKeyArn",
     } <= set(outputs)
 
 
@@ -1636,7 +1973,9 @@ def test_the_real_asl_uses_exactly_the_function_placeholders() -> None:
     # Given the state machine file
     # When its placeholders are found
     # Then they are those the stack provides
-    assert placeholders(INVESTIGATION_ASL.read_text()) == set(PLACEHOLDERS)
+    assert placeholders(INVESTIGATION_ASL.read_text()) == set(PLACEHOLDERS) | {
+        "ContinueAsNewStateMachineArn"
+    }
 
 
 def test_an_unused_substitution_only_warns(tmp_path: Path) -> None:
@@ -1646,17 +1985,29 @@ def test_an_unused_substitution_only_warns(tmp_path: Path) -> None:
         json.dumps(
             {
                 "StartAt": "A",
-                "States": {"A": {"Type": "Task", "Resource": "${PrepareFunctionArn}", "End": True}},
+                "States": {
+                    "A": {
+                        "Type": "Task",
+                        "Resource": "${PrepareFunctionArn}",
+                        "Retry": [{"ErrorEquals": ["States.ALL"]}],
+                        "End": True,
+                    }
+                },
             }
         )
     )
     app = cdk.App(outdir=str(tmp_path / "cdk.out"))
     stack = cdk.Stack(app, "Older")
-    fn = lambda_.Function.from_function_attributes(
+    fn = lambda_.Version.from_version_attributes(
         stack,
         "Fn",
-        function_arn="arn:aws:lambda:us-east-1:123456789012:function:f",
-        same_environment=True,
+        version="1",
+        lambda_=lambda_.Function.from_function_attributes(
+            stack,
+            "Function",
+            function_arn="arn:aws:lambda:us-east-1:123456789012:function:f",
+            same_environment=True,
+        ),
     )
 
     # When the loop is defined with both and the stack synthesized
@@ -1683,17 +2034,66 @@ def test_a_placeholder_without_substitution_fails_synth(tmp_path: Path) -> None:
         json.dumps(
             {
                 "StartAt": "A",
-                "States": {"A": {"Type": "Task", "Resource": "${SandboxFunctionArn}", "End": True}},
+                "States": {
+                    "A": {
+                        "Type": "Task",
+                        "Resource": "${SandboxFunctionArn}",
+                        "Retry": [{"ErrorEquals": ["States.ALL"]}],
+                        "End": True,
+                    }
+                },
             }
         )
     )
     stack = cdk.Stack(cdk.App(), "Bad")
-    fn = lambda_.Function.from_function_arn(
-        stack, "Fn", "arn:aws:lambda:us-east-1:123456789012:function:f"
+    fn = lambda_.Version.from_version_attributes(
+        stack,
+        "Fn",
+        version="1",
+        lambda_=lambda_.Function.from_function_attributes(
+            stack,
+            "Function",
+            function_arn="arn:aws:lambda:us-east-1:123456789012:function:f",
+            same_environment=True,
+        ),
     )
 
     # When the loop is defined with it / Then synthesis stops and names the placeholder
     with pytest.raises(MissingSubstitutionError, match="SandboxFunctionArn"):
+        InvestigationLoop(
+            stack,
+            "Loop",
+            functions={"PrepareFunctionArn": fn},
+            state_machine_name="x",
+            definition_file=asl,
+        )
+
+
+def test_a_definition_with_a_broken_transition_fails_synth(tmp_path: Path) -> None:
+    # Given an ASL file whose Task goes to a state that does not exist
+    asl = tmp_path / "broken.asl.json"
+    asl.write_text(
+        json.dumps(
+            {
+                "StartAt": "A",
+                "States": {
+                    "A": {
+                        "Type": "Task",
+                        "Resource": "${PrepareFunctionArn}",
+                        "Retry": [{"ErrorEquals": ["States.ALL"]}],
+                        "Next": "B",
+                    }
+                },
+            }
+        )
+    )
+    stack = cdk.Stack(cdk.App(), "Broken")
+    fn = lambda_.Version.from_version_arn(
+        stack, "Fn", "arn:aws:lambda:us-east-1:123456789012:function:f:1"
+    )
+
+    # When the loop is defined with it / Then synthesis stops and says what is wrong
+    with pytest.raises(InvalidDefinitionError, match="goes to 'B', which does not exist"):
         InvestigationLoop(
             stack,
             "Loop",

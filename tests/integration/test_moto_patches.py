@@ -21,6 +21,7 @@ import pytest
 
 from fixloop.execution_stats import ExecutionStats, execution_stats
 from fixloop.local import moto_patches
+from fixloop.local.handlers import CONTINUE_AS_NEW_PLACEHOLDER
 
 REGION = "us-east-1"
 REAL_ASL = Path(__file__).resolve().parents[2] / "statemachines" / "investigation.asl.json"
@@ -556,13 +557,16 @@ def test_real_state_machine_runs_end_to_end(moto: Moto) -> None:
         "MarkFailedFunctionArn": fake.mark_failed,
         "DispatchToolFunctionArn": fake.dispatch_tool,
     }
-    assert placeholders == sorted(handlers)
-    for placeholder in placeholders:
-        arn = moto.function(
-            f"{PREFIX}-real-{placeholder.removesuffix('FunctionArn')}", handlers[placeholder]
-        )
+    # Continue As New starts the machine itself here (in AWS: its alias), as the runtime does
+    assert placeholders == sorted([*handlers, CONTINUE_AS_NEW_PLACEHOLDER])
+    account = moto.client("sts").get_caller_identity()["Account"]
+    own_arn = f"arn:aws:states:{REGION}:{account}:stateMachine:{PREFIX}-investigation"
+    definition = definition.replace("${" + CONTINUE_AS_NEW_PLACEHOLDER + "}", own_arn)
+    for placeholder, handler in handlers.items():
+        arn = moto.function(f"{PREFIX}-real-{placeholder.removesuffix('FunctionArn')}", handler)
         definition = definition.replace("${" + placeholder + "}", arn)
     sm = moto.state_machine(f"{PREFIX}-investigation", definition)  # accepted by moto's parser
+    assert sm == own_arn
     moto.sleeps.clear()
 
     # Prepare -> Model Turn (tools) -> Map of 2 tools -> Prepare -> Continue As New -> Done;

@@ -1,0 +1,187 @@
+"""The AWS Marketplace package: a standalone template (no CDK bootstrap) and its asset zips.
+
+One build per module (with a stand-in layer, as in test_stack.py), then assertions on what a
+Marketplace publisher uploads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+import pytest
+
+from stacks.config import MODEL_PATTERN
+from stacks.marketplace import build_marketplace
+from stacks.parameters import IMAGE_URI_PATTERN
+
+BOOTSTRAP_MARKERS = (
+    "cdk-hnb659fds",  # the default bootstrap qualifier: bucket, repository, roles
+    "BootstrapVersion",
+    "CheckBootstrapVersion",
+    ":role/cdk-",
+    "/cdk-bootstrap/",
+)
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    layer = tmp_path_factory.mktemp("layer")
+    (layer / "python" / "fixloop").mkdir(parents=True)
+    (layer / "python" / "fixloop" / "__init__.py").write_text("")
+    out = tmp_path_factory.mktemp("dist") / "marketplace"
+    build_marketplace(out, layer_asset_dir=str(layer))
+    return out
+
+
+@pytest.fixture(scope="module")
+def template(package: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((package / "fixloop.template.json").read_text())
+    return loaded
+
+
+def of_type(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
+    return {k: r for k, r in template["Resources"].items() if r["Type"] == type_}
+
+
+def test_template_has_no_reference_to_cdk_bootstrap(package: Path) -> None:
+    # Given the packaged template's text
+    text = (package / "fixloop.template.json").read_text()
+    template = json.loads(text)
+
+    # When / Then no bootstrap bucket, repository, role, version parameter or rule appears,
+    # nor CDK's metadata resource
+    for marker in BOOTSTRAP_MARKERS:
+        assert marker not in text, marker
+    assert "Rules" not in template
+    assert not of_type(template, "AWS::CDK::Metadata")
+
+
+def test_parameters_are_constrained_and_grouped_for_the_console(template: dict[str, Any]) -> None:
+    # Given the parameters and the console interface metadata
+    parameters = template["Parameters"]
+    interface = template["Metadata"]["AWS::CloudFormation::Interface"]
+
+    # When / Then every parameter is a constrained string with a description
+    assert set(parameters) == {
+        "ModelSpec",
+        "AnthropicSecretName",
+        "GitHubSecretName",
+        "DefaultGitHubRepo",
+        "Targets",
+        "SandboxImageUri",
+        "AssetsBucket",
+        "AssetsPrefix",
+    }
+    for name, parameter in parameters.items():
+        assert parameter["Type"] == "String", name
+        assert parameter["AllowedPattern"], name
+        assert parameter["ConstraintDescription"], name
+        assert parameter["Description"], name
+    # And the image and the asset bucket must be given, the rest has working defaults
+    assert {n for n, p in parameters.items() if "Default" not in p} == {
+        "SandboxImageUri",
+        "AssetsBucket",
+    }
+    assert parameters["ModelSpec"]["Default"] == "bedrock"
+    # And every parameter is in exactly one group, with a label
+    grouped = [p for g in interface["ParameterGroups"] for p in g["Parameters"]]
+    assert sorted(grouped) == sorted(parameters)
+    assert set(interface["ParameterLabels"]) == set(parameters)
+
+
+def test_parameters_reach_the_functions_and_the_sandbox(template: dict[str, Any]) -> None:
+    # Given the functions and the sandbox task definition
+    functions = of_type(template, "AWS::Lambda::Function").values()
+    (task,) = of_type(template, "AWS::ECS::TaskDefinition").values()
+
+    # When / Then the model spec is every function's default model, the GitHub secret is
+    # deliver's and repo_token's, the targets the triggers', and the sandbox runs the given
+    # image
+    envs = [f["Properties"]["Environment"]["Variables"] for f in functions]
+    assert all(env["FIXLOOP_MODEL"] == {"Ref": "ModelSpec"} for env in envs)
+    assert sum("FIXLOOP_GITHUB_SECRET_ARN" in env for env in envs) == 2
+    assert [env["FIXLOOP_TARGETS"] for env in envs if "FIXLOOP_TARGETS" in env] == [
+        {"Ref": "Targets"}
+    ] * 3
+    (container,) = task["Properties"]["ContainerDefinitions"]
+    assert container["Image"] == {"Ref": "SandboxImageUri"}
+
+
+def test_every_code_location_is_a_packaged_zip_under_the_prefix(
+    package: Path, template: dict[str, Any]
+) -> None:
+    # Given the code locations of functions and the layer
+    codes = [f["Properties"]["Code"] for f in of_type(template, "AWS::Lambda::Function").values()]
+    codes += [
+        layer["Properties"]["Content"]
+        for layer in of_type(template, "AWS::Lambda::LayerVersion").values()
+    ]
+    manifest = json.loads((package / "manifest.json").read_text())
+
+    # When / Then each is read from the AssetsBucket parameter under AssetsPrefix, and the
+    # zip it names is in the package, listed in the manifest
+    keys = set()
+    for code in codes:
+        bucket = code.get("S3Bucket")
+        key = code["S3Key"]["Fn::Sub"]
+        assert bucket == {"Fn::Sub": "${AssetsBucket}"}
+        assert key.startswith("${AssetsPrefix}")
+        keys.add(key.removeprefix("${AssetsPrefix}"))
+    assert keys == {p.name for p in (package / "assets").iterdir()}
+    assert keys == {a["key"] for a in manifest["assets"]}
+    # And the zips hold a handler each, the layer its python/ tree
+    handlers = 0
+    for path in (package / "assets").iterdir():
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+            assert zf.testzip() is None
+        handlers += "handler.py" in names
+        assert "handler.py" in names or "python/fixloop/__init__.py" in names, names
+    assert handlers == len(codes) - 1
+
+
+def test_template_passes_cfn_lint(template: dict[str, Any]) -> None:
+    # Given cfn-lint, ignoring what CDK always emits (see test_stack.py)
+    from cfnlint.api import ManualArgs, lint
+
+    config = ManualArgs(ignore_checks=["W3005"], regions=["us-east-1", "eu-west-1"])
+
+    # When the packaged template is linted / Then there is nothing to report
+    matches = lint(json.dumps(template), config=config)
+    assert not matches, "\n".join(str(m) for m in matches)
+
+
+@pytest.mark.parametrize(
+    ("uri", "valid"),
+    [
+        ("709825985650.dkr.ecr.us-east-1.amazonaws.com/acme/fixloop-sandbox:1.0.0", True),
+        ("123456789012.dkr.ecr.eu-west-1.amazonaws.com/fixloop-sandbox@sha256:" + "a" * 64, True),
+        ("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/sandbox:latest", True),
+        ("docker.io/library/python:3.13", False),
+        ("123456789012.dkr.ecr.us-east-1.amazonaws.com/sandbox", False),
+    ],
+)
+def test_image_uri_constraint(uri: str, valid: bool) -> None:
+    # Given / When an image URI is checked as CloudFormation would / Then ECR only, tagged
+    assert bool(re.match(IMAGE_URI_PATTERN, uri)) is valid
+
+
+@pytest.mark.parametrize(
+    ("spec", "valid"),
+    [
+        ("bedrock", True),
+        ("bedrock:us.anthropic.claude-sonnet-4-5-20250929-v1:0", True),
+        ("anthropic:claude-opus-4-1", True),
+        ("openai:gpt-5", False),
+        ("bedrock:", False),
+    ],
+)
+def test_model_spec_constraint(spec: str, valid: bool) -> None:
+    assert bool(re.match(MODEL_PATTERN, spec)) is valid
