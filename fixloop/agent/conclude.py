@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import json
 
+from fixloop.agent.inbox import wake_if_pending
 from fixloop.agent.loop import conclusion
+from fixloop.channels.outbound import announce
 from fixloop.delivery.protocol import DeliveryError
 from fixloop.delivery.service import deliver_fix
 from fixloop.domain.events import (
@@ -97,6 +99,11 @@ def _close(state: LoopState, status: Status, outcome: str) -> None:
         StatusChanged(status=status, reason=outcome),
     )
     st.investigations.close(state.investigation_id, status, outcome)
+    inv = st.investigations.get(state.investigation_id)
+    link = f" {inv.pull_request.url}" if status == "delivered" and inv.pull_request else ""
+    announce(inv, key=f"outcome-t{state.turn}", text=f"{status.capitalize()}: {outcome}{link}")
+    # Messages that arrived while it concluded: a delivered investigation reads them now.
+    wake_if_pending(state.investigation_id)
 
 
 def _headline(text: str) -> str:

@@ -10,13 +10,17 @@ import time
 
 from aws_lambda_powertools import Logger
 
+from fixloop.agent.inbox import drain
 from fixloop.agent.prompt import SYSTEM_PROMPT, build_messages
+from fixloop.channels.outbound import announce
 from fixloop.config import get_settings
 from fixloop.domain.events import (
     AssistantMessage,
     StatusChanged,
+    ToolResult,
     assistant_position,
     outcome_position,
+    tool_result_position,
 )
 from fixloop.domain.investigation import LoopState, ToolCallRef, execution_name
 from fixloop.llm.factory import model_from_spec
@@ -54,6 +58,7 @@ def prepare(state: LoopState) -> LoopState:
         history_events=history,
         tool_concurrency=settings.tool_concurrency,
         sandbox_heartbeat_seconds=settings.sandbox_heartbeat_seconds,
+        human_timeout_seconds=settings.human_timeout_seconds,
     )
     if not inv.is_open:
         return base.model_copy(update={"action": "stop"})
@@ -80,10 +85,38 @@ def prepare(state: LoopState) -> LoopState:
             }
         )
     turn = state.turn + 1
+    if turn == 1:
+        announce(inv, key="start", text=f"Started investigating: {inv.title}")
+    _move_inbox(state.investigation_id, state.turn, turn)
     st.investigations.record_progress(
         state.investigation_id, generation=state.generation, turn=turn
     )
     return base.model_copy(update={"turn": turn, "action": "model"})
+
+
+def _move_inbox(investigation_id: str, previous_turn: int, turn: int) -> None:
+    """Give the next turn the messages that arrived: the first answers the question the
+    previous turn asked, if it asked one (every tool_use gets its tool_result)."""
+    st = stores()
+    asked = None
+    if previous_turn > 0:
+        message = st.events.get(investigation_id, assistant_position(previous_turn))
+        asked = question(message) if isinstance(message, AssistantMessage) else None
+    moved = drain(investigation_id, turn, reply_to=asked[1] if asked else "")
+    if asked and not moved:
+        # Resumed with nothing to read (only an operator can do that): say so to the model.
+        index, tool_use_id = asked
+        st.events.append(
+            investigation_id,
+            tool_result_position(previous_turn, index),
+            ToolResult(
+                turn=previous_turn,
+                tool_use_id=tool_use_id,
+                name="ask_human",
+                content="No reply arrived.",
+                is_error=True,
+            ),
+        )
 
 
 def model_turn(state: LoopState) -> LoopState:
@@ -149,11 +182,62 @@ def _runs_in(tool: Tool | None) -> RunsIn:
     return tool.runs_in if tool is not None else "lambda"  # unknown: Run Tool says so
 
 
+def question(message: AssistantMessage) -> tuple[int, str] | None:
+    """The index and id of the turn's first ``ask_human`` call with valid input."""
+    registry = default_registry()
+    for index, use in enumerate(message.tool_uses()):
+        tool = registry.get(str(use.get("name")))
+        if tool is not None and tool.asks_human:
+            try:
+                tool.parse_input(use.get("input"))
+            except Exception:  # invalid input: it runs as a tool and the model sees the error
+                continue
+            return index, str(use["id"])
+    return None
+
+
+def _answer_unrun(
+    state: LoopState, message: AssistantMessage, text: str, *, keep: int | None = None
+) -> None:
+    """Give every tool call of the turn (but ``keep``) a result saying why it did not run,
+    so the transcript stays valid (each tool_use answered by a tool_result)."""
+    st = stores()
+    for index, use in enumerate(message.tool_uses()):
+        if index == keep:
+            continue
+        st.events.append(
+            state.investigation_id,
+            tool_result_position(state.turn, index),
+            ToolResult(
+                turn=state.turn,
+                tool_use_id=str(use["id"]),
+                name=str(use.get("name")),
+                content=text,
+                is_error=True,
+            ),
+        )
+
+
 def route(state: LoopState, message: AssistantMessage) -> LoopState:
-    """Deliver when the model concluded (or ended its turn without tools); else run tools."""
+    """Deliver when the model concluded (or ended its turn without tools), unless messages
+    arrived that it has not read; wait for a person when it asked one; else run tools."""
     uses = message.tool_uses()
     if conclusion(message) is not None or not uses:
+        if stores().inbox.has_pending(state.investigation_id):
+            _answer_unrun(
+                state,
+                message,
+                "Not concluded: new messages arrived, which follow. Read them, then "
+                "conclude again.",
+            )
+            return state.model_copy(update={"action": "tools", "tool_calls": []})
         return state.model_copy(update={"action": "deliver", "tool_calls": []})
+    asked = question(message)
+    if asked is not None:
+        _answer_unrun(
+            state, message, "Not run: ask_human waits for a reply; call it alone.", keep=asked[0]
+        )
+        return state.model_copy(update={"action": "ask_human", "tool_calls": []})
     registry = default_registry()
     calls = [
         ToolCallRef(id=str(u["id"]), runs_in=_runs_in(registry.get(str(u["name"])))) for u in uses

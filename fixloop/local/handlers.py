@@ -24,7 +24,11 @@ FUNCTIONS: dict[str, str] = {
     "DeliverFunctionArn": "deliver",
     "MarkFailedFunctionArn": "mark_failed",
     "DispatchToolFunctionArn": "dispatch_tool",
+    "WaitForHumanFunctionArn": "wait_for_human",
 }
+ENTRY_FUNCTIONS: tuple[str, ...] = ("slack_events",)
+"""Entry points the runtime also registers with Lambda, because they invoke themselves
+(Slack acknowledges at once and processes the event in an asynchronous invocation)."""
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -56,7 +60,7 @@ def load_handlers(prefix: str) -> dict[str, Handler]:
             f"{FUNCTIONS_DIR} (run from a source checkout installed with `pip install -e`)"
         )
     handlers: dict[str, Handler] = {}
-    for folder in FUNCTIONS.values():
+    for folder in (*FUNCTIONS.values(), *ENTRY_FUNCTIONS):
         module = load_module(FUNCTIONS_DIR / folder / "handler.py", f"fixloop_functions_{folder}")
         handlers[f"{prefix}-{folder}"] = module.lambda_handler
     return handlers

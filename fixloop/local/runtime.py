@@ -20,6 +20,7 @@ from fixloop import aws
 from fixloop.config import get_settings
 from fixloop.local import moto_patches
 from fixloop.local.handlers import (
+    ENTRY_FUNCTIONS,
     FUNCTIONS,
     STATE_MACHINE_FILE,
     Handler,
@@ -82,6 +83,8 @@ class EmbeddedRuntime:
                 "FIXLOOP_EVENTS_TABLE": f"{PREFIX}-events",
                 "FIXLOOP_INVESTIGATIONS_TABLE": f"{PREFIX}-investigations",
                 "FIXLOOP_BLOBS_BUCKET": f"{PREFIX}-blobs",
+                "FIXLOOP_INBOX_TABLE": f"{PREFIX}-inbox",
+                "FIXLOOP_WAITS_TABLE": f"{PREFIX}-waits",
             }
         )
         self.configure(**self._settings)
@@ -117,11 +120,13 @@ class EmbeddedRuntime:
             settings.investigations_table,
             settings.sandboxes_table,
             settings.fingerprints_table,
+            settings.inbox_table,
+            settings.waits_table,
         )
         for name in tables:
             keys = (
                 [("pk", "HASH"), ("sk", "RANGE")]
-                if name == settings.events_table
+                if name in (settings.events_table, settings.inbox_table)
                 else [("pk", "HASH")]
             )
             ddb.create_table(
@@ -148,6 +153,14 @@ class EmbeddedRuntime:
                 Code={"ZipFile": _placeholder_zip()},
             )["FunctionArn"]
             substitutions[placeholder] = arn
+        for folder in ENTRY_FUNCTIONS:
+            lam.create_function(
+                FunctionName=f"{PREFIX}-{folder}",
+                Runtime="python3.13",
+                Role=role_arn,
+                Handler="handler.lambda_handler",
+                Code={"ZipFile": _placeholder_zip()},
+            )
         definition = STATE_MACHINE_FILE.read_text()
         for key, value in substitutions.items():
             definition = definition.replace("${" + key + "}", value)
