@@ -5,11 +5,16 @@ The event carries what API Gateway's Lambda proxy integration sends: the raw bod
 when it is not UTF-8 text), single- and multi-value headers and query parameters, the path
 parameters of the resource, and a request context with a fresh request id. Routes that are
 IAM-authorized in AWS are open here: the server listens on loopback only.
+
+Handlers run one at a time, as in one Lambda execution environment: Powertools' resolvers
+keep the current event and context on a class shared by every resolver of the process, so
+two requests handled at once would read each other's.
 """
 
 from __future__ import annotations
 
 import base64
+import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +30,7 @@ from fixloop.local.handlers import FUNCTIONS_DIR, Handler, LocalLambdaContext, l
 __all__ = ["API_ROUTES", "ApiRoute", "gateway_routes", "proxy_event"]
 
 LOCAL_FUNCTION_PREFIX = "fixloop"
+_ONE_AT_A_TIME = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -90,7 +96,7 @@ def _endpoint(route: ApiRoute, handler: Handler) -> Any:
     async def endpoint(request: Request) -> Response:
         event = proxy_event(route, request, await request.body())
         context = LocalLambdaContext(f"{LOCAL_FUNCTION_PREFIX}-{route.function}")
-        answer: dict[str, Any] = await run_in_threadpool(handler, event, context)
+        answer: dict[str, Any] = await run_in_threadpool(_invoke, handler, event, context)
         raw = answer.get("body") or ""
         content = base64.b64decode(raw) if answer.get("isBase64Encoded") else raw.encode()
         headers = {k: str(v) for k, v in (answer.get("headers") or {}).items()}
@@ -98,6 +104,11 @@ def _endpoint(route: ApiRoute, handler: Handler) -> Any:
         return Response(content, status_code=int(answer["statusCode"]), headers=headers)
 
     return endpoint
+
+
+def _invoke(handler: Handler, event: dict[str, Any], context: LocalLambdaContext) -> Any:
+    with _ONE_AT_A_TIME:
+        return handler(event, context)
 
 
 def gateway_routes(
