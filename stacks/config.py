@@ -42,6 +42,13 @@ CONTEXT_TARGETS = "fixloop:targets"
 CONTEXT_DEFAULT_GITHUB_REPO = "fixloop:default_github_repo"
 """OWNER/REPO for signals no target matches (``FIXLOOP_DEFAULT_GITHUB_REPO``); empty: none."""
 
+CONTEXT_SLACK_CHANNEL = "fixloop:slack_channel"
+"""Slack channel id where each investigation gets a thread (``FIXLOOP_SLACK_CHANNEL``)."""
+CONTEXT_LINEAR_TEAM_ID = "fixloop:linear_team_id"
+"""Linear team to open an issue in for each investigation (``FIXLOOP_LINEAR_TEAM_ID``)."""
+CONTEXT_HUMAN_TIMEOUT_SECONDS = "fixloop:human_timeout_seconds"
+"""How long a question waits for a reply before the investigation is parked."""
+
 _GITHUB_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
@@ -55,8 +62,16 @@ class FixloopConfig:
     watched_log_groups: tuple[str, ...] = ()
     targets: dict[str, dict[str, str]] = field(default_factory=dict, hash=False)
     default_github_repo: str = ""
+    slack_channel: str = ""
+    linear_team_id: str = ""
+    human_timeout_seconds: int = 86_400
 
     def __post_init__(self) -> None:
+        if not 1 <= self.human_timeout_seconds <= 31_536_000:
+            raise ValueError(
+                f"human_timeout_seconds must be 1..31536000 (a year, the longest a task "
+                f"token lives), got {self.human_timeout_seconds}"
+            )
         _check_targets(self.targets, source="targets")
         if self.default_github_repo and not _GITHUB_REPO.match(self.default_github_repo):
             raise ValueError(
@@ -82,6 +97,11 @@ class FixloopConfig:
             watched_log_groups=_strings(node, CONTEXT_WATCHED_LOG_GROUPS),
             targets=_targets(node, CONTEXT_TARGETS),
             default_github_repo=_string(node, CONTEXT_DEFAULT_GITHUB_REPO) or "",
+            slack_channel=_string(node, CONTEXT_SLACK_CHANNEL) or "",
+            linear_team_id=_string(node, CONTEXT_LINEAR_TEAM_ID) or "",
+            human_timeout_seconds=int(
+                _string(node, CONTEXT_HUMAN_TIMEOUT_SECONDS) or defaults.human_timeout_seconds
+            ),
         )
 
 

@@ -18,7 +18,7 @@ from stacks.constructs.network import Network
 from stacks.constructs.sandbox import SandboxCluster
 from stacks.constructs.storage import Storage
 from stacks.constructs.triggers import Triggers
-from stacks.constructs.webhooks import WebhookApi, github_webhook_secret
+from stacks.constructs.webhooks import WebhookApi, channel_secrets, github_webhook_secret
 
 __all__ = ["FixloopStack"]
 
@@ -61,6 +61,7 @@ class FixloopStack(cdk.Stack):
             else None
         )
         self.github_webhook_secret = github_webhook_secret(self, "GitHubWebhookSecret")
+        self.channel_secrets = channel_secrets(self)
         self.functions = LoopFunctions(
             self,
             "Functions",
@@ -73,6 +74,10 @@ class FixloopStack(cdk.Stack):
             github_webhook_secret=self.github_webhook_secret,
             targets=config.targets_json,
             default_github_repo=config.default_github_repo,
+            channel_secrets=self.channel_secrets,
+            slack_channel=config.slack_channel,
+            linear_team_id=config.linear_team_id,
+            human_timeout_seconds=config.human_timeout_seconds,
         )
         self.loop = InvestigationLoop(
             self,
@@ -89,6 +94,9 @@ class FixloopStack(cdk.Stack):
             "Webhooks",
             github_webhook=self.functions.functions["github_webhook"],
             api_trigger=self.functions.functions["api_trigger"],
+            slack_events=self.functions.functions["slack_events"],
+            linear_webhook=self.functions.functions["linear_webhook"],
+            investigations_api=self.functions.functions["investigations_api"],
         )
         self.triggers = Triggers(
             self,
@@ -110,6 +118,11 @@ class FixloopStack(cdk.Stack):
             "GitHubWebhookUrl": self.webhooks.github_url,
             "GitHubWebhookSecretArn": self.github_webhook_secret.secret_arn,
             "SignalsUrl": self.webhooks.signals_url,
+            "SlackEventsUrl": self.webhooks.slack_url,
+            "LinearWebhookUrl": self.webhooks.linear_url,
+            "InvestigationsUrl": self.webhooks.investigations_url,
+            "InboxTableName": self.storage.inbox.table_name,
+            "WaitsTableName": self.storage.waits.table_name,
             "LogsTriggerArn": self.functions.functions["logs_trigger"].function_arn,
             "AlarmDeadLetterQueueUrl": self.triggers.alarm_dead_letters.queue_url,
         }

@@ -60,6 +60,7 @@ LOOP_FUNCTIONS = {
     "deliver": (120, 512),
     "mark_failed": (60, 512),
     "dispatch_tool": (300, 512),
+    "wait_for_human": (60, 512),
 }
 PLACEHOLDERS = {
     "PrepareFunctionArn": "prepare",
@@ -68,6 +69,7 @@ PLACEHOLDERS = {
     "DeliverFunctionArn": "deliver",
     "MarkFailedFunctionArn": "mark_failed",
     "DispatchToolFunctionArn": "dispatch_tool",
+    "WaitForHumanFunctionArn": "wait_for_human",
 }
 ENTRY_FUNCTIONS = {
     # folder: (timeout seconds, memory MB); invoked from outside, not by the state machine
@@ -75,6 +77,9 @@ ENTRY_FUNCTIONS = {
     "alarm_trigger": (60, 512),
     "logs_trigger": (60, 512),
     "api_trigger": (60, 512),
+    "slack_events": (30, 512),
+    "linear_webhook": (30, 512),
+    "investigations_api": (30, 512),
 }
 TRIGGERS = ("alarm_trigger", "logs_trigger", "api_trigger")
 WATCHED_LOG_GROUP = "/aws/lambda/orders"
@@ -203,10 +208,10 @@ def state_machine_arn_json() -> dict[str, Any]:
 
 
 def table_ids(template_json: dict[str, Any]) -> dict[str, str]:
-    """Table name (Events, Investigations, Sandboxes, Fingerprints) -> logical id."""
+    """Table name (Events, Investigations, Sandboxes, Fingerprints, Inbox, Waits) -> id."""
     ids: dict[str, str] = {}
     for logical_id in resources(template_json, "AWS::DynamoDB::Table"):
-        for name in ("Events", "Investigations", "Sandboxes", "Fingerprints"):
+        for name in ("Events", "Investigations", "Sandboxes", "Fingerprints", "Inbox", "Waits"):
             if logical_id.startswith(f"Storage{name}"):
                 ids[name] = logical_id
     return ids
@@ -433,7 +438,7 @@ def test_investigations_table_is_keyed_by_investigation(template: Template) -> N
             "DeletionPolicy": "Retain",
         },
     )
-    template.resource_count_is("AWS::DynamoDB::Table", 4)
+    template.resource_count_is("AWS::DynamoDB::Table", 6)
 
 
 def test_sandboxes_table_is_ephemeral_with_a_ttl(template: Template) -> None:
@@ -547,8 +552,13 @@ def test_functions_environment(template_json: dict[str, Any]) -> None:
         assert env["POWERTOOLS_SERVICE_NAME"] == "fixloop", name
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "fixloop", name
         assert env["LOG_LEVEL"] == "INFO", name
-    # And only prepare knows the state machine ARN, only model_turn the Anthropic secret
-    assert [n for n, e in envs.items() if "FIXLOOP_STATE_MACHINE_ARN" in e] == ["prepare"]
+    # And only prepare (continue-as-new) and the steps that wake a stopped investigation for
+    # new messages know the state machine ARN, only model_turn the Anthropic secret
+    assert [n for n, e in envs.items() if "FIXLOOP_STATE_MACHINE_ARN" in e] == [
+        "prepare",
+        "deliver",
+        "wait_for_human",
+    ]
     assert [n for n, e in envs.items() if "FIXLOOP_ANTHROPIC_SECRET_ARN" in e] == ["model_turn"]
     # And only dispatch_tool knows where sandboxes run
     assert [n for n, e in envs.items() if "FIXLOOP_SANDBOX_CLUSTER" in e] == ["dispatch_tool"]
@@ -831,6 +841,11 @@ def test_dispatch_function_runs_only_the_sandbox_task_and_passes_only_its_roles(
 # ---------------------------------------------------------------------------------------------
 
 
+def secret_ids(template_json: dict[str, Any], *prefixes: str) -> list[str]:
+    secrets = resources(template_json, "AWS::SecretsManager::Secret")
+    return [next(k for k in secrets if k.startswith(p)) for p in prefixes]
+
+
 def webhook_secret_id(template_json: dict[str, Any]) -> str:
     (logical_id,) = (
         k
@@ -880,10 +895,20 @@ def test_webhook_api_posts_github_deliveries_to_the_webhook_function(
     (webhooks_id,) = (k for k, part in paths.items() if part == "webhooks")
     root = api_resources[webhooks_id]["Properties"]["ParentId"]
 
-    # Then the regional API fixloop-webhooks has /webhooks/github, /signals and nothing else
+    # Then the regional API fixloop-webhooks has /webhooks/{github,slack,linear}, /signals,
+    # /investigations/{investigation_id}(/messages) and nothing else
     assert api["Properties"]["Name"] == WEBHOOK_API_NAME
     assert api["Properties"]["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
-    assert sorted(paths.values()) == ["github", "signals", "webhooks"]
+    assert sorted(paths.values()) == [
+        "github",
+        "investigations",
+        "linear",
+        "messages",
+        "signals",
+        "slack",
+        "webhooks",
+        "{investigation_id}",
+    ]
     assert parent == {"Ref": webhooks_id}
     assert root == {"Fn::GetAtt": [api_id, "RootResourceId"]}
     # And the one method of /webhooks/github, POST, without authorizer, is a Lambda proxy to
@@ -1028,12 +1053,14 @@ def test_webhook_role_reads_its_secret_starts_the_state_machine_and_writes_recor
     (secret_read,) = granted("secretsmanager:")
     assert actions(secret_read) == ["secretsmanager:GetSecretValue"]
     assert statement_resources(secret_read) == [secret]
-    # And it may start executions of the investigation state machine, and do nothing else
-    # with Step Functions
-    (start,) = granted("states:")
-    assert actions(start) == ["states:StartExecution"]
-    assert statement_resources(start) == [state_machine_arn_json()]
-    # And it reads and writes Events and Investigations, not Sandboxes, no S3, no EC2/ECS
+    # And it may start executions of the investigation state machine and answer its task
+    # tokens (a comment resumes a waiting investigation), and do nothing else with it
+    assert sorted(a for s in granted("states:") for a in actions(s)) == [
+        "states:SendTaskSuccess",
+        "states:StartExecution",
+    ]
+    assert all(statement_resources(s) == [state_machine_arn_json()] for s in granted("states:"))
+    # And it reads and writes Events, Investigations, Inbox and Waits, not Sandboxes
     written = {
         r["Fn::GetAtt"][0]
         for s in granted("dynamodb:")
@@ -1041,7 +1068,16 @@ def test_webhook_role_reads_its_secret_starts_the_state_machine_and_writes_recor
         for r in statement_resources(s)
     }
     touched = {r["Fn::GetAtt"][0] for s in granted("dynamodb:") for r in statement_resources(s)}
-    assert written == touched == {tables["Events"], tables["Investigations"]}
+    assert (
+        written
+        == touched
+        == {
+            tables["Events"],
+            tables["Investigations"],
+            tables["Inbox"],
+            tables["Waits"],
+        }
+    )
     # (objects of the blobs bucket: an event body too large for an item goes there)
     assert sorted(a for st in granted("s3:") for a in actions(st)) == [
         "s3:GetObject",
@@ -1072,21 +1108,31 @@ def test_webhook_role_reads_its_secret_starts_the_state_machine_and_writes_recor
 def test_webhook_acknowledgments_are_scoped_and_have_reasons(stack: FixloopStack) -> None:
     # Given the cdk-nag acknowledgments recorded on the webhook constructs
     by_rule = acknowledgments([stack.github_webhook_secret, *stack.webhooks.node.find_all()])
-    assert all(len(places) == 1 for rule, places in by_rule.items() if rule != "AwsSolutions-COG4")
+    several = {"AwsSolutions-COG4", "AwsSolutions-APIG4"}
+    assert all(len(places) == 1 for rule, places in by_rule.items() if rule not in several)
     acknowledged = {rule: places[0] for rule, places in by_rule.items()}
 
-    # When / Then the open method (no authorizer, no Cognito) is acknowledged on that method
-    # alone, because GitHub signs its deliveries
+    # When / Then the open methods (no authorizer, no Cognito) are acknowledged on those
+    # methods alone, because GitHub, Slack and Linear sign their deliveries
     method_path = stack.webhooks.github_method.node.path
-    path, reason = acknowledged["AwsSolutions-APIG4"]
-    assert path == method_path
-    assert "X-Hub-Signature-256" in reason
-    # And Cognito's absence on that method and on the IAM-authorized /signals, each for its
-    # own reason
+    signed = [m.node.path for m in stack.webhooks.channel_methods]
+    open_methods = dict(by_rule["AwsSolutions-APIG4"])
+    assert set(open_methods) == {method_path, *signed}
+    assert "X-Hub-Signature-256" in open_methods[method_path]
+    assert all("X-Slack-Signature" in open_methods[p] for p in signed)
+    # And Cognito's absence on those methods and on the IAM-authorized /signals and
+    # /investigations, each for its own reason
     cognito = dict(by_rule["AwsSolutions-COG4"])
-    assert set(cognito) == {method_path, stack.webhooks.signals_method.node.path}
+    iam_paths = [m.node.path for m in stack.webhooks.investigation_methods]
+    assert set(cognito) == {
+        method_path,
+        stack.webhooks.signals_method.node.path,
+        *signed,
+        *iam_paths,
+    }
     assert "X-Hub-Signature-256" in cognito[method_path]
     assert "AWS_IAM" in cognito[stack.webhooks.signals_method.node.path]
+    assert all("AWS_IAM" in cognito[p] for p in iam_paths)
     # And the missing request validator, because the body must reach the function unchanged
     path, reason = acknowledged["AwsSolutions-APIG2"]
     assert path == stack.webhooks.api.node.path
@@ -1294,7 +1340,7 @@ def test_trigger_roles_reach_only_triage_records_blob_objects_and_the_state_mach
     blobs_id, _ = only(template_json, "AWS::S3::Bucket")
     records = {
         json.dumps({"Fn::GetAtt": [tables[t], "Arn"]})
-        for t in ("Fingerprints", "Investigations", "Events")
+        for t in ("Fingerprints", "Investigations", "Events", "Inbox")
     }
     objects = json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [blobs_id, "Arn"]}, "/*"]]})
     machine = json.dumps(state_machine_arn_json())
@@ -1311,7 +1357,8 @@ def test_trigger_roles_reach_only_triage_records_blob_objects_and_the_state_mach
             for resource in statement_resources(statement):
                 granted.setdefault(json.dumps(resource), set()).update(actions(statement))
 
-        # Then it reaches Fingerprints, Investigations and Events, the blobs' objects and the
+        # Then it reaches Fingerprints, Investigations, Events and Inbox (a recurrence notice),
+        # the blobs' objects and the
         # state machine, besides its own log group and X-Ray: no other table, no bucket
         # listing, no secret, no sandbox
         assert set(granted) == records | {objects, machine, own_logs, json.dumps("*")}, name
@@ -1440,11 +1487,17 @@ def test_only_model_turn_invokes_bedrock_and_reads_the_secret(
     def granted(name: str, prefix: str) -> list[dict[str, Any]]:
         return [s for s in by_function[name] if any(a.startswith(prefix) for a in actions(s))]
 
-    # Then only model_turn has them, on scoped (not "*") resources
+    # Then only model_turn has them, on scoped (not "*") resources; the steps that post to
+    # Slack and Linear read those two credentials and no other secret
+    channel_credentials = [
+        {"Ref": k} for k in secret_ids(template_json, "SlackBotToken", "LinearApiKey")
+    ]
     for name in LOOP_FUNCTIONS:
         if name != "model_turn":
             assert not granted(name, "bedrock:"), name
-            assert not granted(name, "secretsmanager:"), name
+            reads = [r for s in granted(name, "secretsmanager:") for r in statement_resources(s)]
+            posts = name in ("prepare", "deliver", "mark_failed", "wait_for_human")
+            assert reads == (channel_credentials if posts else []), name
     (bedrock,) = granted("model_turn", "bedrock:")
     assert set(actions(bedrock)) == {
         "bedrock:InvokeModel",
@@ -1480,6 +1533,7 @@ def test_blobs_only_for_the_functions_that_store_blobs(template_json: dict[str, 
         "deliver": rw,
         "mark_failed": [],
         "dispatch_tool": ["s3:GetObject"],
+        "wait_for_human": [],
     }
 
 
