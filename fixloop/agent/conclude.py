@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 
-from fixloop.agent.inbox import wake_if_pending
+from fixloop.agent.inbox import drain, wake_if_pending
 from fixloop.agent.loop import conclusion
 from fixloop.channels.outbound import announce
 from fixloop.delivery.protocol import DeliveryError
@@ -39,6 +39,10 @@ def deliver(state: LoopState) -> LoopState:
     concluded = conclusion(message)
     status: Status
     if concluded is not None and concluded[0] is OPEN_PULL_REQUEST:
+        if state.answer and state.answer.get("approved"):
+            # The approving reply is the call's result (the transcript stays valid).
+            use = next(u for u in message.tool_uses() if u.get("name") == OPEN_PULL_REQUEST.name)
+            drain(inv_id, state.turn + 1, reply_to=str(use["id"]), limit=1)
         title, body = str(concluded[1]["title"]), str(concluded[1]["body"])
         investigation = st.investigations.get(inv_id)
         try:

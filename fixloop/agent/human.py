@@ -9,12 +9,13 @@ calls :func:`park_unanswered`.
 from __future__ import annotations
 
 import time
+from typing import Literal
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel
 
 from fixloop.agent.inbox import resume_waiting, wake_if_pending
-from fixloop.agent.loop import question
+from fixloop.agent.loop import awaited
 from fixloop.channels.outbound import announce
 from fixloop.config import get_settings
 from fixloop.domain.events import (
@@ -41,6 +42,8 @@ class WaitTask(BaseModel):
     investigation_id: str
     turn: int
     task_token: str = ""
+    kind: Literal["ask_human", "approve"] = "ask_human"
+    """The loop's action: the model asked, or its pull request waits for approval."""
     timed_out: bool = False
 
 
@@ -60,12 +63,19 @@ def open_wait(task: WaitTask) -> dict[str, object]:
     message = st.events.get(inv_id, assistant_position(task.turn))
     if not isinstance(message, AssistantMessage):
         raise EventNotFound(inv_id, assistant_position(task.turn))
-    asked = question(message)
+    asked = awaited(inv_id, message)
     if asked is None:
-        raise EventNotFound(inv_id, f"{assistant_position(task.turn)} (ask_human)")
+        raise EventNotFound(inv_id, f"{assistant_position(task.turn)} (a call awaiting a reply)")
     index, tool_use_id = asked
     use = message.tool_uses()[index]
     args = dict(use.get("input") or {})
+    approval = task.kind == "approve"
+    if approval:
+        args = {
+            "question": f"Open the pull request “{args.get('title', '')}”? Reply “approve” to "
+            "open it, or say what to change.",
+            "options": ["approve"],
+        }
     this_wait = wait_id(inv_id, task.turn)
     st.waits.open(
         Wait(
@@ -73,7 +83,7 @@ def open_wait(task: WaitTask) -> dict[str, object]:
             wait_id=this_wait,
             task_token=task.task_token,
             turn=task.turn,
-            kind="question",
+            kind="approval" if approval else "question",
             tool_use_id=tool_use_id,
         ),
         expires_at=int(time.time()) + get_settings().human_timeout_seconds + _TOKEN_GRACE_SECONDS,
@@ -83,6 +93,7 @@ def open_wait(task: WaitTask) -> dict[str, object]:
         options=[str(o) for o in args.get("options") or []],
         wait_id=this_wait,
         tool_use_id=tool_use_id,
+        kind="approval" if approval else "question",
     )
     st.events.append(inv_id, position(task.turn, PHASE_TOOLS, f"{index:03d}.asked"), asked_event)
     options = "".join(f"\n  • {o}" for o in asked_event.options)

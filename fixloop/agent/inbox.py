@@ -104,9 +104,13 @@ def resume_waiting(investigation_id: str) -> bool:
     wait = st.waits.claim(investigation_id)
     if wait is None:
         return False
+    answer: dict[str, object] = {"wait_id": wait.wait_id}
+    if wait.kind == "approval":
+        first = st.inbox.pending(investigation_id)[:1]
+        answer["approved"] = bool(first) and is_approval(first[0].text)
     try:
         aws.client("stepfunctions").send_task_success(
-            taskToken=wait.task_token, output=json.dumps({"wait_id": wait.wait_id})
+            taskToken=wait.task_token, output=json.dumps(answer)
         )
     except ClientError as exc:
         if exc.response["Error"]["Code"] in _EXPIRED_TOKEN_CODES:
@@ -115,6 +119,31 @@ def resume_waiting(investigation_id: str) -> bool:
         raise
     logger.info("resumed a waiting investigation", extra={"wait_id": wait.wait_id})
     return True
+
+
+_APPROVALS = frozenset(
+    {
+        "approve",
+        "approved",
+        "yes",
+        "y",
+        "lgtm",
+        "ok",
+        "okay",
+        "go",
+        "go ahead",
+        "ship it",
+        "+1",
+        "👍",
+    }
+)
+
+
+def is_approval(text: str) -> bool:
+    """Whether a reply to an approval request approves: "approve", "yes", "LGTM", "ship it"
+    (any case, trailing punctuation ignored). Anything else is feedback for the model."""
+    said = text.strip().lower().rstrip(".!")
+    return said in _APPROVALS or said.startswith("approve")
 
 
 def reopen(inv: Investigation) -> bool:
@@ -155,7 +184,9 @@ def message_position(turn: int, sequence: int) -> str:
     return position(turn, PHASE_INPUT, f"msg.{sequence:012d}")
 
 
-def drain(investigation_id: str, turn: int, *, reply_to: str = "") -> list[InboxMessage]:
+def drain(
+    investigation_id: str, turn: int, *, reply_to: str = "", limit: int | None = None
+) -> list[InboxMessage]:
     """Move pending messages into the log before turn ``turn``, in arrival order.
 
     Positions come from the sequence numbers, so a retried Prepare rewrites the same keys;
@@ -164,7 +195,7 @@ def drain(investigation_id: str, turn: int, *, reply_to: str = "") -> list[Inbox
     already moved that answer.
     """
     st = stores()
-    pending = st.inbox.pending(investigation_id)
+    pending = st.inbox.pending(investigation_id)[:limit]
     if not pending:
         return []
     if reply_to and _turn_has_messages(investigation_id, turn):

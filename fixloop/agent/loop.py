@@ -101,7 +101,9 @@ def _move_inbox(investigation_id: str, previous_turn: int, turn: int) -> None:
     asked = None
     if previous_turn > 0:
         message = st.events.get(investigation_id, assistant_position(previous_turn))
-        asked = question(message) if isinstance(message, AssistantMessage) else None
+        asked = (
+            awaited(investigation_id, message) if isinstance(message, AssistantMessage) else None
+        )
     moved = drain(investigation_id, turn, reply_to=asked[1] if asked else "")
     if asked and not moved:
         # Resumed with nothing to read (only an operator can do that): say so to the model.
@@ -196,6 +198,34 @@ def question(message: AssistantMessage) -> tuple[int, str] | None:
     return None
 
 
+def awaited(investigation_id: str, message: AssistantMessage) -> tuple[int, str] | None:
+    """The call of the turn that waits for a person's reply: its ``ask_human``, or its
+    ``open_pull_request`` held for approval; None if the turn has none, or it has its
+    result already (a deferred conclusion)."""
+    found = question(message)
+    if found is None:
+        concluded = conclusion(message)
+        if concluded is None or concluded[0].name != "open_pull_request":
+            return None
+        found = next(
+            (i, str(u["id"]))
+            for i, u in enumerate(message.tool_uses())
+            if u.get("name") == "open_pull_request"
+        )
+    if stores().events.get(investigation_id, tool_result_position(message.turn, found[0])):
+        return None
+    return found
+
+
+def approval_required(investigation_id: str) -> bool:
+    inv = stores().investigations.get(investigation_id)
+    return (
+        inv.require_approval
+        if inv.require_approval is not None
+        else get_settings().require_approval
+    )
+
+
 def _answer_unrun(
     state: LoopState, message: AssistantMessage, text: str, *, keep: int | None = None
 ) -> None:
@@ -231,6 +261,20 @@ def route(state: LoopState, message: AssistantMessage) -> LoopState:
                 "conclude again.",
             )
             return state.model_copy(update={"action": "tools", "tool_calls": []})
+        concluded = conclusion(message)
+        if (
+            concluded is not None
+            and concluded[0].name == "open_pull_request"
+            and approval_required(state.investigation_id)
+        ):
+            index = next(i for i, u in enumerate(uses) if u.get("name") == "open_pull_request")
+            _answer_unrun(
+                state,
+                message,
+                "Not run: open_pull_request waits for approval; call it alone.",
+                keep=index,
+            )
+            return state.model_copy(update={"action": "approve", "tool_calls": []})
         return state.model_copy(update={"action": "deliver", "tool_calls": []})
     asked = question(message)
     if asked is not None:

@@ -118,6 +118,9 @@ class LoopState(BaseModel):
     next_execution_name: str | None = None
     error: dict[str, Any] | None = None
     """Set by a Catch (ResultPath $.error) before Mark Failed."""
+    answer: dict[str, Any] | None = None
+    """Set by Wait For Human (ResultPath $.answer): the wait answered, and for an approval
+    whether it was approved."""
 
     def payload(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)

@@ -119,3 +119,47 @@ def test_messages_for_closed_or_unknown_investigations_are_refused(
     posted = post_message(inv_id, text="hello?", author="a", channel="api", delivery_id="x")
     assert (posted.outcome, posted.status) == ("closed", "finished")
     assert stores().inbox.pending(inv_id) == []
+
+
+@pytest.fixture
+def approval(runtime: EmbeddedRuntime) -> Iterator[None]:
+    runtime.configure(require_approval="true")
+    yield
+    runtime.configure(require_approval=None)
+
+
+def test_a_pull_request_waits_for_approval_and_feedback_goes_to_the_model(
+    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path, approval: None
+) -> None:
+    # Given a deployment that asks before opening pull requests, and a model that fixes
+    # something, is told to change it, and proposes again
+    turns = [
+        [tool_use("edit_file", path="app/util.py", old_text="return x", new_text="return x or 0")],
+        [tool_use("open_pull_request", title="Default to 0", body="First version.")],
+        [tool_use("edit_file", path="app/util.py", old_text="x or 0", new_text="x or None")],
+        [tool_use("open_pull_request", title="Default to None", body="As asked.")],
+    ]
+    inv_id = start_scripted(repo, turns, tmp_path / "s.jsonl")
+    wait_for(lambda: waiting(inv_id), what="the approval request")
+    asked = [e.event for e in log_of(inv_id) if isinstance(e.event, QuestionAsked)]
+    assert [(q.kind, q.options) for q in asked] == [("approval", ["approve"])]
+    assert "Default to 0" in asked[0].question
+    # When a reviewer asks for a change instead of approving
+    post_message(inv_id, text="Return None, not 0", author="ana", channel="slack", delivery_id="1")
+    # Then nothing is opened: the model reads it as the result of its open_pull_request
+    wait_for(lambda: waiting(inv_id) and len(asked_of(inv_id)) == 2, what="the second request")
+    assert stores().investigations.get(inv_id).pull_request is None
+    # When the second proposal is approved
+    post_message(inv_id, text="Approve.", author="ana", channel="slack", delivery_id="2")
+    final = runtime.watcher.wait(inv_id, timeout_s=60)
+    # Then the pull request is opened, and both replies are the results of their calls
+    assert final.status == "delivered" and final.pull_request is not None
+    prompt = build_messages(log_of(inv_id))
+    results = [b["content"] for m in prompt for b in m["content"] if b.get("type") == "tool_result"]
+    assert "[slack] ana: Return None, not 0" in results
+    assert results[-1] == "[slack] ana: Approve."
+    assert stores().inbox.pending(inv_id) == []
+
+
+def asked_of(investigation_id: str) -> list[QuestionAsked]:
+    return [e.event for e in log_of(investigation_id) if isinstance(e.event, QuestionAsked)]

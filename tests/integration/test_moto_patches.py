@@ -543,6 +543,10 @@ class FakeLoop:
         self.record("dispatch_tool", event)  # no sandbox calls in this scenario
         return {}
 
+    def wait_for_human(self, event: dict[str, Any]) -> Any:
+        self.record("wait_for_human", event)  # no questions in this scenario
+        return {}
+
 
 def test_real_state_machine_runs_end_to_end(moto: Moto) -> None:
     definition = REAL_ASL.read_text()
@@ -555,6 +559,7 @@ def test_real_state_machine_runs_end_to_end(moto: Moto) -> None:
         "DeliverFunctionArn": fake.deliver,
         "MarkFailedFunctionArn": fake.mark_failed,
         "DispatchToolFunctionArn": fake.dispatch_tool,
+        "WaitForHumanFunctionArn": fake.wait_for_human,
     }
     assert placeholders == sorted(handlers)
     for placeholder in placeholders:
