@@ -4,6 +4,7 @@ nothing; a waiting investigation is resumed from Slack, then Linear, in one thre
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -219,3 +220,44 @@ def test_a_waiting_investigation_is_resumed_from_slack_then_linear_in_one_thread
     assert [c["body"] for c in channels.linear_api.comments] == posts
     assert {c["issueId"] for c in channels.linear_api.comments} == {issue}
     assert {r["auth"] for r in channels.linear_api.requests} == {"lin_api_test"}
+
+
+def test_fixloop_serve_answers_on_http(tmp_path: Path) -> None:
+    # Given `fixloop serve` on a free port
+    import os
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FIXLOOP_"))}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fixloop.cli", "serve", "--port", "0"],
+        env={**env, "FIXLOOP_SLACK_SIGNING_SECRET": "s"},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        url = ""
+        for line in proc.stderr:
+            if line.startswith("listening"):
+                url = line.split()[-1]
+                break
+        assert url.startswith("http://127.0.0.1:")
+        # When a message is posted to an unknown investigation, and Slack is called unsigned
+        request = urllib.request.Request(
+            f"{url}/investigations/inv-x/messages", data=b'{"text": "hi"}', method="POST"
+        )
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(request, timeout=30)
+        unsigned = urllib.request.Request(f"{url}/webhooks/slack", data=b"{}", method="POST")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(unsigned, timeout=30)
+        # Then the real handlers answer
+        assert missing.value.code == 404
+        assert json.loads(missing.value.read())["message"] == "no investigation inv-x"
+        assert refused.value.code == 401
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
