@@ -1888,3 +1888,153 @@ def test_real_layer_bundler(tmp_path: Path) -> None:
     assert not (site / "bin").exists()
     assert not list(site.rglob("__pycache__"))
     assert list(site.glob("pydantic_core/_pydantic_core.cpython-313-aarch64-linux-gnu.so"))
+
+
+# ---------------------------------------------------------------------------------------------
+# People in the loop: inbox, waits, Slack / Linear / REST
+# ---------------------------------------------------------------------------------------------
+
+CHANNEL_FUNCTIONS = ("slack_events", "linear_webhook", "investigations_api")
+
+
+def test_inbox_is_ordered_per_investigation_and_waits_expire(template: Template) -> None:
+    # Given / When the app is synthesized
+    # Then Inbox is keyed by investigation and sequence, durable like the log; Waits by
+    # investigation with a TTL, deleted with the stack (a token outlives no execution)
+    template.has_resource(
+        "AWS::DynamoDB::Table",
+        {
+            "Properties": {
+                "KeySchema": [
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                "BillingMode": "PAY_PER_REQUEST",
+                "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                "SSESpecification": {"SSEEnabled": True},
+            },
+            "DeletionPolicy": "Retain",
+        },
+    )
+    waits = [
+        r
+        for k, r in resources(dict(template.to_json()), "AWS::DynamoDB::Table").items()
+        if k.startswith("StorageWaits")
+    ]
+    assert len(waits) == 1
+    assert waits[0]["Properties"]["TimeToLiveSpecification"] == {
+        "AttributeName": "expires_at",
+        "Enabled": True,
+    }
+    assert waits[0]["DeletionPolicy"] == "Delete"
+    assert waits[0]["Properties"]["SSESpecification"] == {"SSEEnabled": True}
+
+
+def _methods(template_json: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """'METHOD /path' -> method properties."""
+    res = resources(template_json, "AWS::ApiGateway::Resource")
+
+    def path(ref: Any) -> str:
+        if not isinstance(ref, dict) or "Ref" not in ref:
+            return ""
+        r = res[ref["Ref"]]["Properties"]
+        return path(r["ParentId"]) + "/" + str(r["PathPart"])
+
+    return {
+        f"{m['Properties']['HttpMethod']} {path(m['Properties']['ResourceId'])}": m["Properties"]
+        for m in resources(template_json, "AWS::ApiGateway::Method").values()
+    }
+
+
+def test_channel_routes_signed_or_iam_authorized(template_json: dict[str, Any]) -> None:
+    # Given the REST API's methods
+    methods = _methods(template_json)
+    ids = all_function_ids(template_json)
+    # Then Slack and Linear POST without an authorizer (they sign), to their functions
+    for route, fn in (
+        ("POST /webhooks/slack", "slack_events"),
+        ("POST /webhooks/linear", "linear_webhook"),
+    ):
+        assert methods[route]["AuthorizationType"] == "NONE", route
+        assert {"Fn::GetAtt": [ids[fn], "Arn"]} in methods[route]["Integration"]["Uri"]["Fn::Join"][
+            1
+        ]
+    # And reading an investigation and posting to it need IAM (SigV4)
+    for route in (
+        "GET /investigations/{investigation_id}",
+        "POST /investigations/{investigation_id}/messages",
+    ):
+        assert methods[route]["AuthorizationType"] == "AWS_IAM", route
+        uri = methods[route]["Integration"]["Uri"]["Fn::Join"][1]
+        assert {"Fn::GetAtt": [ids["investigations_api"], "Arn"]} in uri
+    assert {"SlackEventsUrl", "LinearWebhookUrl", "InvestigationsUrl"} <= set(
+        template_json["Outputs"]
+    )
+
+
+def test_channel_functions_reach_inbox_waits_their_secret_and_task_tokens(
+    template_json: dict[str, Any],
+) -> None:
+    tables = table_ids(template_json)
+    signing = dict(
+        zip(
+            ("slack_events", "linear_webhook"),
+            secret_ids(template_json, "SlackSigningSecret", "LinearWebhookSecret"),
+            strict=True,
+        )
+    )
+    for name in CHANNEL_FUNCTIONS:
+        # Given the function's role
+        statements = policy_of_role(template_json, role_of_function(template_json, name))
+
+        def granted(prefix: str, statements: list[dict[str, Any]] = statements) -> list[Any]:
+            return [s for s in statements if any(a.startswith(prefix) for a in actions(s))]
+
+        # Then it writes the inbox and the waits, answers task tokens and starts executions
+        touched = {r["Fn::GetAtt"][0] for s in granted("dynamodb:") for r in statement_resources(s)}
+        assert {tables["Inbox"], tables["Waits"]} <= touched, name
+        assert tables["Sandboxes"] not in touched and tables["Fingerprints"] not in touched
+        assert sorted(a for s in granted("states:") for a in actions(s)) == [
+            "states:SendTaskSuccess",
+            "states:StartExecution",
+        ], name
+        assert all(statement_resources(s) == [state_machine_arn_json()] for s in granted("states:"))
+        # And it reads its own signing secret only (the REST API none: IAM authorizes it)
+        reads = [r for s in granted("secretsmanager:") for r in statement_resources(s)]
+        assert reads == ([{"Ref": signing[name]}] if name in signing else []), name
+        assert all(actions(s) == ["secretsmanager:GetSecretValue"] for s in granted("secrets"))
+
+
+def test_slack_function_invokes_only_itself(template_json: dict[str, Any]) -> None:
+    fn_id = all_function_ids(template_json)["slack_events"]
+    role_id = role_of_function(template_json, "slack_events")
+    invokers = [
+        (p["Properties"]["Roles"], s)
+        for p in resources(template_json, "AWS::IAM::Policy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if "lambda:InvokeFunction" in actions(s)
+        and any(
+            isinstance(r, dict) and r.get("Fn::GetAtt", [None])[0] == fn_id
+            for r in statement_resources(s)
+        )
+    ]
+    assert len(invokers) == 1
+    roles, statement = invokers[0]
+    assert roles == [{"Ref": role_id}]
+    assert statement_resources(statement) == [{"Fn::GetAtt": [fn_id, "Arn"]}]
+
+
+def test_channel_secrets_hold_placeholders_to_be_replaced(template_json: dict[str, Any]) -> None:
+    secrets = resources(template_json, "AWS::SecretsManager::Secret")
+    names = sorted(s["Properties"]["Name"] for s in secrets.values())
+    assert names == [
+        "fixloop/github-webhook",
+        "fixloop/linear-api-key",
+        "fixloop/linear-webhook-secret",
+        "fixloop/slack-bot-token",
+        "fixloop/slack-signing-secret",
+    ]
+    for secret in secrets.values():
+        assert "SecretString" not in secret["Properties"]  # generated, never in the template
+        assert "GenerateSecretString" in secret["Properties"]
+    assert json.dumps(template_json).count("FIXLOOP_SLACK_SIGNING_SECRET_ARN") == 1
