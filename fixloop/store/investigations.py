@@ -115,21 +115,6 @@ class InvestigationStore:
             raise
         return True
 
-    def remember_delivery(self, investigation_id: str, delivery: str) -> bool:
-        """Record a webhook delivery id; False if it was recorded before (a redelivery)."""
-        try:
-            self._table.update_item(
-                Key={"pk": investigation_id},
-                UpdateExpression="ADD seen_deliveries :d",
-                ConditionExpression="attribute_exists(pk) AND NOT contains(seen_deliveries, :id)",
-                ExpressionAttributeValues={":d": {delivery}, ":id": delivery},
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
-
     def list(self, limit: int = 50) -> list[Investigation]:
         # A status GSI replaces this scan when listing matters (issue: surfaces).
         resp = self._table.scan(Limit=limit)
