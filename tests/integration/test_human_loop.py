@@ -92,9 +92,11 @@ def test_a_time_out_parks_it_and_a_later_message_resumes_it(
         [tool_use("ask_human", question="May I restart the service?")],
         [tool_use("finish", summary="Restarted after approval.")],
     ]
+    before = runtime.invocations.get("fixloop-wait_for_human", 0)
     inv_id = start_scripted(repo, turns, tmp_path / "s.jsonl")
     parked = runtime.watcher.wait(inv_id, timeout_s=60)
-    # Then it is parked with a notice
+    # Then it is parked with a notice, the question asked once (a time-out is not retried)
+    assert runtime.invocations["fixloop-wait_for_human"] - before == 2  # ask, then park
     assert parked.status == "parked"
     assert "no reply to the question within 2 s" in parked.outcome
     assert stores().waits.get(inv_id) is None
