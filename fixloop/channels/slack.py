@@ -106,10 +106,10 @@ def _describe(posted: Posted) -> str:
 # -- outbound --------------------------------------------------------------------------------
 def client() -> WebClient | None:
     s = get_settings()
+    if not s.slack_channel:
+        return None  # not configured: no secret read either
     token = secret_value(s.slack_bot_token_arn, s.slack_bot_token)
-    if not token or not s.slack_channel:
-        return None
-    return WebClient(token=token, base_url=s.slack_api_url)
+    return WebClient(token=token, base_url=s.slack_api_url) if token else None
 
 
 def post(inv: Investigation, key: str, text: str) -> None:
