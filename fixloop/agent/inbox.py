@@ -104,10 +104,11 @@ def resume_waiting(investigation_id: str) -> bool:
     wait = st.waits.claim(investigation_id)
     if wait is None:
         return False
-    answer: dict[str, object] = {"wait_id": wait.wait_id}
+    approved = False  # always present: the state machine's Approved choice reads it
     if wait.kind == "approval":
         first = st.inbox.pending(investigation_id)[:1]
-        answer["approved"] = bool(first) and is_approval(first[0].text)
+        approved = bool(first) and is_approval(first[0].text)
+    answer = {"wait_id": wait.wait_id, "approved": approved}
     try:
         aws.client("stepfunctions").send_task_success(
             taskToken=wait.task_token, output=json.dumps(answer)
