@@ -261,3 +261,58 @@ def test_fixloop_serve_answers_on_http(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_a_parked_question_is_resumed_by_a_later_slack_reply(
+    runtime: EmbeddedRuntime, channels: Channels, repo: Path, tmp_path: Path
+) -> None:
+    # Given a question nobody answers within two seconds
+    runtime.configure(human_timeout_seconds="2")
+    try:
+        turns = [
+            [tool_use("ask_human", question="Is the queue drained?")],
+            [tool_use("finish", summary="Drained, closing.")],
+        ]
+        inv_id = start_scripted(repo, turns, tmp_path / "s.jsonl")
+        parked = runtime.watcher.wait(inv_id, timeout_s=60)
+    finally:
+        runtime.configure(human_timeout_seconds=None)
+    thread = thread_of(inv_id)
+    assert parked.status == "parked"
+    # Then the thread says so
+    posts = [m["text"] for m in channels.slack_api.thread(SLACK_CHANNEL, thread)]
+    assert posts[-1].startswith("⏸ Parked: no reply to the question within 2 s")
+    # When someone replies in the thread later
+    assert channels.slack_reply(thread, "yes, drained", user="U_BO")[0] == 200
+    # Then it wakes in a new generation, reads the reply as the answer, and concludes there
+    wait_for(lambda: stores().investigations.get(inv_id).status != "parked", what="waking")
+    final = runtime.watcher.wait(inv_id, timeout_s=60)
+    assert (final.status, final.generation) == ("finished", parked.generation + 1)
+    assert [(m.text, m.in_reply_to) for m in messages_of(inv_id)] == [
+        ("yes, drained", ask_id(inv_id))
+    ]
+    posts = [m["text"] for m in channels.slack_api.thread(SLACK_CHANNEL, thread)]
+    assert posts[-1] == "Finished: Drained, closing."
+
+
+def test_each_announcement_is_posted_once_per_channel(
+    channels: Channels, waiting_investigation: str
+) -> None:
+    from fixloop.channels.outbound import announce
+
+    # Given an investigation with its thread and issue, when a step posts the same key twice
+    wait_for(
+        lambda: len(channels.linear_api.comments) == 2, what="the question's posts"
+    )  # (the wait is registered just before the question is posted)
+    inv = stores().investigations.get(waiting_investigation)
+    slack_before, linear_before = (
+        len(channels.slack_api.messages),
+        len(channels.linear_api.comments),
+    )
+    announce(inv, key="retried-step", text="Once only")
+    announce(
+        stores().investigations.get(waiting_investigation), key="retried-step", text="Once only"
+    )
+    # Then each channel got it once
+    assert [m["text"] for m in channels.slack_api.messages[slack_before:]] == ["Once only"]
+    assert [c["body"] for c in channels.linear_api.comments[linear_before:]] == ["Once only"]
