@@ -48,6 +48,8 @@ CONTEXT_LINEAR_TEAM_ID = "fixloop:linear_team_id"
 """Linear team to open an issue in for each investigation (``FIXLOOP_LINEAR_TEAM_ID``)."""
 CONTEXT_HUMAN_TIMEOUT_SECONDS = "fixloop:human_timeout_seconds"
 """How long a question waits for a reply before the investigation is parked."""
+CONTEXT_REQUIRE_APPROVAL = "fixloop:require_approval"
+"""``true``: a pull request waits for a person's approval (``FIXLOOP_REQUIRE_APPROVAL``)."""
 
 _GITHUB_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
@@ -65,6 +67,7 @@ class FixloopConfig:
     slack_channel: str = ""
     linear_team_id: str = ""
     human_timeout_seconds: int = 86_400
+    require_approval: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.human_timeout_seconds <= 31_536_000:
@@ -102,6 +105,7 @@ class FixloopConfig:
             human_timeout_seconds=int(
                 _string(node, CONTEXT_HUMAN_TIMEOUT_SECONDS) or defaults.human_timeout_seconds
             ),
+            require_approval=str(node.try_get_context(CONTEXT_REQUIRE_APPROVAL)).lower() == "true",
         )
 
 

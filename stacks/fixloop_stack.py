@@ -78,6 +78,7 @@ class FixloopStack(cdk.Stack):
             slack_channel=config.slack_channel,
             linear_team_id=config.linear_team_id,
             human_timeout_seconds=config.human_timeout_seconds,
+            require_approval=config.require_approval,
         )
         self.loop = InvestigationLoop(
             self,

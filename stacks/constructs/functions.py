@@ -233,6 +233,7 @@ class LoopFunctions(Construct):
         slack_channel: str = "",
         linear_team_id: str = "",
         human_timeout_seconds: int = 86_400,
+        require_approval: bool = False,
         functions_dir: Path = FUNCTIONS_DIR,
         specs: tuple[FunctionSpec, ...] = ALL_FUNCTIONS,
     ) -> None:
@@ -246,6 +247,7 @@ class LoopFunctions(Construct):
             "FIXLOOP_INBOX_TABLE": storage.inbox.table_name,
             "FIXLOOP_WAITS_TABLE": storage.waits.table_name,
             "FIXLOOP_HUMAN_TIMEOUT_SECONDS": str(human_timeout_seconds),
+            "FIXLOOP_REQUIRE_APPROVAL": "true" if require_approval else "false",
             "FIXLOOP_MODEL": model,
             "POWERTOOLS_SERVICE_NAME": "fixloop",
             "POWERTOOLS_METRICS_NAMESPACE": "fixloop",

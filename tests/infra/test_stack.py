@@ -1753,6 +1753,17 @@ def test_config_defaults_and_context() -> None:
     assert FixloopConfig.from_context(bare.node) == FixloopConfig()
     assert FixloopConfig.from_context(bare.node).model == "bedrock"
     assert FixloopConfig.from_context(configured.node) == FixloopConfig(model="anthropic:claude-x")
+    people = cdk.App(
+        context={
+            "fixloop:slack_channel": "C1",
+            "fixloop:linear_team_id": "team",
+            "fixloop:human_timeout_seconds": "3600",
+            "fixloop:require_approval": "true",
+        }
+    )
+    assert FixloopConfig.from_context(people.node) == FixloopConfig(
+        slack_channel="C1", linear_team_id="team", human_timeout_seconds=3600, require_approval=True
+    )
 
 
 def test_trigger_context_from_cdk_json_or_the_command_line() -> None:
