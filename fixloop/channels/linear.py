@@ -88,7 +88,8 @@ def handle_webhook(
     except InvestigationNotFound:
         return LinearResult(200, "investigation gone")
     if posted.outcome == "closed":
-        return LinearResult(409, f"investigation is {posted.status}: message not taken")
+        # 200 all the same: any other answer makes Linear retry a delivery that cannot succeed
+        return LinearResult(200, f"investigation is {posted.status}: message not taken")
     return LinearResult(200, posted.outcome)
 
 
