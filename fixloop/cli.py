@@ -105,6 +105,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     onboard.add_argument("--json", action="store_true", help="end with a one-line JSON summary")
     onboard.set_defaults(func=_onboard)
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the embedded runtime and serve the webhooks and REST API over HTTP",
+        description=(
+            "Serves POST /webhooks/{github,slack,linear}, POST /signals, GET "
+            "/investigations/ID and POST /investigations/ID/messages with the real handlers, "
+            "until interrupted. Signing secrets come from FIXLOOP_SLACK_SIGNING_SECRET, "
+            "FIXLOOP_LINEAR_WEBHOOK_SECRET and FIXLOOP_GITHUB_WEBHOOK_SECRET."
+        ),
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback)")
+    serve.add_argument("--port", type=int, default=8000, help="port (0: any free one)")
+    serve.set_defaults(func=_serve)
     return parser
 
 
@@ -130,6 +144,25 @@ def _investigate(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         quiet=args.quiet,
     )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import time
+
+    from fixloop.local.gateway import API_ROUTES, gateway_routes
+    from fixloop.local.runtime import EmbeddedRuntime
+    from fixloop.local.server import LocalServer
+
+    with (
+        EmbeddedRuntime() as rt,
+        LocalServer(gateway_routes(), host=args.host, port=args.port) as server,
+    ):
+        print(f"runtime    embedded (moto on {rt.endpoint_url})", file=sys.stderr)
+        for route in API_ROUTES:
+            print(f"serving    {route.method:4} {server.url}{route.resource}", file=sys.stderr)
+        print(f"listening  {server.url}", file=sys.stderr, flush=True)
+        while True:
+            time.sleep(3600)
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     blobs_bucket: str = "fixloop-blobs"
     sandboxes_table: str = "fixloop-sandboxes"
     fingerprints_table: str = "fixloop-fingerprints"
+    inbox_table: str = "fixloop-inbox"
+    waits_table: str = "fixloop-waits"
     targets: str = "{}"
     """JSON: alarm names or log group globs -> {"github_repo": "OWNER/REPO", "branch": "main"}
     (or {"repo": a clone source, ...}): where investigations of their signals look."""
@@ -76,6 +78,28 @@ class Settings(BaseSettings):
     sandbox_investigation: str = ""
     """Inside a sandbox: the investigation it serves (set by the dispatcher's task overrides)."""
     sandbox_id: str = ""
+    # -- people in the loop (fixloop.agent.inbox, fixloop.channels) ------------------------
+    human_timeout_seconds: int = Field(default=86_400, ge=1, le=31_536_000)
+    """How long an investigation waits for a reply to a question before it is parked."""
+    require_approval: bool = False
+    """Ask a person on the investigation's channels before opening a pull request."""
+    max_message_bytes: int = Field(default=64_000, ge=1_000, le=256_000)
+    """Largest message body the REST and webhook endpoints accept (413 above)."""
+    slack_signing_secret_arn: str = ""
+    slack_signing_secret: str = ""
+    """Local use only; in AWS the secret comes from slack_signing_secret_arn."""
+    slack_bot_token_arn: str = ""
+    slack_bot_token: str = ""
+    slack_channel: str = ""
+    """Channel id where each investigation gets its thread; empty: no Slack posts."""
+    slack_api_url: str = "https://slack.com/api/"
+    linear_webhook_secret_arn: str = ""
+    linear_webhook_secret: str = ""
+    linear_api_key_arn: str = ""
+    linear_api_key: str = ""
+    linear_team_id: str = ""
+    """Team to create an issue in for each investigation; empty: only linked issues."""
+    linear_api_url: str = "https://api.linear.app/graphql"
     fault_plan: str = ""
     fault_dir: str = "/tmp"
     """Where cross-process fault markers live (tests point it at a temporary directory)."""

@@ -20,10 +20,8 @@ __all__ = [
     "CONTEXT_DEFAULT_GITHUB_REPO",
     "CONTEXT_GITHUB_SECRET_NAME",
     "CONTEXT_LAYER_ASSET_DIR",
-    "CONTEXT_LINEAR_SECRET_NAME",
     "CONTEXT_MODEL",
     "CONTEXT_SANDBOX_IMAGE_URI",
-    "CONTEXT_SLACK_SECRET_NAME",
     "CONTEXT_STATE_MACHINE_NAME",
     "CONTEXT_TARGETS",
     "CONTEXT_WATCHED_LOG_GROUPS",
@@ -40,10 +38,6 @@ CONTEXT_GITHUB_SECRET_NAME = "fixloop:github_secret_name"
 ``{"app_id", "private_key", "installation_id"}`` of a GitHub App (or ``{"token"}``); empty:
 none (investigations end with a summary, delivery is blocked). Repo Token narrows it to a
 read-only token with which the sandbox clones private repositories."""
-CONTEXT_SLACK_SECRET_NAME = "fixloop:slack_secret_name"
-"""Name of the secret with the Slack app's bot token and signing secret; empty: no Slack."""
-CONTEXT_LINEAR_SECRET_NAME = "fixloop:linear_secret_name"
-"""Name of the secret with the Linear API key and webhook secret; empty: no Linear."""
 CONTEXT_ALARM_EMAIL = "fixloop:alarm_email"
 """An address subscribed to fixloop's own alarms (topic ``fixloop-alarms``); empty: none."""
 CONTEXT_DAILY_TOKEN_BUDGET = "fixloop:daily_token_budget"
@@ -68,6 +62,15 @@ CONTEXT_TARGETS = "fixloop:targets"
 CONTEXT_DEFAULT_GITHUB_REPO = "fixloop:default_github_repo"
 """OWNER/REPO for signals no target matches (``FIXLOOP_DEFAULT_GITHUB_REPO``); empty: none."""
 
+CONTEXT_SLACK_CHANNEL = "fixloop:slack_channel"
+"""Slack channel id where each investigation gets a thread (``FIXLOOP_SLACK_CHANNEL``)."""
+CONTEXT_LINEAR_TEAM_ID = "fixloop:linear_team_id"
+"""Linear team to open an issue in for each investigation (``FIXLOOP_LINEAR_TEAM_ID``)."""
+CONTEXT_HUMAN_TIMEOUT_SECONDS = "fixloop:human_timeout_seconds"
+"""How long a question waits for a reply before the investigation is parked."""
+CONTEXT_REQUIRE_APPROVAL = "fixloop:require_approval"
+"""``true``: a pull request waits for a person's approval (``FIXLOOP_REQUIRE_APPROVAL``)."""
+
 _GITHUB_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 MODEL_PATTERN = r"^(anthropic|bedrock)(:[A-Za-z0-9._:@/-]+)?$"
 """A model spec the stack accepts: provider, then optionally ``:`` and a model id (Bedrock:
@@ -86,16 +89,23 @@ class FixloopConfig:
     watched_log_groups: tuple[str, ...] = ()
     targets: dict[str, dict[str, str]] = field(default_factory=dict, hash=False)
     default_github_repo: str = ""
-    slack_secret_name: str | None = None
-    linear_secret_name: str | None = None
     alarm_email: str = ""
     daily_token_budget: int = 0
     sandbox_image_uri: str = ""
     targets_parameter: str = ""
     """A CloudFormation parameter's value (a token) used as ``FIXLOOP_TARGETS`` instead of
     :attr:`targets` (the standalone template, stacks/parameters.py)."""
+    slack_channel: str = ""
+    linear_team_id: str = ""
+    human_timeout_seconds: int = 86_400
+    require_approval: bool = False
 
     def __post_init__(self) -> None:
+        if not 1 <= self.human_timeout_seconds <= 31_536_000:
+            raise ValueError(
+                f"human_timeout_seconds must be 1..31536000 (a year, the longest a task "
+                f"token lives), got {self.human_timeout_seconds}"
+            )
         _check_targets(self.targets, source="targets")
         # Values that are CloudFormation parameters are checked by their own constraints.
         if not cdk.Token.is_unresolved(self.model) and not re.match(MODEL_PATTERN, self.model):
@@ -137,11 +147,15 @@ class FixloopConfig:
             watched_log_groups=_strings(node, CONTEXT_WATCHED_LOG_GROUPS),
             targets=_targets(node, CONTEXT_TARGETS),
             default_github_repo=_string(node, CONTEXT_DEFAULT_GITHUB_REPO) or "",
-            slack_secret_name=_string(node, CONTEXT_SLACK_SECRET_NAME),
-            linear_secret_name=_string(node, CONTEXT_LINEAR_SECRET_NAME),
             alarm_email=_string(node, CONTEXT_ALARM_EMAIL) or "",
             daily_token_budget=_integer(node, CONTEXT_DAILY_TOKEN_BUDGET),
             sandbox_image_uri=_string(node, CONTEXT_SANDBOX_IMAGE_URI) or "",
+            slack_channel=_string(node, CONTEXT_SLACK_CHANNEL) or "",
+            linear_team_id=_string(node, CONTEXT_LINEAR_TEAM_ID) or "",
+            human_timeout_seconds=int(
+                _string(node, CONTEXT_HUMAN_TIMEOUT_SECONDS) or defaults.human_timeout_seconds
+            ),
+            require_approval=str(node.try_get_context(CONTEXT_REQUIRE_APPROVAL)).lower() == "true",
         )
 
 

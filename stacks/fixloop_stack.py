@@ -21,7 +21,7 @@ from stacks.constructs.observability import Observability
 from stacks.constructs.sandbox import SandboxCluster
 from stacks.constructs.storage import Storage
 from stacks.constructs.triggers import Triggers
-from stacks.constructs.webhooks import WebhookApi, github_webhook_secret
+from stacks.constructs.webhooks import WebhookApi, channel_secrets, github_webhook_secret
 from stacks.parameters import add_parameters
 
 __all__ = ["FixloopStack"]
@@ -69,13 +69,10 @@ class FixloopStack(cdk.Stack):
 
         anthropic_secret = self._secret("AnthropicSecret", config.anthropic_secret_name)
         github_secret = self._secret("GitHubSecret", config.github_secret_name)
-        self.slack_secret = self._secret("SlackSecret", config.slack_secret_name)
-        """The Slack app's secret, for the Slack endpoints (``fixloop:slack_secret_name``)."""
-        self.linear_secret = self._secret("LinearSecret", config.linear_secret_name)
-        """The Linear secret, for the Linear endpoints (``fixloop:linear_secret_name``)."""
         self.github_webhook_secret = github_webhook_secret(
             self, "GitHubWebhookSecret", key=self.data_key.key
         )
+        self.channel_secrets = channel_secrets(self, key=self.data_key.key)
         self.functions = LoopFunctions(
             self,
             "Functions",
@@ -90,6 +87,11 @@ class FixloopStack(cdk.Stack):
             github_webhook_secret=self.github_webhook_secret,
             targets=config.targets_json,
             default_github_repo=config.default_github_repo,
+            channel_secrets=self.channel_secrets,
+            slack_channel=config.slack_channel,
+            linear_team_id=config.linear_team_id,
+            human_timeout_seconds=config.human_timeout_seconds,
+            require_approval=config.require_approval,
         )
         self.sandbox.allow_repo_token(self.functions.functions["repo_token"])
         self.loop = InvestigationLoop(
@@ -107,6 +109,9 @@ class FixloopStack(cdk.Stack):
             "Webhooks",
             github_webhook=self.functions.functions["github_webhook"],
             api_trigger=self.functions.functions["api_trigger"],
+            slack_events=self.functions.functions["slack_events"],
+            linear_webhook=self.functions.functions["linear_webhook"],
+            investigations_api=self.functions.functions["investigations_api"],
         )
         self.triggers = Triggers(
             self,
@@ -145,6 +150,11 @@ class FixloopStack(cdk.Stack):
             "GitHubWebhookUrl": self.webhooks.github_url,
             "GitHubWebhookSecretArn": self.github_webhook_secret.secret_arn,
             "SignalsUrl": self.webhooks.signals_url,
+            "SlackEventsUrl": self.webhooks.slack_url,
+            "LinearWebhookUrl": self.webhooks.linear_url,
+            "InvestigationsUrl": self.webhooks.investigations_url,
+            "InboxTableName": self.storage.inbox.table_name,
+            "WaitsTableName": self.storage.waits.table_name,
             "LogsTriggerArn": self.functions.functions["logs_trigger"].function_arn,
             "AlarmDeadLetterQueueUrl": self.triggers.alarm_dead_letters.queue_url,
             "AlarmTopicArn": self.observability.topic.topic_arn,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import json
 
+from fixloop.agent.inbox import drain, wake_if_pending
 from fixloop.agent.loop import conclusion
+from fixloop.channels.outbound import announce
 from fixloop.delivery.protocol import DeliveryError
 from fixloop.delivery.service import deliver_fix
 from fixloop.domain.events import (
@@ -37,6 +39,10 @@ def deliver(state: LoopState) -> LoopState:
     concluded = conclusion(message)
     status: Status
     if concluded is not None and concluded[0] is OPEN_PULL_REQUEST:
+        if state.answer and state.answer.get("approved"):
+            # The approving reply is the call's result (the transcript stays valid).
+            use = next(u for u in message.tool_uses() if u.get("name") == OPEN_PULL_REQUEST.name)
+            drain(inv_id, state.turn + 1, reply_to=str(use["id"]), limit=1)
         title, body = str(concluded[1]["title"]), str(concluded[1]["body"])
         investigation = st.investigations.get(inv_id)
         try:
@@ -97,6 +103,11 @@ def _close(state: LoopState, status: Status, outcome: str) -> None:
         StatusChanged(status=status, reason=outcome),
     )
     st.investigations.close(state.investigation_id, status, outcome)
+    inv = st.investigations.get(state.investigation_id)
+    link = f" {inv.pull_request.url}" if status == "delivered" and inv.pull_request else ""
+    announce(inv, key=f"outcome-t{state.turn}", text=f"{status.capitalize()}: {outcome}{link}")
+    # Messages that arrived while it concluded: a delivered investigation reads them now.
+    wake_if_pending(state.investigation_id)
 
 
 def _headline(text: str) -> str:

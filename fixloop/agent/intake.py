@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger
 
-from fixloop.agent.resume import post_message
+from fixloop.agent.inbox import post_message
 from fixloop.agent.start import start_investigation
 from fixloop.config import get_settings
 from fixloop.domain import LogLine, Signal, new_investigation_id
@@ -144,7 +144,7 @@ def _notify(record: FingerprintRecord, signal: Signal, status: str | None) -> No
     if not st.fingerprints.mark_notified(record.fingerprint, record.last_notified, now):
         return
     post_message(
-        st.investigations.get(record.investigation_id),
+        record.investigation_id,
         text=(
             f"The problem recurred: {record.occurrences} occurrences so far, the latest at "
             f"{signal.occurred_at.isoformat()}: {signal.title}"

@@ -11,7 +11,9 @@ import time
 from aws_lambda_powertools import Logger
 
 from fixloop.agent.context import initial_calls
+from fixloop.agent.inbox import drain
 from fixloop.agent.prompt import SYSTEM_PROMPT, build_messages
+from fixloop.channels.outbound import announce
 from fixloop.config import get_settings
 from fixloop.domain.events import (
     AssistantMessage,
@@ -19,10 +21,12 @@ from fixloop.domain.events import (
     ContextGathering,
     SignalReceived,
     StatusChanged,
+    ToolResult,
     assistant_position,
     context_position,
     outcome_position,
     signal_position,
+    tool_result_position,
 )
 from fixloop.domain.investigation import LoopState, ToolCallRef, execution_name
 from fixloop.llm.factory import model_from_spec
@@ -61,6 +65,7 @@ def prepare(state: LoopState) -> LoopState:
         history_events=history,
         tool_concurrency=settings.tool_concurrency,
         sandbox_heartbeat_seconds=settings.sandbox_heartbeat_seconds,
+        human_timeout_seconds=settings.human_timeout_seconds,
     )
     if not inv.is_open:
         return base.model_copy(update={"action": "stop"})
@@ -91,6 +96,9 @@ def prepare(state: LoopState) -> LoopState:
         if calls:
             return base.model_copy(update={"action": "gather", "tool_calls": calls})
     turn = state.turn + 1
+    if turn == 1:
+        announce(inv, key="start", text=f"Started investigating: {inv.title}")
+    _move_inbox(state.investigation_id, state.turn, turn)
     st.investigations.record_progress(
         state.investigation_id, generation=state.generation, turn=turn
     )
@@ -115,6 +123,33 @@ def _gather_context(investigation_id: str) -> list[ToolCallRef]:
             assert isinstance(again, ContextGathering)
             listed = again
     return _map_items(listed.calls)
+
+
+def _move_inbox(investigation_id: str, previous_turn: int, turn: int) -> None:
+    """Give the next turn the messages that arrived: the first answers the question the
+    previous turn asked, if it asked one (every tool_use gets its tool_result)."""
+    st = stores()
+    asked = None
+    if previous_turn > 0:
+        message = st.events.get(investigation_id, assistant_position(previous_turn))
+        asked = (
+            awaited(investigation_id, message) if isinstance(message, AssistantMessage) else None
+        )
+    moved = drain(investigation_id, turn, reply_to=asked[1] if asked else "")
+    if asked and not moved:
+        # Resumed with nothing to read (only an operator can do that): say so to the model.
+        index, tool_use_id = asked
+        st.events.append(
+            investigation_id,
+            tool_result_position(previous_turn, index),
+            ToolResult(
+                turn=previous_turn,
+                tool_use_id=tool_use_id,
+                name="ask_human",
+                content="No reply arrived.",
+                is_error=True,
+            ),
+        )
 
 
 def model_turn(state: LoopState) -> LoopState:
@@ -189,9 +224,102 @@ def _map_items(uses: list[ContentBlock]) -> list[ToolCallRef]:
     return items
 
 
+def question(message: AssistantMessage) -> tuple[int, str] | None:
+    """The index and id of the turn's first ``ask_human`` call with valid input."""
+    registry = default_registry()
+    for index, use in enumerate(message.tool_uses()):
+        tool = registry.get(str(use.get("name")))
+        if tool is not None and tool.asks_human:
+            try:
+                tool.parse_input(use.get("input"))
+            except Exception:  # invalid input: it runs as a tool and the model sees the error
+                continue
+            return index, str(use["id"])
+    return None
+
+
+def awaited(investigation_id: str, message: AssistantMessage) -> tuple[int, str] | None:
+    """The call of the turn that waits for a person's reply: its ``ask_human``, or its
+    ``open_pull_request`` held for approval; None if the turn has none, or it has its
+    result already (a deferred conclusion)."""
+    found = question(message)
+    if found is None:
+        concluded = conclusion(message)
+        if concluded is None or concluded[0].name != "open_pull_request":
+            return None
+        found = next(
+            (i, str(u["id"]))
+            for i, u in enumerate(message.tool_uses())
+            if u.get("name") == "open_pull_request"
+        )
+    if stores().events.get(investigation_id, tool_result_position(message.turn, found[0])):
+        return None
+    return found
+
+
+def approval_required(investigation_id: str) -> bool:
+    inv = stores().investigations.get(investigation_id)
+    return (
+        inv.require_approval
+        if inv.require_approval is not None
+        else get_settings().require_approval
+    )
+
+
+def _answer_unrun(
+    state: LoopState, message: AssistantMessage, text: str, *, keep: int | None = None
+) -> None:
+    """Give every tool call of the turn (but ``keep``) a result saying why it did not run,
+    so the transcript stays valid (each tool_use answered by a tool_result)."""
+    st = stores()
+    for index, use in enumerate(message.tool_uses()):
+        if index == keep:
+            continue
+        st.events.append(
+            state.investigation_id,
+            tool_result_position(state.turn, index),
+            ToolResult(
+                turn=state.turn,
+                tool_use_id=str(use["id"]),
+                name=str(use.get("name")),
+                content=text,
+                is_error=True,
+            ),
+        )
+
+
 def route(state: LoopState, message: AssistantMessage) -> LoopState:
-    """Deliver when the model concluded (or ended its turn without tools); else run tools."""
+    """Deliver when the model concluded (or ended its turn without tools), unless messages
+    arrived that it has not read; wait for a person when it asked one; else run tools."""
     uses = message.tool_uses()
     if conclusion(message) is not None or not uses:
+        if stores().inbox.has_pending(state.investigation_id):
+            _answer_unrun(
+                state,
+                message,
+                "Not concluded: new messages arrived, which follow. Read them, then "
+                "conclude again.",
+            )
+            return state.model_copy(update={"action": "tools", "tool_calls": []})
+        concluded = conclusion(message)
+        if (
+            concluded is not None
+            and concluded[0].name == "open_pull_request"
+            and approval_required(state.investigation_id)
+        ):
+            index = next(i for i, u in enumerate(uses) if u.get("name") == "open_pull_request")
+            _answer_unrun(
+                state,
+                message,
+                "Not run: open_pull_request waits for approval; call it alone.",
+                keep=index,
+            )
+            return state.model_copy(update={"action": "approve", "tool_calls": []})
         return state.model_copy(update={"action": "deliver", "tool_calls": []})
+    asked = question(message)
+    if asked is not None:
+        _answer_unrun(
+            state, message, "Not run: ask_human waits for a reply; call it alone.", keep=asked[0]
+        )
+        return state.model_copy(update={"action": "ask_human", "tool_calls": []})
     return state.model_copy(update={"action": "tools", "tool_calls": _map_items(uses)})

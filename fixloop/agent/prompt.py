@@ -20,7 +20,9 @@ You are fixloop, an engineer investigating a production problem in the user's se
 Work from evidence: read the signal, the logs and the code; form a hypothesis; confirm it.
 When you understand the root cause and have a fix, conclude with open_pull_request, giving
 the root cause, the evidence, the change and the test run before and after. If no code
-change is warranted, conclude with finish and a summary. Code tools run in a sandbox holding
+change is warranted, conclude with finish and a summary. When only a person can unblock you
+(a decision, a fact, access), ask with ask_human; messages from engineers may also arrive
+between turns: take them into account. Code tools run in a sandbox holding
 the repository at the investigated commit plus your edits; reproduce a failure with a test
 before fixing it, and run the tests again after. Tool calls made in one turn run in parallel
 and in no set order: make calls that depend on each other in separate turns. Be concise."""
@@ -40,6 +42,10 @@ def build_messages(events: Iterable[StoredEvent]) -> list[dict[str, Any]]:
         ev = stored.event
         if isinstance(ev, SignalReceived):
             add("user", [_text("A production problem was detected.\n\n" + ev.signal.render())])
+        elif isinstance(ev, UserMessage) and ev.in_reply_to:
+            # The answer to ask_human: that call's result.
+            reply = f"[{ev.channel}] {ev.author}: {ev.text}"
+            add("user", [{"type": "tool_result", "tool_use_id": ev.in_reply_to, "content": reply}])
         elif isinstance(ev, UserMessage):
             add("user", [_text(f"[{ev.channel}] {ev.author}: {ev.text}")])
         elif isinstance(ev, CompactionSummary):

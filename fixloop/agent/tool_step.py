@@ -54,7 +54,13 @@ def _execute(task: ToolTask, name: str, raw_input: object) -> tuple[str, bool]:
     if tool is None:
         available = ", ".join(sorted(registry.names))
         return f"unknown tool {name!r}; available tools: {available}", True
-    if tool.terminal or tool.run is None:
+    if tool.run is None:
+        try:
+            tool.parse_input(raw_input)
+        except ToolFailed as exc:
+            return str(exc), True
+        if tool.asks_human:
+            return f"{name} waits for a reply: call it alone.", True
         return f"{name} concludes the investigation: call it alone, with valid input.", True
     investigation, signal = _fixed_facts(task.investigation_id)
     ctx = ToolContext(

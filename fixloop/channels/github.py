@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from fixloop import aws
-from fixloop.agent.resume import post_message
+from fixloop.agent.inbox import Posted, post_message
 from fixloop.config import get_settings
 from fixloop.delivery.protocol import branch_for
 from fixloop.domain.investigation import Status
@@ -97,8 +97,18 @@ def handle_webhook(secret: str, headers: dict[str, str], body: bytes) -> Webhook
     text = _feedback(event, action, payload)
     if text is None:
         return WebhookResult(202, f"{event}/{action} needs nothing")
-    posted = post_message(inv, text=text, author=sender, channel="github", delivery_id=delivery)
-    return WebhookResult(200 if posted else 202, "posted" if posted else "duplicate delivery")
+    posted = post_message(
+        inv.investigation_id, text=text, author=sender, channel="github", delivery_id=delivery
+    )
+    return _answer(posted)
+
+
+def _answer(posted: Posted) -> WebhookResult:
+    if posted.outcome == "accepted":
+        return WebhookResult(200, "posted")
+    if posted.outcome == "duplicate":
+        return WebhookResult(202, "duplicate delivery")
+    return WebhookResult(202, f"investigation is {posted.status}: message not taken")
 
 
 def _feedback(event: str, action: Any, payload: dict[str, Any]) -> str | None:
@@ -131,12 +141,13 @@ def _issue_comment(payload: dict[str, Any], delivery: str) -> WebhookResult:
         pr = inv.pull_request
         if pr is not None and pr.number == number and inv.github_repo == repo:
             comment = payload.get("comment") or {}
-            posted = post_message(
-                inv,
-                text=f"Comment on pull request #{number}: {comment.get('body', '')}",
-                author=(comment.get("user") or {}).get("login", "someone"),
-                channel="github",
-                delivery_id=delivery,
+            return _answer(
+                post_message(
+                    inv.investigation_id,
+                    text=f"Comment on pull request #{number}: {comment.get('body', '')}",
+                    author=(comment.get("user") or {}).get("login", "someone"),
+                    channel="github",
+                    delivery_id=delivery,
+                )
             )
-            return WebhookResult(200 if posted else 202, "posted" if posted else "duplicate")
     return WebhookResult(202, "not a fixloop pull request")

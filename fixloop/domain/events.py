@@ -37,6 +37,23 @@ class UserMessage(_Event):
     text: str
     author: str = "user"
     channel: str = "cli"
+    in_reply_to: str = ""
+    """The tool_use id of the ``ask_human`` (or approval) call this message answers: the
+    prompt gives it to the model as that call's tool_result."""
+    sequence: int = 0
+    """Its arrival number in the investigation's inbox (0: written directly to the log)."""
+
+
+class QuestionAsked(_Event):
+    """The model asked a person (``ask_human``), or the loop asks for approval; the loop
+    waits for the first reply on any channel."""
+
+    type: Literal["question_asked"] = "question_asked"
+    question: str
+    options: list[str] = Field(default_factory=list)
+    wait_id: str
+    tool_use_id: str = ""
+    kind: Literal["question", "approval"] = "question"
 
 
 class AssistantMessage(_Event):
@@ -111,6 +128,7 @@ class Failed(_Event):
 Event = Annotated[
     SignalReceived
     | UserMessage
+    | QuestionAsked
     | AssistantMessage
     | ContextGathering
     | ToolResult

@@ -53,6 +53,14 @@ class Investigation(BaseModel):
     generation: int = 0
     turns: int = 0
     outcome: str = ""
+    slack_channel: str = ""
+    """The Slack channel of the investigation's thread (empty: none yet)."""
+    slack_thread_ts: str = ""
+    """The ``ts`` of the thread's first message: every post goes into that thread."""
+    linear_issue_id: str = ""
+    """The Linear issue the investigation is linked to (its comments become messages)."""
+    require_approval: bool | None = None
+    """Ask a person before opening a pull request; None: the deployment's default."""
 
     @property
     def is_open(self) -> bool:
@@ -85,7 +93,9 @@ class ToolCallRef(BaseModel):
     runs_in: Literal["lambda", "sandbox"] = "lambda"
 
 
-Action = Literal["model", "gather", "continue", "stop", "tools", "deliver"]
+Action = Literal["model", "gather", "continue", "stop", "tools", "deliver", "ask_human", "approve"]
+"""``ask_human``: the model asked a person; ``approve``: it concluded with a pull request
+and the configuration asks a person to approve it first. Both go to Wait For Human."""
 
 
 class LoopState(BaseModel):
@@ -102,10 +112,15 @@ class LoopState(BaseModel):
     tool_calls: list[ToolCallRef] = Field(default_factory=list)
     tool_concurrency: int = 8
     sandbox_heartbeat_seconds: int = 60
+    human_timeout_seconds: int = 86_400
+    """How long Wait For Human waits for a reply before the investigation is parked."""
     next_generation: int | None = None
     next_execution_name: str | None = None
     error: dict[str, Any] | None = None
     """Set by a Catch (ResultPath $.error) before Mark Failed."""
+    answer: dict[str, Any] | None = None
+    """Set by Wait For Human (ResultPath $.answer): the wait answered, and for an approval
+    whether it was approved."""
 
     def payload(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)

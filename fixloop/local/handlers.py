@@ -24,10 +24,12 @@ FUNCTIONS: dict[str, str] = {
     "DeliverFunctionArn": "deliver",
     "MarkFailedFunctionArn": "mark_failed",
     "DispatchToolFunctionArn": "dispatch_tool",
+    "WaitForHumanFunctionArn": "wait_for_human",
 }
-
-INVOKED_FUNCTIONS: tuple[str, ...] = ("repo_token",)
-"""Functions invoked by name rather than by the state machine (the sandbox calls Repo Token)."""
+INVOKED_FUNCTIONS: tuple[str, ...] = ("repo_token", "slack_events")
+"""Functions invoked by name rather than by the state machine, which the runtime also
+registers with Lambda: the sandbox calls Repo Token; Slack Events invokes itself (it
+acknowledges at once and processes the event in an asynchronous invocation)."""
 
 CONTINUE_AS_NEW_PLACEHOLDER = "ContinueAsNewStateMachineArn"
 """ASL placeholder of the ARN Continue As New starts: in AWS the state machine's ``live`` alias

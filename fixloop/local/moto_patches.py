@@ -148,6 +148,8 @@ def install(dispatch: Dispatch, *, check_version: bool = True) -> None:
             (targets.retrier_module, "time", _RetrierTime()),
             (targets.sfn_response, "get_execution_history", _get_execution_history),
         ]
+        dynamo = _require(_import(_DYNAMODB_RESPONSES), "DynamoHandler", _DYNAMODB_RESPONSES)
+        patches.append((dynamo, "call_action", _dynamodb_call_action))
         boto_client_for = targets.boto_client_module.boto_client_for
         _STATE.originals[(targets.boto_client_module, "boto_client_for")] = boto_client_for
         for obj, name, replacement in patches:
@@ -401,10 +403,34 @@ def _run(function_name: str, event: Any) -> tuple[bytes, bool]:
         return _function_error("Runtime.MarshalError", message, []), True
 
 
+ASYNC_ATTEMPTS = 3
+"""Lambda runs an asynchronous invocation whose function fails up to twice more."""
+_DYNAMODB_RESPONSES = "moto.dynamodb.responses"
+_DYNAMODB_LOCK = threading.Lock()
+
+
+def _dynamodb_call_action(self: Any) -> Any:
+    """``DynamoHandler.call_action``, one request at a time: moto's DynamoDB backend is not
+    thread-safe (``transact_write_items`` deep-copies every table for its rollback while other
+    requests change them: "dictionary changed size during iteration"). DynamoDB itself
+    applies each request atomically."""
+    original = next(v for (_, n), v in _STATE.originals.items() if n == "call_action")
+    with _DYNAMODB_LOCK:
+        return original(self)
+
+
 def _run_async(function_name: str, event: Any) -> None:
-    payload, failed = _run(function_name, event)
-    if failed:
-        LOG.warning("async invoke of %s failed: %s", function_name, payload.decode("utf-8"))
+    for attempt in range(1, ASYNC_ATTEMPTS + 1):
+        payload, failed = _run(function_name, event)
+        if not failed:
+            return
+        LOG.warning(
+            "async invoke of %s failed (attempt %d of %d): %s",
+            function_name,
+            attempt,
+            ASYNC_ATTEMPTS,
+            payload.decode("utf-8"),
+        )
 
 
 def _lambda_invoke(  # noqa: PLR0917 - moto's signature

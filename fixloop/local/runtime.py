@@ -85,6 +85,8 @@ class EmbeddedRuntime:
                 "FIXLOOP_EVENTS_TABLE": f"{PREFIX}-events",
                 "FIXLOOP_INVESTIGATIONS_TABLE": f"{PREFIX}-investigations",
                 "FIXLOOP_BLOBS_BUCKET": f"{PREFIX}-blobs",
+                "FIXLOOP_INBOX_TABLE": f"{PREFIX}-inbox",
+                "FIXLOOP_WAITS_TABLE": f"{PREFIX}-waits",
             }
         )
         self.configure(**self._settings)
@@ -120,11 +122,13 @@ class EmbeddedRuntime:
             settings.investigations_table,
             settings.sandboxes_table,
             settings.fingerprints_table,
+            settings.inbox_table,
+            settings.waits_table,
         )
         for name in tables:
             keys = (
                 [("pk", "HASH"), ("sk", "RANGE")]
-                if name == settings.events_table
+                if name in (settings.events_table, settings.inbox_table)
                 else [("pk", "HASH")]
             )
             ddb.create_table(

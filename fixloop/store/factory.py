@@ -10,8 +10,10 @@ from fixloop.config import get_settings
 from fixloop.store.blobs import BlobStore
 from fixloop.store.events import EventLog
 from fixloop.store.fingerprints import FingerprintStore
+from fixloop.store.inbox import InboxStore
 from fixloop.store.investigations import InvestigationStore
 from fixloop.store.sandboxes import SandboxStore
+from fixloop.store.waits import WaitStore
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,8 @@ class Stores:
     blobs: BlobStore
     sandboxes: SandboxStore
     fingerprints: FingerprintStore
+    inbox: InboxStore
+    waits: WaitStore
 
 
 @lru_cache(maxsize=1)
@@ -34,4 +38,6 @@ def stores() -> Stores:
         blobs=blobs,
         sandboxes=SandboxStore(ddb.Table(settings.sandboxes_table)),
         fingerprints=FingerprintStore(ddb.Table(settings.fingerprints_table)),
+        inbox=InboxStore(ddb.Table(settings.inbox_table)),
+        waits=WaitStore(ddb.Table(settings.waits_table)),
     )

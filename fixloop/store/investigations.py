@@ -53,6 +53,40 @@ class InvestigationStore:
             },
         )
 
+    def set_slack_thread(self, investigation_id: str, channel: str, thread_ts: str) -> str:
+        """Record the investigation's Slack thread unless it has one; the thread it has."""
+        return self._set_once(
+            investigation_id, {"slack_channel": channel, "slack_thread_ts": thread_ts}
+        )["slack_thread_ts"]
+
+    def set_linear_issue(self, investigation_id: str, issue_id: str) -> str:
+        """Link the investigation to a Linear issue unless it has one; the issue it has."""
+        return self._set_once(investigation_id, {"linear_issue_id": issue_id})["linear_issue_id"]
+
+    def _set_once(self, investigation_id: str, values: dict[str, str]) -> dict[str, str]:
+        first = next(iter(values))
+        try:
+            self._table.update_item(
+                Key={"pk": investigation_id},
+                UpdateExpression="SET "
+                + ", ".join(f"{k} = :{k}" for k in values)
+                + ", updated_at = :now",
+                ConditionExpression=(
+                    f"attribute_exists(pk) AND (attribute_not_exists({first}) OR {first} = :empty)"
+                ),
+                ExpressionAttributeValues={
+                    **{f":{k}": v for k, v in values.items()},
+                    ":empty": "",
+                    ":now": _now(),
+                },
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            inv = self.get(investigation_id).model_dump()
+            return {k: str(inv[k]) for k in values}
+        return values
+
     def close(self, investigation_id: str, status: Status, outcome: str) -> bool:
         """Move an open investigation to a terminal status; False if it was already closed."""
         return self.transition(investigation_id, ("running",), status, outcome)
@@ -74,21 +108,6 @@ class InvestigationStore:
                 ConditionExpression=f"attribute_exists(pk) AND #s IN ({', '.join(names)})",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
-
-    def remember_delivery(self, investigation_id: str, delivery: str) -> bool:
-        """Record a webhook delivery id; False if it was recorded before (a redelivery)."""
-        try:
-            self._table.update_item(
-                Key={"pk": investigation_id},
-                UpdateExpression="ADD seen_deliveries :d",
-                ConditionExpression="attribute_exists(pk) AND NOT contains(seen_deliveries, :id)",
-                ExpressionAttributeValues={":d": {delivery}, ":id": delivery},
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":

@@ -25,6 +25,17 @@ class OpenPullRequestInput(BaseModel):
     )
 
 
+class AskHumanInput(BaseModel):
+    question: str = Field(
+        min_length=1, max_length=3000, description="The question, complete on its own."
+    )
+    options: list[str] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Answers to offer, if the question has a few obvious ones.",
+    )
+
+
 class FinishInput(BaseModel):
     summary: str = Field(min_length=1, description="What was found and why no change is needed.")
 
@@ -45,6 +56,14 @@ OPEN_PULL_REQUEST = Tool(
     "Conclude the investigation by opening a pull request with the fix. Call it alone, "
     "once the change is made and the tests pass.",
     OpenPullRequestInput,
+)
+ASK_HUMAN = Tool(
+    "ask_human",
+    "Ask the engineers of this investigation a question (posted to its Slack thread, Linear "
+    "issue and live view) and wait for the first reply, which comes back as this call's "
+    "result. Use it when a decision or a fact only a person has blocks you. Call it alone.",
+    AskHumanInput,
+    asks_human=True,
 )
 FINISH = Tool(
     "finish",
@@ -68,6 +87,7 @@ def default_registry() -> ToolRegistry:
             *TELEMETRY_TOOLS,
             *SANDBOX_TOOLS,
             SUSPECT_COMMITS,
+            ASK_HUMAN,
             OPEN_PULL_REQUEST,
             FINISH,
         ]

@@ -49,10 +49,13 @@ class Tool:
     runs_in: RunsIn = "lambda"
     mutating: bool = False
     """Changes the workspace: the sandbox journals it so it is never applied twice."""
+    asks_human: bool = False
+    """Not run either: the state machine waits for a person's reply (Wait For Human)."""
 
     @property
     def terminal(self) -> bool:
-        return self.run is None
+        """Concludes the investigation: routed to Deliver, never run."""
+        return self.run is None and not self.asks_human
 
     def definition(self) -> ToolDefinition:
         schema = self.input_model.model_json_schema()

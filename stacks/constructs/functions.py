@@ -28,11 +28,28 @@ __all__ = [
     "ENTRY_FUNCTIONS",
     "FUNCTIONS_DIR",
     "LOOP_FUNCTIONS",
+    "ChannelSecrets",
     "FunctionSpec",
     "LoopFunctions",
 ]
 
 FUNCTIONS_DIR = PROJECT_ROOT / "functions"
+_SIGNING_ENV = {"slack": "SIGNING_SECRET_ARN", "linear": "WEBHOOK_SECRET_ARN"}
+
+
+@dataclass(frozen=True)
+class ChannelSecrets:
+    """The Slack and Linear credentials (stacks/constructs/webhooks.py makes them)."""
+
+    slack_signing_secret: secretsmanager.ISecret
+    slack_bot_token: secretsmanager.ISecret
+    linear_webhook_secret: secretsmanager.ISecret
+    linear_api_key: secretsmanager.ISecret
+
+    def signing_secret(self, channel: str) -> secretsmanager.ISecret:
+        return {"slack": self.slack_signing_secret, "linear": self.linear_webhook_secret}[channel]
+
+
 _ASSET_EXCLUDES = ["__pycache__", "*.pyc", "tests"]
 
 
@@ -65,6 +82,18 @@ class FunctionSpec:
     writes the Fingerprints table and gets ``FIXLOOP_TARGETS`` and
     ``FIXLOOP_DEFAULT_GITHUB_REPO`` (which repository a signal is about)."""
 
+    inbox: bool = False
+    """Whether the function takes people's messages: it reads and writes the Inbox and Waits
+    tables and answers task tokens (resumes an investigation waiting on a person)."""
+    notes: bool = False
+    """Whether the function leaves fixloop's own notices (a recurrence) in the Inbox table
+    (no Waits, no task tokens: a notice never answers a question)."""
+    posts: bool = False
+    """Whether the function posts to the investigation's Slack thread and Linear issue: it
+    reads the bot token and API key secrets and records its posts in the Inbox table."""
+    channel_secret: str = ""
+    """The inbound channel whose signing secret the function verifies requests with."""
+
     @property
     def description(self) -> str:
         kind = "loop step" if self.loop_step else "entry point"
@@ -72,11 +101,32 @@ class FunctionSpec:
 
 
 LOOP_FUNCTIONS: tuple[FunctionSpec, ...] = (
-    FunctionSpec("prepare", "Prepare", timeout_seconds=60, blobs=True),
+    # Prepare moves the inbox into the log and announces the start.
+    FunctionSpec("prepare", "Prepare", timeout_seconds=60, blobs=True, inbox=True, posts=True),
     FunctionSpec("model_turn", "ModelTurn", timeout_seconds=900, memory_mb=1024, blobs=True),
     FunctionSpec("run_tool", "RunTool", timeout_seconds=300, blobs=True),
-    FunctionSpec("deliver", "Deliver", timeout_seconds=120, blobs=True),
-    FunctionSpec("mark_failed", "MarkFailed", timeout_seconds=60),
+    # Deliver and Mark Failed announce the outcome; Deliver wakes a delivered investigation
+    # that received messages meanwhile.
+    FunctionSpec(
+        "deliver",
+        "Deliver",
+        timeout_seconds=120,
+        blobs=True,
+        inbox=True,
+        posts=True,
+        starts_executions=True,
+    ),
+    FunctionSpec("mark_failed", "MarkFailed", timeout_seconds=60, posts=True),
+    # Wait For Human registers a question's task token and posts it; Park Unanswered parks
+    # (and wakes again if a message came in the meantime).
+    FunctionSpec(
+        "wait_for_human",
+        "WaitForHuman",
+        timeout_seconds=60,
+        inbox=True,
+        posts=True,
+        starts_executions=True,
+    ),
     FunctionSpec(
         "dispatch_tool",
         "DispatchTool",
@@ -98,7 +148,38 @@ ENTRY_FUNCTIONS: tuple[FunctionSpec, ...] = (
         timeout_seconds=30,
         loop_step=False,
         starts_executions=True,
+        inbox=True,
         blobs=True,  # a very long review comment is an event body too large for an item
+    ),
+    # People's messages: Slack (acknowledged at once, processed by an asynchronous
+    # invocation of itself), Linear, and the REST API (read an investigation, post to it).
+    FunctionSpec(
+        "slack_events",
+        "SlackEvents",
+        timeout_seconds=30,
+        loop_step=False,
+        starts_executions=True,
+        inbox=True,
+        channel_secret="slack",
+    ),
+    FunctionSpec(
+        "linear_webhook",
+        "LinearWebhook",
+        timeout_seconds=30,
+        loop_step=False,
+        starts_executions=True,
+        inbox=True,
+        channel_secret="linear",
+    ),
+    FunctionSpec(
+        "investigations_api",
+        "InvestigationsApi",
+        timeout_seconds=30,
+        loop_step=False,
+        starts_executions=True,
+        inbox=True,
+        blobs=True,  # reading the log reads bodies offloaded to Blobs
+        lists_blobs=False,
     ),
     # Signals become investigations through triage (fixloop.agent.triggers): an alarm going
     # into ALARM (EventBridge), error lines of a log group (a CloudWatch Logs subscription),
@@ -112,6 +193,7 @@ ENTRY_FUNCTIONS: tuple[FunctionSpec, ...] = (
             loop_step=False,
             starts_executions=True,
             triages=True,
+            notes=True,  # a recurrence is told to the investigation through its inbox
             blobs=True,
             lists_blobs=False,
         )
@@ -157,6 +239,11 @@ class LoopFunctions(Construct):
         github_webhook_secret: secretsmanager.ISecret | None = None,
         targets: str = "{}",
         default_github_repo: str = "",
+        channel_secrets: ChannelSecrets | None = None,
+        slack_channel: str = "",
+        linear_team_id: str = "",
+        human_timeout_seconds: int = 86_400,
+        require_approval: bool = False,
         functions_dir: Path = FUNCTIONS_DIR,
         specs: tuple[FunctionSpec, ...] = ALL_FUNCTIONS,
     ) -> None:
@@ -167,6 +254,10 @@ class LoopFunctions(Construct):
             "FIXLOOP_SANDBOXES_TABLE": storage.sandboxes.table_name,
             "FIXLOOP_FINGERPRINTS_TABLE": storage.fingerprints.table_name,
             "FIXLOOP_BLOBS_BUCKET": storage.blobs.bucket_name,
+            "FIXLOOP_INBOX_TABLE": storage.inbox.table_name,
+            "FIXLOOP_WAITS_TABLE": storage.waits.table_name,
+            "FIXLOOP_HUMAN_TIMEOUT_SECONDS": str(human_timeout_seconds),
+            "FIXLOOP_REQUIRE_APPROVAL": "true" if require_approval else "false",
             "FIXLOOP_MODEL": model,
             "POWERTOOLS_SERVICE_NAME": "fixloop",
             "POWERTOOLS_METRICS_NAMESPACE": "fixloop",
@@ -196,6 +287,14 @@ class LoopFunctions(Construct):
             if spec.triages:
                 env["FIXLOOP_TARGETS"] = targets
                 env["FIXLOOP_DEFAULT_GITHUB_REPO"] = default_github_repo
+            env.update(
+                self._people_environment(
+                    spec,
+                    channel_secrets,
+                    slack_channel=slack_channel,
+                    linear_team_id=linear_team_id,
+                )
+            )
             role = self.roles[spec.name] = iam.Role(
                 self,
                 f"{spec.construct_id}Role",
@@ -223,6 +322,13 @@ class LoopFunctions(Construct):
                 self._grant_blobs(role, storage, list_bucket=spec.lists_blobs)
             if spec.triages:
                 storage.fingerprints.grant_read_write_data(role)
+            self._grant_people(
+                spec,
+                role,
+                storage=storage,
+                state_machine_arn=state_machine_arn,
+                channel_secrets=channel_secrets,
+            )
             if spec.dispatches_sandboxes:
                 self._grant_dispatch(
                     role, storage=storage, sandbox=sandbox, state_machine_arn=state_machine_arn
@@ -248,6 +354,8 @@ class LoopFunctions(Construct):
             # Deliver reads the workspace snapshot (the change) the sandbox left.
             storage.sandboxes.grant_read_data(deliver)
 
+        self._grant_conversation(storage)
+
         # The model's telemetry tools run in run_tool; the model is called from model_turn.
         for name, grant in (
             ("run_tool", self._grant_telemetry),
@@ -258,7 +366,7 @@ class LoopFunctions(Construct):
 
         github_webhook = self.roles.get("github_webhook")
         if github_webhook is not None and github_webhook_secret is not None:
-            self._grant_webhook_secret(github_webhook, github_webhook_secret)
+            _grant_secret_values(github_webhook, [github_webhook_secret])
 
     def _acknowledge_key_grants(self) -> None:
         for action in ("kms:ReEncrypt*", "kms:GenerateDataKey*"):
@@ -270,27 +378,79 @@ class LoopFunctions(Construct):
                 "GenerateDataKey[WithoutPlaintext]); the statement's resource is the key itself.",
             )
 
-    def _grant_webhook_secret(self, role: iam.Role, secret: secretsmanager.ISecret) -> None:
-        """Reading the value is all it needs (grant_read would add DescribeSecret too), and
-        decrypting it with the secret's key, through Secrets Manager only."""
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["secretsmanager:GetSecretValue"], resources=[secret.secret_arn]
+    def _grant_conversation(self, storage: Storage) -> None:
+        """Model Turn reads the inbox; the Slack function invokes itself."""
+        model_turn_role = self.roles.get("model_turn")
+        if model_turn_role is not None:
+            # A concluding turn defers while messages wait in the inbox.
+            storage.inbox.grant_read_data(model_turn_role)
+
+        slack = self.functions.get("slack_events")
+        if slack is not None:
+            # Acknowledge at once, process in an asynchronous invocation of itself. A policy of
+            # its own: the role's default policy naming the function would be a dependency
+            # cycle (the function waits for its role's default policy).
+            iam.Policy(
+                self,
+                "SlackEventsInvokesItself",
+                roles=[self.roles["slack_events"]],
+                statements=[
+                    iam.PolicyStatement(
+                        actions=["lambda:InvokeFunction"], resources=[slack.function_arn]
+                    )
+                ],
             )
-        )
-        if secret.encryption_key is not None:
-            stack = cdk.Stack.of(self)
+
+    @staticmethod
+    def _people_environment(
+        spec: FunctionSpec,
+        channel_secrets: ChannelSecrets | None,
+        *,
+        slack_channel: str,
+        linear_team_id: str,
+    ) -> dict[str, str]:
+        """Where a function finds the Slack and Linear credentials it needs."""
+        env: dict[str, str] = {}
+        if spec.posts and channel_secrets is not None:
+            env["FIXLOOP_SLACK_BOT_TOKEN_ARN"] = channel_secrets.slack_bot_token.secret_arn
+            env["FIXLOOP_SLACK_CHANNEL"] = slack_channel
+            env["FIXLOOP_LINEAR_API_KEY_ARN"] = channel_secrets.linear_api_key.secret_arn
+            env["FIXLOOP_LINEAR_TEAM_ID"] = linear_team_id
+        if spec.channel_secret and channel_secrets is not None:
+            secret = channel_secrets.signing_secret(spec.channel_secret)
+            env[f"FIXLOOP_{spec.channel_secret.upper()}_{_SIGNING_ENV[spec.channel_secret]}"] = (
+                secret.secret_arn
+            )
+        return env
+
+    @staticmethod
+    def _grant_people(
+        spec: FunctionSpec,
+        role: iam.Role,
+        *,
+        storage: Storage,
+        state_machine_arn: str,
+        channel_secrets: ChannelSecrets | None,
+    ) -> None:
+        """Inbox and Waits, task tokens, and the Slack/Linear secrets a function needs."""
+        if spec.inbox or spec.posts or spec.notes:
+            storage.inbox.grant_read_write_data(role)
+        if spec.inbox:
+            storage.waits.grant_read_write_data(role)
+            # Answering a question's task token (the state machine is the resource).
             role.add_to_principal_policy(
                 iam.PolicyStatement(
-                    actions=["kms:Decrypt"],
-                    resources=[secret.encryption_key.key_arn],
-                    conditions={
-                        "StringEquals": {
-                            "kms:ViaService": f"secretsmanager.{stack.region}.{stack.url_suffix}"
-                        }
-                    },
+                    actions=["states:SendTaskSuccess"], resources=[state_machine_arn]
                 )
             )
+        if channel_secrets is not None:
+            readable = []
+            if spec.posts:
+                readable += [channel_secrets.slack_bot_token, channel_secrets.linear_api_key]
+            if spec.channel_secret:
+                readable.append(channel_secrets.signing_secret(spec.channel_secret))
+            if readable:
+                _grant_secret_values(role, readable)
 
     def _function(
         self,
@@ -504,3 +664,28 @@ class LoopFunctions(Construct):
         )
         for arn in (foundation_models, inference_profiles):
             acknowledge(role, iam5_resource(flatten(arn, stack)), reason)
+
+
+def _grant_secret_values(role: iam.Role, secrets: list[secretsmanager.ISecret]) -> None:
+    """Read the values of ``secrets`` (grant_read would add DescribeSecret too), decrypting
+    them with their keys through Secrets Manager only."""
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["secretsmanager:GetSecretValue"],
+            resources=[secret.secret_arn for secret in secrets],
+        )
+    )
+    keys = {s.encryption_key.key_arn: s.encryption_key for s in secrets if s.encryption_key}
+    if keys:
+        stack = cdk.Stack.of(role)
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt"],
+                resources=list(keys),
+                conditions={
+                    "StringEquals": {
+                        "kms:ViaService": f"secretsmanager.{stack.region}.{stack.url_suffix}"
+                    }
+                },
+            )
+        )

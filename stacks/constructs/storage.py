@@ -15,7 +15,8 @@ __all__ = ["Storage"]
 
 
 class Storage(Construct):
-    """DynamoDB tables ``Events``, ``Investigations`` and ``Sandboxes``, the S3 bucket ``Blobs``.
+    """DynamoDB tables ``Events``, ``Investigations``, ``Sandboxes``, ``Fingerprints``,
+    ``Inbox`` and ``Waits``, the S3 bucket ``Blobs``.
 
     Data outlives the stack (``RemovalPolicy.RETAIN``), except the ephemeral ``Sandboxes``;
     tables are on-demand and have point-in-time recovery; tables and bucket are encrypted with
@@ -49,6 +50,21 @@ class Storage(Construct):
 
         self.fingerprints = self._table("Fingerprints")
         """Which investigation a problem belongs to: pk = fingerprint (triage)."""
+
+        self.inbox = self._table(
+            "Inbox", sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING)
+        )
+        """Messages from people, ordered per investigation, with their delivery records;
+        channel links and outbound post records (fixloop/store/inbox.py)."""
+
+        self.waits = self._table(
+            "Waits",
+            time_to_live_attribute="expires_at",
+            # Open task tokens: each expires (TTL) an hour after its wait times out, and a
+            # token is worthless without its execution, so deleting the stack may drop them.
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        """The open wait (task token) of an investigation waiting on a person: pk = id."""
 
         self.blobs = s3.Bucket(
             self,

@@ -21,13 +21,18 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from stacks.constructs.functions import ChannelSecrets
 from stacks.nag import acknowledge, iam4_managed_policy
 
 __all__ = [
     "ACCESS_LOG_FIELDS",
+    "CHANNEL_SECRET_NAMES",
+    "INVESTIGATIONS_PATH",
+    "LINEAR_PATH",
     "SIGNALS_PATH",
     "SIGNALS_THROTTLE_BURST",
     "SIGNALS_THROTTLE_RATE",
+    "SLACK_PATH",
     "WEBHOOK_API_NAME",
     "WEBHOOK_PATH",
     "WEBHOOK_SECRET_LENGTH",
@@ -37,6 +42,7 @@ __all__ = [
     "WEBHOOK_THROTTLE_RATE",
     "WebhookApi",
     "access_log_format",
+    "channel_secrets",
     "github_webhook_secret",
 ]
 
@@ -45,6 +51,31 @@ WEBHOOK_SECRET_LENGTH = 40
 WEBHOOK_API_NAME = "fixloop-webhooks"
 WEBHOOK_PATH = "webhooks/github"
 SIGNALS_PATH = "signals"
+SLACK_PATH = "webhooks/slack"
+LINEAR_PATH = "webhooks/linear"
+INVESTIGATIONS_PATH = "investigations"
+CHANNEL_SECRET_NAMES: dict[str, tuple[str, str]] = {
+    "slack_signing_secret": (
+        "fixloop/slack-signing-secret",
+        "Slack app signing secret (Basic Information > App Credentials); verifies "
+        "X-Slack-Signature of Events API requests",
+    ),
+    "slack_bot_token": (
+        "fixloop/slack-bot-token",
+        "Slack bot token (xoxb-..., OAuth & Permissions; scope chat:write) for posting to "
+        "investigation threads",
+    ),
+    "linear_webhook_secret": (
+        "fixloop/linear-webhook-secret",
+        "Linear webhook signing secret; verifies Linear-Signature of webhook deliveries",
+    ),
+    "linear_api_key": (
+        "fixloop/linear-api-key",
+        "Linear API key for creating issues and comments (GraphQL)",
+    ),
+}
+"""Secrets whose values come from Slack and Linear: created with a random placeholder, to be
+replaced by the value the service shows (``aws secretsmanager put-secret-value``)."""
 WEBHOOK_STAGE = "v1"
 WEBHOOK_THROTTLE_RATE = 50
 """Steady requests per second across the stage; GitHub sends one request per delivery."""
@@ -116,6 +147,32 @@ def github_webhook_secret(
     return secret
 
 
+def channel_secrets(scope: Construct, *, key: kms.IKey | None = None) -> ChannelSecrets:
+    """The Slack and Linear credentials, each a secret (encrypted with ``key``) holding a
+    placeholder until the user puts the value Slack or Linear issued (a wrong placeholder
+    fails verification: 401)."""
+    made: dict[str, secretsmanager.ISecret] = {}
+    for field, (name, description) in CHANNEL_SECRET_NAMES.items():
+        secret = secretsmanager.Secret(
+            scope,
+            "".join(part.capitalize() for part in field.split("_")),
+            secret_name=name,
+            description=f"fixloop: {description}",
+            encryption_key=key,
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=40, exclude_punctuation=True, include_space=False
+            ),
+        )
+        acknowledge(
+            secret,
+            "AwsSolutions-SMG4",
+            "The value is issued by Slack or Linear, not by AWS: a rotation Lambda cannot "
+            "mint a new one. Rotate in Slack or Linear, then put the new value here.",
+        )
+        made[field] = secret
+    return ChannelSecrets(**made)
+
+
 class WebhookApi(Construct):
     """The REST API ``fixloop-webhooks``: ``POST /webhooks/github`` proxied to ``github_webhook``
     and ``POST /signals`` (IAM-authorized) proxied to ``api_trigger``.
@@ -132,6 +189,9 @@ class WebhookApi(Construct):
         *,
         github_webhook: lambda_.IFunction,
         api_trigger: lambda_.IFunction,
+        slack_events: lambda_.IFunction | None = None,
+        linear_webhook: lambda_.IFunction | None = None,
+        investigations_api: lambda_.IFunction | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH)
@@ -201,6 +261,37 @@ class WebhookApi(Construct):
         )
         self.signals_url = self.api.url + SIGNALS_PATH
         """Where authenticated callers POST signals."""
+
+        self.channel_methods: list[apigw.Method] = []
+        """Slack and Linear webhooks: signed by the sender, verified by the function."""
+        webhooks = github.parent_resource
+        assert webhooks is not None
+        for path, fn in (("slack", slack_events), ("linear", linear_webhook)):
+            if fn is not None:
+                self.channel_methods.append(
+                    webhooks.add_resource(path).add_method(
+                        "POST",
+                        apigw.LambdaIntegration(fn, proxy=True, allow_test_invoke=False),
+                        authorization_type=apigw.AuthorizationType.NONE,
+                    )
+                )
+        self.slack_url = self.api.url + SLACK_PATH
+        self.linear_url = self.api.url + LINEAR_PATH
+
+        self.investigation_methods: list[apigw.Method] = []
+        """GET an investigation, POST a message to it: IAM-authorized."""
+        if investigations_api is not None:
+            integration = apigw.LambdaIntegration(
+                investigations_api, proxy=True, allow_test_invoke=False
+            )
+            one = self.api.root.add_resource(INVESTIGATIONS_PATH).add_resource("{investigation_id}")
+            self.investigation_methods = [
+                one.add_method("GET", integration, authorization_type=apigw.AuthorizationType.IAM),
+                one.add_resource("messages").add_method(
+                    "POST", integration, authorization_type=apigw.AuthorizationType.IAM
+                ),
+            ]
+        self.investigations_url = self.api.url + INVESTIGATIONS_PATH
         self._acknowledge()
 
     def _acknowledge(self) -> None:
@@ -213,6 +304,25 @@ class WebhookApi(Construct):
         )
         acknowledge(self.github_method, "AwsSolutions-APIG4", unauthenticated)
         acknowledge(self.github_method, "AwsSolutions-COG4", unauthenticated)
+        signed = (
+            "Slack and Linear cannot carry AWS credentials or Cognito tokens: they sign each "
+            "request with an HMAC-SHA256 of the raw body made with the shared signing secret "
+            "(Slack: X-Slack-Signature over v0:timestamp:body, five-minute window; Linear: "
+            "Linear-Signature, webhookTimestamp within a minute), which the function verifies "
+            "in constant time before reading or storing anything; otherwise 401."
+        )
+        for method in self.channel_methods:
+            acknowledge(method, "AwsSolutions-APIG4", signed)
+            acknowledge(method, "AwsSolutions-COG4", signed)
+        for method in self.investigation_methods:
+            acknowledge(
+                method,
+                "AwsSolutions-COG4",
+                "The investigations API uses IAM authorization (AWS_IAM): SigV4-signed "
+                "requests of principals with execute-api:Invoke on the method (operators, "
+                "the CLI, other services). The web view's Cognito users arrive with the "
+                "Cognito authorizer of the user-facing routes (another issue).",
+            )
         acknowledge(
             self.signals_method,
             "AwsSolutions-COG4",

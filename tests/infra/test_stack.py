@@ -66,6 +66,7 @@ LOOP_FUNCTIONS = {
     "deliver": (120, 512),
     "mark_failed": (60, 512),
     "dispatch_tool": (300, 512),
+    "wait_for_human": (60, 512),
 }
 PLACEHOLDERS = {
     "PrepareFunctionArn": "prepare",
@@ -74,6 +75,7 @@ PLACEHOLDERS = {
     "DeliverFunctionArn": "deliver",
     "MarkFailedFunctionArn": "mark_failed",
     "DispatchToolFunctionArn": "dispatch_tool",
+    "WaitForHumanFunctionArn": "wait_for_human",
 }
 ENTRY_FUNCTIONS = {
     # folder: (timeout seconds, memory MB); invoked from outside, not by the state machine
@@ -82,6 +84,9 @@ ENTRY_FUNCTIONS = {
     "logs_trigger": (60, 512),
     "api_trigger": (60, 512),
     "repo_token": (30, 512),
+    "slack_events": (30, 512),
+    "linear_webhook": (30, 512),
+    "investigations_api": (30, 512),
 }
 TRIGGERS = ("alarm_trigger", "logs_trigger", "api_trigger")
 WATCHED_LOG_GROUP = "/aws/lambda/orders"
@@ -219,10 +224,10 @@ def data_key_json(template_json: dict[str, Any]) -> str:
 
 
 def table_ids(template_json: dict[str, Any]) -> dict[str, str]:
-    """Table name (Events, Investigations, Sandboxes, Fingerprints) -> logical id."""
+    """Table name (Events, Investigations, Sandboxes, Fingerprints, Inbox, Waits) -> id."""
     ids: dict[str, str] = {}
     for logical_id in resources(template_json, "AWS::DynamoDB::Table"):
-        for name in ("Events", "Investigations", "Sandboxes", "Fingerprints"):
+        for name in ("Events", "Investigations", "Sandboxes", "Fingerprints", "Inbox", "Waits"):
             if logical_id.startswith(f"Storage{name}"):
                 ids[name] = logical_id
     return ids
@@ -482,7 +487,7 @@ def test_investigations_table_is_keyed_by_investigation(template: Template) -> N
             "DeletionPolicy": "Retain",
         },
     )
-    template.resource_count_is("AWS::DynamoDB::Table", 4)
+    template.resource_count_is("AWS::DynamoDB::Table", 6)
 
 
 def test_sandboxes_table_is_ephemeral_with_a_ttl(template: Template) -> None:
@@ -604,8 +609,13 @@ def test_functions_environment(template_json: dict[str, Any]) -> None:
         assert env["POWERTOOLS_SERVICE_NAME"] == "fixloop", name
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "fixloop", name
         assert env["LOG_LEVEL"] == "INFO", name
-    # And only prepare knows the state machine ARN, only model_turn the Anthropic secret
-    assert [n for n, e in envs.items() if "FIXLOOP_STATE_MACHINE_ARN" in e] == ["prepare"]
+    # And only prepare (continue-as-new) and the steps that wake a stopped investigation for
+    # new messages know the state machine ARN, only model_turn the Anthropic secret
+    assert [n for n, e in envs.items() if "FIXLOOP_STATE_MACHINE_ARN" in e] == [
+        "prepare",
+        "deliver",
+        "wait_for_human",
+    ]
     assert [n for n, e in envs.items() if "FIXLOOP_ANTHROPIC_SECRET_ARN" in e] == ["model_turn"]
     # And only dispatch_tool knows where sandboxes run
     assert [n for n, e in envs.items() if "FIXLOOP_SANDBOX_CLUSTER" in e] == ["dispatch_tool"]
@@ -891,6 +901,11 @@ def test_dispatch_function_runs_only_the_sandbox_task_and_passes_only_its_roles(
 # ---------------------------------------------------------------------------------------------
 
 
+def secret_ids(template_json: dict[str, Any], *prefixes: str) -> list[str]:
+    secrets = resources(template_json, "AWS::SecretsManager::Secret")
+    return [next(k for k in secrets if k.startswith(p)) for p in prefixes]
+
+
 def webhook_secret_id(template_json: dict[str, Any]) -> str:
     (logical_id,) = (
         k
@@ -940,10 +955,20 @@ def test_webhook_api_posts_github_deliveries_to_the_webhook_function(
     (webhooks_id,) = (k for k, part in paths.items() if part == "webhooks")
     root = api_resources[webhooks_id]["Properties"]["ParentId"]
 
-    # Then the regional API fixloop-webhooks has /webhooks/github, /signals and nothing else
+    # Then the regional API fixloop-webhooks has /webhooks/{github,slack,linear}, /signals,
+    # /investigations/{investigation_id}(/messages) and nothing else
     assert api["Properties"]["Name"] == WEBHOOK_API_NAME
     assert api["Properties"]["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
-    assert sorted(paths.values()) == ["github", "signals", "webhooks"]
+    assert sorted(paths.values()) == [
+        "github",
+        "investigations",
+        "linear",
+        "messages",
+        "signals",
+        "slack",
+        "webhooks",
+        "{investigation_id}",
+    ]
     assert parent == {"Ref": webhooks_id}
     assert root == {"Fn::GetAtt": [api_id, "RootResourceId"]}
     # And the one method of /webhooks/github, POST, without authorizer, is a Lambda proxy to
@@ -1094,12 +1119,14 @@ def test_webhook_role_reads_its_secret_starts_the_state_machine_and_writes_recor
     (secret_read,) = granted("secretsmanager:")
     assert actions(secret_read) == ["secretsmanager:GetSecretValue"]
     assert statement_resources(secret_read) == [secret]
-    # And it may start executions of the investigation state machine, and do nothing else
-    # with Step Functions
-    (start,) = granted("states:")
-    assert actions(start) == ["states:StartExecution"]
-    assert statement_resources(start) == [state_machine_arn_json()]
-    # And it reads and writes Events and Investigations, not Sandboxes, no S3, no EC2/ECS
+    # And it may start executions of the investigation state machine and answer its task
+    # tokens (a comment resumes a waiting investigation), and do nothing else with it
+    assert sorted(a for s in granted("states:") for a in actions(s)) == [
+        "states:SendTaskSuccess",
+        "states:StartExecution",
+    ]
+    assert all(statement_resources(s) == [state_machine_arn_json()] for s in granted("states:"))
+    # And it reads and writes Events, Investigations, Inbox and Waits, not Sandboxes
     written = {
         r["Fn::GetAtt"][0]
         for s in granted("dynamodb:")
@@ -1107,7 +1134,16 @@ def test_webhook_role_reads_its_secret_starts_the_state_machine_and_writes_recor
         for r in statement_resources(s)
     }
     touched = {r["Fn::GetAtt"][0] for s in granted("dynamodb:") for r in statement_resources(s)}
-    assert written == touched == {tables["Events"], tables["Investigations"]}
+    assert (
+        written
+        == touched
+        == {
+            tables["Events"],
+            tables["Investigations"],
+            tables["Inbox"],
+            tables["Waits"],
+        }
+    )
     # (objects of the blobs bucket: an event body too large for an item goes there)
     assert sorted(a for st in granted("s3:") for a in actions(st)) == [
         "s3:GetObject",
@@ -1139,21 +1175,31 @@ def test_webhook_role_reads_its_secret_starts_the_state_machine_and_writes_recor
 def test_webhook_acknowledgments_are_scoped_and_have_reasons(stack: FixloopStack) -> None:
     # Given the cdk-nag acknowledgments recorded on the webhook constructs
     by_rule = acknowledgments([stack.github_webhook_secret, *stack.webhooks.node.find_all()])
-    assert all(len(places) == 1 for rule, places in by_rule.items() if rule != "AwsSolutions-COG4")
+    several = {"AwsSolutions-COG4", "AwsSolutions-APIG4"}
+    assert all(len(places) == 1 for rule, places in by_rule.items() if rule not in several)
     acknowledged = {rule: places[0] for rule, places in by_rule.items()}
 
-    # When / Then the open method (no authorizer, no Cognito) is acknowledged on that method
-    # alone, because GitHub signs its deliveries
+    # When / Then the open methods (no authorizer, no Cognito) are acknowledged on those
+    # methods alone, because GitHub, Slack and Linear sign their deliveries
     method_path = stack.webhooks.github_method.node.path
-    path, reason = acknowledged["AwsSolutions-APIG4"]
-    assert path == method_path
-    assert "X-Hub-Signature-256" in reason
-    # And Cognito's absence on that method and on the IAM-authorized /signals, each for its
-    # own reason
+    signed = [m.node.path for m in stack.webhooks.channel_methods]
+    open_methods = dict(by_rule["AwsSolutions-APIG4"])
+    assert set(open_methods) == {method_path, *signed}
+    assert "X-Hub-Signature-256" in open_methods[method_path]
+    assert all("X-Slack-Signature" in open_methods[p] for p in signed)
+    # And Cognito's absence on those methods and on the IAM-authorized /signals and
+    # /investigations, each for its own reason
     cognito = dict(by_rule["AwsSolutions-COG4"])
-    assert set(cognito) == {method_path, stack.webhooks.signals_method.node.path}
+    iam_paths = [m.node.path for m in stack.webhooks.investigation_methods]
+    assert set(cognito) == {
+        method_path,
+        stack.webhooks.signals_method.node.path,
+        *signed,
+        *iam_paths,
+    }
     assert "X-Hub-Signature-256" in cognito[method_path]
     assert "AWS_IAM" in cognito[stack.webhooks.signals_method.node.path]
+    assert all("AWS_IAM" in cognito[p] for p in iam_paths)
     # And the missing request validator, because the body must reach the function unchanged
     path, reason = acknowledged["AwsSolutions-APIG2"]
     assert path == stack.webhooks.api.node.path
@@ -1364,7 +1410,7 @@ def test_trigger_roles_reach_only_triage_records_blob_objects_and_the_state_mach
     blobs_id, _ = only(template_json, "AWS::S3::Bucket")
     records = {
         json.dumps({"Fn::GetAtt": [tables[t], "Arn"]})
-        for t in ("Fingerprints", "Investigations", "Events")
+        for t in ("Fingerprints", "Investigations", "Events", "Inbox")
     }
     objects = json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [blobs_id, "Arn"]}, "/*"]]})
     machine = json.dumps(state_machine_arn_json())
@@ -1381,7 +1427,8 @@ def test_trigger_roles_reach_only_triage_records_blob_objects_and_the_state_mach
             for resource in statement_resources(statement):
                 granted.setdefault(json.dumps(resource), set()).update(actions(statement))
 
-        # Then it reaches Fingerprints, Investigations and Events, the blobs' objects and the
+        # Then it reaches Fingerprints, Investigations, Events and Inbox (a recurrence notice),
+        # the blobs' objects and the
         # state machine, besides its own log group and X-Ray: no other table, no bucket
         # listing, no secret, no sandbox
         assert set(granted) == records | {
@@ -1498,7 +1545,7 @@ def test_data_is_encrypted_with_one_rotated_retained_customer_managed_key(
     assert alias["Properties"]["AliasName"] == "alias/fixloop"
     # And every table is encrypted with it and has point-in-time recovery
     tables = resources(template_json, "AWS::DynamoDB::Table")
-    assert len(tables) == 4
+    assert len(tables) == 6
     for table_id, table in tables.items():
         props = table["Properties"]
         assert props["SSESpecification"] == {
@@ -1509,13 +1556,14 @@ def test_data_is_encrypted_with_one_rotated_retained_customer_managed_key(
         assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, (
             table_id
         )
-    # And so is every log group and the webhook secret
+    # And so is every log group and every secret the stack creates (the GitHub webhook's,
+    # Slack's and Linear's)
     for group_id, group in resources(template_json, "AWS::Logs::LogGroup").items():
         assert group["Properties"]["KmsKeyId"] == key_arn, group_id
-    assert (
-        template_json["Resources"][webhook_secret_id(template_json)]["Properties"]["KmsKeyId"]
-        == key_arn
-    )
+    secrets = resources(template_json, "AWS::SecretsManager::Secret")
+    assert len(secrets) == 5
+    for secret_id, secret in secrets.items():
+        assert secret["Properties"]["KmsKeyId"] == key_arn, secret_id
     # And CloudWatch Logs may use it for this account's and region's log groups only
     logs_statements = [
         st
@@ -1770,19 +1818,40 @@ def test_only_model_turn_invokes_bedrock_and_only_named_functions_read_secrets(
         return [s for s in by_function[name] if any(a.startswith(prefix) for a in actions(s))]
 
     # Then only model_turn invokes models and reads the Anthropic key; only deliver and
-    # repo_token read the GitHub credentials; each on scoped (not "*") resources
+    # repo_token read the GitHub credentials; the steps that post to Slack and Linear read
+    # those two credentials; each on scoped (not "*") resources
+    channel_credentials = [
+        {"Ref": k} for k in secret_ids(template_json, "SlackBotToken", "LinearApiKey")
+    ]
+    posts = {"prepare", "deliver", "mark_failed", "wait_for_human"}
+    github_readers = {"deliver", "repo_token"}
+
+    def github(name: str) -> list[dict[str, Any]]:
+        return [
+            s
+            for s in granted(name, "secretsmanager:")
+            if GITHUB_SECRET_NAME in json.dumps(s["Resource"])
+        ]
+
     for name in by_function:
-        if name != "model_turn":
-            assert not granted(name, "bedrock:"), name
-        if name not in ("model_turn", "deliver", "repo_token"):
-            assert not granted(name, "secretsmanager:"), name
-    for name in ("deliver", "repo_token"):
-        (github,) = granted(name, "secretsmanager:")
-        assert set(actions(github)) == {
+        if name == "model_turn":
+            continue
+        assert not granted(name, "bedrock:"), name
+        others = [
+            r
+            for s in granted(name, "secretsmanager:")
+            if s not in github(name)
+            for r in statement_resources(s)
+        ]
+        assert others == (channel_credentials if name in posts else []), name
+        assert bool(github(name)) == (name in github_readers), name
+    for name in github_readers:
+        (statement,) = github(name)
+        assert set(actions(statement)) == {
             "secretsmanager:GetSecretValue",
             "secretsmanager:DescribeSecret",
         }
-        assert f":secret:{GITHUB_SECRET_NAME}-??????" in json.dumps(github["Resource"])
+        assert f":secret:{GITHUB_SECRET_NAME}-??????" in json.dumps(statement["Resource"])
     (bedrock,) = granted("model_turn", "bedrock:")
     assert set(actions(bedrock)) == {
         "bedrock:InvokeModel",
@@ -1818,6 +1887,7 @@ def test_blobs_only_for_the_functions_that_store_blobs(template_json: dict[str, 
         "deliver": rw,
         "mark_failed": [],
         "dispatch_tool": ["s3:GetObject"],
+        "wait_for_human": [],
     }
 
 
@@ -2115,6 +2185,17 @@ def test_config_defaults_and_context() -> None:
     assert FixloopConfig.from_context(bare.node) == FixloopConfig()
     assert FixloopConfig.from_context(bare.node).model == "bedrock"
     assert FixloopConfig.from_context(configured.node) == FixloopConfig(model="anthropic:claude-x")
+    people = cdk.App(
+        context={
+            "fixloop:slack_channel": "C1",
+            "fixloop:linear_team_id": "team",
+            "fixloop:human_timeout_seconds": "3600",
+            "fixloop:require_approval": "true",
+        }
+    )
+    assert FixloopConfig.from_context(people.node) == FixloopConfig(
+        slack_channel="C1", linear_team_id="team", human_timeout_seconds=3600, require_approval=True
+    )
 
 
 def test_trigger_context_from_cdk_json_or_the_command_line() -> None:
@@ -2250,3 +2331,154 @@ def test_real_layer_bundler(tmp_path: Path) -> None:
     assert not (site / "bin").exists()
     assert not list(site.rglob("__pycache__"))
     assert list(site.glob("pydantic_core/_pydantic_core.cpython-313-aarch64-linux-gnu.so"))
+
+
+# ---------------------------------------------------------------------------------------------
+# People in the loop: inbox, waits, Slack / Linear / REST
+# ---------------------------------------------------------------------------------------------
+
+CHANNEL_FUNCTIONS = ("slack_events", "linear_webhook", "investigations_api")
+
+
+def test_inbox_is_ordered_per_investigation_and_waits_expire(template: Template) -> None:
+    # Given / When the app is synthesized
+    # Then Inbox is keyed by investigation and sequence, durable like the log; Waits by
+    # investigation with a TTL, deleted with the stack (a token outlives no execution)
+    template.has_resource(
+        "AWS::DynamoDB::Table",
+        {
+            "Properties": {
+                "KeySchema": [
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                "BillingMode": "PAY_PER_REQUEST",
+                "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                "SSESpecification": Match.object_like({"SSEEnabled": True, "SSEType": "KMS"}),
+            },
+            "DeletionPolicy": "Retain",
+        },
+    )
+    waits = [
+        r
+        for k, r in resources(dict(template.to_json()), "AWS::DynamoDB::Table").items()
+        if k.startswith("StorageWaits")
+    ]
+    assert len(waits) == 1
+    assert waits[0]["Properties"]["TimeToLiveSpecification"] == {
+        "AttributeName": "expires_at",
+        "Enabled": True,
+    }
+    assert waits[0]["DeletionPolicy"] == "Delete"
+    # (both encrypted with the data key: test_data_is_encrypted_with_one_...)
+    assert waits[0]["Properties"]["SSESpecification"]["SSEType"] == "KMS"
+
+
+def _methods(template_json: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """'METHOD /path' -> method properties."""
+    res = resources(template_json, "AWS::ApiGateway::Resource")
+
+    def path(ref: Any) -> str:
+        if not isinstance(ref, dict) or "Ref" not in ref:
+            return ""
+        r = res[ref["Ref"]]["Properties"]
+        return path(r["ParentId"]) + "/" + str(r["PathPart"])
+
+    return {
+        f"{m['Properties']['HttpMethod']} {path(m['Properties']['ResourceId'])}": m["Properties"]
+        for m in resources(template_json, "AWS::ApiGateway::Method").values()
+    }
+
+
+def test_channel_routes_signed_or_iam_authorized(template_json: dict[str, Any]) -> None:
+    # Given the REST API's methods
+    methods = _methods(template_json)
+    ids = all_function_ids(template_json)
+    # Then Slack and Linear POST without an authorizer (they sign), to their functions
+    for route, fn in (
+        ("POST /webhooks/slack", "slack_events"),
+        ("POST /webhooks/linear", "linear_webhook"),
+    ):
+        assert methods[route]["AuthorizationType"] == "NONE", route
+        assert {"Fn::GetAtt": [ids[fn], "Arn"]} in methods[route]["Integration"]["Uri"]["Fn::Join"][
+            1
+        ]
+    # And reading an investigation and posting to it need IAM (SigV4)
+    for route in (
+        "GET /investigations/{investigation_id}",
+        "POST /investigations/{investigation_id}/messages",
+    ):
+        assert methods[route]["AuthorizationType"] == "AWS_IAM", route
+        uri = methods[route]["Integration"]["Uri"]["Fn::Join"][1]
+        assert {"Fn::GetAtt": [ids["investigations_api"], "Arn"]} in uri
+    assert {"SlackEventsUrl", "LinearWebhookUrl", "InvestigationsUrl"} <= set(
+        template_json["Outputs"]
+    )
+
+
+def test_channel_functions_reach_inbox_waits_their_secret_and_task_tokens(
+    template_json: dict[str, Any],
+) -> None:
+    tables = table_ids(template_json)
+    signing = dict(
+        zip(
+            ("slack_events", "linear_webhook"),
+            secret_ids(template_json, "SlackSigningSecret", "LinearWebhookSecret"),
+            strict=True,
+        )
+    )
+    for name in CHANNEL_FUNCTIONS:
+        # Given the function's role
+        statements = policy_of_role(template_json, role_of_function(template_json, name))
+
+        def granted(prefix: str, statements: list[dict[str, Any]] = statements) -> list[Any]:
+            return [s for s in statements if any(a.startswith(prefix) for a in actions(s))]
+
+        # Then it writes the inbox and the waits, answers task tokens and starts executions
+        touched = {r["Fn::GetAtt"][0] for s in granted("dynamodb:") for r in statement_resources(s)}
+        assert {tables["Inbox"], tables["Waits"]} <= touched, name
+        assert tables["Sandboxes"] not in touched and tables["Fingerprints"] not in touched
+        assert sorted(a for s in granted("states:") for a in actions(s)) == [
+            "states:SendTaskSuccess",
+            "states:StartExecution",
+        ], name
+        assert all(statement_resources(s) == [state_machine_arn_json()] for s in granted("states:"))
+        # And it reads its own signing secret only (the REST API none: IAM authorizes it)
+        reads = [r for s in granted("secretsmanager:") for r in statement_resources(s)]
+        assert reads == ([{"Ref": signing[name]}] if name in signing else []), name
+        assert all(actions(s) == ["secretsmanager:GetSecretValue"] for s in granted("secrets"))
+
+
+def test_slack_function_invokes_only_itself(template_json: dict[str, Any]) -> None:
+    fn_id = all_function_ids(template_json)["slack_events"]
+    role_id = role_of_function(template_json, "slack_events")
+    invokers = [
+        (p["Properties"]["Roles"], s)
+        for p in resources(template_json, "AWS::IAM::Policy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if "lambda:InvokeFunction" in actions(s)
+        and any(
+            isinstance(r, dict) and r.get("Fn::GetAtt", [None])[0] == fn_id
+            for r in statement_resources(s)
+        )
+    ]
+    assert len(invokers) == 1
+    roles, statement = invokers[0]
+    assert roles == [{"Ref": role_id}]
+    assert statement_resources(statement) == [{"Fn::GetAtt": [fn_id, "Arn"]}]
+
+
+def test_channel_secrets_hold_placeholders_to_be_replaced(template_json: dict[str, Any]) -> None:
+    secrets = resources(template_json, "AWS::SecretsManager::Secret")
+    names = sorted(s["Properties"]["Name"] for s in secrets.values())
+    assert names == [
+        "fixloop/github-webhook",
+        "fixloop/linear-api-key",
+        "fixloop/linear-webhook-secret",
+        "fixloop/slack-bot-token",
+        "fixloop/slack-signing-secret",
+    ]
+    for secret in secrets.values():
+        assert "SecretString" not in secret["Properties"]  # generated, never in the template
+        assert "GenerateSecretString" in secret["Properties"]
+    assert json.dumps(template_json).count("FIXLOOP_SLACK_SIGNING_SECRET_ARN") == 1

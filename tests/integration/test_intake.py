@@ -92,11 +92,12 @@ def test_one_delivery_with_two_problems_opens_two_investigations_and_repeats_are
     assert not repeat.started
     assert repeat.investigation_id == by_type["KeyError"].investigation_id
     assert repeat.occurrences == 4
+    # (in its inbox until the next turn boundary, or already in its log)
     messages = [
-        e.event for e in log_of(repeat.investigation_id) if isinstance(e.event, UserMessage)
-    ]
+        e.event.text for e in log_of(repeat.investigation_id) if isinstance(e.event, UserMessage)
+    ] + [m.text for m in stores().inbox.pending(repeat.investigation_id)]
     assert len(messages) == 1
-    assert messages[0].text.startswith("The problem recurred: 4 occurrences so far")
+    assert messages[0].startswith("The problem recurred: 4 occurrences so far")
     for a in first:
         _stop(a.investigation_id, runtime)
 

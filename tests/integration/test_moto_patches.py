@@ -544,6 +544,10 @@ class FakeLoop:
         self.record("dispatch_tool", event)  # no sandbox calls in this scenario
         return {}
 
+    def wait_for_human(self, event: dict[str, Any]) -> Any:
+        self.record("wait_for_human", event)  # no questions in this scenario
+        return {}
+
 
 def test_real_state_machine_runs_end_to_end(moto: Moto) -> None:
     definition = REAL_ASL.read_text()
@@ -556,6 +560,7 @@ def test_real_state_machine_runs_end_to_end(moto: Moto) -> None:
         "DeliverFunctionArn": fake.deliver,
         "MarkFailedFunctionArn": fake.mark_failed,
         "DispatchToolFunctionArn": fake.dispatch_tool,
+        "WaitForHumanFunctionArn": fake.wait_for_human,
     }
     # Continue As New starts the machine itself here (in AWS: its alias), as the runtime does
     assert placeholders == sorted([*handlers, CONTINUE_AS_NEW_PLACEHOLDER])

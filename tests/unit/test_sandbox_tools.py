@@ -66,8 +66,10 @@ def _alive(pid: int) -> bool:
 def test_registry_has_the_sandbox_tools_and_the_terminal_tools() -> None:
     # Given the default registry
     reg = default_registry()
-    # Then it has the signal and telemetry tools, the sandbox tools and the terminal tools
+    # Then it has the signal and telemetry tools, the sandbox tools, ask_human and the
+    # terminal tools
     assert reg.names == {
+        "ask_human",
         "get_signal",
         "query_logs",
         "get_metric_statistics",
