@@ -10,6 +10,7 @@ from fixloop.domain.events import (
     SignalReceived,
     StatusChanged,
     ToolResult,
+    ToolResultsCleared,
     UserMessage,
 )
 from fixloop.domain.investigation import (
@@ -39,6 +40,7 @@ __all__ = [
     "StatusChanged",
     "ToolCallRef",
     "ToolResult",
+    "ToolResultsCleared",
     "ToolTask",
     "UserMessage",
     "execution_name",
