@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Final
 
+from fixloop.domain.investigation import Investigation
 from fixloop.llm.protocol import Usage
 
 __all__ = [
@@ -23,6 +24,8 @@ __all__ = [
     "Cost",
     "ModelPrice",
     "investigation_cost",
+    "investigation_usage",
+    "lambda_memory_mb",
     "model_cost",
     "model_id_of",
     "price_of",
@@ -88,6 +91,27 @@ two equal). An unknown function is priced at 512 MB."""
 SANDBOX_VCPU: Final = 1.0
 SANDBOX_MEMORY_GB: Final = 2.0
 """The sandbox task size, as in the CDK task definition (1024 CPU units, 2048 MiB)."""
+
+
+def investigation_usage(inv: Investigation) -> Usage:
+    """The model tokens counted on the investigation record (turns and compactions)."""
+    return Usage(
+        input_tokens=inv.tokens_input,
+        output_tokens=inv.tokens_output,
+        cache_creation_input_tokens=inv.tokens_cache_write,
+        cache_read_input_tokens=inv.tokens_cache_read,
+        cache_creation_1h_input_tokens=inv.tokens_cache_write_1h,
+    )
+
+
+def lambda_memory_mb(function_name: str) -> int:
+    """The configured memory of a function, from its deployed name (``fixloop-model_turn``,
+    or a CDK-generated ``Fixloop-ModelTurnFunction1A2B...``)."""
+    flat = "".join(c for c in function_name.lower() if c.isalnum())
+    for name, memory in LAMBDA_MEMORY_MB.items():
+        if name.replace("_", "") in flat:
+            return memory
+    return 512
 
 
 def model_id_of(spec: str) -> str:
@@ -168,9 +192,7 @@ def investigation_cost(model: str, usage: Usage, aws: AwsFigures) -> Cost:
     """The cost of one investigation, by part."""
     lambda_ms = aws.lambda_ms or {}
     requests = aws.lambda_requests or {}
-    gb_seconds = sum(
-        ms / 1000 * LAMBDA_MEMORY_MB.get(name, 512) / 1024 for name, ms in lambda_ms.items()
-    )
+    gb_seconds = sum(ms / 1000 * lambda_memory_mb(name) / 1024 for name, ms in lambda_ms.items())
     fargate_hours = aws.sandbox_seconds / 3600
     return Cost(
         model=model_cost(model, usage),

@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger
 from fixloop.agent.compaction import fit_context
 from fixloop.agent.prompt import SYSTEM_PROMPT
 from fixloop.config import get_settings
-from fixloop.cost import model_cost, model_id_of
+from fixloop.cost import investigation_usage, model_cost, model_id_of
 from fixloop.domain.events import (
     AssistantMessage,
     CompactionSummary,
@@ -118,17 +118,6 @@ def over_budget(inv: Investigation, now: datetime | None = None) -> str:
         if elapsed > wall:
             return f"time budget exceeded ({elapsed:,.0f} s open, budget {wall:,} s)"
     return ""
-
-
-def investigation_usage(inv: Investigation) -> Usage:
-    """The model tokens counted on the investigation record (turns and compactions)."""
-    return Usage(
-        input_tokens=inv.tokens_input,
-        output_tokens=inv.tokens_output,
-        cache_creation_input_tokens=inv.tokens_cache_write,
-        cache_read_input_tokens=inv.tokens_cache_read,
-        cache_creation_1h_input_tokens=inv.tokens_cache_write_1h,
-    )
 
 
 def model_turn(state: LoopState) -> LoopState:

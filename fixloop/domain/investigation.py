@@ -66,6 +66,8 @@ class Investigation(BaseModel):
     """Compaction events written (tool result clearings and summaries)."""
     context_from: str = ""
     """The latest summary's ``through``: the prompt needs only the log after it."""
+    websocket_messages: int = 0
+    """Messages the live view sent for this investigation (its fan-out adds to it)."""
     budget_tokens: int | None = None
     """Per-investigation budgets; None: the configured default (``FIXLOOP_BUDGET_*``)."""
     budget_cost_usd: float | None = None

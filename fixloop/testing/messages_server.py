@@ -55,6 +55,8 @@ __all__ = [
     "PromptCache",
     "RecordedRequest",
     "StreamErrorReply",
+    "block_tokens",
+    "count_prompt_tokens",
     "prompt_blocks",
 ]
 
@@ -114,7 +116,8 @@ class CacheError(Exception):
     """A request the API would refuse for its cache_control markers (a 400)."""
 
 
-def _block_tokens(block: Any) -> int:
+def block_tokens(block: Any) -> int:
+    """The server's token count of one prompt block (its cache_control not counted)."""
     if isinstance(block, dict) and "cache_control" in block:
         block = {k: v for k, v in block.items() if k != "cache_control"}
     return -(-len(json.dumps(block, separators=(",", ":"), sort_keys=True)) // 4)
@@ -142,7 +145,7 @@ def prompt_blocks(body: JsonDict) -> list[tuple[str, Any]]:
 
 
 def count_prompt_tokens(body: JsonDict) -> int:
-    return sum(_block_tokens(b) for _, b in prompt_blocks(body))
+    return sum(block_tokens(b) for _, b in prompt_blocks(body))
 
 
 @dataclass
@@ -187,7 +190,7 @@ class PromptCache:
         digest = hashlib.sha256(model.encode())
         total = 0
         for where, block in blocks:
-            total += _block_tokens(block)
+            total += block_tokens(block)
             cumulative.append(total)
             clean = (
                 {k: v for k, v in block.items() if k != "cache_control"}
@@ -399,7 +402,7 @@ class _MessagesHandler(BaseHTTPRequestHandler):
     def _messages(self, body: JsonDict, usage: JsonDict) -> None:
         reply = self.owner._pop(body)
         if isinstance(reply, MessageReply) and reply.usage is None:
-            output = max(1, sum(_block_tokens(b) for b in reply.content))
+            output = max(1, sum(block_tokens(b) for b in reply.content))
             reply = MessageReply(
                 reply.content, reply.stop_reason, {**usage, "output_tokens": output}, reply.model
             )
