@@ -14,6 +14,7 @@ from aws_lambda_powertools import Logger
 
 from fixloop.agent.compaction import fit_context
 from fixloop.agent.prompt import SYSTEM_PROMPT
+from fixloop.agent.transcript import read_transcript
 from fixloop.config import get_settings
 from fixloop.cost import investigation_usage, model_cost, model_id_of
 from fixloop.domain.events import (
@@ -191,7 +192,7 @@ def _call_model(state: LoopState) -> AssistantMessage:
 
     # The latest summary replaced everything up to context_from: read only what follows.
     after = inv.context_from or None
-    events = list(st.events.read(state.investigation_id, after=after))
+    events = read_transcript(state.investigation_id, after=after, turn=state.turn)
     request = fit_context(model, state.investigation_id, state.turn, events, make)
     started = time.monotonic()
     response = model.complete(request)

@@ -13,7 +13,7 @@ from fixloop.llm import clear_model_cache
 from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.store import StoredEvent, stores
 from fixloop.watch import RunSummary
-from tests.support import alarm_event, head, logs_message, write_script
+from tests.support import alarm_event, head, logs_message, text, tool_use, write_script
 
 
 def start_scripted(
@@ -98,3 +98,18 @@ def noisy_logs_signal(lines: int = 40, width: int = 150) -> dict[str, Any]:
         for i in range(lines)
     ]
     return logs_message(messages)
+
+
+PLANTED_FACT = "NOTE: the coupon table was truncated at 02:14 UTC by migration 0042 (ticket F-7731)"
+
+
+def long_session_script(turns: int) -> list[list[dict[str, Any]]]:
+    """``turns`` turns that each read the signal (a large tool result), the first planting
+    :data:`PLANTED_FACT`, the last concluding."""
+    script = [[text(f"Starting. {PLANTED_FACT}"), tool_use("get_signal")]]
+    script += [
+        [text(f"Step {t}: reading the signal's log lines again."), tool_use("get_signal")]
+        for t in range(2, turns)
+    ]
+    script.append([tool_use("finish", summary="Long session: found it.")])
+    return script

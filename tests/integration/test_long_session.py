@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -14,11 +13,14 @@ from fixloop.llm import clear_model_cache
 from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.testing.messages_server import MessagesServer
 from fixloop.testing.replay import RequestFigures, SessionReplay, request_figures
-from tests.integration.scenario import log_of, noisy_logs_signal, start_replayed
-from tests.support import text, tool_use
+from tests.integration.scenario import (
+    log_of,
+    long_session_script,
+    noisy_logs_signal,
+    start_replayed,
+)
 
 BUDGET = 30_000
-PLANTED = "NOTE: the coupon table was truncated at 02:14 UTC by migration 0042 (ticket F-7731)"
 
 
 @pytest.fixture
@@ -31,16 +33,6 @@ def session_env(runtime: EmbeddedRuntime, monkeypatch: pytest.MonkeyPatch) -> It
     finally:
         runtime.configure(context_budget_tokens=None, thinking=None)
         clear_model_cache()
-
-
-def _script(turns: int) -> list[list[dict[str, Any]]]:
-    script = [[text(f"Starting. {PLANTED}"), tool_use("get_signal")]]
-    script += [
-        [text(f"Step {t}: reading the signal's log lines again."), tool_use("get_signal")]
-        for t in range(2, turns)
-    ]
-    script.append([tool_use("finish", summary="Long session: found it.")])
-    return script
 
 
 def _between_compactions(
@@ -58,7 +50,7 @@ def test_500_turns_stay_under_the_budget_keep_the_thread_and_read_the_cache(
 ) -> None:
     # Given a 500-turn session whose every turn reads a ~6,000-character tool result,
     # a fact planted at turn 1, and a 30,000-token context budget
-    replay = SessionReplay(_script(500))
+    replay = SessionReplay(long_session_script(500))
     with MessagesServer(responder=replay) as server:
         # When it runs on the real SDK against the local Messages server
         inv_id = start_replayed(repo, server.base_url, signal=noisy_logs_signal())
