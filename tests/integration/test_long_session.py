@@ -63,6 +63,8 @@ def test_500_turns_stay_under_the_budget_keep_the_thread_and_read_the_cache(
     assert inv.status == "finished", inv.outcome
     assert inv.turns == 500
     assert summary.executions >= 5
+    assert summary.history_events / summary.executions < 2_500  # far below 25,000
+    assert summary.max_state_payload_bytes < 16 * 1024  # ids and counters only
     events = log_of(inv_id)
     assert [e.event.turn for e in events if isinstance(e.event, AssistantMessage)] == list(
         range(1, 501)
