@@ -182,3 +182,25 @@ def test_an_investigation_over_its_token_budget_is_parked_with_a_notice(
     assert data["cost_usd"]["step_functions"] > 0
     assert data["cost_usd"]["lambda"] > 0
     assert data["cost_usd"]["dynamodb"] > 0
+
+
+def test_a_turn_is_counted_once_however_often_it_is_retried(runtime: EmbeddedRuntime) -> None:
+    # Given an investigation whose turn 3 usage is counted
+    inv_id = _log(1, 10)
+    st = stores()
+    tokens = {"tokens_input": 100, "tokens_output": 10, "tokens_cache_read": 1000}
+    first = st.investigations.record_usage(
+        inv_id, turn=3, tokens=tokens, compactions=1, context_from=""
+    )
+    # When a retry of that turn (or of an earlier one) counts it again
+    again = st.investigations.record_usage(
+        inv_id, turn=3, tokens=tokens, compactions=1, context_from=""
+    )
+    late = st.investigations.record_usage(
+        inv_id, turn=2, tokens=tokens, compactions=0, context_from=""
+    )
+    # Then only the first count is kept
+    assert (first, again, late) == (True, False, False)
+    inv = st.investigations.get(inv_id)
+    assert (inv.tokens_input, inv.tokens_cache_read, inv.compactions) == (100, 1000, 1)
+    assert inv.total_tokens == 1110
