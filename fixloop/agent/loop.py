@@ -35,13 +35,13 @@ from fixloop.tools.registry import RunsIn
 
 logger = Logger(child=True)
 
+HUMAN_TOOLS = frozenset({"ask_human"})
+"""Tools that can make the loop wait on a person: with one, cache entries live an hour."""
+
 # History events one turn adds, counted on executions: 18 for Prepare, Model Turn, the two
 # Choices and the Map, plus 9 per tool call (iteration start and end, the Runs In choice's
 # two, the task's five; a sandbox call's heartbeats add none).
 # Doubled as headroom for retries, which add three events per attempt.
-HUMAN_TOOLS = frozenset({"ask_human"})
-"""Tools that can make the loop wait on a person: with one, cache entries live an hour."""
-
 TURN_HISTORY_EVENTS = 2 * 18
 TOOL_CALL_HISTORY_EVENTS = 2 * 9
 

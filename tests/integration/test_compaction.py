@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from fixloop.agent import start_investigation
 from fixloop.agent.compaction import fit_context
 from fixloop.agent.prompt import SUMMARY_HEADING, build_messages
 from fixloop.domain import (
@@ -28,7 +29,7 @@ from fixloop.llm.caching import estimate_tokens
 from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.store import stores
 from tests.integration.scenario import log_of, run_scripted
-from tests.support import alarm_event, text, tool_use
+from tests.support import alarm_event, head, text, tool_use, write_script
 
 BUDGET = 8_000
 
@@ -159,14 +160,28 @@ def test_a_summary_replaces_older_turns_once_and_a_retry_reuses_it(budget: None)
 def test_an_investigation_over_its_token_budget_is_parked_with_a_notice(
     runtime: EmbeddedRuntime, repo: Path, tmp_path: Path
 ) -> None:
-    # Given a token budget the first turns use up
+    # Given a configured token budget the first turns use up
     runtime.configure(budget_tokens="2000")
     try:
         turns = [[text(f"step {t}"), tool_use("get_signal")] for t in range(10)]
         # When the investigation runs
         summary = run_scripted(runtime, repo, turns, tmp_path / "s.jsonl")
+        # And another one, whose own budget overrides the configured one
+        done = [tool_use("finish", summary="done")]
+        script = write_script(tmp_path / "own.jsonl", [*turns, done])
+        own = start_investigation(
+            parse_signal(alarm_event()),
+            repo=str(repo),
+            commit=head(repo),
+            model=f"scripted:{script}",
+            budget_tokens=1_000_000,
+        )
+        runtime.watcher.wait(own.investigation_id, timeout_s=120)
     finally:
         runtime.configure(budget_tokens=None)
+    # Then the one with its own, larger budget ran to its end
+    own_record = stores().investigations.get(own.investigation_id)
+    assert (own_record.status, own_record.turns) == ("finished", 11)
     # Then it is parked before its turns run out, and the log says why
     inv = summary.investigation
     assert inv.status == "parked"
