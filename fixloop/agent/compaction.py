@@ -53,6 +53,9 @@ TARGET_AFTER_CLEARING = 0.6
 """After clearing tool results, a summary is still made if the prompt is above this share."""
 TRUST_LOCAL_ESTIMATE_BELOW = 0.5
 """Below this share of the budget the local estimate decides; above it the provider counts."""
+KNOWN_MARGIN = 0.9
+"""A size known from the last turn's usage (plus a local estimate of what came after) is
+trusted below this share of the compaction threshold; above it the prompt is counted."""
 TRANSCRIPT_RESULT_CHARS = 1_500
 """How much of each tool result the summariser reads (the model's own notes say the rest)."""
 SUMMARY_MAX_TOKENS = 4_096
@@ -80,6 +83,32 @@ def prompt_size(model: Model, request: ModelRequest, budget: int) -> int:
     return model.count_tokens(request)
 
 
+def _grown_from_last_turn(events: list[StoredEvent], turn: int) -> int | None:
+    """The prompt's size from the last turn's reported usage: its prompt and its output,
+    plus a local estimate of what the log added after it. None when that does not hold:
+    no previous turn in view, or this turn has compacted already (a retry)."""
+    last: StoredEvent | None = None
+    for stored in events:
+        if stored.position.startswith(f"t{turn:06d}.0.compaction"):
+            return None
+        if isinstance(stored.event, AssistantMessage):
+            last = stored
+    if last is None or not isinstance(last.event, AssistantMessage) or not last.event.usage:
+        return None
+    usage = last.event.usage
+    reported = sum(
+        usage.get(k, 0)
+        for k in (
+            "input_tokens",
+            "cache_creation_input_tokens",
+            "cache_read_input_tokens",
+            "output_tokens",
+        )
+    )
+    ctx = context_of(e for e in events if e.position > last.position)
+    return reported + sum(_event_tokens(ctx, e) for e in ctx.events)
+
+
 def fit_context(
     model: Model,
     investigation_id: str,
@@ -94,6 +123,9 @@ def fit_context(
     settings = get_settings()
     budget = settings.context_budget_tokens
     request = make(build_messages(events))
+    known = _grown_from_last_turn(events, turn)
+    if known is not None and known <= budget * settings.compact_at * KNOWN_MARGIN:
+        return request  # the provider's own count of the last prompt says there is room
     size = prompt_size(model, request, budget)
     if size <= budget * settings.compact_at:
         return request
