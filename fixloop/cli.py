@@ -397,6 +397,20 @@ def _print_summary(data: dict[str, Any]) -> None:
         f"{data['state_transitions']} state transitions"
     )
     print(f"  largest payload    {data['max_state_payload_bytes']} bytes")
+    tokens = data.get("tokens")
+    if tokens:
+        print(
+            f"  model tokens       {tokens['input']:,} input, {tokens['output']:,} output, "
+            f"{tokens['cache_write']:,} cache write, {tokens['cache_read']:,} cache read"
+            f"  ({data.get('compactions', 0)} compactions)"
+        )
+    cost = data.get("cost_usd")
+    if cost:
+        parts = ", ".join(
+            f"{name.replace('_', ' ')} ${cost[name]:.4f}"
+            for name in ("model", "step_functions", "lambda", "fargate", "dynamodb", "websocket")
+        )
+        print(f"  cost               ${cost['total']:.4f}  ({parts})")
     print(f"  took               {data['duration_s']:.1f} s")
     pr = data.get("pull_request")
     if pr:

@@ -45,6 +45,26 @@ class Settings(BaseSettings):
     thinking: str = Field(default="adaptive", pattern=r"^(adaptive|off|[0-9]+)$")
     """Extended thinking: "adaptive" (current models), "off", or a token budget (older ones)."""
     max_tokens: int = 8192
+    # -- long sessions: context, caching, budgets (docs/architecture.md, "Long sessions") --
+    context_budget_tokens: int = Field(default=150_000, ge=4_000)
+    """The prompt sent to the model stays under this many tokens: older turns are compacted
+    before a turn whose prompt would pass ``compact_at`` of it."""
+    compact_at: float = Field(default=0.8, gt=0.2, le=0.95)
+    """Compact when the prompt passes this share of the budget (the rest is headroom for
+    what one turn adds)."""
+    compact_keep: float = Field(default=0.25, gt=0.05, lt=0.6)
+    """Share of the budget the most recent turns, kept verbatim, may take after a summary."""
+    clear_tool_results_over_chars: int = Field(default=2_000, ge=200)
+    """The first compaction step clears older tool results longer than this."""
+    prompt_cache_ttl: str = Field(default="auto", pattern=r"^(5m|1h|auto)$")
+    """Cache entry lifetime: "5m", "1h", or "auto" (1h when the agent can ask a human and so
+    may wait longer than five minutes between turns)."""
+    budget_tokens: int = Field(default=0, ge=0)
+    """Park an investigation once its model tokens (all kinds) pass this; 0: no limit."""
+    budget_cost_usd: float = Field(default=0.0, ge=0)
+    """Park an investigation once its model cost passes this many dollars; 0: no limit."""
+    budget_wall_seconds: int = Field(default=0, ge=0)
+    """Park an investigation still running this long after it opened; 0: no limit."""
     # -- delivery -------------------------------------------------------------------------
     github_api_url: str = "https://api.github.com"
     """GitHub's REST API (GitHub Enterprise Server: https://HOST/api/v3)."""

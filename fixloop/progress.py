@@ -13,6 +13,7 @@ from fixloop.domain.events import (
     SignalReceived,
     StatusChanged,
     ToolResult,
+    ToolResultsCleared,
     UserMessage,
 )
 from fixloop.store import StoredEvent
@@ -49,6 +50,8 @@ def describe(stored: StoredEvent) -> list[str]:
         return [f"{where} {ev.name} [{mark}] {_short(_gist(ev.content), 70)}"]
     if isinstance(ev, CompactionSummary):
         return [f"compacted  {_short(ev.summary)}"]
+    if isinstance(ev, ToolResultsCleared):
+        return [f"compacted  cleared {ev.cleared} older tool results"]
     if isinstance(ev, Delivered):
         what = "pull request" if ev.kind == "pull_request" else "summary"
         files = ev.diff.count("\ndiff --git ") + ev.diff.startswith("diff --git ")

@@ -12,11 +12,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from fixloop import aws
-from fixloop.domain import Investigation, execution_name
+from fixloop.config import get_settings
+from fixloop.cost import (
+    AwsFigures,
+    Cost,
+    investigation_cost,
+    investigation_usage,
+    model_id_of,
+)
+from fixloop.domain import EVENT_ADAPTER, Investigation, execution_name
 from fixloop.domain.investigation import TERMINAL_STATUSES
 from fixloop.errors import ConfigError, FixloopError
-from fixloop.execution_stats import execution_stats
+from fixloop.execution_stats import ExecutionStats, execution_stats
 from fixloop.store import StoredEvent, stores
+from fixloop.store.sandboxes import SandboxRecord
 
 STATE_MACHINE_NAME = "fixloop-investigation"
 
@@ -35,9 +44,12 @@ class RunSummary:
     history_events: int
     max_state_payload_bytes: int
     duration_s: float
+    cost: Cost | None = None
+    compaction_summaries: int = 0
 
     def as_json(self) -> dict[str, Any]:
         inv = self.investigation
+        usage = investigation_usage(inv)
         return {
             "investigation_id": inv.investigation_id,
             "status": inv.status,
@@ -52,6 +64,16 @@ class RunSummary:
             "duration_s": round(self.duration_s, 3),
             "model": inv.model,
             "pull_request": inv.pull_request.model_dump() if inv.pull_request else None,
+            "tokens": {
+                "input": usage.input_tokens,
+                "output": usage.output_tokens,
+                "cache_write": usage.cache_creation_input_tokens,
+                "cache_write_1h": usage.cache_creation_1h_input_tokens,
+                "cache_read": usage.cache_read_input_tokens,
+            },
+            "compactions": inv.compactions,
+            "compaction_summaries": self.compaction_summaries,
+            "cost_usd": self.cost.as_json() if self.cost is not None else None,
         }
 
 
@@ -148,13 +170,57 @@ class Watcher:
         events = list(st.events.read(investigation_id))
         sfn = aws.client("stepfunctions")
         stats = [execution_stats(sfn, e["executionArn"]) for e in self.executions(investigation_id)]
+        figures = aws_figures(inv, events, stats, st.sandboxes.get(investigation_id))
         return RunSummary(
             investigation=inv,
             events=len(events),
             tool_calls=sum(1 for e in events if e.event.type == "tool_result"),
             executions=len(stats),
-            state_transitions=sum(s.state_transitions for s in stats),
+            state_transitions=figures.state_transitions,
             history_events=sum(s.history_events for s in stats),
             max_state_payload_bytes=max((s.max_payload_bytes for s in stats), default=0),
             duration_s=duration_s,
+            cost=investigation_cost(model_id_of(inv.model), investigation_usage(inv), figures),
+            compaction_summaries=sum(1 for e in events if e.event.type == "compaction_summary"),
         )
+
+
+RECORD_WRITES_PER_TURN = 2
+"""Investigation record updates per turn: Prepare's progress, Model Turn's usage."""
+
+
+def aws_figures(
+    inv: Investigation,
+    events: list[StoredEvent],
+    stats: list[ExecutionStats],
+    sandbox: SandboxRecord | None,
+) -> AwsFigures:
+    """The counted figures the AWS part of the cost is priced from.
+
+    DynamoDB write units: one per KB of each log event (its stored JSON), the record's own
+    writes (create, close, and :data:`RECORD_WRITES_PER_TURN` a turn), and the sandbox
+    record's (claim, ready, stop, and a heartbeat every third of the heartbeat interval).
+    """
+    lambda_ms: dict[str, int] = {}
+    lambda_requests: dict[str, int] = {}
+    for s in stats:
+        for name, ms in s.lambda_ms.items():
+            lambda_ms[name] = lambda_ms.get(name, 0) + ms
+        for name, count in s.lambda_requests.items():
+            lambda_requests[name] = lambda_requests.get(name, 0) + count
+    sandbox_seconds = 0.0
+    if sandbox is not None:
+        sandbox_seconds = max(0.0, (sandbox.heartbeat_at - sandbox.started_at).total_seconds())
+    beat = max(1.0, get_settings().sandbox_heartbeat_seconds / 3)
+    units = sum(-(-(len(EVENT_ADAPTER.dump_json(e.event)) + 100) // 1024) for e in events)
+    units += 2 + RECORD_WRITES_PER_TURN * inv.turns
+    if sandbox is not None:
+        units += 3 + int(sandbox_seconds / beat)
+    return AwsFigures(
+        state_transitions=sum(s.state_transitions for s in stats),
+        lambda_ms=lambda_ms,
+        lambda_requests=lambda_requests,
+        sandbox_seconds=sandbox_seconds,
+        dynamodb_write_units=units,
+        websocket_messages=inv.websocket_messages,
+    )

@@ -7,36 +7,47 @@ before or after its writes) returns the same answer and writes nothing twice.
 from __future__ import annotations
 
 import time
+from datetime import datetime
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from fixloop.agent.compaction import fit_context
 from fixloop.agent.context import initial_calls
 from fixloop.agent.inbox import drain
-from fixloop.agent.prompt import SYSTEM_PROMPT, build_messages
+from fixloop.agent.prompt import SYSTEM_PROMPT
+from fixloop.agent.transcript import read_transcript
 from fixloop.channels.outbound import announce
 from fixloop.config import get_settings
+from fixloop.cost import investigation_usage, model_cost, model_id_of
 from fixloop.domain.events import (
     AssistantMessage,
+    CompactionSummary,
     ContentBlock,
     ContextGathering,
     SignalReceived,
     StatusChanged,
     ToolResult,
     assistant_position,
+    compaction_position,
     context_position,
     outcome_position,
     signal_position,
     tool_result_position,
 )
-from fixloop.domain.investigation import LoopState, ToolCallRef, execution_name
+from fixloop.domain.investigation import Investigation, LoopState, ToolCallRef, execution_name
+from fixloop.domain.signal import utcnow
 from fixloop.llm.factory import model_from_spec
-from fixloop.llm.protocol import ModelRequest
+from fixloop.llm.protocol import ModelRequest, Usage
 from fixloop.metrics import record_usage
 from fixloop.store import EventNotFound, stores
 from fixloop.tools import Tool, default_registry
 from fixloop.tools.registry import RunsIn
 
 logger = Logger(child=True)
+
+HUMAN_TOOLS = frozenset({"ask_human"})
+"""Tools that can make the loop wait on a person: with one, cache entries live an hour."""
 
 # History events one turn adds, counted on executions: 18 for Prepare, Model Turn, the two
 # Choices and the Map, plus 9 per tool call (iteration start and end, the Runs In choice's
@@ -69,8 +80,9 @@ def prepare(state: LoopState) -> LoopState:
     )
     if not inv.is_open:
         return base.model_copy(update={"action": "stop"})
-    if state.turn >= settings.max_turns:
-        reason = f"turn limit reached ({settings.max_turns} turns)"
+    over = over_budget(inv)
+    if state.turn >= settings.max_turns or over:
+        reason = over or f"turn limit reached ({settings.max_turns} turns)"
         st.events.append(
             state.investigation_id,
             outcome_position(state.turn, "status"),
@@ -152,6 +164,29 @@ def _move_inbox(investigation_id: str, previous_turn: int, turn: int) -> None:
         )
 
 
+def over_budget(inv: Investigation, now: datetime | None = None) -> str:
+    """Why the investigation is over one of its budgets ("" if it is not)."""
+    settings = get_settings()
+    tokens = inv.budget_tokens if inv.budget_tokens is not None else settings.budget_tokens
+    if tokens and inv.total_tokens > tokens:
+        return f"token budget exceeded ({inv.total_tokens:,} tokens used, budget {tokens:,})"
+    dollars = inv.budget_cost_usd if inv.budget_cost_usd is not None else settings.budget_cost_usd
+    if dollars:
+        spent = model_cost(model_id_of(inv.model), investigation_usage(inv))
+        if spent > dollars:
+            return f"cost budget exceeded (${spent:.2f} of model tokens, budget ${dollars:.2f})"
+    wall = (
+        inv.budget_wall_seconds
+        if inv.budget_wall_seconds is not None
+        else settings.budget_wall_seconds
+    )
+    if wall:
+        elapsed = ((now or utcnow()) - inv.created_at).total_seconds()
+        if elapsed > wall:
+            return f"time budget exceeded ({elapsed:,.0f} s open, budget {wall:,} s)"
+    return ""
+
+
 def model_turn(state: LoopState) -> LoopState:
     """Run turn ``state.turn`` once: reuse its assistant message if a retry finds it stored."""
     st = stores()
@@ -167,7 +202,36 @@ def model_turn(state: LoopState) -> LoopState:
             again = st.events.get(inv_id, pos)
             assert isinstance(again, AssistantMessage)
             message = again
+    _count_usage(inv_id, state.turn, message)
     return route(state, message)
+
+
+def _count_usage(investigation_id: str, turn: int, message: AssistantMessage) -> None:
+    """Add the turn's usage (its compaction's too) to the record's counters, once."""
+    st = stores()
+    usage = Usage.model_validate(message.usage)
+    compactions = 0
+    context_from = ""
+    for what in ("cleared", "summary"):
+        event = st.events.get(investigation_id, compaction_position(turn, what))
+        if event is not None:
+            compactions += 1
+        if isinstance(event, CompactionSummary):
+            usage = usage + Usage.model_validate(event.usage)
+            context_from = event.through
+    st.investigations.record_usage(
+        investigation_id,
+        turn=turn,
+        tokens={
+            "tokens_input": usage.input_tokens,
+            "tokens_output": usage.output_tokens,
+            "tokens_cache_write": usage.cache_creation_input_tokens,
+            "tokens_cache_write_1h": usage.cache_creation_1h_input_tokens,
+            "tokens_cache_read": usage.cache_read_input_tokens,
+        },
+        compactions=compactions,
+        context_from=context_from,
+    )
 
 
 def _call_model(state: LoopState) -> AssistantMessage:
@@ -176,16 +240,27 @@ def _call_model(state: LoopState) -> AssistantMessage:
     registry = default_registry()
     inv = st.investigations.get(state.investigation_id)
     model = model_from_spec(inv.model, known_tools=registry.names)
-    request = ModelRequest(
-        system=SYSTEM_PROMPT,
-        messages=build_messages(st.events.read(state.investigation_id)),
-        tools=registry.definitions(),
-        max_tokens=settings.max_tokens,
-        adaptive_thinking=settings.thinking == "adaptive",
-        thinking_budget=int(settings.thinking) if settings.thinking.isdigit() else None,
-        turn=state.turn,
-        investigation_id=state.investigation_id,
-    )
+    ttl = settings.prompt_cache_ttl
+    if ttl == "auto":
+        ttl = "1h" if HUMAN_TOOLS & registry.names else "5m"
+
+    def make(messages: list[dict[str, Any]]) -> ModelRequest:
+        return ModelRequest(
+            system=SYSTEM_PROMPT,
+            messages=messages,
+            tools=registry.definitions(),
+            max_tokens=settings.max_tokens,
+            adaptive_thinking=settings.thinking == "adaptive",
+            thinking_budget=int(settings.thinking) if settings.thinking.isdigit() else None,
+            turn=state.turn,
+            investigation_id=state.investigation_id,
+            cache_ttl="1h" if ttl == "1h" else "5m",
+        )
+
+    # The latest summary replaced everything up to context_from: read only what follows.
+    after = inv.context_from or None
+    events = read_transcript(state.investigation_id, after=after, turn=state.turn)
+    request = fit_context(model, state.investigation_id, state.turn, events, make)
     started = time.monotonic()
     response = model.complete(request)
     return AssistantMessage(

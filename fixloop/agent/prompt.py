@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from fixloop.domain.events import (
@@ -10,6 +11,7 @@ from fixloop.domain.events import (
     CompactionSummary,
     SignalReceived,
     ToolResult,
+    ToolResultsCleared,
     UserMessage,
 )
 from fixloop.store.events import StoredEvent
@@ -28,8 +30,64 @@ before fixing it, and run the tests again after. Tool calls made in one turn run
 and in no set order: make calls that depend on each other in separate turns. Be concise."""
 
 
+CLEARED_RESULT = (
+    "[cleared to keep the context small: the {name} result of turn {turn} had {chars} "
+    "characters; call the tool again if you need it]"
+)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the model sees of the log: the latest summary (if any) and the events after
+    what it replaced, with the clearings that apply to them."""
+
+    summary: CompactionSummary | None
+    events: list[StoredEvent]
+    """Events rendered verbatim, in log order (compaction events themselves excluded)."""
+    clearings: list[ToolResultsCleared]
+
+    def cleared(self, stored: StoredEvent) -> bool:
+        """Whether a tool result is shown as a placeholder."""
+        ev = stored.event
+        return isinstance(ev, ToolResult) and any(
+            stored.position <= c.through and len(ev.content) > c.min_chars for c in self.clearings
+        )
+
+    def turn_starts(self) -> list[int]:
+        """Indices in ``events`` of assistant messages: where a kept tail may begin."""
+        return [i for i, e in enumerate(self.events) if isinstance(e.event, AssistantMessage)]
+
+
+def context_of(events: Iterable[StoredEvent]) -> Context:
+    """The view the prompt is built from; a pure function of the log, so a retried turn and
+    the next turn see the same prefix."""
+    log = list(events)
+    summary_at: StoredEvent | None = None
+    clearings: list[ToolResultsCleared] = []
+    for stored in log:
+        if isinstance(stored.event, CompactionSummary):
+            summary_at = stored
+        elif isinstance(stored.event, ToolResultsCleared):
+            clearings.append(stored.event)
+    summary = summary_at.event if summary_at is not None else None
+    assert summary is None or isinstance(summary, CompactionSummary)
+    through = summary.through if summary is not None else ""
+    kept = [
+        e
+        for e in log
+        if e.position > through and not isinstance(e.event, CompactionSummary | ToolResultsCleared)
+    ]
+    return Context(summary=summary, events=kept, clearings=clearings)
+
+
 def build_messages(events: Iterable[StoredEvent]) -> list[dict[str, Any]]:
-    """Messages API messages, in log order, with consecutive user content merged."""
+    """Messages API messages: the latest summary, then the log after it in order, with
+    consecutive user content merged."""
+    return render(context_of(events))
+
+
+def render(ctx: Context, upto: int | None = None) -> list[dict[str, Any]]:
+    """The messages of ``ctx`` (its first ``upto`` events only, when given)."""
     messages: list[dict[str, Any]] = []
 
     def add(role: str, blocks: list[dict[str, Any]]) -> None:
@@ -38,7 +96,9 @@ def build_messages(events: Iterable[StoredEvent]) -> list[dict[str, Any]]:
         else:
             messages.append({"role": role, "content": list(blocks)})
 
-    for stored in events:
+    if ctx.summary is not None:
+        add("user", [_text(SUMMARY_HEADING + ctx.summary.summary)])
+    for stored in ctx.events[:upto]:
         ev = stored.event
         if isinstance(ev, SignalReceived):
             add("user", [_text("A production problem was detected.\n\n" + ev.signal.render())])
@@ -48,20 +108,21 @@ def build_messages(events: Iterable[StoredEvent]) -> list[dict[str, Any]]:
             add("user", [{"type": "tool_result", "tool_use_id": ev.in_reply_to, "content": reply}])
         elif isinstance(ev, UserMessage):
             add("user", [_text(f"[{ev.channel}] {ev.author}: {ev.text}")])
-        elif isinstance(ev, CompactionSummary):
-            add("user", [_text("Summary of the investigation so far:\n" + ev.summary)])
         elif isinstance(ev, AssistantMessage):
             add("assistant", ev.content)
         elif isinstance(ev, ToolResult) and ev.turn == 0:
             add("user", [_text(_gathered(ev))])
         elif isinstance(ev, ToolResult):
+            content = ev.content
+            if ctx.cleared(stored):
+                content = CLEARED_RESULT.format(name=ev.name, turn=ev.turn, chars=len(content))
             add(
                 "user",
                 [
                     {
                         "type": "tool_result",
                         "tool_use_id": ev.tool_use_id,
-                        "content": ev.content,
+                        "content": content,
                         "is_error": ev.is_error,
                     }
                 ],
@@ -79,6 +140,9 @@ def _gathered(result: ToolResult) -> str:
     if result.is_error:
         return f"{title}: could not be gathered: {result.content}"
     return f"{title}:\n{result.content}"
+
+
+SUMMARY_HEADING = "Summary of the investigation so far (older turns were compacted):\n"
 
 
 def _text(text: str) -> dict[str, Any]:

@@ -31,11 +31,15 @@ def start_investigation(
     investigation_id: str | None = None,
     state_machine_arn: str | None = None,
     github_repo: str = "",
+    budget_tokens: int | None = None,
+    budget_cost_usd: float | None = None,
+    budget_wall_seconds: int | None = None,
 ) -> Investigation:
     """Create the investigation and start generation 0 of its state machine.
 
     Safe to repeat with the same ``investigation_id``: the record and the signal event are
     first-writer-wins and the execution name is derived, so a duplicate starts nothing.
+    The budgets, when given, replace the configured ones (``FIXLOOP_BUDGET_*``) for this one.
     """
     settings = get_settings()
     state_machine_arn = state_machine_arn or settings.state_machine_arn
@@ -48,6 +52,9 @@ def start_investigation(
         commit=commit,
         github_repo=github_repo,
         model=model or settings.model,
+        budget_tokens=budget_tokens,
+        budget_cost_usd=budget_cost_usd,
+        budget_wall_seconds=budget_wall_seconds,
     )
     st = stores()
     if st.investigations.create(inv):

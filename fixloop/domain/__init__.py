@@ -11,6 +11,7 @@ from fixloop.domain.events import (
     SignalReceived,
     StatusChanged,
     ToolResult,
+    ToolResultsCleared,
     UserMessage,
 )
 from fixloop.domain.investigation import (
@@ -41,6 +42,7 @@ __all__ = [
     "StatusChanged",
     "ToolCallRef",
     "ToolResult",
+    "ToolResultsCleared",
     "ToolTask",
     "UserMessage",
     "execution_name",

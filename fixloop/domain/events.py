@@ -97,10 +97,33 @@ class ToolResult(_Event):
 
 
 class CompactionSummary(_Event):
+    """Older turns replaced by a summary the model wrote: the prompt is rebuilt from the
+    latest summary and the events after ``through``, verbatim."""
+
     type: Literal["compaction_summary"] = "compaction_summary"
     summary: str
     through: str
     """Position of the last event the summary replaces."""
+    model: str = ""
+    usage: dict[str, int] = Field(default_factory=dict)
+    """What the summary request cost (counted with the turn that compacted)."""
+    duration_ms: int = 0
+    prompt_tokens_before: int = 0
+    """The prompt's size when compaction was decided."""
+
+
+class ToolResultsCleared(_Event):
+    """Large tool results up to ``through`` are shown to the model as a short placeholder
+    from here on: the cheap compaction, tried before a summary."""
+
+    type: Literal["tool_results_cleared"] = "tool_results_cleared"
+    through: str
+    """Position of the last event whose tool results may be cleared."""
+    min_chars: int
+    """Results longer than this are cleared; shorter ones stay."""
+    cleared: int = 0
+    """How many results it cleared."""
+    prompt_tokens_before: int = 0
 
 
 class StatusChanged(_Event):
@@ -133,6 +156,7 @@ Event = Annotated[
     | ContextGathering
     | ToolResult
     | CompactionSummary
+    | ToolResultsCleared
     | StatusChanged
     | Delivered
     | Failed,
@@ -168,6 +192,11 @@ def calls_position(turn: int) -> str:
 
 def tool_result_position(turn: int, index: int) -> str:
     return position(turn, PHASE_TOOLS, f"{index:03d}")
+
+
+def compaction_position(turn: int, what: Literal["cleared", "summary"]) -> str:
+    """Where the compaction decided before turn ``turn`` is written (a retry finds it)."""
+    return position(turn, PHASE_INPUT, f"compaction.{what}")
 
 
 def outcome_position(turn: int, what: str) -> str:

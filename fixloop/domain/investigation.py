@@ -61,6 +61,34 @@ class Investigation(BaseModel):
     """The Linear issue the investigation is linked to (its comments become messages)."""
     require_approval: bool | None = None
     """Ask a person before opening a pull request; None: the deployment's default."""
+    # -- long sessions: counters kept by Model Turn, budgets checked by Prepare ------------
+    tokens_input: int = 0
+    tokens_output: int = 0
+    tokens_cache_write: int = 0
+    tokens_cache_write_1h: int = 0
+    """The part of ``tokens_cache_write`` written with the 1-hour TTL."""
+    tokens_cache_read: int = 0
+    counted_turn: int = 0
+    """The last turn whose usage is in the counters (a retried turn is not counted twice)."""
+    compactions: int = 0
+    """Compaction events written (tool result clearings and summaries)."""
+    context_from: str = ""
+    """The latest summary's ``through``: the prompt needs only the log after it."""
+    websocket_messages: int = 0
+    """Messages the live view sent for this investigation (its fan-out adds to it)."""
+    budget_tokens: int | None = None
+    """Per-investigation budgets; None: the configured default (``FIXLOOP_BUDGET_*``)."""
+    budget_cost_usd: float | None = None
+    budget_wall_seconds: int | None = None
+
+    @property
+    def total_tokens(self) -> int:
+        return (
+            self.tokens_input
+            + self.tokens_output
+            + self.tokens_cache_write
+            + self.tokens_cache_read
+        )
 
     @property
     def is_open(self) -> bool:

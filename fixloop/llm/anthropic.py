@@ -24,6 +24,7 @@ import httpx2
 from anthropic.types import InputJSONDelta, RawContentBlockDeltaEvent, TextDelta, ThinkingDelta
 
 from fixloop.errors import ConfigError, FixloopError, ModelError, ModelThrottled, ModelUnavailable
+from fixloop.llm.caching import estimate_tokens, place_breakpoints
 from fixloop.llm.protocol import DeltaSink, ModelRequest, ModelResponse, StreamDelta, Usage
 
 __all__ = [
@@ -86,6 +87,7 @@ class AnthropicModel:
             ) from exc
 
         usage = message.usage
+        split = usage.cache_creation
         return ModelResponse(
             content=[block.model_dump(mode="json", exclude_none=True) for block in message.content],
             stop_reason=message.stop_reason or "end_turn",
@@ -95,10 +97,29 @@ class AnthropicModel:
                 output_tokens=usage.output_tokens,
                 cache_creation_input_tokens=usage.cache_creation_input_tokens or 0,
                 cache_read_input_tokens=usage.cache_read_input_tokens or 0,
+                cache_creation_1h_input_tokens=(split.ephemeral_1h_input_tokens or 0)
+                if split is not None
+                else 0,
             ),
         )
 
-    def _params(self, request: ModelRequest) -> dict[str, Any]:
+    def count_tokens(self, request: ModelRequest) -> int:
+        """The API's count of the prompt (free, rate limited on its own); Bedrock has no
+        counting endpoint in the SDK, so there the local estimate stands in."""
+        params = self._params(request, cached=False)
+        params.pop("max_tokens", None)
+        if isinstance(self.client, anthropic.AnthropicBedrock):
+            return estimate_tokens(
+                {k: params.get(k) for k in ("system", "tools", "messages") if k in params}
+            )
+        try:
+            return self.client.messages.count_tokens(**params).input_tokens
+        except anthropic.APIError as exc:
+            raise self._translate(exc) from exc
+        except httpx2.TransportError as exc:
+            raise ModelUnavailable(f"{self.name}: token counting failed: {exc!r}") from exc
+
+    def _params(self, request: ModelRequest, *, cached: bool = True) -> dict[str, Any]:
         params: dict[str, Any] = {
             "model": self.model,
             "max_tokens": request.max_tokens,
@@ -118,6 +139,10 @@ class AnthropicModel:
                     f"budget ({request.thinking_budget})"
                 )
             params["thinking"] = {"type": "enabled", "budget_tokens": request.thinking_budget}
+        if cached and request.cache:
+            # Bedrock's InvokeModel takes the same cache_control markers for the models that
+            # support caching, so both providers share this one code path.
+            params = place_breakpoints(params, model=self.model, ttl=request.cache_ttl)
         return params
 
     def _translate(self, exc: anthropic.APIError) -> FixloopError:

@@ -8,7 +8,7 @@ reason, usage). Providers never see the event log; the caller rebuilds the promp
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
@@ -37,13 +37,34 @@ class ModelRequest(BaseModel):
     turn: int = 0
     """Which turn of the investigation this is (1-based). Scripted models replay by it."""
     investigation_id: str = ""
+    purpose: Literal["turn", "compaction"] = "turn"
+    """A turn of the investigation, or a compaction: a one-off request, without tools, for
+    a summary of older turns (a scripted model answers it with an extract)."""
+    cache: bool = True
+    """Place prompt cache breakpoints (see fixloop.llm.caching); off for one-off requests."""
+    cache_ttl: Literal["5m", "1h"] = "5m"
+    """How long cache entries written by this request live: "1h" when the investigation may
+    wait on a human for longer than five minutes."""
 
 
 class Usage(BaseModel):
+    """Token counts as the API reports them: ``input_tokens`` are the prompt tokens after
+    the last cache breakpoint, so the whole prompt is input + cache creation + cache read."""
+
     input_tokens: int = 0
     output_tokens: int = 0
     cache_creation_input_tokens: int = 0
     cache_read_input_tokens: int = 0
+    cache_creation_1h_input_tokens: int = 0
+    """The part of ``cache_creation_input_tokens`` written with the 1-hour TTL (priced
+    higher than 5-minute writes)."""
+
+    @property
+    def prompt_tokens(self) -> int:
+        return self.input_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(**{k: getattr(self, k) + getattr(other, k) for k in Usage.model_fields})
 
 
 class ModelResponse(BaseModel):
@@ -72,4 +93,9 @@ class Model(Protocol):
 
     def complete(self, request: ModelRequest, on_delta: DeltaSink | None = None) -> ModelResponse:
         """Run one assistant turn, streaming fragments to ``on_delta`` as they arrive."""
+        ...
+
+    def count_tokens(self, request: ModelRequest) -> int:
+        """The prompt's size in tokens: the provider's count where it has one (the Messages
+        API's token counting endpoint), else a local estimate."""
         ...

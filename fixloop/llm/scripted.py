@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from fixloop.errors import ScriptError
+from fixloop.llm.caching import estimate_tokens
 from fixloop.llm.protocol import (
     ContentBlock,
     DeltaSink,
@@ -108,7 +109,21 @@ class ScriptedModel:
         return cls(shown, turns)
 
     def complete(self, request: ModelRequest, on_delta: DeltaSink | None = None) -> ModelResponse:
-        """Replay turn ``request.turn`` (1-based), streaming its blocks to ``on_delta``."""
+        """Replay turn ``request.turn`` (1-based), streaming its blocks to ``on_delta``.
+
+        A compaction request gets an extract instead (a replay cannot summarise): the lines
+        of the transcript it was given that carry the model's own words, capped."""
+        if request.purpose == "compaction":
+            summary = _extract(request)
+            return ModelResponse(
+                content=[{"type": "text", "text": summary}],
+                stop_reason="end_turn",
+                model=self.name,
+                usage=Usage(
+                    input_tokens=self.count_tokens(request),
+                    output_tokens=estimate_tokens(summary),
+                ),
+            )
         if not 1 <= request.turn <= len(self.turns):
             raise ScriptError(
                 f"script {self.path} has {len(self.turns)} turns; turn {request.turn} was requested"
@@ -122,16 +137,45 @@ class ScriptedModel:
                 for delta in _deltas(block, index):
                     on_delta(delta)
 
-        prompt = request.model_dump_json(include={"system", "messages", "tools"})
         return ModelResponse(
             content=content,
             stop_reason=turn.stop_reason,
             model=self.name,
             usage=Usage(
-                input_tokens=len(prompt) // 4,
-                output_tokens=len(json.dumps(content)) // 4,
+                input_tokens=self.count_tokens(request),
+                output_tokens=estimate_tokens(content),
             ),
         )
+
+    def count_tokens(self, request: ModelRequest) -> int:
+        """The local estimate (four characters a token): a replay has no tokenizer."""
+        return estimate_tokens(
+            request.model_dump(mode="json", include={"system", "messages", "tools"})
+        )
+
+
+EXTRACT_CHARS = 8_000
+
+
+def _extract(request: ModelRequest) -> str:
+    """What a scripted compaction keeps: the earlier summary's and the assistant's lines."""
+    keep: list[str] = ["Scripted summary (an extract of the transcript; no model was called):"]
+    for message in request.messages:
+        content = message.get("content")
+        texts = (
+            [content]
+            if isinstance(content, str)
+            else [str(b.get("text", "")) for b in content or [] if b.get("type") == "text"]
+        )
+        for text in texts:
+            for line in text.splitlines():
+                if line.startswith(("[assistant]", "- ")) and line not in keep:
+                    keep.append(line)
+    text = "\n".join(keep)
+    if len(text) > EXTRACT_CHARS:
+        half = EXTRACT_CHARS // 2
+        text = text[:half] + "\n[...]\n" + text[-half:]
+    return text
 
 
 class _LineError(Exception):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -17,7 +19,9 @@ class InvestigationStore:
 
     def create(self, inv: Investigation) -> bool:
         """Store a new investigation; False if one with this id exists already."""
-        item = {"pk": inv.investigation_id, **inv.model_dump(mode="json")}
+        # DynamoDB numbers are Decimals: floats (a cost budget) go through json as Decimal.
+        data = json.loads(inv.model_dump_json(exclude_none=True), parse_float=Decimal)
+        item = {"pk": inv.investigation_id, **data}
         try:
             self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
         except ClientError as exc:
@@ -41,6 +45,42 @@ class InvestigationStore:
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeValues={":g": generation, ":t": turn, ":now": _now()},
         )
+
+    def record_usage(
+        self,
+        investigation_id: str,
+        *,
+        turn: int,
+        tokens: dict[str, int],
+        compactions: int,
+        context_from: str,
+    ) -> bool:
+        """Add turn ``turn``'s token usage to the counters, once: a retried turn that counts
+        again finds ``counted_turn`` at its turn and changes nothing (False)."""
+        values: dict[str, Any] = {f":{k}": int(v) for k, v in tokens.items()}
+        adds = [*(f"{k} :{k}" for k in tokens), "compactions :c"]
+        values[":c"] = compactions
+        values[":t"] = turn
+        values[":now"] = _now()
+        sets = ["counted_turn = :t", "updated_at = :now"]
+        if context_from:
+            sets.append("context_from = :from")
+            values[":from"] = context_from
+        try:
+            self._table.update_item(
+                Key={"pk": investigation_id},
+                UpdateExpression=f"SET {', '.join(sets)} ADD {', '.join(adds)}",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND "
+                    "(attribute_not_exists(counted_turn) OR counted_turn < :t)"
+                ),
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def record_pull_request(self, investigation_id: str, pull_request: PullRequestRef) -> None:
         self._table.update_item(

@@ -13,25 +13,52 @@ Tests queue the replies the server gives, in order, then point the SDK at ``base
 text_delta, thinking_delta, signature_delta and input_json_delta fragments, a ping,
 message_delta, message_stop). ``POST /v1/messages/count_tokens`` answers ``{"input_tokens":
 N}``. Error replies use the documented shape ``{"type": "error", "error": {"type", "message"}}``
-with ``request-id`` (and ``retry-after`` when asked) headers. With nothing queued, a message
-request gets a 400 marked not retryable, so a test that under-queues fails at once.
+with ``request-id`` (and ``retry-after`` when asked) headers. With nothing queued and no
+``responder``, a message request gets a 400 marked not retryable, so a test that under-queues
+fails at once; a ``responder`` (a function of the request body) answers what the queue does
+not, which is how a long scripted session runs against the server.
+
+Prompt caching is accounted as the API documents it (see :class:`PromptCache`): the prompt
+is the sequence of blocks tools, system, messages; a block marked ``cache_control`` (at most
+4, 1-hour ones before 5-minute ones, else a 400) writes the prefix ending there to the cache
+if it reaches the model's minimum cacheable length; a request reads the longest cached
+prefix found at a breakpoint or up to 20 blocks before one; a hit refreshes the entry's TTL.
+Replies then carry ``cache_read_input_tokens``, ``cache_creation_input_tokens`` (with its
+5-minute / 1-hour split in ``cache_creation``) and ``input_tokens`` (what follows the last
+breakpoint), unless the test gave the usage itself. Tokens are counted by a fixed local rule
+(a block's compact JSON, without its ``cache_control``, over four characters), the same for
+counting and for usage, so a count taken before a request matches the usage it reports.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import threading
+import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, Self
 
 from fixloop.httpserver import BackgroundServer
+from fixloop.llm.caching import MAX_BREAKPOINTS, min_cacheable_tokens
 
-__all__ = ["ErrorReply", "MessageReply", "MessagesServer", "RecordedRequest", "StreamErrorReply"]
+__all__ = [
+    "CacheError",
+    "ErrorReply",
+    "MessageReply",
+    "MessagesServer",
+    "PromptCache",
+    "RecordedRequest",
+    "StreamErrorReply",
+    "block_tokens",
+    "count_prompt_tokens",
+    "prompt_blocks",
+]
 
 JsonDict = dict[str, Any]
 
@@ -44,6 +71,8 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: Any
+    usage: JsonDict | None = None
+    """For a message request: the prompt-side usage the cache accounting gave it."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +81,8 @@ class MessageReply:
 
     content: list[JsonDict]
     stop_reason: str
-    usage: JsonDict
+    usage: JsonDict | None = None
+    """None: computed by the server (cache accounting, and the content's size for output)."""
     model: str | None = None
 
 
@@ -75,15 +105,158 @@ class StreamErrorReply:
 
 
 Reply = MessageReply | ErrorReply | StreamErrorReply
+Responder = Callable[[JsonDict], Reply]
+
+LOOKBACK_BLOCKS = 20
+"""How many blocks before a breakpoint the API looks for a cache hit."""
+TTL_SECONDS = {"5m": 300.0, "1h": 3600.0}
+
+
+class CacheError(Exception):
+    """A request the API would refuse for its cache_control markers (a 400)."""
+
+
+def block_tokens(block: Any) -> int:
+    """The server's token count of one prompt block (its cache_control not counted)."""
+    if isinstance(block, dict) and "cache_control" in block:
+        block = {k: v for k, v in block.items() if k != "cache_control"}
+    return -(-len(json.dumps(block, separators=(",", ":"), sort_keys=True)) // 4)
+
+
+def prompt_blocks(body: JsonDict) -> list[tuple[str, Any]]:
+    """The request's prompt as the cache sees it: tools, then system blocks, then every
+    message's content blocks (a string being one text block), in order, each with where it
+    sits ("tools", "system" or the message's role: part of what a cached prefix matches)."""
+    blocks: list[tuple[str, Any]] = [("tools", t) for t in body.get("tools") or []]
+    system = body.get("system")
+    if isinstance(system, str):
+        blocks.append(("system", {"type": "text", "text": system}))
+    elif isinstance(system, list):
+        blocks.extend(("system", b) for b in system)
+    for message in body.get("messages") or []:
+        if not isinstance(message, dict):
+            continue
+        role, content = str(message.get("role")), message.get("content")
+        if isinstance(content, str):
+            blocks.append((role, {"type": "text", "text": content}))
+        elif isinstance(content, list):
+            blocks.extend((role, b) for b in content)
+    return blocks
+
+
+def count_prompt_tokens(body: JsonDict) -> int:
+    return sum(block_tokens(b) for _, b in prompt_blocks(body))
+
+
+@dataclass
+class _Entry:
+    tokens: int
+    ttl: str
+    expires_at: float
+
+
+class PromptCache:
+    """The API's prompt cache: entries keyed by (model, exact prefix), with a TTL."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._entries: dict[str, _Entry] = {}
+        self._lock = threading.Lock()
+
+    def account(self, body: JsonDict) -> JsonDict:
+        """Read and write the cache for one request; its prompt-side usage."""
+        model = str(body.get("model", ""))
+        blocks = prompt_blocks(body)
+        marks: list[tuple[int, str]] = []
+        for index, (_, block) in enumerate(blocks):
+            control = block.get("cache_control") if isinstance(block, dict) else None
+            if control:
+                ttl = str(control.get("ttl", "5m"))
+                if ttl not in TTL_SECONDS:
+                    raise CacheError(f"cache_control.ttl must be '5m' or '1h', got {ttl!r}")
+                marks.append((index, ttl))
+        if len(marks) > MAX_BREAKPOINTS:
+            raise CacheError(
+                f"A maximum of {MAX_BREAKPOINTS} blocks with cache_control may be provided. "
+                f"Found {len(marks)}."
+            )
+        for (_, first), (_, second) in itertools.pairwise(marks):
+            if first == "5m" and second == "1h":
+                raise CacheError(
+                    "a cache_control block with ttl '1h' must come before any with ttl '5m'"
+                )
+        cumulative: list[int] = []
+        keys: list[str] = []
+        digest = hashlib.sha256(model.encode())
+        total = 0
+        for where, block in blocks:
+            total += block_tokens(block)
+            cumulative.append(total)
+            clean = (
+                {k: v for k, v in block.items() if k != "cache_control"}
+                if isinstance(block, dict)
+                else block
+            )
+            digest.update(where.encode() + b"\0")
+            digest.update(json.dumps(clean, sort_keys=True, separators=(",", ":")).encode())
+            keys.append(digest.copy().hexdigest())
+
+        now = self.clock()
+        with self._lock:
+            hit = -1
+            for index, _ in marks:
+                for candidate in range(index, max(-1, index - LOOKBACK_BLOCKS - 1), -1):
+                    entry = self._entries.get(keys[candidate])
+                    if entry is not None and entry.expires_at > now and candidate > hit:
+                        hit = candidate
+                        break
+            if hit >= 0:
+                entry = self._entries[keys[hit]]
+                entry.expires_at = now + TTL_SECONDS[entry.ttl]
+            read = cumulative[hit] if hit >= 0 else 0
+            written = {"5m": 0, "1h": 0}
+            done = read
+            minimum = min_cacheable_tokens(model)
+            for index, ttl in marks:
+                if index <= hit or cumulative[index] < minimum:
+                    continue
+                self._entries[keys[index]] = _Entry(cumulative[index], ttl, now + TTL_SECONDS[ttl])
+                written[ttl] += cumulative[index] - done
+                done = cumulative[index]
+        creation = written["5m"] + written["1h"]
+        return {
+            "input_tokens": total - read - creation,
+            "cache_creation_input_tokens": creation,
+            "cache_read_input_tokens": read,
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": written["5m"],
+                "ephemeral_1h_input_tokens": written["1h"],
+            },
+        }
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
 
 
 class MessagesServer(BackgroundServer):
     """A scripted Messages API on 127.0.0.1, served from a background thread."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, chunk_size: int = 8) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        chunk_size: int = 8,
+        responder: Responder | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.requests: list[RecordedRequest] = []
         self.chunk_size = chunk_size
         """How many characters each text, thinking or partial_json fragment carries."""
+        self.responder = responder
+        """Answers a message request when nothing is queued (a function of the body)."""
+        self.cache = PromptCache(clock)
         self._replies: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -100,7 +273,7 @@ class MessagesServer(BackgroundServer):
         """Queue an assistant message. tool_use blocks without an id get one.
 
         ``stop_reason`` defaults to ``tool_use`` if a block calls a tool, else ``end_turn``;
-        ``usage`` fields default to 10 input and 5 output tokens and no cache activity;
+        ``usage`` given replaces the server's own accounting (missing fields are 0);
         ``model`` defaults to the model the request named.
         """
         blocks = [dict(block) for block in content]
@@ -110,13 +283,17 @@ class MessagesServer(BackgroundServer):
         if stop_reason is None:
             calls_tool = any(block.get("type") == "tool_use" for block in blocks)
             stop_reason = "tool_use" if calls_tool else "end_turn"
-        full_usage = {
-            "input_tokens": 10,
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
-            "output_tokens": 5,
-            **(usage or {}),
-        }
+        full_usage = (
+            None
+            if usage is None
+            else {
+                "input_tokens": 0,
+                "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": 0,
+                "output_tokens": 0,
+                **usage,
+            }
+        )
         self._push(MessageReply(blocks, stop_reason, full_usage, model))
 
     def enqueue_error(
@@ -148,13 +325,20 @@ class MessagesServer(BackgroundServer):
         with self._lock:
             self._replies.append(reply)
 
-    def _pop(self) -> Reply | None:
+    def _pop(self, body: JsonDict) -> Reply | None:
         with self._lock:
-            return self._replies.popleft() if self._replies else None
+            if self._replies:
+                return self._replies.popleft()
+        return self.responder(body) if self.responder is not None else None
 
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
             self.requests.append(request)
+
+    def message_requests(self) -> list[RecordedRequest]:
+        """The ``POST /v1/messages`` requests received, in order."""
+        with self._lock:
+            return [r for r in self.requests if r.path == "/v1/messages"]
 
     def _next_id(self, prefix: str) -> str:
         return f"{prefix}_srv{next(self._ids):021d}"
@@ -182,20 +366,31 @@ class _MessagesHandler(BaseHTTPRequestHandler):
         except json.JSONDecodeError:
             body = raw.decode("utf-8", "replace")
         path = self.path.split("?", 1)[0]
+        usage: JsonDict | None = None
+        refusal: str | None = None
+        if path == "/v1/messages" and isinstance(body, dict):
+            try:
+                usage = self.owner.cache.account(body)
+            except CacheError as exc:
+                refusal = str(exc)
         self.owner._record(
             RecordedRequest(
                 method="POST",
                 path=path,
                 headers={name.lower(): value for name, value in self.headers.items()},
                 body=body,
+                usage=usage,
             )
         )
         if not isinstance(body, dict):
             self._error(ErrorReply(400, "invalid_request_error", "body must be a JSON object"))
+        elif refusal is not None:
+            self._error(ErrorReply(400, "invalid_request_error", refusal))
         elif path == "/v1/messages/count_tokens":
-            self._json(200, {"input_tokens": max(1, len(json.dumps(body)) // 4)})
+            self._json(200, {"input_tokens": max(1, count_prompt_tokens(body))})
         elif path == "/v1/messages":
-            self._messages(body)
+            assert usage is not None
+            self._messages(body, usage)
         else:
             self._error(ErrorReply(404, "not_found_error", f"no route for POST {path}"))
 
@@ -204,8 +399,13 @@ class _MessagesHandler(BaseHTTPRequestHandler):
 
     # -- replies -----------------------------------------------------------------------------
 
-    def _messages(self, body: JsonDict) -> None:
-        reply = self.owner._pop()
+    def _messages(self, body: JsonDict, usage: JsonDict) -> None:
+        reply = self.owner._pop(body)
+        if isinstance(reply, MessageReply) and reply.usage is None:
+            output = max(1, sum(block_tokens(b) for b in reply.content))
+            reply = MessageReply(
+                reply.content, reply.stop_reason, {**usage, "output_tokens": output}, reply.model
+            )
         if reply is None:
             self._error(
                 ErrorReply(
@@ -231,7 +431,11 @@ class _MessagesHandler(BaseHTTPRequestHandler):
         content: list[JsonDict],
         stop_reason: str | None,
     ) -> JsonDict:
-        usage = dict(reply.usage) if reply is not None else {"input_tokens": 10, "output_tokens": 1}
+        usage = (
+            dict(reply.usage)
+            if reply is not None and reply.usage is not None
+            else {"input_tokens": 10, "output_tokens": 1}
+        )
         return {
             "id": self.owner._next_id("msg"),
             "type": "message",
@@ -244,6 +448,7 @@ class _MessagesHandler(BaseHTTPRequestHandler):
         }
 
     def _stream(self, body: JsonDict, reply: MessageReply) -> None:
+        assert reply.usage is not None
         start = self._message(body, reply, [], None)
         start["usage"] = {**reply.usage, "output_tokens": 1}
         with self._event_stream() as send:

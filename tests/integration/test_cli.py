@@ -176,6 +176,15 @@ def test_demo_ends_with_a_delivered_pull_request(tmp_path: Path) -> None:
     assert "### Evidence gathered by fixloop" in shown.stdout
     assert "After the fix:" in shown.stdout
     assert "+class InvalidCoupon(ValueError):" in shown.stdout
+    # and what it cost, by part (a replay's tokens are counted but have no price)
+    cost = summary["cost_usd"]
+    assert cost["model"] == 0
+    assert cost["step_functions"] > 0
+    assert cost["fargate"] > 0  # the sandbox ran the tests
+    assert cost["total"] == pytest.approx(cost["aws"])
+    assert summary["tokens"]["input"] > 0
+    assert f"cost               ${cost['total']:.4f}" in shown.stdout
+    assert "step functions $" in shown.stdout
 
 
 def test_show_an_unknown_investigation(tmp_path: Path) -> None:

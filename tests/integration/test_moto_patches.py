@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 import pytest
 
-from fixloop.execution_stats import ExecutionStats, execution_stats
+from fixloop.execution_stats import execution_stats
 from fixloop.local import moto_patches
 from fixloop.local.handlers import CONTINUE_AS_NEW_PLACEHOLDER
 
@@ -419,11 +419,19 @@ def test_small_asl_runs_every_construct_the_loop_uses(moto: Moto) -> None:
 
     _check_paging(moto, parent, events)
     stats = execution_stats(moto.client("stepfunctions"), parent)
-    assert stats == ExecutionStats(
-        history_events=len(events),
-        state_transitions=len(entered),
-        max_payload_bytes=_largest(events),
+    assert (stats.history_events, stats.state_transitions, stats.max_payload_bytes) == (
+        len(events),
+        len(entered),
+        _largest(events),
     )
+    # and every Lambda task invocation is counted, with the time it took, per function
+    lambda_tasks = [
+        e
+        for e in events
+        if e["type"] == "TaskStarted" and e["taskStartedEventDetails"]["resourceType"] == "lambda"
+    ]
+    assert sum(stats.lambda_requests.values()) == len(lambda_tasks)
+    assert set(stats.lambda_ms) <= set(stats.lambda_requests)
     # Is Child, Count x3, Enough x3, Fan Out, Work x4, Flaky, Explode, Plain Arn, Spawn
     assert stats.state_transitions == 16
 

@@ -121,6 +121,7 @@ def test_streams_thinking_text_and_tool_use_and_returns_the_final_blocks(
         "output_tokens": 42,
         "cache_creation_input_tokens": 30,
         "cache_read_input_tokens": 70,
+        "cache_creation_1h_input_tokens": 0,
     }
 
 

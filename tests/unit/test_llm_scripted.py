@@ -206,3 +206,34 @@ def test_tool_names_are_not_checked_without_known_tools(tmp_path: Path) -> None:
     # Given a script calling any tool, when it is loaded without known_tools, then it loads
     line = {"content": [{"type": "tool_use", "name": "anything", "input": {}}]}
     assert len(ScriptedModel.from_file(_write(tmp_path, line)).turns) == 1
+
+
+def test_a_compaction_request_gets_an_extract_of_the_transcript(tmp_path: Path) -> None:
+    # Given a script and a compaction request carrying a transcript and an earlier summary
+    model = ScriptedModel.from_file(_write(tmp_path, TURN_1), known_tools=TOOLS)
+    transcript = "\n".join(
+        [
+            "[previous summary]",
+            "- the coupon table was truncated",
+            "[signal]",
+            "Signal: orders-5xx",
+            "[assistant] The error is in apply_coupon.",
+            "[search_logs result] 40 lines",
+        ]
+    )
+    request = ModelRequest(
+        system="Summarise.",
+        messages=[{"role": "user", "content": [{"type": "text", "text": transcript}]}],
+        turn=7,
+        purpose="compaction",
+        cache=False,
+    )
+    # When it completes, then the answer is a labelled extract of the model's own lines and
+    # of the earlier summary, not a scripted turn
+    response = model.complete(request)
+    (block,) = response.content
+    assert block["text"].startswith("Scripted summary")
+    assert "- the coupon table was truncated" in block["text"]
+    assert "[assistant] The error is in apply_coupon." in block["text"]
+    assert "40 lines" not in block["text"]
+    assert response.usage.input_tokens > 0
