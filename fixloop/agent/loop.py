@@ -11,6 +11,7 @@ import time
 from aws_lambda_powertools import Logger
 
 from fixloop.agent.prompt import SYSTEM_PROMPT, build_messages
+from fixloop.agent.stream import ChunkWriter
 from fixloop.config import get_settings
 from fixloop.domain.events import (
     AssistantMessage,
@@ -120,7 +121,18 @@ def _call_model(state: LoopState) -> AssistantMessage:
         investigation_id=state.investigation_id,
     )
     started = time.monotonic()
-    response = model.complete(request)
+    if settings.stream_flush_ms > 0:
+        writer = ChunkWriter(
+            st.events,
+            state.investigation_id,
+            state.turn,
+            flush_ms=settings.stream_flush_ms,
+            flush_bytes=settings.stream_flush_bytes,
+        )
+        with writer:
+            response = model.complete(request, on_delta=writer)
+    else:
+        response = model.complete(request)
     return AssistantMessage(
         turn=state.turn,
         content=response.content,

@@ -9,6 +9,7 @@ from fixloop.domain.events import (
     Failed,
     SignalReceived,
     StatusChanged,
+    StreamChunk,
     ToolResult,
     UserMessage,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "Signal",
     "SignalReceived",
     "StatusChanged",
+    "StreamChunk",
     "ToolCallRef",
     "ToolResult",
     "ToolTask",
