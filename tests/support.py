@@ -88,6 +88,10 @@ def text(t: str) -> dict[str, Any]:
     return {"type": "text", "text": t}
 
 
+def thinking(t: str) -> dict[str, Any]:
+    return {"type": "thinking", "thinking": t}
+
+
 def write_script(path: Path, turns: list[list[dict[str, Any]]]) -> Path:
     with path.open("w") as f:
         for content in turns:
