@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 __all__ = [
     "CONTEXT_ALARM_PREFIXES",
     "CONTEXT_ANTHROPIC_SECRET_NAME",
+    "CONTEXT_COGNITO_CLIENT_ID",
+    "CONTEXT_COGNITO_USER_POOL_ID",
     "CONTEXT_DEFAULT_GITHUB_REPO",
     "CONTEXT_LAYER_ASSET_DIR",
     "CONTEXT_MODEL",
@@ -42,6 +44,12 @@ CONTEXT_TARGETS = "fixloop:targets"
 CONTEXT_DEFAULT_GITHUB_REPO = "fixloop:default_github_repo"
 """OWNER/REPO for signals no target matches (``FIXLOOP_DEFAULT_GITHUB_REPO``); empty: none."""
 
+CONTEXT_COGNITO_USER_POOL_ID = "fixloop:cognito_user_pool_id"
+"""The Cognito user pool whose JWTs the live WebSocket API and MCP accept; empty: none (every
+connection is refused until the auth construct provides one)."""
+CONTEXT_COGNITO_CLIENT_ID = "fixloop:cognito_client_id"
+"""The app client of that user pool the tokens must be issued to."""
+
 _GITHUB_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
@@ -55,6 +63,8 @@ class FixloopConfig:
     watched_log_groups: tuple[str, ...] = ()
     targets: dict[str, dict[str, str]] = field(default_factory=dict, hash=False)
     default_github_repo: str = ""
+    cognito_user_pool_id: str = ""
+    cognito_client_id: str = ""
 
     def __post_init__(self) -> None:
         _check_targets(self.targets, source="targets")
@@ -82,6 +92,8 @@ class FixloopConfig:
             watched_log_groups=_strings(node, CONTEXT_WATCHED_LOG_GROUPS),
             targets=_targets(node, CONTEXT_TARGETS),
             default_github_repo=_string(node, CONTEXT_DEFAULT_GITHUB_REPO) or "",
+            cognito_user_pool_id=_string(node, CONTEXT_COGNITO_USER_POOL_ID) or "",
+            cognito_client_id=_string(node, CONTEXT_COGNITO_CLIENT_ID) or "",
         )
 
 

@@ -13,6 +13,7 @@ from constructs import Construct
 from stacks.config import FixloopConfig
 from stacks.constructs.functions import LoopFunctions
 from stacks.constructs.layer import SharedLayer
+from stacks.constructs.live import LiveApi
 from stacks.constructs.loop import InvestigationLoop, state_machine_arn
 from stacks.constructs.network import Network
 from stacks.constructs.sandbox import SandboxCluster
@@ -99,6 +100,16 @@ class FixloopStack(cdk.Stack):
             watched_log_groups=config.watched_log_groups,
         )
 
+        self.live = LiveApi(
+            self,
+            "Live",
+            storage=self.storage,
+            layer=self.layer.layer,
+            state_machine_arn=machine_arn,
+            cognito_user_pool_id=config.cognito_user_pool_id,
+            cognito_client_id=config.cognito_client_id,
+        )
+
         outputs = {
             "StateMachineArn": self.loop.state_machine.state_machine_arn,
             "EventsTableName": self.storage.events.table_name,
@@ -112,6 +123,9 @@ class FixloopStack(cdk.Stack):
             "SignalsUrl": self.webhooks.signals_url,
             "LogsTriggerArn": self.functions.functions["logs_trigger"].function_arn,
             "AlarmDeadLetterQueueUrl": self.triggers.alarm_dead_letters.queue_url,
+            "LiveWebSocketUrl": self.live.websocket_url,
+            "McpUrl": self.live.mcp_url,
+            "ConnectionsTableName": self.live.connections.table_name,
         }
         for name, value in outputs.items():
             cdk.CfnOutput(self, name, value=value)
