@@ -106,7 +106,7 @@ class ChunkWriter:
         self._wake.set()
         if self._thread is not None:
             self._thread.join()
-        self._flush()
+        self._flush(drain=True)
 
     def _run(self) -> None:
         while not self._closed:
@@ -137,13 +137,19 @@ class ChunkWriter:
             self._pending_bytes = sum(len(f.text.encode()) for f in self._pending)
             return taken
 
-    def _flush(self) -> None:
+    def _flush(self, *, drain: bool = False) -> None:
+        """Write one chunk, and more only while a full chunk's worth is waiting (or, with
+        ``drain``, until nothing is): fragments arriving during a write wait for the next
+        tick instead of each starting a write of their own."""
         with self._write_lock:
             while True:
                 fragments = self._take()
-                if not fragments:
+                if fragments:
+                    self._write(fragments)
+                with self._lock:
+                    more = self._pending_bytes >= self._max_bytes or (drain and self._pending)
+                if not fragments or not more:
                     return
-                self._write(fragments)
 
     def _write(self, fragments: list[StreamFragment]) -> None:
         size = sum(len(f.text.encode()) for f in fragments)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -80,10 +81,21 @@ Reply = MessageReply | ErrorReply | StreamErrorReply
 class MessagesServer(BackgroundServer):
     """A scripted Messages API on 127.0.0.1, served from a background thread."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, chunk_size: int = 8) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        chunk_size: int = 8,
+        delta_interval_s: float = 0.0,
+    ) -> None:
         self.requests: list[RecordedRequest] = []
         self.chunk_size = chunk_size
         """How many characters each text, thinking or partial_json fragment carries."""
+        self.delta_interval_s = delta_interval_s
+        """Pause after each streamed delta, to pace a stream like a model generating it."""
+        self.sent_deltas: list[tuple[float, JsonDict]] = []
+        """(time.time() just after it was written, delta) for every streamed delta."""
         self._replies: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -251,6 +263,10 @@ class _MessagesHandler(BaseHTTPRequestHandler):
             for index, block in enumerate(reply.content):
                 for name, data in self._block_events(index, block):
                     send(name, data)
+                    if name == "content_block_delta":
+                        self.owner.sent_deltas.append((time.time(), data["delta"]))
+                        if self.owner.delta_interval_s:
+                            time.sleep(self.owner.delta_interval_s)
                 if index == 0:
                     send("ping", {"type": "ping"})
             if not reply.content:
