@@ -72,11 +72,11 @@ def run_once(
             continue
         for fragment in received.event["fragments"]:
             for match in MARKER.finditer(fragment["text"]):
-                at = sent.get(int(match.group(1)))
-                if at is not None and at >= subscribed_at:
-                    latencies.append((received.at - at) * 1000)
+                sent_at = sent.get(int(match.group(1)))
+                if sent_at is not None and sent_at >= subscribed_at:
+                    latencies.append((received.at - sent_at) * 1000)
     chunks = [e.event for e in stores().events.read(inv) if isinstance(e.event, StreamChunk)]
-    times = [at for at, _ in server.sent_deltas]
+    times = [t for t, _ in server.sent_deltas]
     streamed_s = max(times) - min(times)
     return {
         "latencies_ms": latencies,
