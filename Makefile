@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/fixloop demo
+	$(BIN)/fixloop demo --live
 
 test: $(STAMP) lint typecheck browser
 	$(BIN)/pytest -n 2 --dist loadfile -q

@@ -36,7 +36,9 @@ INSTRUCTIONS = (
 
 
 def build_server() -> MCPServer:
-    server: MCPServer = MCPServer("fixloop", instructions=INSTRUCTIONS)
+    # log_level: MCPServer configures the root logger (basicConfig); INFO would print every
+    # botocore line of the process.
+    server: MCPServer = MCPServer("fixloop", instructions=INSTRUCTIONS, log_level="WARNING")
 
     @server.tool()
     async def list_investigations(limit: int = 50) -> list[dict[str, Any]]:

@@ -368,7 +368,9 @@ class LiveServer:
         provision()
         self.api = LocalWebSocketApi()
         app = Starlette(routes=live_routes(self.api))
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="websockets-sansio")
+        config = uvicorn.Config(
+            app, log_level="warning", log_config=None, lifespan="off", ws="websockets-sansio"
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [sock]}, daemon=True, name="live-server"
