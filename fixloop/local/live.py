@@ -48,7 +48,6 @@ from fixloop import aws
 from fixloop.config import get_settings
 from fixloop.live import gateway as live_gateway
 from fixloop.live.auth import verifier
-from fixloop.live.connections import BY_INVESTIGATION_INDEX
 from fixloop.local.handlers import PROJECT_ROOT, Handler, LocalLambdaContext, load_module
 
 __all__ = ["LiveServer", "LocalWebSocketApi", "StreamPump", "live_routes", "provision"]
@@ -320,17 +319,6 @@ def provision() -> None:
             AttributeDefinitions=[
                 {"AttributeName": "pk", "AttributeType": "S"},
                 {"AttributeName": "sk", "AttributeType": "S"},
-                {"AttributeName": "investigation_id", "AttributeType": "S"},
-            ],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": BY_INVESTIGATION_INDEX,
-                    "KeySchema": [
-                        {"AttributeName": "investigation_id", "KeyType": "HASH"},
-                        {"AttributeName": "pk", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "KEYS_ONLY"},
-                }
             ],
         )
 

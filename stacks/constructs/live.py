@@ -1,8 +1,8 @@
 """Live surfaces in AWS: the WebSocket API, the Events stream fan-out, and MCP over HTTP.
 
-- ``Connections`` table: pk = connection id, sk = ``conn`` or ``sub#<investigation>``, GSI
-  ``by_investigation``; every item expires (TTL ``expires_at``), so it may be destroyed with
-  the stack.
+- ``Connections`` table: connections and their subscriptions, listed both by connection and
+  by investigation (fixloop/live/connections.py); every item expires (TTL ``expires_at``), so
+  it may be destroyed with the stack.
 - WebSocket API ``fixloop-live`` (stage ``live``): ``$connect`` behind a REQUEST authorizer on
   the ``token`` query parameter (function ``websocket_authorizer``); ``$connect``,
   ``$disconnect``, ``subscribe``, ``send``, ``list`` and ``$default`` go to the ``websocket``
@@ -79,15 +79,6 @@ class LiveApi(Construct):
             time_to_live_attribute="expires_at",
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
-        self.connections.add_global_secondary_index(
-            index_name="by_investigation",
-            partition_key=dynamodb.Attribute(
-                name="investigation_id", type=dynamodb.AttributeType.STRING
-            ),
-            sort_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
-            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
-        )
-
         env = {
             "FIXLOOP_EVENTS_TABLE": storage.events.table_name,
             "FIXLOOP_INVESTIGATIONS_TABLE": storage.investigations.table_name,
@@ -171,12 +162,6 @@ class LiveApi(Construct):
             iam5_resource(flatten(event_bodies, stack)),
             "Event bodies too large for DynamoDB are stored under events/<investigation>/; "
             "any subscribed investigation's events may need theirs. Read only.",
-        )
-        acknowledge(
-            self,
-            iam5_resource(flatten(self.connections.table_arn, stack) + "/index/*"),
-            "CDK's table grants include the table's indexes: the by_investigation GSI lists "
-            "an investigation's subscribers.",
         )
         acknowledge(
             self,

@@ -87,22 +87,20 @@ def test_events_table_streams_new_images(template: Template) -> None:
     )
 
 
-def test_connections_table_with_investigation_index_and_ttl(template: Template) -> None:
-    template.has_resource_properties(
+def test_connections_table_is_ephemeral_with_a_ttl(template: Template) -> None:
+    template.has_resource(
         "AWS::DynamoDB::Table",
         {
-            "GlobalSecondaryIndexes": [
-                {
-                    "IndexName": "by_investigation",
-                    "KeySchema": [
-                        {"AttributeName": "investigation_id", "KeyType": "HASH"},
-                        {"AttributeName": "pk", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "KEYS_ONLY"},
-                }
-            ],
-            "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
-            "SSESpecification": {"SSEEnabled": True},
+            "Properties": {
+                "KeySchema": [
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+                "SSESpecification": {"SSEEnabled": True},
+                "StreamSpecification": Match.absent(),
+            },
+            "DeletionPolicy": "Delete",
         },
     )
 
