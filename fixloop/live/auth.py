@@ -56,7 +56,9 @@ class StaticTokenVerifier:
 class CognitoVerifier:
     """A Cognito user pool's ID or access token, checked against the pool's JWKS."""
 
-    def __init__(self, region: str, user_pool_id: str, client_id: str) -> None:
+    def __init__(
+        self, region: str, user_pool_id: str, client_id: str, *, jwks_url: str | None = None
+    ) -> None:
         if not user_pool_id or not client_id:
             raise ConfigError(
                 "FIXLOOP_LIVE_AUTH=cognito needs FIXLOOP_COGNITO_USER_POOL_ID and "
@@ -64,7 +66,9 @@ class CognitoVerifier:
             )
         self.issuer = f"https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"
         self._client_id = client_id
-        self._jwks = jwt.PyJWKClient(f"{self.issuer}/.well-known/jwks.json", cache_keys=True)
+        self._jwks = jwt.PyJWKClient(
+            jwks_url or f"{self.issuer}/.well-known/jwks.json", cache_keys=True, timeout=5
+        )
 
     def verify(self, token: str) -> str:
         try:
