@@ -59,7 +59,9 @@ class SubscribeRequest(BaseModel):
 class SendRequest(BaseModel):
     action: Literal["send"] = "send"
     investigation_id: str = Field(min_length=1, max_length=200)
-    text: str = Field(min_length=1, max_length=20_000)
+    text: str = Field(min_length=1, max_length=7_000)
+    """At most 7,000 characters: with the envelope, a message of any characters stays under
+    API Gateway's 32 KB frame limit."""
 
 
 def event_messages(stored: StoredEvent, *, replay: bool = False) -> list[str]:

@@ -111,13 +111,16 @@ class LocalWebSocketApi:
         if policy["policyDocument"]["Statement"][0]["Effect"] != "Allow":
             await websocket.close(code=1008, reason="unauthorized")  # before accept: HTTP 403
             return
-        await websocket.accept()
-        self._sockets[connection_id] = websocket
-        self._send_locks[connection_id] = asyncio.Lock()
         ctx = self._context(websocket, connection_id, "$connect") | {
             "authorizer": policy.get("context", {})
         }
-        await self._invoke(self._route, {"requestContext": ctx}, "fixloop-websocket")
+        connected = await self._invoke(self._route, {"requestContext": ctx}, "fixloop-websocket")
+        if (connected or {}).get("statusCode") != 200:  # as API Gateway: no upgrade
+            await websocket.close(code=1008, reason="refused")
+            return
+        await websocket.accept()
+        self._sockets[connection_id] = websocket
+        self._send_locks[connection_id] = asyncio.Lock()
         try:
             while True:
                 text = await websocket.receive_text()
