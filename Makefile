@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: demo test lint typecheck unit bench synth marketplace clean
+.PHONY: demo test lint typecheck unit bench synth marketplace clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,10 +16,15 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/fixloop demo
+	$(BIN)/fixloop demo --live
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) lint typecheck browser
 	$(BIN)/pytest -n 2 --dist loadfile -q
+
+# Debian's chromium for tests/browser (installed when root with apt; else the test says why
+# it is skipped).
+browser:
+	bash scripts/install-chromium.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -30,6 +35,7 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/orchestration_overhead.py
+	$(BIN)/python bench/stream_latency.py
 
 synth: $(STAMP)
 	$(BIN)/python app.py

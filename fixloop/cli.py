@@ -10,9 +10,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fixloop import records
 from fixloop.agent import start_investigation
@@ -21,6 +21,9 @@ from fixloop.errors import BadInputError, FixloopError
 from fixloop.progress import describe
 from fixloop.store import StoredEvent, stores
 from fixloop.watch import Watcher
+
+if TYPE_CHECKING:
+    from fixloop.local.live import LiveServer
 
 GITHUB_REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 DEMO_DIR = Path(__file__).resolve().parents[1] / "examples" / "orders-service"
@@ -126,6 +129,13 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="end with a one-line JSON summary")
     p.add_argument("--timeout", type=float, default=1800, help="seconds to wait (default 1800)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument(
+        "--live",
+        action="store_true",
+        help="serve the live view, WebSocket API and MCP on a local URL (embedded runtime); "
+        "after the end it stays up until Ctrl-C when run in a terminal",
+    )
+    p.add_argument("--live-port", type=int, default=0, help="port of --live (default: any)")
 
 
 def _check_github(value: str) -> None:
@@ -143,23 +153,28 @@ def _investigate(args: argparse.Namespace) -> int:
         as_json=args.json,
         timeout_s=args.timeout,
         quiet=args.quiet,
+        live_port=args.live_port if args.live else None,
     )
 
 
 def _serve(args: argparse.Namespace) -> int:
     import time
 
-    from fixloop.local.gateway import API_ROUTES, gateway_routes
+    from fixloop.local.gateway import API_ROUTES
+    from fixloop.local.live import LiveServer
     from fixloop.local.runtime import EmbeddedRuntime
-    from fixloop.local.server import LocalServer
 
     with (
         EmbeddedRuntime() as rt,
-        LocalServer(gateway_routes(), host=args.host, port=args.port) as server,
+        LiveServer(rt, host=args.host, port=args.port) as server,
     ):
         print(f"runtime    embedded (moto on {rt.endpoint_url})", file=sys.stderr)
         for route in API_ROUTES:
             print(f"serving    {route.method:4} {server.url}{route.resource}", file=sys.stderr)
+        print(f"live       {server.view_url()}", file=sys.stderr)
+        print(
+            f"mcp        {server.url}/mcp/ (Authorization: Bearer {server.token})", file=sys.stderr
+        )
         print(f"listening  {server.url}", file=sys.stderr, flush=True)
         while True:
             time.sleep(3600)
@@ -178,6 +193,7 @@ def _demo(args: argparse.Namespace) -> int:
         as_json=args.json,
         timeout_s=args.timeout,
         quiet=args.quiet,
+        live_port=args.live_port if args.live else None,
     )
 
 
@@ -207,8 +223,10 @@ def run(
     timeout_s: float,
     quiet: bool,
     github_repo: str = "",
+    live_port: int | None = None,
 ) -> int:
-    """Validate every input first, then run one investigation to its end."""
+    """Validate every input first, then run one investigation to its end (``live_port``:
+    serve the live surfaces on that port, 0 for any)."""
     from fixloop.llm.factory import model_from_spec
     from fixloop.tools import default_registry
 
@@ -223,7 +241,7 @@ def run(
     say(f"repository {repo.resolve()} at {commit[:12]}")
 
     started = time.monotonic()
-    with _runtime(say) as watcher:
+    with _runtime(say, live_port) as (watcher, live):
         inv = start_investigation(
             signal,
             repo=str(repo.resolve()),
@@ -233,8 +251,15 @@ def run(
             github_repo=github_repo,
         )
         say(f"started    {inv.investigation_id}")
+        if live is not None:
+            say(f"live view  {live.view_url(inv.investigation_id)}")
         data = _follow(watcher, inv.investigation_id, say, timeout_s, started)
-    _print_summary(data)
+        _print_summary(data)
+        if live is not None and sys.stdin.isatty():
+            say(f"live view  still at {live.view_url(inv.investigation_id)} (Ctrl-C to stop)")
+            with suppress(KeyboardInterrupt):
+                while True:
+                    time.sleep(3600)
     if as_json:
         print(json.dumps(data, sort_keys=True))
     return 0 if data["status"] in ("delivered", "finished") else 1
@@ -278,7 +303,7 @@ def _trigger(args: argparse.Namespace) -> int:
     model_from_spec(args.model, known_tools=default_registry().names)
     say = _printer(args.quiet)
     started = time.monotonic()
-    with _runtime(say) as watcher:
+    with _runtime(say) as (watcher, _live):
         target = Target(
             repo=str(args.repo.resolve()),
             commit=commit,
@@ -316,24 +341,35 @@ def _trigger(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _runtime(say: Callable[[str], None]) -> Iterator[Watcher]:
+def _runtime(
+    say: Callable[[str], None], live_port: int | None = None
+) -> Iterator[tuple[Watcher, LiveServer | None]]:
     """The embedded runtime, or the local AWS that ``AWS_ENDPOINT_URL`` names.
 
     That one setting points every client at a local AWS: unset, fixloop starts its own
     (moto in this process); set (a LocalStack, or another fixloop's embedded runtime), it
-    uses the fixloop deployed there.
+    uses the fixloop deployed there. With ``live_port`` (embedded runtime only) the live
+    view, WebSocket API and MCP are served too.
     """
     endpoint = os.environ.get("AWS_ENDPOINT_URL")
     if endpoint:
+        if live_port is not None:
+            raise BadInputError("--live serves the embedded runtime only: unset AWS_ENDPOINT_URL")
         watcher = Watcher.find()
         say(f"runtime    local AWS at {endpoint} ({watcher.state_machine_arn})")
-        yield watcher
+        yield watcher, None
         return
+    from fixloop.local.live import LiveServer
     from fixloop.local.runtime import EmbeddedRuntime
 
     with EmbeddedRuntime() as rt:
         say(f"runtime    embedded (moto on {rt.endpoint_url}, real ASL, in-process Lambdas)")
-        yield rt.watcher
+        if live_port is None:
+            yield rt.watcher, None
+            return
+        with LiveServer(rt, port=live_port) as live:
+            say(f"live       {live.view_url()}  (MCP: {live.url}/mcp/ with this token)")
+            yield rt.watcher, live
 
 
 def _head_commit(repo: Path) -> str:

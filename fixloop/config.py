@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     """Park an investigation once its model cost passes this many dollars; 0: no limit."""
     budget_wall_seconds: int = Field(default=0, ge=0)
     """Park an investigation still running this long after it opened; 0: no limit."""
+    # -- live streaming (fixloop.agent.stream, fixloop.live) -------------------------------
+    stream_flush_ms: int = Field(default=200, ge=0, le=10_000)
+    """Streamed model fragments are written to the log at least this often while they come;
+    0 turns streaming to the log off (the final message is written either way)."""
+    stream_flush_bytes: int = Field(default=8_192, ge=256, le=65_536)
+    """... or as soon as this many bytes are waiting: one chunk event stays far below
+    DynamoDB's 400 KB item limit and fits a single 32 KB WebSocket frame."""
     # -- delivery -------------------------------------------------------------------------
     github_api_url: str = "https://api.github.com"
     """GitHub's REST API (GitHub Enterprise Server: https://HOST/api/v3)."""
@@ -78,6 +85,17 @@ class Settings(BaseSettings):
     """Local use only; in AWS the secret comes from github_webhook_secret_arn."""
     live_view_url: str = ""
     """Base URL of the live view, for links back from pull requests."""
+    connections_table: str = "fixloop-connections"
+    websocket_management_url: str = ""
+    """API Gateway Management API endpoint of the WebSocket API
+    (https://{api}.execute-api.{region}.amazonaws.com/{stage}); the fan-out needs it, route
+    handlers fall back to the one their event names."""
+    live_auth: str = Field(default="token", pattern=r"^(token|cognito)$")
+    """How WebSocket and MCP callers authenticate: "cognito" (a JWT of the user pool and app
+    client below) or "token" (one shared secret: the embedded runtime prints it)."""
+    live_token: str = ""
+    cognito_user_pool_id: str = ""
+    cognito_client_id: str = ""
     # -- sandbox: where dispatch starts one, and how long it lives -------------------------
     sandbox_cluster: str = ""
     sandbox_task_definition: str = ""

@@ -15,6 +15,7 @@ from stacks.constructs.auth import Auth
 from stacks.constructs.encryption import DataKey, EncryptLogGroups
 from stacks.constructs.functions import LoopFunctions
 from stacks.constructs.layer import SharedLayer
+from stacks.constructs.live import LiveApi
 from stacks.constructs.loop import STATE_MACHINE_ALIAS, InvestigationLoop, state_machine_arn
 from stacks.constructs.network import Network
 from stacks.constructs.observability import Observability
@@ -134,6 +135,15 @@ class FixloopStack(cdk.Stack):
         )
         self.auth = Auth(self, "Auth")
         """The Cognito user pool and web client of the live view, WebSocket and MCP."""
+        self.live = LiveApi(
+            self,
+            "Live",
+            storage=self.storage,
+            layer=self.layer.layer,
+            state_machine_arn=machine_arn,
+            cognito_user_pool_id=self.auth.user_pool.user_pool_id,
+            cognito_client_id=self.auth.client.user_pool_client_id,
+        )
 
         outputs = {
             "UserPoolId": self.auth.user_pool.user_pool_id,
@@ -159,6 +169,9 @@ class FixloopStack(cdk.Stack):
             "AlarmDeadLetterQueueUrl": self.triggers.alarm_dead_letters.queue_url,
             "AlarmTopicArn": self.observability.topic.topic_arn,
             "DashboardName": self.observability.dashboard.dashboard_name,
+            "LiveWebSocketUrl": self.live.websocket_url,
+            "McpUrl": self.live.mcp_url,
+            "ConnectionsTableName": self.live.connections.table_name,
         }
         for name, value in outputs.items():
             cdk.CfnOutput(self, name, value=value)

@@ -40,6 +40,19 @@ def iam5_action(action: str) -> str:
     return f"AwsSolutions-IAM5[Action::{action}]"
 
 
+def acknowledge_key_grants(scope: IConstruct) -> None:
+    """CDK's grants on tables and buckets encrypted with a customer-managed key add two KMS
+    action families; acknowledged under ``scope`` with the reason."""
+    for action in ("kms:ReEncrypt*", "kms:GenerateDataKey*"):
+        acknowledge(
+            scope,
+            iam5_action(action),
+            "Added by CDK's grants on the tables and the bucket for their customer-managed "
+            "key: the action families of encrypting with that one key (ReEncryptFrom/To, "
+            "GenerateDataKey[WithoutPlaintext]); the statement's resource is the key itself.",
+        )
+
+
 def flatten(value: object, stack: cdk.Stack) -> str:
     """``value`` (a string that may hold tokens) as cdk-nag prints it in a finding id:
     ``Fn::GetAtt`` as ``<LogicalId.Attr>``, ``Ref`` as ``<Name>``, joins concatenated."""

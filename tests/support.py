@@ -6,6 +6,8 @@ import base64
 import gzip
 import json
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +90,10 @@ def text(t: str) -> dict[str, Any]:
     return {"type": "text", "text": t}
 
 
+def thinking(t: str) -> dict[str, Any]:
+    return {"type": "thinking", "thinking": t}
+
+
 def write_script(path: Path, turns: list[list[dict[str, Any]]]) -> Path:
     with path.open("w") as f:
         for content in turns:
@@ -123,3 +129,11 @@ def head(repo: Path) -> str:
     return subprocess.run(
         ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
     ).stdout.strip()
+
+
+def wait_for(check: Callable[[], bool], timeout_s: float = 30, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)

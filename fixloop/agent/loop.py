@@ -16,6 +16,7 @@ from fixloop.agent.compaction import fit_context
 from fixloop.agent.context import initial_calls
 from fixloop.agent.inbox import drain
 from fixloop.agent.prompt import SYSTEM_PROMPT
+from fixloop.agent.stream import ChunkWriter
 from fixloop.agent.transcript import read_transcript
 from fixloop.channels.outbound import announce
 from fixloop.config import get_settings
@@ -262,7 +263,18 @@ def _call_model(state: LoopState) -> AssistantMessage:
     events = read_transcript(state.investigation_id, after=after, turn=state.turn)
     request = fit_context(model, state.investigation_id, state.turn, events, make)
     started = time.monotonic()
-    response = model.complete(request)
+    if settings.stream_flush_ms > 0:
+        writer = ChunkWriter(
+            st.events,
+            state.investigation_id,
+            state.turn,
+            flush_ms=settings.stream_flush_ms,
+            flush_bytes=settings.stream_flush_bytes,
+        )
+        with writer:
+            response = model.complete(request, on_delta=writer)
+    else:
+        response = model.complete(request)
     return AssistantMessage(
         turn=state.turn,
         content=response.content,

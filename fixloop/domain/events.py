@@ -8,6 +8,11 @@ retried step rewrites the same key rather than appending a duplicate:
 phase 0 holds what the model reads before turn N (the signal, human messages, summaries),
 phase 1 the assistant message of turn N, phase 2 its tool results in call order, phase 3
 what ended the investigation. Positions sort as strings in log order.
+
+While turn N streams, its fragments are written as :class:`StreamChunk` events at
+``t{turn}.1.0.{attempt:03d}.{chunk:05d}`` (the digit sorts before ``assistant``, so a turn's
+chunks come before its final message). They are for live followers only: the prompt is
+rebuilt from the final :class:`AssistantMessage`, never from chunks.
 """
 
 from __future__ import annotations
@@ -86,6 +91,30 @@ class ContextGathering(_Event):
         return self.calls
 
 
+class StreamFragment(BaseModel):
+    """Consecutive model fragments of one content block, joined."""
+
+    index: int
+    kind: str
+    """"text", "thinking" or "tool_input" (partial JSON of a tool call's input)."""
+    text: str
+
+
+class StreamChunk(_Event):
+    """A batch of fragments streamed during turn ``turn``, before its final message.
+
+    ``attempt`` numbers the Model Turn invocations that streamed this turn (0, then 1 for a
+    retry that called the model again, ...): a follower keeps the draft of the latest attempt
+    only and drops every draft of the turn when its :class:`AssistantMessage` arrives.
+    """
+
+    type: Literal["stream_chunk"] = "stream_chunk"
+    turn: int
+    attempt: int
+    chunk: int
+    fragments: list[StreamFragment]
+
+
 class ToolResult(_Event):
     type: Literal["tool_result"] = "tool_result"
     turn: int
@@ -154,6 +183,7 @@ Event = Annotated[
     | QuestionAsked
     | AssistantMessage
     | ContextGathering
+    | StreamChunk
     | ToolResult
     | CompactionSummary
     | ToolResultsCleared
@@ -188,6 +218,19 @@ def calls_position(turn: int) -> str:
     """The event holding the tool calls of ``turn``: the context gathering for turn 0,
     else the turn's assistant message."""
     return context_position() if turn == 0 else assistant_position(turn)
+
+
+STREAM_DETAIL = "0"
+"""Phase-1 detail prefix of stream chunks; sorts before ``assistant``."""
+
+
+def stream_prefix(turn: int) -> str:
+    """Every stream chunk of ``turn`` starts with this."""
+    return position(turn, PHASE_ASSISTANT, STREAM_DETAIL) + "."
+
+
+def stream_position(turn: int, attempt: int, chunk: int) -> str:
+    return f"{stream_prefix(turn)}{attempt:03d}.{chunk:05d}"
 
 
 def tool_result_position(turn: int, index: int) -> str:

@@ -1,11 +1,13 @@
 """The local HTTP server: a Starlette app served by uvicorn in a background thread.
 
-The embedded runtime serves the webhooks and the REST API on it (routes from
-:mod:`fixloop.local.gateway`); other surfaces (live view, MCP) add their own routes.
+The embedded runtime serves everything a deployment serves over HTTP on this one server: the
+webhooks and the REST API (:mod:`fixloop.local.gateway`), and the live view, WebSocket API and
+MCP (:mod:`fixloop.local.live`, whose :class:`~fixloop.local.live.LiveServer` builds on it).
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -24,12 +26,24 @@ class LocalServer:
         self, routes: Sequence[BaseRoute], *, host: str = "127.0.0.1", port: int = 0
     ) -> None:
         self.app = Starlette(routes=list(routes))
+        """More routes may be appended to ``app.router.routes`` before :meth:`start`."""
+        # Bound now, so the URL is known before the server starts (the live surfaces give it
+        # to the handlers as the WebSocket management endpoint).
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((host, port))
+        bound_host, bound_port = self._socket.getsockname()[:2]
+        self.url = f"http://{bound_host}:{bound_port}"
         self._config = uvicorn.Config(
-            self.app, host=host, port=port, log_level="warning", lifespan="off", access_log=False
+            self.app,
+            log_level="warning",
+            log_config=None,
+            lifespan="off",
+            access_log=False,
+            ws="websockets-sansio",
         )
         self._server = uvicorn.Server(self._config)
         self._thread: threading.Thread | None = None
-        self.url = ""
 
     def __enter__(self) -> LocalServer:
         self.start()
@@ -39,15 +53,18 @@ class LocalServer:
         self.stop()
 
     def start(self, timeout_s: float = 10.0) -> None:
-        self._thread = threading.Thread(target=self._server.run, name="fixloop-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [self._socket]},
+            name="fixloop-http",
+            daemon=True,
+        )
         self._thread.start()
         deadline = time.monotonic() + timeout_s
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the local HTTP server did not start")
             time.sleep(0.01)
-        host, port = self._server.servers[0].sockets[0].getsockname()[:2]
-        self.url = f"http://{host}:{port}"
 
     def stop(self) -> None:
         if self._thread is not None:

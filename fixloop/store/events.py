@@ -116,6 +116,18 @@ class EventLog:
                 return
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
+    def last_position(self, investigation_id: str, prefix: str) -> str | None:
+        """The greatest position starting with ``prefix``, if any (one key-only query)."""
+        resp = self._table.query(
+            KeyConditionExpression=Key("pk").eq(investigation_id) & Key("sk").begins_with(prefix),
+            ScanIndexForward=False,
+            Limit=1,
+            ProjectionExpression="sk",
+            ConsistentRead=True,
+        )
+        items = resp.get("Items", [])
+        return str(items[0]["sk"]) if items else None
+
     def count(self, investigation_id: str) -> int:
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": Key("pk").eq(investigation_id),
@@ -128,6 +140,10 @@ class EventLog:
             if "LastEvaluatedKey" not in resp:
                 return total
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def decode_item(self, item: dict[str, Any]) -> StoredEvent:
+        """A stored item (as a query or a stream record's new image has it) as an event."""
+        return StoredEvent(str(item["pk"]), str(item["sk"]), self._decode(item))
 
     def _decode(self, item: dict[str, Any]) -> Event:
         if "blob_key" in item:

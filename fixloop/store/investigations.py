@@ -46,6 +46,15 @@ class InvestigationStore:
             ExpressionAttributeValues={":g": generation, ":t": turn, ":now": _now()},
         )
 
+    def count_websocket_messages(self, investigation_id: str, messages: int) -> None:
+        """Add ``messages`` WebSocket messages sent for the investigation (its cost)."""
+        self._table.update_item(
+            Key={"pk": investigation_id},
+            UpdateExpression="ADD websocket_messages :n",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":n": messages},
+        )
+
     def record_usage(
         self,
         investigation_id: str,

@@ -250,6 +250,7 @@ class MessagesServer(BackgroundServer):
         chunk_size: int = 8,
         responder: Responder | None = None,
         clock: Callable[[], float] = time.monotonic,
+        delta_interval_s: float = 0.0,
     ) -> None:
         self.requests: list[RecordedRequest] = []
         self.chunk_size = chunk_size
@@ -257,6 +258,10 @@ class MessagesServer(BackgroundServer):
         self.responder = responder
         """Answers a message request when nothing is queued (a function of the body)."""
         self.cache = PromptCache(clock)
+        self.delta_interval_s = delta_interval_s
+        """Pause after each streamed delta, to pace a stream like a model generating it."""
+        self.sent_deltas: list[tuple[float, JsonDict]] = []
+        """(time.time() just after it was written, delta) for every streamed delta."""
         self._replies: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -456,6 +461,10 @@ class _MessagesHandler(BaseHTTPRequestHandler):
             for index, block in enumerate(reply.content):
                 for name, data in self._block_events(index, block):
                     send(name, data)
+                    if name == "content_block_delta":
+                        self.owner.sent_deltas.append((time.time(), data["delta"]))
+                        if self.owner.delta_interval_s:
+                            time.sleep(self.owner.delta_interval_s)
                 if index == 0:
                     send("ping", {"type": "ping"})
             if not reply.content:

@@ -21,7 +21,7 @@ from layers.bundler import PROJECT_ROOT
 from stacks.constructs.layer import LAYER_ARCHITECTURE, LAYER_RUNTIME
 from stacks.constructs.sandbox import SandboxCluster
 from stacks.constructs.storage import Storage
-from stacks.nag import acknowledge, flatten, iam5_action, iam5_resource
+from stacks.nag import acknowledge, acknowledge_key_grants, flatten, iam5_resource
 
 __all__ = [
     "ALL_FUNCTIONS",
@@ -347,7 +347,7 @@ class LoopFunctions(Construct):
         self.versions: dict[str, lambda_.IVersion] = {
             spec.name: self.functions[spec.name].current_version for spec in specs if spec.loop_step
         }
-        self._acknowledge_key_grants()
+        acknowledge_key_grants(self)
 
         deliver = self.roles.get("deliver")
         if deliver is not None:
@@ -367,16 +367,6 @@ class LoopFunctions(Construct):
         github_webhook = self.roles.get("github_webhook")
         if github_webhook is not None and github_webhook_secret is not None:
             _grant_secret_values(github_webhook, [github_webhook_secret])
-
-    def _acknowledge_key_grants(self) -> None:
-        for action in ("kms:ReEncrypt*", "kms:GenerateDataKey*"):
-            acknowledge(
-                self,
-                iam5_action(action),
-                "Added by CDK's grants on the tables and the bucket for their customer-managed "
-                "key: the action families of encrypting with that one key (ReEncryptFrom/To, "
-                "GenerateDataKey[WithoutPlaintext]); the statement's resource is the key itself.",
-            )
 
     def _grant_conversation(self, storage: Storage) -> None:
         """Model Turn reads the inbox; the Slack function invokes itself."""

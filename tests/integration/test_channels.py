@@ -23,8 +23,8 @@ from tests.integration.channels import (
     serving,
 )
 from tests.integration.scenario import log_of, start_scripted
-from tests.integration.test_human_loop import ask_id, wait_for, waiting
-from tests.support import tool_use
+from tests.integration.test_human_loop import ask_id, waiting
+from tests.support import tool_use, wait_for
 
 
 @pytest.fixture

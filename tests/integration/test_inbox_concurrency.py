@@ -18,8 +18,7 @@ from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.store import stores
 from tests.integration.channels import linear_comment, review_comment, serving
 from tests.integration.scenario import log_of, start_scripted
-from tests.integration.test_human_loop import wait_for
-from tests.support import tool_use
+from tests.support import tool_use, wait_for
 
 PER_CHANNEL = 25
 CHANNELS = ("api", "slack", "linear", "github")
