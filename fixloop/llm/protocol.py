@@ -16,6 +16,14 @@ ContentBlock = dict[str, Any]
 """A Messages API content block as JSON (``{"type": "text", "text": ...}`` etc.)."""
 
 
+def message_texts(message: dict[str, Any]) -> list[str]:
+    """The text of a Messages API message: its string content, or its text blocks' texts."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return [content]
+    return [str(b.get("text", "")) for b in content or [] if b.get("type") == "text"]
+
+
 class ToolDefinition(BaseModel):
     name: str
     description: str

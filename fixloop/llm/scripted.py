@@ -38,6 +38,7 @@ from fixloop.llm.protocol import (
     ModelResponse,
     StreamDelta,
     Usage,
+    message_texts,
 )
 
 __all__ = ["SCRIPTED_SIGNATURE", "ScriptedModel", "ScriptedTurn", "scripted_tool_use_id"]
@@ -161,13 +162,7 @@ def _extract(request: ModelRequest) -> str:
     """What a scripted compaction keeps: the earlier summary's and the assistant's lines."""
     keep: list[str] = ["Scripted summary (an extract of the transcript; no model was called):"]
     for message in request.messages:
-        content = message.get("content")
-        texts = (
-            [content]
-            if isinstance(content, str)
-            else [str(b.get("text", "")) for b in content or [] if b.get("type") == "text"]
-        )
-        for text in texts:
+        for text in message_texts(message):
             for line in text.splitlines():
                 if line.startswith(("[assistant]", "- ")) and line not in keep:
                     keep.append(line)

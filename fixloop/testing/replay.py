@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from fixloop.llm.protocol import message_texts
 from fixloop.testing.messages_server import (
     MessageReply,
     RecordedRequest,
@@ -71,13 +72,7 @@ class SessionReplay:
         """The lines of the request carrying the marker, once each, as bullet points."""
         kept: list[str] = []
         for message in body.get("messages") or []:
-            content = message.get("content")
-            texts = (
-                [content]
-                if isinstance(content, str)
-                else [str(b.get("text", "")) for b in content or [] if b.get("type") == "text"]
-            )
-            for text in texts:
+            for text in message_texts(message):
                 for line in text.splitlines():
                     at = line.find(self.marker)
                     if at >= 0 and f"- {line[at:]}" not in kept:

@@ -27,7 +27,7 @@ from fixloop.errors import ConfigError, TransientError
 from fixloop.sandbox.workspace import FileChange
 from fixloop.testing.github_server import GitHubServer
 from tests.conftest import TEST_SECRET_PREFIX, moto_secretsmanager
-from tests.support import head
+from tests.support import head, rsa_key_pair
 
 BRANCH = branch_for("inv-1")
 SECRET_PREFIX = f"{TEST_SECRET_PREFIX}github-"
@@ -578,27 +578,9 @@ def secret_name() -> str:
     return f"{SECRET_PREFIX}{uuid.uuid4().hex[:12]}"
 
 
-def _rsa_key_pair() -> tuple[str, str]:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
-
-
 @pytest.fixture(scope="module")
 def app_key() -> tuple[str, str]:
-    return _rsa_key_pair()
+    return rsa_key_pair()
 
 
 def test_credentials_from_a_token_secret(secretsmanager: Any) -> None:

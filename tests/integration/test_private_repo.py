@@ -24,28 +24,14 @@ from fixloop.sandbox.workspace import Workspace
 from fixloop.testing.git_http_server import GitHttpServer
 from fixloop.testing.github_server import GitHubServer
 from tests.integration.scenario import log_of
-from tests.support import alarm_event, head, tool_use, write_script
+from tests.support import alarm_event, head, rsa_key_pair, tool_use, write_script
 
 APP_ID, INSTALLATION = 42, 7
 
 
 @pytest.fixture(scope="module")
 def app_key() -> tuple[str, str]:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
+    return rsa_key_pair()
 
 
 @pytest.fixture
