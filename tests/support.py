@@ -7,9 +7,12 @@ import gzip
 import json
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from fixloop.tools import Tool, default_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "examples" / "orders-service"
@@ -156,3 +159,17 @@ def rsa_key_pair() -> tuple[str, str]:
         .decode()
     )
     return private, public
+
+
+@contextmanager
+def extra_tools(*tools: Tool) -> Iterator[None]:
+    """Add test-only tools to the default registry for the block, then remove them: the
+    registry is process-wide, and other test files assert its exact contents."""
+    registry = default_registry()
+    for tool in tools:
+        registry.register(tool)
+    try:
+        yield
+    finally:
+        for tool in tools:
+            registry.unregister(tool.name)

@@ -86,6 +86,11 @@ class ToolRegistry:
         self._tools[tool.name] = tool
         self._definitions = None
 
+    def unregister(self, name: str) -> None:
+        """Remove a tool (the registry is process-wide: tests remove what they added)."""
+        if self._tools.pop(name, None) is not None:
+            self._definitions = None
+
     def get(self, name: str) -> Tool | None:
         return self._tools.get(name)
 

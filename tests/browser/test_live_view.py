@@ -19,9 +19,9 @@ from pydantic import BaseModel
 from fixloop.local.live import LiveServer
 from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.store import stores
-from fixloop.tools import Tool, ToolContext, default_registry
+from fixloop.tools import Tool, ToolContext
 from tests.integration.scenario import start_scripted
-from tests.support import ROOT, text, thinking, tool_use
+from tests.support import ROOT, extra_tools, text, thinking, tool_use
 
 ARTIFACTS = Path(os.environ.get("FIXLOOP_TEST_ARTIFACTS", ROOT / "test-artifacts"))
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -38,10 +38,9 @@ def _gate(ctx: ToolContext, args: _Gate) -> str:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def test_tools() -> None:
-    reg = default_registry()
-    if reg.get("browser_gate") is None:
-        reg.register(Tool("browser_gate", "Wait for the test.", _Gate, _gate))
+def test_tools() -> Iterator[None]:
+    with extra_tools(Tool("browser_gate", "Wait for the test.", _Gate, _gate)):
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,9 @@ from fixloop.live.client import LiveFollower
 from fixloop.local.live import LiveServer
 from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.store import stores
-from fixloop.tools import Tool, ToolContext, default_registry
+from fixloop.tools import Tool, ToolContext
 from tests.integration.scenario import log_of, start_scripted
-from tests.support import text, thinking, tool_use
+from tests.support import extra_tools, text, thinking, tool_use
 
 GATES: dict[str, threading.Event] = {}
 
@@ -34,10 +34,9 @@ def _wait_gate(ctx: ToolContext, args: _Gate) -> str:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def gate_tool() -> None:
-    reg = default_registry()
-    if reg.get("gate") is None:
-        reg.register(Tool("gate", "Wait until the test opens the named gate.", _Gate, _wait_gate))
+def gate_tool() -> Iterator[None]:
+    with extra_tools(Tool("gate", "Wait until the test opens the named gate.", _Gate, _wait_gate)):
+        yield
 
 
 @pytest.fixture(scope="module")

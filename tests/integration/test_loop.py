@@ -14,9 +14,9 @@ from pydantic import BaseModel
 from fixloop import faults
 from fixloop.domain import AssistantMessage, ToolResult
 from fixloop.local.runtime import EmbeddedRuntime
-from fixloop.tools import Tool, ToolContext, default_registry
+from fixloop.tools import Tool, ToolContext
 from tests.integration.scenario import fingerprint, log_of, run_scripted
-from tests.support import logs_message, text, tool_use
+from tests.support import extra_tools, logs_message, text, tool_use
 
 RUNS: Counter[str] = Counter()
 _lock = threading.Lock()
@@ -37,11 +37,12 @@ def _broken(ctx: ToolContext, args: _Key) -> str:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def test_tools() -> None:
-    reg = default_registry()
-    if reg.get("count") is None:
-        reg.register(Tool("count", "Count a run of this key.", _Key, _count))
-        reg.register(Tool("broken", "Always fails as infrastructure.", _Key, _broken))
+def test_tools() -> Iterator[None]:
+    with extra_tools(
+        Tool("count", "Count a run of this key.", _Key, _count),
+        Tool("broken", "Always fails as infrastructure.", _Key, _broken),
+    ):
+        yield
 
 
 @pytest.fixture
