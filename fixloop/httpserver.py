@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
@@ -56,3 +58,30 @@ class BackgroundServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+JsonAnswer = Callable[[BaseHTTPRequestHandler, bytes], tuple[int, Any]]
+"""Given the request (path, headers) and its raw body: the status and the JSON document."""
+
+
+def json_post_handler(
+    answer: JsonAnswer, *, content_type: str = "application/json"
+) -> type[BaseHTTPRequestHandler]:
+    """A handler class that answers every POST with the JSON ``answer`` gives, logging
+    nothing (the local API servers of fixloop.testing)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status, document = answer(self, raw)
+            body = json.dumps(document).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Handler

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from fixloop.httpserver import BackgroundServer
+from fixloop.httpserver import BackgroundServer, json_post_handler
 
 __all__ = ["LinearServer"]
 
@@ -40,23 +40,11 @@ class LinearServer:
         return self._server.base_url + "/graphql"
 
     def __enter__(self) -> LinearServer:
-        outer = self
+        def answer(request: BaseHTTPRequestHandler, raw: bytes) -> tuple[int, Any]:
+            return self._call(request.headers.get("Authorization", ""), raw)
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status, answer = outer._call(self.headers.get("Authorization", ""), raw)
-                body = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self._server = BackgroundServer("127.0.0.1", 0, Handler, "linear-server").start()
+        handler = json_post_handler(answer)
+        self._server = BackgroundServer("127.0.0.1", 0, handler, "linear-server").start()
         return self
 
     def __exit__(self, *exc: object) -> None:

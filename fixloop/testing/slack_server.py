@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fixloop.httpserver import BackgroundServer
+from fixloop.httpserver import BackgroundServer, json_post_handler
 
 __all__ = ["SlackServer"]
 
@@ -42,31 +42,18 @@ class SlackServer:
         return self._server.base_url + "/api/"
 
     def __enter__(self) -> SlackServer:
-        outer = self
+        def answer(request: BaseHTTPRequestHandler, raw: bytes) -> tuple[int, Any]:
+            kind = request.headers.get("Content-Type", "")
+            args: dict[str, Any] = (
+                json.loads(raw or b"{}")
+                if kind.startswith("application/json")
+                else dict(parse_qsl(raw.decode()))
+            )
+            method = request.path.removeprefix("/api/")
+            return 200, self._call(method, request.headers.get("Authorization", ""), args)
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                kind = self.headers.get("Content-Type", "")
-                args: dict[str, Any] = (
-                    json.loads(raw or b"{}")
-                    if kind.startswith("application/json")
-                    else dict(parse_qsl(raw.decode()))
-                )
-                method = self.path.removeprefix("/api/")
-                auth = self.headers.get("Authorization", "")
-                answer = outer._call(method, auth, args)
-                body = json.dumps(answer).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self._server = BackgroundServer("127.0.0.1", 0, Handler, "slack-server").start()
+        handler = json_post_handler(answer, content_type="application/json; charset=utf-8")
+        self._server = BackgroundServer("127.0.0.1", 0, handler, "slack-server").start()
         return self
 
     def __exit__(self, *exc: object) -> None:
