@@ -21,7 +21,7 @@ from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.store import stores
 from fixloop.tools import Tool, ToolContext
 from tests.integration.scenario import start_scripted
-from tests.support import ROOT, extra_tools, text, thinking, tool_use
+from tests.support import ROOT, extra_tools, text, thinking, tool_use, wait_for
 
 ARTIFACTS = Path(os.environ.get("FIXLOOP_TEST_ARTIFACTS", ROOT / "test-artifacts"))
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -118,11 +118,16 @@ def test_follow_and_answer_in_the_live_view(
             expect(page.locator("#reply-text")).to_have_value("")
             seen_types = page.evaluate("window.__types")
             assert "stream" in seen_types  # drafts streamed before the final messages
-            # ... and the page holds each event once, in log order
+            # ... and, once the investigation has ended and its last event reached the page,
+            # the page holds each event once, in log order
+            wait_for(lambda: not stores().investigations.get(inv).is_open, what="the end")
+            log = [e.position for e in stores().events.read(inv) if e.event.type != "stream_chunk"]
+            expect(page.locator("#thread > li:not([data-type=stream])").last).to_have_attribute(
+                "data-position", log[-1]
+            )
             shown = page.eval_on_selector_all(
                 "#thread > li:not([data-type=stream])", "els => els.map(e => e.dataset.position)"
             )
-            log = [e.position for e in stores().events.read(inv) if e.event.type != "stream_chunk"]
             assert shown == log
         finally:
             page.screenshot(path=str(ARTIFACTS / "live-view.png"), full_page=True)
