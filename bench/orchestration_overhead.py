@@ -22,11 +22,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fixloop.agent import start_investigation  # noqa: E402
 from fixloop.domain import AssistantMessage, ToolResult, parse_signal  # noqa: E402
+from fixloop.intake import start_investigation  # noqa: E402
 from fixloop.local import moto_patches  # noqa: E402
-from fixloop.local.runtime import EmbeddedRuntime  # noqa: E402
 from fixloop.store import stores  # noqa: E402
+from tests.runtime import LocalRuntime  # noqa: E402
 from tests.support import alarm_event, make_repo, text, tool_use, write_script  # noqa: E402
 
 
@@ -35,9 +35,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def run_once(
-    rt: EmbeddedRuntime, repo: Path, script: Path, turns: int, calls: int
-) -> dict[str, Any]:
+def run_once(rt: LocalRuntime, repo: Path, script: Path, turns: int, calls: int) -> dict[str, Any]:
     content = [
         [text(f"turn {t}"), *[tool_use("get_signal") for _ in range(calls)]]
         for t in range(1, turns)
@@ -80,7 +78,7 @@ def main() -> None:
     repo = make_repo(work / "repo", {"a.py": "x = 1\n"})
     overheads: list[float] = []
     results = []
-    with EmbeddedRuntime() as rt:
+    with LocalRuntime() as rt:
         moto_patches.set_retry_sleep(lambda _s: None)
         for i in range(args.runs):
             res = run_once(rt, repo, work / f"s{i}.jsonl", args.turns, args.calls)

@@ -219,7 +219,7 @@ def _targets(node: Node, key: str) -> dict[str, dict[str, str]]:
 
 
 def _check_targets(value: object, *, source: str) -> None:
-    """Fail synth on a target the triggers would refuse at run time (fixloop.agent.triggers)."""
+    """Fail synth on a target the triggers would refuse at run time (fixloop.intake.triggers)."""
     if not isinstance(value, dict):
         raise TypeError(f"{source} must be a JSON object, got {value!r}")
     for pattern, target in value.items():

@@ -15,9 +15,9 @@ from tests.support import make_repo
 def runtime() -> Iterator[object]:
     """One embedded runtime per test process (it owns the process's AWS environment)."""
     from fixloop.local import moto_patches
-    from fixloop.local.runtime import EmbeddedRuntime
+    from tests.runtime import LocalRuntime
 
-    with EmbeddedRuntime() as rt:
+    with LocalRuntime() as rt:
         moto_patches.set_retry_sleep(lambda _s: None)  # retry intervals are not under test
         yield rt
 

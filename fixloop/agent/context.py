@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from fixloop.domain import Investigation, Signal
 from fixloop.domain.events import ContentBlock
-from fixloop.tools.suspects import SUSPECT_COMMITS, parse_frames
+from fixloop.sandbox.tools.suspects import SUSPECT_COMMITS, parse_frames
 
 SUSPECT_COMMITS_CALL_ID = "context-suspect-commits"
 

@@ -17,8 +17,8 @@ from functools import lru_cache
 from typing import Any
 
 from fixloop import aws
-from fixloop.agent.inbox import Posted, post_message
 from fixloop.config import get_settings
+from fixloop.conversation.inbox import Posted, post_message
 from fixloop.delivery.protocol import branch_for
 from fixloop.domain.investigation import Status
 from fixloop.errors import ConfigError

@@ -14,10 +14,10 @@ import logging
 import os
 import threading
 import zipfile
-from typing import Any
+from typing import Any, Self
 
 from fixloop import aws
-from fixloop.config import get_settings
+from fixloop.config import STATE_MACHINE_NAME, get_settings
 from fixloop.local import moto_patches
 from fixloop.local.handlers import (
     CONTINUE_AS_NEW_PLACEHOLDER,
@@ -30,7 +30,6 @@ from fixloop.local.handlers import (
 )
 from fixloop.local.sandboxes import LocalSandboxes
 from fixloop.store.factory import stores as _stores_factory
-from fixloop.watch import STATE_MACHINE_NAME, Watcher
 
 PREFIX = "fixloop"
 REGION = "us-east-1"
@@ -46,13 +45,12 @@ class EmbeddedRuntime:
         self._handlers: dict[str, Handler] = {}
         self.endpoint_url = ""
         self.state_machine_arn = ""
-        self.watcher = Watcher("")
         self.invocations: dict[str, int] = {}
         self.sandboxes = LocalSandboxes()
         self._lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------
-    def __enter__(self) -> EmbeddedRuntime:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -168,7 +166,6 @@ class EmbeddedRuntime:
         if self.state_machine_arn != own_arn:
             raise RuntimeError(f"state machine ARN {self.state_machine_arn} is not {own_arn}")
         self.configure(state_machine_arn=self.state_machine_arn)
-        self.watcher = Watcher(self.state_machine_arn)
         self._provision_sandbox_cluster(role_arn)
 
     def _provision_sandbox_cluster(self, role_arn: str) -> None:

@@ -181,7 +181,7 @@ ENTRY_FUNCTIONS: tuple[FunctionSpec, ...] = (
         blobs=True,  # reading the log reads bodies offloaded to Blobs
         lists_blobs=False,
     ),
-    # Signals become investigations through triage (fixloop.agent.triggers): an alarm going
+    # Signals become investigations through triage (fixloop.intake.triggers): an alarm going
     # into ALARM (EventBridge), error lines of a log group (a CloudWatch Logs subscription),
     # or a signal POSTed by an authenticated caller (POST /signals). A log signal's lines may
     # make an event body too large for an item: written to, and read back from, Blobs.

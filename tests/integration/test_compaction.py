@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from fixloop.agent import start_investigation
 from fixloop.agent.compaction import fit_context
 from fixloop.agent.prompt import SUMMARY_HEADING, build_messages
 from fixloop.domain import (
@@ -24,11 +23,12 @@ from fixloop.domain import (
 )
 from fixloop.domain.events import assistant_position, signal_position, tool_result_position
 from fixloop.domain.investigation import new_investigation_id
+from fixloop.intake import start_investigation
 from fixloop.llm import ModelRequest, ModelResponse, ScriptedModel
 from fixloop.llm.caching import estimate_tokens
-from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.store import stores
 from tests.integration.scenario import log_of, run_scripted
+from tests.runtime import LocalRuntime
 from tests.support import alarm_event, head, text, tool_use, write_script
 
 BUDGET = 8_000
@@ -57,7 +57,7 @@ def _turn() -> Any:
 
 
 @pytest.fixture
-def budget(runtime: EmbeddedRuntime) -> Iterator[None]:
+def budget(runtime: LocalRuntime) -> Iterator[None]:
     runtime.configure(context_budget_tokens=str(BUDGET))
     yield
     runtime.configure(context_budget_tokens=None)
@@ -158,7 +158,7 @@ def test_a_summary_replaces_older_turns_once_and_a_retry_reuses_it(budget: None)
 
 
 def test_an_investigation_over_its_token_budget_is_parked_with_a_notice(
-    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path
+    runtime: LocalRuntime, repo: Path, tmp_path: Path
 ) -> None:
     # Given a configured token budget the first turns use up
     runtime.configure(budget_tokens="2000")
@@ -199,7 +199,7 @@ def test_an_investigation_over_its_token_budget_is_parked_with_a_notice(
     assert data["cost_usd"]["dynamodb"] > 0
 
 
-def test_a_turn_is_counted_once_however_often_it_is_retried(runtime: EmbeddedRuntime) -> None:
+def test_a_turn_is_counted_once_however_often_it_is_retried(runtime: LocalRuntime) -> None:
     # Given an investigation whose turn 3 usage is counted
     inv_id = _log(1, 10)
     st = stores()

@@ -8,16 +8,16 @@ from fixloop import aws
 from fixloop.config import get_settings
 from fixloop.domain import ToolResult, UserMessage
 from fixloop.domain.events import tool_result_position
-from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.store import stores
 from fixloop.store.events import MAX_INLINE_BODY_BYTES
+from tests.runtime import LocalRuntime
 
 
 def _inv() -> str:
     return f"inv-test-{secrets.token_hex(4)}"
 
 
-def test_first_writer_wins_and_a_retry_reads_the_first(runtime: EmbeddedRuntime) -> None:
+def test_first_writer_wins_and_a_retry_reads_the_first(runtime: LocalRuntime) -> None:
     # Given an event written at a position
     log, inv = stores().events, _inv()
     pos = tool_result_position(1, 0)
@@ -31,7 +31,7 @@ def test_first_writer_wins_and_a_retry_reads_the_first(runtime: EmbeddedRuntime)
     assert log.count(inv) == 1
 
 
-def test_read_pages_in_order_and_after_a_position(runtime: EmbeddedRuntime) -> None:
+def test_read_pages_in_order_and_after_a_position(runtime: LocalRuntime) -> None:
     # Given 120 events of ~12 KB, more than one 1 MB query page, written out of order
     log, inv = stores().events, _inv()
     body = "x" * 12_000
@@ -47,7 +47,7 @@ def test_read_pages_in_order_and_after_a_position(runtime: EmbeddedRuntime) -> N
     assert log.count(inv) == 120
 
 
-def test_an_event_too_large_for_an_item_goes_to_s3(runtime: EmbeddedRuntime) -> None:
+def test_an_event_too_large_for_an_item_goes_to_s3(runtime: LocalRuntime) -> None:
     # Given a tool result larger than a DynamoDB item may hold
     log, inv = stores().events, _inv()
     big = ToolResult(turn=2, tool_use_id="b", name="x", content="y" * (MAX_INLINE_BODY_BYTES + 1))

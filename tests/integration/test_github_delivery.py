@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from github import Auth, GithubRetry
 
-from fixloop.delivery.credentials import (
+from fixloop.credentials.github import (
     github_auth_from_env,
     github_auth_from_secret,
     github_auth_from_value,

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from fixloop.agent import start_investigation
 from fixloop.domain import parse_signal
 from fixloop.domain.events import ContextGathering, ToolResult
+from fixloop.intake import start_investigation
 from fixloop.llm.factory import clear_model_cache
-from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.testing.messages_server import MessagesServer
 from tests.integration.scenario import log_of
+from tests.runtime import LocalRuntime
 from tests.support import alarm_event, commit_as, head, logs_message, make_repo, tool_use
 
 TRACEBACK = """Traceback (most recent call last):
@@ -31,7 +31,7 @@ KeyError: 'user'"""
 
 
 @pytest.fixture
-def messages(runtime: EmbeddedRuntime, monkeypatch: pytest.MonkeyPatch) -> Iterator[MessagesServer]:
+def messages(runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch) -> Iterator[MessagesServer]:
     with MessagesServer() as server:
         monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
         monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
@@ -62,7 +62,7 @@ def _history(tmp_path: Path) -> tuple[Path, str]:
     return repo, bob
 
 
-def _investigate(rt: EmbeddedRuntime, repo: Path, signal: dict[str, Any]) -> str:
+def _investigate(rt: LocalRuntime, repo: Path, signal: dict[str, Any]) -> str:
     inv = start_investigation(
         parse_signal(signal), repo=str(repo), commit=head(repo), model="anthropic:claude-test"
     )
@@ -80,7 +80,7 @@ def _first_prompt(server: MessagesServer) -> str:
 
 
 def test_the_first_prompt_names_the_commits_that_changed_the_failing_lines(
-    runtime: EmbeddedRuntime, messages: MessagesServer, tmp_path: Path
+    runtime: LocalRuntime, messages: MessagesServer, tmp_path: Path
 ) -> None:
     # Given a traceback through two files whose lines Bob and Alice last changed
     repo, bob = _history(tmp_path)
@@ -111,7 +111,7 @@ def test_the_first_prompt_names_the_commits_that_changed_the_failing_lines(
 
 
 def test_an_alarm_without_stack_frames_goes_straight_to_the_model(
-    runtime: EmbeddedRuntime, messages: MessagesServer, tmp_path: Path
+    runtime: LocalRuntime, messages: MessagesServer, tmp_path: Path
 ) -> None:
     # Given an alarm (no stack trace to blame)
     repo, _ = _history(tmp_path)

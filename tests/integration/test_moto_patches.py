@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 import pytest
 
-from fixloop.execution_stats import execution_stats
+from fixloop.cli.execution_stats import execution_stats
 from fixloop.local import moto_patches
 from fixloop.local.handlers import CONTINUE_AS_NEW_PLACEHOLDER
 

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger
 
-from fixloop.agent.inbox import post_message
-from fixloop.agent.start import start_investigation
 from fixloop.config import get_settings
+from fixloop.conversation import post_message
 from fixloop.domain import LogLine, Signal, new_investigation_id
 from fixloop.domain.signal import utcnow
 from fixloop.errors import TransientError
+from fixloop.intake.start import start_investigation
 from fixloop.store import InvestigationNotFound, stores
 from fixloop.store.fingerprints import FingerprintRecord
 from fixloop.triage import alarm_fingerprint, error_fingerprint, normalise_message, parse_events

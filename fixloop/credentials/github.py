@@ -1,4 +1,5 @@
-"""GitHub credentials for delivery: a GitHub App installation (preferred) or a token.
+"""GitHub credentials: a GitHub App installation (preferred) or a token, for delivery and,
+narrowed to reading contents, for the sandbox's clone (:mod:`fixloop.credentials.repo_token`).
 
 In AWS the credentials live in a Secrets Manager secret whose string is JSON, either
 
@@ -19,7 +20,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from github import Auth
+from botocore.exceptions import BotoCoreError, ClientError
+from github import Auth, Github, GithubException
 
 from fixloop import aws
 from fixloop.errors import ConfigError, TransientError
@@ -53,8 +55,6 @@ def github_auth_from_secret(
     Raises ConfigError when the secret cannot be read for a lasting reason (missing, no
     permission) or holds something else; TransientError when Secrets Manager throttles or
     fails."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     try:
         secret = aws.client("secretsmanager").get_secret_value(SecretId=secret_arn)
     except ClientError as exc:
@@ -107,8 +107,6 @@ def installation_token(auth: Auth.Auth, api_url: str) -> str:
         return auth.token
     if not isinstance(auth, Auth.AppInstallationAuth):
         raise ConfigError(f"cannot make a token from {type(auth).__name__} credentials")
-    from github import Github, GithubException
-
     Github(auth=auth, base_url=api_url)  # gives the auth its requester
     try:
         return auth.token

@@ -1,4 +1,4 @@
-"""Render log events as progress lines a person can follow."""
+"""Log events as short lines a person can follow: the CLI's progress, MCP's text reads."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from fixloop.domain.events import (
     CompactionSummary,
     ContextGathering,
     Delivered,
+    Event,
     Failed,
     SignalReceived,
     StatusChanged,
@@ -16,13 +17,11 @@ from fixloop.domain.events import (
     ToolResultsCleared,
     UserMessage,
 )
-from fixloop.store import StoredEvent
 
 WIDTH = 110
 
 
-def describe(stored: StoredEvent) -> list[str]:
-    ev = stored.event
+def describe(ev: Event) -> list[str]:
     if isinstance(ev, SignalReceived):
         return [f"signal     {ev.signal.title}"]
     if isinstance(ev, UserMessage):

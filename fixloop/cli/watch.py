@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from fixloop import aws
-from fixloop.config import get_settings
+from fixloop.cli.execution_stats import ExecutionStats, execution_stats
+from fixloop.config import STATE_MACHINE_NAME, get_settings
 from fixloop.cost import (
     AwsFigures,
     Cost,
@@ -23,11 +24,8 @@ from fixloop.cost import (
 from fixloop.domain import EVENT_ADAPTER, Investigation, execution_name
 from fixloop.domain.investigation import TERMINAL_STATUSES
 from fixloop.errors import ConfigError, FixloopError
-from fixloop.execution_stats import ExecutionStats, execution_stats
 from fixloop.store import StoredEvent, stores
 from fixloop.store.sandboxes import SandboxRecord
-
-STATE_MACHINE_NAME = "fixloop-investigation"
 
 
 class WaitTimeout(FixloopError):

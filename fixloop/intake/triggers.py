@@ -16,10 +16,10 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ValidationError, model_validator
 
-from fixloop.agent.intake import Admission, Target, admit
 from fixloop.config import get_settings
 from fixloop.domain import Signal, parse_signal
 from fixloop.errors import ConfigError, SignalError
+from fixloop.intake.admission import Admission, Target, admit
 
 logger = Logger(child=True)
 

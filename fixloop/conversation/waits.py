@@ -2,8 +2,8 @@
 
 The state machine's Wait For Human task (``lambda:invoke.waitForTaskToken``) calls
 :func:`open_wait` and then waits, at no cost, until a reply sends the task success
-(:func:`fixloop.agent.inbox.resume_waiting`) or ``human_timeout_seconds`` pass; on time-out it
-calls :func:`park_unanswered`.
+(:func:`fixloop.conversation.inbox.resume_waiting`) or ``human_timeout_seconds`` pass; on
+time-out it calls :func:`park_unanswered`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ from typing import Literal
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel
 
-from fixloop.agent.inbox import resume_waiting, wake_if_pending
-from fixloop.agent.loop import awaited
-from fixloop.channels.outbound import announce
 from fixloop.config import get_settings
+from fixloop.conversation.announcer import Announcer
+from fixloop.conversation.inbox import resume_waiting, wake_if_pending
 from fixloop.domain.events import (
     PHASE_TOOLS,
     AssistantMessage,
@@ -29,6 +28,8 @@ from fixloop.domain.events import (
 )
 from fixloop.store import EventNotFound, stores
 from fixloop.store.waits import Wait
+from fixloop.tools.calls import Call, calls_of
+from fixloop.tools.results import has_result
 
 logger = Logger(child=True)
 
@@ -51,7 +52,17 @@ def wait_id(investigation_id: str, turn: int) -> str:
     return f"{investigation_id}-t{turn}"
 
 
-def open_wait(task: WaitTask) -> dict[str, object]:
+def awaited(investigation_id: str, message: AssistantMessage) -> Call | None:
+    """The call of the turn that waits for a person's reply: its ``ask_human``, or its
+    ``open_pull_request`` (held for approval, or delivered and open to review); None if the
+    turn has none, or the call has its result already (a deferred conclusion)."""
+    call = calls_of(message.tool_uses()).awaiting
+    if call is None or has_result(investigation_id, message.turn, call.index):
+        return None
+    return call
+
+
+def open_wait(task: WaitTask, *, announce: Announcer) -> dict[str, object]:
     """Register the token, record the question in the log, post it to the channels.
 
     A message that arrived before the token was registered resumes the wait at once: a
@@ -66,9 +77,7 @@ def open_wait(task: WaitTask) -> dict[str, object]:
     asked = awaited(inv_id, message)
     if asked is None:
         raise EventNotFound(inv_id, f"{assistant_position(task.turn)} (a call awaiting a reply)")
-    index, tool_use_id = asked
-    use = message.tool_uses()[index]
-    args = dict(use.get("input") or {})
+    args = asked.args
     approval = task.kind == "approve"
     if approval:
         args = {
@@ -84,7 +93,7 @@ def open_wait(task: WaitTask) -> dict[str, object]:
             task_token=task.task_token,
             turn=task.turn,
             kind="approval" if approval else "question",
-            tool_use_id=tool_use_id,
+            tool_use_id=asked.id,
         ),
         expires_at=int(time.time()) + get_settings().human_timeout_seconds + _TOKEN_GRACE_SECONDS,
     )
@@ -92,10 +101,12 @@ def open_wait(task: WaitTask) -> dict[str, object]:
         question=str(args.get("question", "")),
         options=[str(o) for o in args.get("options") or []],
         wait_id=this_wait,
-        tool_use_id=tool_use_id,
+        tool_use_id=asked.id,
         kind="approval" if approval else "question",
     )
-    st.events.append(inv_id, position(task.turn, PHASE_TOOLS, f"{index:03d}.asked"), asked_event)
+    st.events.append(
+        inv_id, position(task.turn, PHASE_TOOLS, f"{asked.index:03d}.asked"), asked_event
+    )
     options = "".join(f"\n  • {o}" for o in asked_event.options)
     announce(
         st.investigations.get(inv_id),
@@ -107,7 +118,7 @@ def open_wait(task: WaitTask) -> dict[str, object]:
     return {"wait_id": this_wait}
 
 
-def park_unanswered(task: WaitTask) -> dict[str, object]:
+def park_unanswered(task: WaitTask, *, announce: Announcer) -> dict[str, object]:
     """Nobody answered in time: park the investigation with a notice. A later message wakes
     it, and its first message answers the question."""
     st = stores()

@@ -1,4 +1,4 @@
-"""The ``fixloop`` command: run investigations on the embedded runtime."""
+"""The ``fixloop`` commands: run investigations on the embedded runtime, show, onboard, serve."""
 
 from __future__ import annotations
 
@@ -14,128 +14,27 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fixloop import records
-from fixloop.agent import start_investigation
+from fixloop.agent.toolset import default_registry
+from fixloop.cli import records
+from fixloop.cli.demo import prepare_demo_repo
+from fixloop.cli.output import print_summary, printer
+from fixloop.cli.watch import Watcher
 from fixloop.domain import load_signal
-from fixloop.errors import BadInputError, FixloopError
-from fixloop.progress import describe
+from fixloop.domain.describe import describe
+from fixloop.errors import BadInputError
+from fixloop.intake import Target, admit, start_investigation
+from fixloop.llm.factory import model_from_spec
+from fixloop.onboarding import deliver_onboarding
 from fixloop.store import StoredEvent, stores
-from fixloop.watch import Watcher
 
 if TYPE_CHECKING:
     from fixloop.local.live import LiveServer
 
+# fixloop.local (moto, the local servers) is imported where a command starts the embedded
+# runtime, not here: `fixloop show` and argument errors should not pay for loading moto.
+
 GITHUB_REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
-DEMO_DIR = Path(__file__).resolve().parents[1] / "examples" / "orders-service"
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args))
-    except FixloopError as exc:
-        print(f"fixloop: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("fixloop: interrupted", file=sys.stderr)
-        return 130
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fixloop", description=__doc__)
-    sub = parser.add_subparsers(required=True, metavar="COMMAND")
-
-    inv = sub.add_parser("investigate", help="investigate a signal against a local repository")
-    inv.add_argument("--repo", required=True, type=Path, help="a local git repository")
-    inv.add_argument(
-        "--signal",
-        required=True,
-        type=Path,
-        help="an EventBridge alarm state change event or a CloudWatch Logs subscription message",
-    )
-    inv.add_argument(
-        "--model", default="anthropic", help="scripted:FILE, anthropic[:MODEL] or bedrock[:MODEL]"
-    )
-    inv.add_argument(
-        "--github",
-        metavar="OWNER/REPO",
-        default="",
-        help="deliver the pull request to this GitHub repository (token from GITHUB_TOKEN); "
-        "default: a branch in the local repository",
-    )
-    _common(inv)
-    inv.set_defaults(func=_investigate)
-
-    trig = sub.add_parser(
-        "trigger",
-        help="deliver a signal as EventBridge or CloudWatch Logs would: triage, then investigate",
-    )
-    trig.add_argument("file", type=Path, help="an alarm state change event or a Logs message")
-    trig.add_argument("--repo", required=True, type=Path, help="a local git repository")
-    trig.add_argument("--model", default="anthropic", help="as for investigate")
-    trig.add_argument("--github", metavar="OWNER/REPO", default="", help="as for investigate")
-    _common(trig)
-    trig.set_defaults(func=_trigger)
-
-    show = sub.add_parser("show", help="show an investigation a previous command ran")
-    show.add_argument("investigation_id")
-    show.add_argument("--json", action="store_true", help="print the stored record as JSON")
-    show.set_defaults(func=_show)
-
-    demo = sub.add_parser("demo", help="run the built-in scenario (scripted model, sample repo)")
-    _common(demo)
-    demo.set_defaults(func=_demo)
-
-    onboard = sub.add_parser(
-        "onboard", help="open the pull request that instruments a service for fixloop"
-    )
-    onboard.add_argument("--repo", required=True, type=Path, help="a local git repository")
-    onboard.add_argument(
-        "--github",
-        metavar="OWNER/REPO",
-        default="",
-        help="open the pull request on this GitHub repository (token from GITHUB_TOKEN); "
-        "default: a branch in the local repository",
-    )
-    onboard.add_argument(
-        "--function",
-        metavar="NAME",
-        action="append",
-        default=[],
-        help="the deployed name of a Lambda function to watch (repeatable; default: detected "
-        "from the repository, or guessed from the handler modules)",
-    )
-    onboard.add_argument("--json", action="store_true", help="end with a one-line JSON summary")
-    onboard.set_defaults(func=_onboard)
-
-    serve = sub.add_parser(
-        "serve",
-        help="run the embedded runtime and serve the webhooks and REST API over HTTP",
-        description=(
-            "Serves POST /webhooks/{github,slack,linear}, POST /signals, GET "
-            "/investigations/ID and POST /investigations/ID/messages with the real handlers, "
-            "until interrupted. Signing secrets come from FIXLOOP_SLACK_SIGNING_SECRET, "
-            "FIXLOOP_LINEAR_WEBHOOK_SECRET and FIXLOOP_GITHUB_WEBHOOK_SECRET."
-        ),
-    )
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback)")
-    serve.add_argument("--port", type=int, default=8000, help="port (0: any free one)")
-    serve.set_defaults(func=_serve)
-    return parser
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", action="store_true", help="end with a one-line JSON summary")
-    p.add_argument("--timeout", type=float, default=1800, help="seconds to wait (default 1800)")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
-    p.add_argument(
-        "--live",
-        action="store_true",
-        help="serve the live view, WebSocket API and MCP on a local URL (embedded runtime); "
-        "after the end it stays up until Ctrl-C when run in a terminal",
-    )
-    p.add_argument("--live-port", type=int, default=0, help="port of --live (default: any)")
+DEMO_DIR = Path(__file__).resolve().parents[2] / "examples" / "orders-service"
 
 
 def _check_github(value: str) -> None:
@@ -143,7 +42,7 @@ def _check_github(value: str) -> None:
         raise BadInputError(f"--github {value}: expected OWNER/REPO")
 
 
-def _investigate(args: argparse.Namespace) -> int:
+def investigate(args: argparse.Namespace) -> int:
     _check_github(args.github)
     return run(
         repo=args.repo,
@@ -157,9 +56,7 @@ def _investigate(args: argparse.Namespace) -> int:
     )
 
 
-def _serve(args: argparse.Namespace) -> int:
-    import time
-
+def serve(args: argparse.Namespace) -> int:
     from fixloop.local.gateway import API_ROUTES
     from fixloop.local.live import LiveServer
     from fixloop.local.runtime import EmbeddedRuntime
@@ -180,9 +77,7 @@ def _serve(args: argparse.Namespace) -> int:
             time.sleep(3600)
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from fixloop.demo import prepare_demo_repo
-
+def demo(args: argparse.Namespace) -> int:
     if not DEMO_DIR.is_dir():
         raise BadInputError(f"the demo scenario is missing: {DEMO_DIR} (use a source checkout)")
     repo = prepare_demo_repo(DEMO_DIR)
@@ -197,9 +92,7 @@ def _demo(args: argparse.Namespace) -> int:
     )
 
 
-def _onboard(args: argparse.Namespace) -> int:
-    from fixloop.onboarding import deliver_onboarding
-
+def onboard(args: argparse.Namespace) -> int:
     _check_github(args.github)
     result = deliver_onboarding(args.repo, github_repo=args.github, functions=args.function)
     print(result.plan.summary, file=sys.stderr)
@@ -227,13 +120,10 @@ def run(
 ) -> int:
     """Validate every input first, then run one investigation to its end (``live_port``:
     serve the live surfaces on that port, 0 for any)."""
-    from fixloop.llm.factory import model_from_spec
-    from fixloop.tools import default_registry
-
     commit = _head_commit(repo)
     signal = load_signal(signal_file)
     provider = model_from_spec(model, known_tools=default_registry().names)
-    say = _printer(quiet)
+    say = printer(quiet)
     if model.startswith("scripted:"):
         say(f"model      {provider.name} (a replay of recorded turns: no model is called)")
     else:
@@ -254,7 +144,7 @@ def run(
         if live is not None:
             say(f"live view  {live.view_url(inv.investigation_id)}")
         data = _follow(watcher, inv.investigation_id, say, timeout_s, started)
-        _print_summary(data)
+        print_summary(data)
         if live is not None and sys.stdin.isatty():
             say(f"live view  still at {live.view_url(inv.investigation_id)} (Ctrl-C to stop)")
             with suppress(KeyboardInterrupt):
@@ -275,7 +165,7 @@ def _follow(
     """Show the investigation's events until it ends; keep its record; return its summary."""
 
     def show(stored: StoredEvent) -> None:
-        for line in describe(stored):
+        for line in describe(stored.event):
             say(line)
 
     watcher.wait(investigation_id, timeout_s=timeout_s, on_event=show)
@@ -290,18 +180,14 @@ def _follow(
     return data
 
 
-def _trigger(args: argparse.Namespace) -> int:
+def trigger(args: argparse.Namespace) -> int:
     """Deliver a signal the way EventBridge or CloudWatch Logs would: triage splits it into
     problems, each starts an investigation (or is counted on the one already on it)."""
-    from fixloop.agent.intake import Target, admit
-    from fixloop.llm.factory import model_from_spec
-    from fixloop.tools import default_registry
-
     _check_github(args.github)
     commit = _head_commit(args.repo)
     signal = load_signal(args.file)
     model_from_spec(args.model, known_tools=default_registry().names)
-    say = _printer(args.quiet)
+    say = printer(args.quiet)
     started = time.monotonic()
     with _runtime(say) as (watcher, _live):
         target = Target(
@@ -321,7 +207,7 @@ def _trigger(args: argparse.Namespace) -> int:
             if a.started
         ]
     for data in results:
-        _print_summary(data)
+        print_summary(data)
     if args.json:
         out = {
             "admissions": [
@@ -365,11 +251,11 @@ def _runtime(
     with EmbeddedRuntime() as rt:
         say(f"runtime    embedded (moto on {rt.endpoint_url}, real ASL, in-process Lambdas)")
         if live_port is None:
-            yield rt.watcher, None
+            yield Watcher(rt.state_machine_arn), None
             return
         with LiveServer(rt, port=live_port) as live:
             say(f"live       {live.view_url()}  (MCP: {live.url}/mcp/ with this token)")
-            yield rt.watcher, live
+            yield Watcher(rt.state_machine_arn), live
 
 
 def _head_commit(repo: Path) -> str:
@@ -386,20 +272,12 @@ def _head_commit(repo: Path) -> str:
     return proc.stdout.strip()
 
 
-def _printer(quiet: bool) -> Callable[[str], None]:
-    def say(line: str) -> None:
-        if not quiet:
-            print(line, file=sys.stderr, flush=True)
-
-    return say
-
-
-def _show(args: argparse.Namespace) -> int:
+def show(args: argparse.Namespace) -> int:
     record = records.load(args.investigation_id)
     if args.json:
         print(json.dumps(record, indent=1))
         return 0
-    _print_summary(record["summary"])
+    print_summary(record["summary"])
     inv = record["investigation"]
     print(f"  repository         {inv['repo']} at {inv['commit'][:12]}")
     delivered = [e["event"] for e in record["events"] if e["event"]["type"] == "delivered"]
@@ -419,39 +297,3 @@ def _show(args: argparse.Namespace) -> int:
         print()
         print(last["diff"])
     return 0
-
-
-def _print_summary(data: dict[str, Any]) -> None:
-    print()
-    print(f"Investigation {data['investigation_id']}: {data['status']}")
-    if data["outcome"]:
-        print(f"  outcome            {data['outcome']}")
-    print(f"  turns              {data['turns']}  ({data['tool_calls']} tool calls)")
-    print(f"  events in the log  {data['events']}")
-    print(
-        f"  executions         {data['executions']} generation(s), "
-        f"{data['state_transitions']} state transitions"
-    )
-    print(f"  largest payload    {data['max_state_payload_bytes']} bytes")
-    tokens = data.get("tokens")
-    if tokens:
-        print(
-            f"  model tokens       {tokens['input']:,} input, {tokens['output']:,} output, "
-            f"{tokens['cache_write']:,} cache write, {tokens['cache_read']:,} cache read"
-            f"  ({data.get('compactions', 0)} compactions)"
-        )
-    cost = data.get("cost_usd")
-    if cost:
-        parts = ", ".join(
-            f"{name.replace('_', ' ')} ${cost[name]:.4f}"
-            for name in ("model", "step_functions", "lambda", "fargate", "dynamodb", "websocket")
-        )
-        print(f"  cost               ${cost['total']:.4f}  ({parts})")
-    print(f"  took               {data['duration_s']:.1f} s")
-    pr = data.get("pull_request")
-    if pr:
-        print(f"  pull request       #{pr['number']} on {pr['branch']}  {pr['url']}")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

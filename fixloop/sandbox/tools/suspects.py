@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from pydantic import BaseModel, Field
 
 from fixloop.errors import ToolFailed, TransientError
+from fixloop.sandbox.tools.context import workspace_of
 from fixloop.sandbox.workspace import Workspace, clean_git_env
 from fixloop.tools.registry import Tool, ToolContext, cap_output
 
@@ -137,9 +138,7 @@ def match_path(frame_path: str, files: list[str]) -> list[str]:
 
 
 def suspect_commits(ctx: ToolContext, args: SuspectCommitsInput) -> str:
-    ws = ctx.workspace
-    if ws is None:
-        raise ToolFailed("suspect_commits runs only in the sandbox, which this call did not reach")
+    ws = workspace_of(ctx, "suspect_commits")
     if args.stack_trace and args.stack_trace.strip():
         text, source = args.stack_trace, "the given stack trace"
     else:
