@@ -147,6 +147,11 @@ def test_github_through_the_gateway_checks_the_signature(
     assert channels.github("pull_request_review_comment", payload, delivery="g1")[0] == 202
     wait_for(lambda: waiting(inv_id), what="the second question")
     assert len(messages_of(inv_id)) == 1
+    # A signed delivery over the size limit is refused like on the other endpoints, unread
+    huge = review_comment(inv_id, "x" * 70_000)
+    status, body = channels.github("pull_request_review_comment", huge, delivery="g2")
+    assert status == 413 and "limit is 64000" in body["message"]
+    assert len(messages_of(inv_id)) == 1
 
 
 # -- REST ----------------------------------------------------------------------------------
