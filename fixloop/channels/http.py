@@ -12,13 +12,14 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from fixloop.config import get_settings
-from fixloop.errors import BadInputError
+from fixloop.errors import BadInputError, FixloopError
 
 __all__ = ["BodyTooLarge", "json_response", "refuse_bad_requests", "request_body"]
 
 
-class BodyTooLarge(BadInputError):
-    """The request body is over ``max_message_bytes`` (answered 413)."""
+class BodyTooLarge(FixloopError):
+    """The request body is over ``max_message_bytes`` (answered 413). An HTTP refusal, never
+    raised across a Lambda boundary to the state machine."""
 
 
 def request_body(event: APIGatewayProxyEvent) -> bytes:

@@ -20,7 +20,7 @@ def send_to_investigation(
     """Post ``text`` from ``author`` to the investigation: it answers the question the agent
     waits on, wakes a stopped investigation, or is read at the next turn (see ``Posted``).
 
-    Raises :class:`~fixloop.store.exceptions.InvestigationNotFound` for an unknown id.
+    Raises :class:`~fixloop.errors.InvestigationNotFound` for an unknown id.
     """
     return post_message(
         investigation_id,

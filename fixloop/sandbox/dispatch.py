@@ -21,7 +21,8 @@ from aws_lambda_powertools import Logger
 from fixloop import aws
 from fixloop.config import get_settings
 from fixloop.domain.signal import utcnow
-from fixloop.sandbox.launcher import SandboxUnavailable, launch
+from fixloop.errors import SandboxUnavailable
+from fixloop.sandbox.launcher import launch
 from fixloop.sandbox.protocol import SandboxCall
 from fixloop.store import stores
 from fixloop.store.sandboxes import SandboxRecord, stale_after

@@ -27,9 +27,8 @@ from fixloop.domain.events import (
     Event,
     calls_position,
 )
-from fixloop.errors import NotFoundError
+from fixloop.errors import EventNotFound, NotFoundError, StorageThrottled
 from fixloop.store.blobs import BlobStore
-from fixloop.store.exceptions import EventNotFound, StorageThrottled
 
 MAX_INLINE_BODY_BYTES = 350_000
 _THROTTLE_CODES = frozenset(

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from fixloop.domain.investigation import Investigation, PullRequestRef, Status
 from fixloop.domain.signal import utcnow
-from fixloop.store.exceptions import InvestigationNotFound
+from fixloop.errors import InvestigationNotFound
 
 
 class InvestigationStore:

@@ -6,6 +6,7 @@ the prompt exactly as it went over the wire.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,10 @@ import pytest
 
 from fixloop.domain import parse_signal
 from fixloop.domain.events import ContextGathering, ToolResult
-from fixloop.intake import start_investigation
+from fixloop.intake import Target, admit, start_investigation
 from fixloop.llm.factory import clear_model_cache
 from fixloop.testing.messages_server import MessagesServer
+from fixloop.triage import error_fingerprint, parse_error
 from tests.integration.scenario import log_of
 from tests.runtime import LocalRuntime
 from tests.support import alarm_event, commit_as, head, logs_message, make_repo, tool_use
@@ -108,6 +110,45 @@ def test_the_first_prompt_names_the_commits_that_changed_the_failing_lines(
     [listed] = [e.event for e in log_of(inv_id) if isinstance(e.event, ContextGathering)]
     assert [c["name"] for c in listed.calls] == ["suspect_commits"]
     assert len(messages.requests) == 1
+
+
+def test_a_lambda_json_log_line_gets_its_suspect_commits(
+    runtime: LocalRuntime, messages: MessagesServer, tmp_path: Path
+) -> None:
+    # Given the same error logged in Lambda's JSON log format: one line, the frames inside the
+    # "stackTrace" list with their quotes escaped
+    repo, bob = _history(tmp_path)
+    line = json.dumps(
+        {
+            "timestamp": "2026-11-22T09:20:00Z",
+            "level": "ERROR",
+            "errorMessage": "'user'",
+            "errorType": "KeyError",
+            "requestId": "3f1c2a9e-1b2c-4d5e-8f90-123456789abc",
+            "stackTrace": [
+                '  File "/var/runtime/bootstrap.py", line 60, in handle_event_request\n',
+                '  File "/var/task/app/handler.py", line 3, in handle\n'
+                '    return ident(event["user"]["id"])\n',
+                '  File "/var/task/app/util.py", line 2, in ident\n    return x.strip()\n',
+            ],
+        }
+    )
+    messages.enqueue([tool_use("finish", summary="Bob's change reads a missing key.")])
+    # When it arrives through intake, as a CloudWatch Logs delivery does
+    target = Target(repo=str(repo), commit=head(repo), model="anthropic:claude-test")
+    [admission] = admit(parse_signal(logs_message([line])), target)
+    ended = runtime.watcher.wait(admission.investigation_id, timeout_s=120)
+    assert ended.status == "finished", ended.outcome
+    # Then triage fingerprinted it by its frames, and the suspect commits of those very
+    # frames open the first prompt
+    assert admission.started
+    assert admission.fingerprint == error_fingerprint(parse_error(line))
+    prompt = _first_prompt(messages)
+    suspects = prompt[prompt.index("Suspect commits") :]
+    assert f"{bob[:12]}  " in suspects
+    assert "app/handler.py:3 <- /var/task/app/handler.py:3 in handle" in suspects
+    assert "app/util.py:2 <- /var/task/app/util.py:2 in ident" in suspects
+    assert "could not be gathered" not in prompt
 
 
 def test_an_alarm_without_stack_frames_goes_straight_to_the_model(

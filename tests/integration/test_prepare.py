@@ -55,7 +55,7 @@ def _open(repo: str = "", signal: dict[str, object] | None = None, **fields: obj
         title="t",
         repo=repo,
         model="scripted:none",
-        **fields,  # type: ignore[arg-type]
+        **fields,
     )
     st = stores()
     st.investigations.create(inv)

@@ -28,9 +28,9 @@ from fixloop.agent.toolset import default_registry
 from fixloop.domain import Investigation, LogLine, Signal, ToolResult, parse_signal
 from fixloop.errors import ToolFailed, TransientError
 from fixloop.sandbox.tools import SandboxContext
-from fixloop.sandbox.tools.suspects import parse_frames
 from fixloop.sandbox.workspace import Workspace
 from fixloop.tools import ToolContext, telemetry
+from fixloop.triage import application_frames, parse_error
 from tests.integration.scenario import log_of, run_scripted
 from tests.runtime import LocalRuntime
 from tests.support import alarm_event, commit_as, head, logs_message, make_repo, tool_use
@@ -674,25 +674,76 @@ def test_suspect_commits_without_frames_or_outside_the_sandbox(tmp_path: Path) -
 
 
 def test_frames_of_python_node_and_java_traces() -> None:
+    # Given a Python, a Node and a Java trace in one text, each through library or runtime code
     text = "\n".join(
         [
+            "Traceback (most recent call last):",
             '  File "/var/task/app/handler.py", line 12, in handle',
             '  File "/var/lang/lib/python3.12/json/__init__.py", line 346, in loads',
+            "json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)",
+            "TypeError: Cannot read properties of undefined (reading 'id')",
             "    at processOrder (/var/task/src/orders.js:42:17)",
             "    at /var/task/src/index.mjs:7:3",
             "    at Module._compile (node:internal/modules/cjs/loader:1105:14)",
             "    at Object.<anonymous> (/var/task/node_modules/lib/x.js:1:1)",
+            "java.lang.IllegalStateException: no order",
             "\tat com.acme.orders.Handler$Inner.handle(Handler.java:42)",
             "\tat java.base/jdk.internal.reflect.Method.invoke(Method.java:566)",
         ]
     )
-    assert [(f.path, f.line) for f in parse_frames(text)] == [
+    # When / Then the application's frames are found, the JDK's among the library frames left out
+    assert [(f.source_path, f.line) for f in application_frames(text)] == [
         ("/var/task/app/handler.py", 12),
-        ("/var/task/src/orders.js", 42),
         ("/var/task/src/index.mjs", 7),
+        ("/var/task/src/orders.js", 42),
         ("com/acme/orders/Handler.java", 42),
-        ("jdk/internal/reflect/Method.java", 566),
     ]
+
+
+def test_suspect_commits_reads_lambda_and_powertools_json_log_lines(tmp_path: Path) -> None:
+    # Given Bob's change to the handler line, and the error logged as one JSON line in Lambda's
+    # JSON log format (the frames in "stackTrace", quotes escaped), which triage fingerprints
+    repo = make_repo(tmp_path / "svc", {"app/handler.py": "def handle(event):\n    return 1\n"})
+    bob = commit_as(
+        repo,
+        "Bob",
+        "Read the user id from the event",
+        {"app/handler.py": 'def handle(event):\n    return event["user"]["id"]\n'},
+    )
+    ws = Workspace.create(tmp_path / "ws", repo, head(repo))
+    frame = '  File "/var/task/app/handler.py", line 2, in handle\n'
+    lambda_json = json.dumps(
+        {
+            "timestamp": "2026-11-22T09:20:00Z",
+            "level": "ERROR",
+            "errorMessage": "'user'",
+            "errorType": "KeyError",
+            "requestId": "3f1c2a9e-1b2c-4d5e-8f90-123456789abc",
+            "stackTrace": [
+                '  File "/var/runtime/bootstrap.py", line 60, in handle_event_request\n',
+                frame + '    return event["user"]["id"]\n',
+            ],
+        }
+    )
+    powertools = json.dumps(
+        {
+            "level": "ERROR",
+            "message": "checkout failed",
+            "service": "orders",
+            "exception": f"Traceback (most recent call last):\n{frame}KeyError: 'user'",
+            "exception_name": "KeyError",
+        }
+    )
+    for line in (lambda_json, powertools):
+        assert parse_error(line).frames, "triage reads the frame it fingerprints"
+        # When the sandbox runs suspect_commits on the signal holding that line
+        out = _run("suspect_commits", _ctx(_log_signal("/aws/lambda/orders", [line]), ws=ws))
+        # Then Bob's commit explains the frame
+        lines = out.splitlines()
+        assert lines[0].startswith("1 commit last changed the lines of 1 application frame")
+        assert lines[1].startswith(f"{bob[:12]}  ")
+        assert lines[2] == "    app/handler.py:2 <- /var/task/app/handler.py:2 in handle"
+        assert "bootstrap" not in out
 
 
 # -- the registry -------------------------------------------------------------------------

@@ -1,19 +1,16 @@
 """suspect_commits: the commits that last changed the lines of the signal's stack traces.
 
-A sandbox tool (it needs the workspace's git history). It finds the application frames in
-the signal's log lines (Python ``File "...", line N``, Node ``at f (file:line:col)``, Java
-``at a.b.C.m(C.java:42)``), maps each frame's path, as the container saw it
-(``/var/task/app/handler.py``), to a file of the repository by suffix, and runs ``git blame``
+A sandbox tool (it needs the workspace's git history). It reads the application frames of
+the signal's log lines with triage's parser (:func:`fixloop.triage.application_frames`: the
+same reading that fingerprinted the signal, JSON logs included, library and runtime frames
+left out), maps each frame's path, as the container saw it (``/var/task/app/handler.py``; for
+Java the class's package path), to a file of the repository by suffix, and runs ``git blame``
 on that line at the investigated commit. The result is one entry per commit, newest first,
 with the frames it explains.
-
-The frame patterns are deliberately small and local; a fuller stack trace parser may replace
-them later.
 """
 
 from __future__ import annotations
 
-import re
 import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,36 +22,12 @@ from fixloop.errors import ToolFailed, TransientError
 from fixloop.sandbox.tools.context import workspace_of
 from fixloop.sandbox.workspace import Workspace, clean_git_env
 from fixloop.tools.registry import Tool, ToolContext, cap_output
+from fixloop.triage import AppFrame, application_frames
 
 MAX_FRAMES = 40
 """Distinct application frames blamed; further frames are counted, not blamed."""
 GIT_TIMEOUT_S = 60
 MAX_SOURCE_CHARS = 160
-
-PYTHON_FRAME = re.compile(r'File "(?P<path>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>\S+))?')
-NODE_FRAME = re.compile(
-    r"\bat (?:(?P<func>[^\s()][^()]*?) \()?(?:file://)?(?P<path>(?:[A-Za-z]:)?[^\s():]+)"
-    r":(?P<line>\d+):\d+\)?"
-)
-JAVA_FRAME = re.compile(
-    r"\bat (?:[\w.$/@-]+/)?(?P<func>[\w$.<>]+)\((?P<file>[\w$-]+\.(?:java|kt|scala|groovy))"
-    r":(?P<line>\d+)\)"
-)
-LIBRARY_PARTS = (
-    "site-packages/",
-    "dist-packages/",
-    "node_modules/",
-    "/usr/lib/",
-    "/usr/local/lib/",
-    "/var/runtime/",
-    "/var/lang/",
-    "/opt/python/",
-    "/opt/nodejs/",
-    "<frozen ",
-    "<string>",
-    "<anonymous>",
-)
-"""Frames in these places are libraries or the runtime, not the application."""
 
 
 class SuspectCommitsInput(BaseModel):
@@ -63,17 +36,6 @@ class SuspectCommitsInput(BaseModel):
         description="Stack trace text to use instead of the signal's log lines (e.g. one "
         "found with query_logs). Default: the signal's log lines.",
     )
-
-
-@dataclass(frozen=True)
-class Frame:
-    path: str
-    """As the trace names it (``/var/task/app/handler.py``; for Java the package path)."""
-    line: int
-    function: str = ""
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}" + (f" in {self.function}" if self.function else "")
 
 
 @dataclass(frozen=True)
@@ -86,30 +48,6 @@ class Blame:
     path: str
     line: int
     source: str
-
-
-def parse_frames(text: str) -> list[Frame]:
-    """Stack frames in ``text`` in order of appearance, each once; library frames left out."""
-    frames: list[Frame] = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        found: Frame | None = None
-        if m := PYTHON_FRAME.search(line):
-            found = Frame(m["path"], int(m["line"]), m["func"] or "")
-        elif m := JAVA_FRAME.search(line):
-            qualified = m["func"].rsplit(".", 1)[0]  # com.acme.Handler$Inner
-            package = qualified.rsplit(".", 1)[0] if "." in qualified else ""
-            path = "/".join([*package.split("."), m["file"]]) if package else m["file"]
-            found = Frame(path, int(m["line"]), m["func"])
-        elif m := NODE_FRAME.search(line):
-            found = Frame(m["path"], int(m["line"]), (m["func"] or "").strip())
-        if found is None or found.line < 1:
-            continue
-        if any(part in found.path.replace("\\", "/") for part in LIBRARY_PARTS):
-            continue
-        if found not in frames:
-            frames.append(found)
-    return frames
 
 
 def match_path(frame_path: str, files: list[str]) -> list[str]:
@@ -144,18 +82,18 @@ def suspect_commits(ctx: ToolContext, args: SuspectCommitsInput) -> str:
     else:
         text = "\n".join(line.message for line in ctx.signal.log_lines)
         source = "the signal's log lines"
-    frames = parse_frames(text)
+    frames = application_frames(text)
     if not frames:
         raise ToolFailed(
             f'no application stack frames in {source} (looked for Python \'File "...", line '
             "N', Node 'at f (file:line:col)' and Java 'at a.B.m(B.java:42)' frames outside "
-            "libraries); pass stack_trace, e.g. from query_logs"
+            "libraries, in text and JSON logs); pass stack_trace, e.g. from query_logs"
         )
     files = _files_at(ws)
-    by_commit: dict[str, list[tuple[Frame, Blame]]] = {}
+    by_commit: dict[str, list[tuple[AppFrame, Blame]]] = {}
     unexplained: list[str] = []
     for frame in frames[:MAX_FRAMES]:
-        matched = match_path(frame.path, files)
+        matched = match_path(frame.source_path, files)
         if not matched:
             unexplained.append(f"{frame} (no file of the repository matches)")
             continue
