@@ -20,8 +20,8 @@ from fixloop.channels import github as github_channel
 from fixloop.local.gateway import gateway_routes
 from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.local.server import LocalServer
-from fixloop.testing.linear_server import LinearServer
-from fixloop.testing.slack_server import SlackServer
+from tests.fakes.linear_server import LinearServer
+from tests.fakes.slack_server import SlackServer
 
 SLACK_SECRET = "slack-signing-secret"
 LINEAR_SECRET = "linear-webhook-secret"
