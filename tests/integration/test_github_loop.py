@@ -9,7 +9,7 @@ import pytest
 
 from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.store import stores
-from tests.fakes.github_server import GitHubServer
+from tests.fakes.github import GitHubServer
 from tests.integration.scenario import start_scripted
 from tests.support import tool_use
 

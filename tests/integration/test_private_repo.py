@@ -22,7 +22,7 @@ from fixloop.errors import BadInputError
 from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.sandbox.workspace import Workspace
 from tests.fakes.git_http_server import GitHttpServer
-from tests.fakes.github_server import GitHubServer
+from tests.fakes.github import GitHubServer
 from tests.integration.scenario import log_of
 from tests.support import alarm_event, head, rsa_key_pair, tool_use, write_script
 
