@@ -34,7 +34,7 @@ from fixloop.local import moto_patches  # noqa: E402
 from fixloop.local.live import LiveServer  # noqa: E402
 from fixloop.local.runtime import EmbeddedRuntime  # noqa: E402
 from fixloop.store import stores  # noqa: E402
-from tests.fakes.messages_server import MessagesServer  # noqa: E402
+from tests.fakes.messages import MessagesServer  # noqa: E402
 from tests.support import alarm_event, head, make_repo, tool_use  # noqa: E402
 
 MARKER = re.compile(r"m(\d{5}) ")

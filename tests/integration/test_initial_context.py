@@ -17,7 +17,7 @@ from fixloop.domain import parse_signal
 from fixloop.domain.events import ContextGathering, ToolResult
 from fixloop.llm.factory import clear_model_cache
 from fixloop.local.runtime import EmbeddedRuntime
-from tests.fakes.messages_server import MessagesServer
+from tests.fakes.messages import MessagesServer
 from tests.integration.scenario import log_of
 from tests.support import alarm_event, commit_as, head, logs_message, make_repo, tool_use
 

@@ -11,7 +11,7 @@ import pytest
 from fixloop.domain import AssistantMessage, CompactionSummary, ToolResultsCleared
 from fixloop.llm import clear_model_cache
 from fixloop.local.runtime import EmbeddedRuntime
-from tests.fakes.messages_server import MessagesServer
+from tests.fakes.messages import MessagesServer
 from tests.fakes.replay import RequestFigures, SessionReplay, request_figures
 from tests.integration.scenario import (
     log_of,

@@ -30,7 +30,7 @@ from fixloop.llm import (
     model_from_spec,
 )
 from tests.conftest import TEST_SECRET_PREFIX
-from tests.fakes.messages_server import MessagesServer
+from tests.fakes.messages import MessagesServer
 
 SEARCH_LOGS = ToolDefinition(
     name="search_logs",
