@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from fixloop.domain import CompactionSummary, ToolResultsCleared  # noqa: E402
 from fixloop.local import moto_patches  # noqa: E402
-from fixloop.testing.messages_server import MessagesServer  # noqa: E402
-from fixloop.testing.replay import SessionReplay, request_figures  # noqa: E402
+from tests.fakes.messages import MessagesServer  # noqa: E402
+from tests.fakes.replay import SessionReplay, request_figures  # noqa: E402
 from tests.integration.scenario import (  # noqa: E402
     log_of,
     long_session_script,

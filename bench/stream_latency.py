@@ -33,7 +33,7 @@ from fixloop.live.client import LiveFollower  # noqa: E402
 from fixloop.local import moto_patches  # noqa: E402
 from fixloop.local.live import LiveServer  # noqa: E402
 from fixloop.store import stores  # noqa: E402
-from fixloop.testing.messages_server import MessagesServer  # noqa: E402
+from tests.fakes.messages import MessagesServer  # noqa: E402
 from tests.runtime import LocalRuntime  # noqa: E402
 from tests.support import alarm_event, head, make_repo, tool_use  # noqa: E402
 

@@ -19,8 +19,8 @@ from slack_sdk.signature import SignatureVerifier
 from fixloop.channels import github as github_channel
 from fixloop.local.gateway import gateway_routes
 from fixloop.local.server import LocalServer
-from fixloop.testing.linear_server import LinearServer
-from fixloop.testing.slack_server import SlackServer
+from tests.fakes.linear_server import LinearServer
+from tests.fakes.slack_server import SlackServer
 from tests.runtime import LocalRuntime
 
 SLACK_SECRET = "slack-signing-secret"

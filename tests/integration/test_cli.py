@@ -256,7 +256,7 @@ def test_an_endpoint_without_fixloop_deployed_is_a_clear_error(
 def test_investigate_delivers_to_github_with_a_lost_response_on_the_way(tmp_path: Path) -> None:
     # Given a repository on a (local) GitHub, the same repository checked out, and a GitHub
     # that loses its answer to the commit creation once
-    from fixloop.testing.github_server import GitHubServer
+    from tests.fakes.github import GitHubServer
 
     repo = make_repo(tmp_path / "svc", {"svc/core.py": "def f(x):\n    return 1 / x\n"})
     signal = tmp_path / "sig.json"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fixloop.store import stores
-from fixloop.testing.github_server import GitHubServer
+from tests.fakes.github import GitHubServer
 from tests.integration.scenario import start_scripted
 from tests.runtime import LocalRuntime
 from tests.support import tool_use

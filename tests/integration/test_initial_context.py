@@ -17,8 +17,8 @@ from fixloop.domain import parse_signal
 from fixloop.domain.events import ContextGathering, ToolResult
 from fixloop.intake import Target, admit, start_investigation
 from fixloop.llm.factory import clear_model_cache
-from fixloop.testing.messages_server import MessagesServer
 from fixloop.triage import error_fingerprint, parse_error
+from tests.fakes.messages import MessagesServer
 from tests.integration.scenario import log_of
 from tests.runtime import LocalRuntime
 from tests.support import alarm_event, commit_as, head, logs_message, make_repo, tool_use

@@ -10,8 +10,8 @@ import pytest
 
 from fixloop.domain import AssistantMessage, CompactionSummary, ToolResultsCleared
 from fixloop.llm import clear_model_cache
-from fixloop.testing.messages_server import MessagesServer
-from fixloop.testing.replay import RequestFigures, SessionReplay, request_figures
+from tests.fakes.messages import MessagesServer
+from tests.fakes.replay import RequestFigures, SessionReplay, request_figures
 from tests.integration.scenario import (
     log_of,
     long_session_script,

@@ -20,8 +20,8 @@ from fixloop.domain.events import ToolResult
 from fixloop.errors import BadInputError
 from fixloop.intake import start_investigation
 from fixloop.sandbox.workspace import Workspace
-from fixloop.testing.git_http_server import GitHttpServer
-from fixloop.testing.github_server import GitHubServer
+from tests.fakes.git_http_server import GitHttpServer
+from tests.fakes.github import GitHubServer
 from tests.integration.scenario import log_of
 from tests.runtime import LocalRuntime
 from tests.support import alarm_event, head, rsa_key_pair, tool_use, write_script

@@ -1,6 +1,6 @@
 """A scripted session served over the Messages API, for long-session tests and benchmarks.
 
-:class:`SessionReplay` is a :class:`~fixloop.testing.messages_server.MessagesServer`
+:class:`SessionReplay` is a :class:`~tests.fakes.messages.MessagesServer`
 responder: it answers each turn request with the next turn of a script and each compaction
 request (a request without tools) with a summary. It is not a model. It finds which turn is
 asked for from the request itself (the tool_use ids it gave the previous turn, which the
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fixloop.llm.protocol import message_texts
-from fixloop.testing.messages_server import (
+from tests.fakes.messages import (
     MessageReply,
     RecordedRequest,
     block_tokens,
