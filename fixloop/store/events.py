@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
 
 from fixloop.domain.events import (
     EVENT_ADAPTER,
@@ -27,13 +26,11 @@ from fixloop.domain.events import (
     Event,
     calls_position,
 )
-from fixloop.errors import EventNotFound, NotFoundError, StorageThrottled
+from fixloop.errors import EventNotFound, NotFoundError
 from fixloop.store.blobs import BlobStore
+from fixloop.store.conditions import applied
 
 MAX_INLINE_BODY_BYTES = 350_000
-_THROTTLE_CODES = frozenset(
-    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
-)
 
 
 @dataclass(frozen=True)
@@ -66,16 +63,9 @@ class EventLog:
             item["blob_key"] = key
         else:
             item["body"] = body
-        try:
-            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(sk)")
-        except ClientError as exc:
-            code = exc.response["Error"]["Code"]
-            if code == "ConditionalCheckFailedException":
-                return False
-            if code in _THROTTLE_CODES:
-                raise StorageThrottled(f"event log write throttled: {code}") from exc
-            raise
-        return True
+        return applied(
+            lambda: self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(sk)")
+        )
 
     def get(self, investigation_id: str, position: str) -> Event | None:
         resp = self._table.get_item(
