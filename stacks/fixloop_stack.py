@@ -99,9 +99,9 @@ class FixloopStack(cdk.Stack):
             self,
             "Loop",
             functions={
-                f"{spec.construct_id}FunctionArn": self.functions.versions[spec.name]
+                spec.asl_placeholder: self.functions.versions[spec.folder]
                 for spec in self.functions.specs
-                if spec.loop_step
+                if spec.asl_placeholder is not None
             },
             state_machine_name=config.state_machine_name,
         )
