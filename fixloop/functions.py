@@ -285,8 +285,7 @@ CATALOGUE: tuple[FunctionSpec, ...] = (
             lists_blobs=False,
         )
         for folder, construct_id in (
-            ("alarm_trigger", "AlarmTrigger"),
-            ("logs_trigger", "LogsTrigger"),
+            ("signal_trigger", "SignalTrigger"),
             ("api_trigger", "ApiTrigger"),
         )
     ),

@@ -102,15 +102,15 @@ def test_parameters_reach_the_functions_and_the_sandbox(template: dict[str, Any]
     (task,) = of_type(template, "AWS::ECS::TaskDefinition").values()
 
     # When / Then the model spec is every loop function's default model, the GitHub secret is
-    # deliver's and repo_token's, the targets the triggers', and the sandbox runs the given
-    # image
+    # deliver's and repo_token's, the targets the triggers' (the signal and api triggers), and
+    # the sandbox runs the given image
     envs = [f["Properties"]["Environment"]["Variables"] for f in functions]
     models = [env["FIXLOOP_MODEL"] for env in envs if "FIXLOOP_MODEL" in env]
     assert len(models) >= 10 and all(m == {"Ref": "ModelSpec"} for m in models)
     assert sum("FIXLOOP_GITHUB_SECRET_ARN" in env for env in envs) == 2
     assert [env["FIXLOOP_TARGETS"] for env in envs if "FIXLOOP_TARGETS" in env] == [
         {"Ref": "Targets"}
-    ] * 3
+    ] * 2
     (container,) = task["Properties"]["ContainerDefinitions"]
     assert container["Image"] == {"Ref": "SandboxImageUri"}
 

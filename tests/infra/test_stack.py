@@ -80,15 +80,14 @@ PLACEHOLDERS = {
 ENTRY_FUNCTIONS = {
     # folder: (timeout seconds, memory MB); invoked from outside, not by the state machine
     "github_webhook": (30, 512),
-    "alarm_trigger": (60, 512),
-    "logs_trigger": (60, 512),
+    "signal_trigger": (60, 512),
     "api_trigger": (60, 512),
     "repo_token": (30, 512),
     "slack_events": (30, 512),
     "linear_webhook": (30, 512),
     "investigations_api": (30, 512),
 }
-TRIGGERS = ("alarm_trigger", "logs_trigger", "api_trigger")
+TRIGGERS = ("signal_trigger", "api_trigger")
 WATCHED_LOG_GROUP = "/aws/lambda/orders"
 WEBHOOK_SECRET_NAME = "fixloop/github-webhook"
 WEBHOOK_API_NAME = "fixloop-webhooks"
@@ -1218,13 +1217,13 @@ def test_webhook_acknowledgments_are_scoped_and_have_reasons(stack: FixloopStack
 # ---------------------------------------------------------------------------------------------
 
 
-def test_alarm_rule_sends_alarms_going_into_alarm_to_the_alarm_trigger(
+def test_alarm_rule_sends_alarms_going_into_alarm_to_the_signal_trigger(
     template_json: dict[str, Any],
 ) -> None:
-    # Given the one EventBridge rule, the alarm trigger and the dead-letter queue
+    # Given the one EventBridge rule, the signal trigger and the dead-letter queue
     rule_id, rule = only(template_json, "AWS::Events::Rule")
     props = rule["Properties"]
-    fn_id = function_ids(template_json, "entry point")["alarm_trigger"]
+    fn_id = function_ids(template_json, "entry point")["signal_trigger"]
     queue_id, _ = only(template_json, "AWS::SQS::Queue")
 
     # When its pattern and its one target are read
@@ -1242,15 +1241,20 @@ def test_alarm_rule_sends_alarms_going_into_alarm_to_the_alarm_trigger(
             "alarmName": [{"anything-but": {"prefix": "fixloop-"}}],
         },
     }
-    # And it invokes alarm_trigger, retrying for an hour at most (3 retries), then puts the
+    # And it invokes signal_trigger, retrying for an hour at most (3 retries), then puts the
     # event in the dead-letter queue
     assert target["Arn"] == {"Fn::GetAtt": [fn_id, "Arn"]}
     assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 3}
     assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
     assert "Input" not in target and "InputTransformer" not in target
-    # And only this rule may invoke the function
-    (permission,) = permissions_of(template_json, fn_id)
-    assert permission["Principal"] == "events.amazonaws.com"
+    # And only this rule may invoke the function through EventBridge (CloudWatch Logs is its
+    # other caller: test_signal_trigger_may_be_invoked_by_cloudwatch_logs_of_this_account)
+    permissions = permissions_of(template_json, fn_id)
+    assert sorted(p["Principal"] for p in permissions) == [
+        "events.amazonaws.com",
+        "logs.amazonaws.com",
+    ]
+    (permission,) = (p for p in permissions if p["Principal"] == "events.amazonaws.com")
     assert permission["SourceArn"] == {"Fn::GetAtt": [rule_id, "Arn"]}
 
 
@@ -1283,14 +1287,17 @@ def test_alarm_dead_letter_queue_is_encrypted_ssl_only_and_written_by_the_rule_o
     assert template_json["Outputs"]["AlarmDeadLetterQueueUrl"]["Value"] == {"Ref": queue_id}
 
 
-def test_logs_trigger_may_be_invoked_by_cloudwatch_logs_of_this_account(
+def test_signal_trigger_may_be_invoked_by_cloudwatch_logs_of_this_account(
     template_json: dict[str, Any],
 ) -> None:
-    # Given the logs trigger
-    fn_id = function_ids(template_json, "entry point")["logs_trigger"]
+    # Given the signal trigger
+    fn_id = function_ids(template_json, "entry point")["signal_trigger"]
 
-    # When its resource-based permissions are read
-    (permission,) = permissions_of(template_json, fn_id)
+    # When its resource-based permissions for CloudWatch Logs are read (the other one is the
+    # alarm rule's: test_alarm_rule_sends_alarms_going_into_alarm_to_the_signal_trigger)
+    (permission,) = (
+        p for p in permissions_of(template_json, fn_id) if p["Principal"] != "events.amazonaws.com"
+    )
 
     # Then CloudWatch Logs may invoke it for any log group of this account and region
     assert permission["Action"] == "lambda:InvokeFunction"
@@ -1499,19 +1506,20 @@ def test_context_subscribes_watched_log_groups_and_narrows_the_alarm_rule(
     print(f"\nsynth with trigger context: {time.perf_counter() - started:.1f} s")
     entry = function_ids(template_json, "entry point")
 
-    # Then the watched log group sends its error lines and stack traces to logs_trigger
+    # Then the watched log group sends its error lines and stack traces to signal_trigger
     (subscription,) = resources(template_json, "AWS::Logs::SubscriptionFilter").values()
     assert subscription["Properties"] == {
         "LogGroupName": WATCHED_LOG_GROUP,
         "FilterPattern": "?ERROR ?Error ?Exception ?Traceback",
-        "DestinationArn": {"Fn::GetAtt": [entry["logs_trigger"], "Arn"]},
+        "DestinationArn": {"Fn::GetAtt": [entry["signal_trigger"], "Arn"]},
     }
     # And it is created after the account-wide invoke permission, which is the only one
-    # (no permission per log group)
+    # CloudWatch Logs has (no permission per log group)
     (permission_id,) = (
         k
         for k, p in resources(template_json, "AWS::Lambda::Permission").items()
-        if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [entry["logs_trigger"], "Arn"]}
+        if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [entry["signal_trigger"], "Arn"]}
+        and p["Properties"]["Principal"] == "logs.amazonaws.com"
     )
     assert subscription["DependsOn"] == [permission_id]
     # And the alarm rule only matches alarms named with one of the prefixes
@@ -1525,11 +1533,6 @@ def test_context_subscribes_watched_log_groups_and_narrows_the_alarm_rule(
         env = template_json["Resources"][entry[name]]["Properties"]["Environment"]["Variables"]
         assert json.loads(env["FIXLOOP_TARGETS"]) == targets, name
         assert env["FIXLOOP_DEFAULT_GITHUB_REPO"] == "acme/app", name
-
-
-# ---------------------------------------------------------------------------------------------
-# Encryption and authentication
-# ---------------------------------------------------------------------------------------------
 
 
 def test_data_is_encrypted_with_one_rotated_retained_customer_managed_key(
