@@ -1,19 +1,17 @@
 """The AWS Marketplace package: a standalone template (no CDK bootstrap) and its asset zips.
 
-One build per module (with a stand-in layer, as in test_stack.py), then assertions on what a
-Marketplace publisher uploads.
+One build per module (with the stand-in layer of conftest.py), then assertions on what a
+Marketplace publisher uploads. (Not the shared app: the standalone template is a stack of
+its own, with parameters.)
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import zipfile
 from pathlib import Path
 from typing import Any
-
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 import pytest
 
@@ -31,12 +29,9 @@ BOOTSTRAP_MARKERS = (
 
 
 @pytest.fixture(scope="module")
-def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    layer = tmp_path_factory.mktemp("layer")
-    (layer / "python" / "fixloop").mkdir(parents=True)
-    (layer / "python" / "fixloop" / "__init__.py").write_text("")
+def package(tmp_path_factory: pytest.TempPathFactory, prebuilt_layer: Path) -> Path:
     out = tmp_path_factory.mktemp("dist") / "marketplace"
-    build_marketplace(out, layer_asset_dir=str(layer))
+    build_marketplace(out, layer_asset_dir=str(prebuilt_layer))
     return out
 
 
