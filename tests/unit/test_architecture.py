@@ -29,7 +29,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "llm": BASE,
     "triage": BASE | {"domain"},
     "store": BASE | {"domain"},
-    "cost": BASE | {"domain", "llm"},
+    "cost": BASE | {"domain", "llm", "functions"},
     "tools": BASE | {"domain", "llm", "store", "triage"},
     "credentials": BASE | {"domain", "store"},
     "sandbox": BASE | {"domain", "store", "tools", "triage", "credentials", "faults", "httpserver"},

@@ -1,4 +1,6 @@
-"""Logs Trigger: a CloudWatch Logs subscription delivery (base64 gzip) -> investigations."""
+"""Signal Trigger: a CloudWatch alarm going into ALARM (an EventBridge "CloudWatch Alarm State
+Change" event) or error lines of a log group (a CloudWatch Logs subscription delivery, base64
+gzip) -> investigations. One function for both sources: handle_payload tells them apart."""
 
 from __future__ import annotations
 

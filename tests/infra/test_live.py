@@ -1,49 +1,20 @@
-"""CDK assertions for the live surfaces: WebSocket API, stream fan-out, Connections, MCP."""
+"""The live surfaces (stacks/constructs/live.py): WebSocket API, stream fan-out, Connections,
+MCP."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-
-import aws_cdk as cdk
-import pytest
 from aws_cdk.assertions import Match, Template
 
-from app import build_app
-from stacks.config import CONTEXT_LAYER_ASSET_DIR
+from tests.infra.support import resources
 
-
-@pytest.fixture(scope="module")
-def template_json(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    layer = tmp_path_factory.mktemp("layer")
-    (layer / "python" / "fixloop").mkdir(parents=True)
-    (layer / "python" / "fixloop" / "__init__.py").write_text("")
-    app = build_app(
-        cdk.App(
-            outdir=str(tmp_path_factory.mktemp("cdk.out")),
-            context={
-                CONTEXT_LAYER_ASSET_DIR: str(layer),
-            },
-        )
-    )
-    template: dict[str, Any] = app.synth().get_stack_by_name("Fixloop").template  # nag runs
-    return template
-
-
-@pytest.fixture(scope="module")
-def template(template_json: dict[str, Any]) -> Template:
-    return Template.from_json(template_json)
-
-
-def _resources(t: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
-    return {k: r for k, r in t["Resources"].items() if r["Type"] == type_}
+# template and template_json: the app synthesized once per test process (conftest.py)
 
 
 def _function(t: dict[str, Any], folder: str) -> tuple[str, dict[str, Any]]:
-    for key, res in _resources(t, "AWS::Lambda::Function").items():
+    for key, res in resources(t, "AWS::Lambda::Function").items():
         if res["Properties"].get("Description") == f"fixloop live: {folder}":
             return key, res
     raise AssertionError(f"no function {folder}")
@@ -52,7 +23,7 @@ def _function(t: dict[str, Any], folder: str) -> tuple[str, dict[str, Any]]:
 def _policy_statements(t: dict[str, Any], fn: dict[str, Any]) -> list[dict[str, Any]]:
     role = fn["Properties"]["Role"]["Fn::GetAtt"][0]
     out: list[dict[str, Any]] = []
-    for res in _resources(t, "AWS::IAM::Policy").values():
+    for res in resources(t, "AWS::IAM::Policy").values():
         if {"Ref": role} in res["Properties"]["Roles"]:
             out.extend(res["Properties"]["PolicyDocument"]["Statement"])
     return out
@@ -106,7 +77,7 @@ def test_websocket_api_routes_and_token_authorizer_on_connect(
     )
     routes = {
         r["Properties"]["RouteKey"]: r["Properties"]
-        for r in _resources(template_json, "AWS::ApiGatewayV2::Route").values()
+        for r in resources(template_json, "AWS::ApiGatewayV2::Route").values()
     }
     assert {"$connect", "$disconnect", "$default", "subscribe", "send", "list"} <= set(routes)
     assert routes["$connect"]["AuthorizationType"] == "CUSTOM"
@@ -176,8 +147,8 @@ def test_live_functions_use_cognito_tokens_of_the_stacks_user_pool(
     template_json: dict[str, Any],
 ) -> None:
     # Given the stack's one user pool and its web client
-    [pool] = _resources(template_json, "AWS::Cognito::UserPool")
-    [client] = _resources(template_json, "AWS::Cognito::UserPoolClient")
+    [pool] = resources(template_json, "AWS::Cognito::UserPool")
+    [client] = resources(template_json, "AWS::Cognito::UserPoolClient")
     # Then the WebSocket authorizer, routes and MCP accept only that pool's tokens for it
     for folder in ("websocket_authorizer", "mcp", "websocket"):
         env = _function(template_json, folder)[1]["Properties"]["Environment"]["Variables"]
@@ -192,7 +163,7 @@ def test_mcp_behind_an_http_api(template: Template, template_json: dict[str, Any
     )
     keys = {
         r["Properties"]["RouteKey"]
-        for r in _resources(template_json, "AWS::ApiGatewayV2::Route").values()
+        for r in resources(template_json, "AWS::ApiGatewayV2::Route").values()
     }
     assert {"POST /mcp", "GET /mcp", "POST /mcp/{proxy+}"} <= keys
     assert "LiveWebSocketUrl" in template_json["Outputs"]
