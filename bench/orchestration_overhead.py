@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from fixloop.agent import start_investigation  # noqa: E402
 from fixloop.domain import AssistantMessage, ToolResult, parse_signal  # noqa: E402
-from fixloop.local import moto_patches  # noqa: E402
+from fixloop.local import patches  # noqa: E402
 from fixloop.local.runtime import EmbeddedRuntime  # noqa: E402
 from fixloop.store import stores  # noqa: E402
 from tests.support import alarm_event, make_repo, text, tool_use, write_script  # noqa: E402
@@ -81,7 +81,7 @@ def main() -> None:
     overheads: list[float] = []
     results = []
     with EmbeddedRuntime() as rt:
-        moto_patches.set_retry_sleep(lambda _s: None)
+        patches.set_retry_sleep(lambda _s: None)
         for i in range(args.runs):
             res = run_once(rt, repo, work / f"s{i}.jsonl", args.turns, args.calls)
             overheads.extend(res["overheads"])

@@ -18,7 +18,7 @@ from typing import Any
 
 from fixloop import aws
 from fixloop.config import get_settings
-from fixloop.local import moto_patches
+from fixloop.local import patches
 from fixloop.local.handlers import (
     CONTINUE_AS_NEW_PLACEHOLDER,
     FUNCTIONS,
@@ -62,7 +62,7 @@ class EmbeddedRuntime:
     def start(self) -> None:
         from moto.server import ThreadedMotoServer
 
-        moto_patches.assert_moto_version()
+        patches.assert_moto_version()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per local request
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
@@ -90,9 +90,9 @@ class EmbeddedRuntime:
             }
         )
         self.configure(**self._settings)
-        moto_patches.install(self._dispatch)
+        patches.install(self._dispatch)
         self.sandboxes.install()
-        moto_patches.configure_server(self.endpoint_url)
+        patches.configure_server(self.endpoint_url)
         self._handlers = load_handlers(PREFIX)
         self._provision()
 
