@@ -208,6 +208,20 @@ class EmbeddedRuntime:
             sandbox_security_groups=group,
         )
 
+    def add_function(self, name: str, handler: Handler) -> str:
+        """Create Lambda function ``name`` routed to ``handler`` (the same dispatch path as
+        fixloop's own functions); returns its ARN. Benchmarks use it for a bare machine."""
+        role_arn = aws.client("iam").get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
+        self._handlers[name] = handler
+        arn: str = aws.client("lambda").create_function(
+            FunctionName=name,
+            Runtime="python3.13",
+            Role=role_arn,
+            Handler="handler.lambda_handler",
+            Code={"ZipFile": _placeholder_zip()},
+        )["FunctionArn"]
+        return arn
+
     def _dispatch(self, function_name: str, event: dict[str, Any]) -> Any:
         handler = self._handlers.get(function_name)
         if handler is None:
