@@ -68,6 +68,8 @@ class EmbeddedRuntime:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
+        # This process's own calls (handlers, interpreter) skip HTTP; sandboxes use it.
+        patches.serve_in_process(self.endpoint_url, patches.server_app(self._server))
         os.environ.update(
             {
                 "AWS_ENDPOINT_URL": self.endpoint_url,
@@ -99,6 +101,7 @@ class EmbeddedRuntime:
     def stop(self) -> None:
         self.sandboxes.stop_all()
         if self._server is not None:
+            patches.stop_serving(self.endpoint_url)
             self._server.stop()
             self._server = None
 

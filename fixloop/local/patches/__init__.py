@@ -17,6 +17,10 @@ what was observed):
 - :mod:`.dynamodb_lock`: DynamoDB requests are applied one at a time (moto is not
   thread-safe there).
 - :mod:`.ecs_tasks`: RunTask/StopTask call hooks (moto runs no container).
+- Speed: :mod:`.jsonpath_cache` (JSONPath parsed once), :mod:`.dynamodb_query` (a query
+  reads its partition, not the table), :mod:`.server_routing` (a request's backend found once
+  per host), and :mod:`.in_process` (this process's requests skip HTTP; applied per server by
+  :func:`serve_in_process`).
 
 Everything else the real ASL uses (context object, ``MaxConcurrencyPath``, ``ItemSelector``
 with ``$$.Map.Item.*``, ``JitterStrategy``/``MaxDelaySeconds``, ``Catch`` with ``ResultPath``,
@@ -45,15 +49,19 @@ from typing import Any, Final, cast
 
 from fixloop.local.patches import (
     dynamodb_lock,
+    dynamodb_query,
     ecs_tasks,
     execution_history,
     interpreter_clients,
+    jsonpath_cache,
     lambda_invoke,
     lambda_runtime,
     retry_sleep,
+    server_routing,
     service_integrations,
 )
 from fixloop.local.patches.ecs_tasks import set_task_hooks
+from fixloop.local.patches.in_process import serve_in_process, server_app, stop_serving
 from fixloop.local.patches.internals import MOTO_VERSION, Replacement, assert_moto_version
 from fixloop.local.patches.interpreter_clients import set_internal_endpoint
 from fixloop.local.patches.lambda_runtime import Dispatch
@@ -69,9 +77,12 @@ __all__ = [
     "configure_server",
     "install",
     "installed",
+    "serve_in_process",
+    "server_app",
     "set_internal_endpoint",
     "set_retry_sleep",
     "set_task_hooks",
+    "stop_serving",
     "uninstall",
 ]
 
@@ -89,6 +100,9 @@ PATCHES: Final[tuple[ModuleType, ...]] = (
     retry_sleep,
     dynamodb_lock,
     ecs_tasks,
+    jsonpath_cache,
+    dynamodb_query,
+    server_routing,
 )
 """What :func:`install` applies: each module's ``replacements()``."""
 
