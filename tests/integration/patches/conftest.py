@@ -12,7 +12,10 @@ from tests.integration.patches.harness import PREFIX, REGION, Handler, Moto
 
 @pytest.fixture(scope="package")
 def moto() -> Iterator[Moto]:
-    """One ThreadedMotoServer on loopback for the package, with the patches borrowed."""
+    """One ThreadedMotoServer on loopback for the package, with the patches borrowed.
+
+    moto's backends are process-wide: when xdist interleaves the package with other files,
+    a later server of the same worker finds what an earlier one made."""
     from moto.server import ThreadedMotoServer
 
     handlers: dict[str, Handler] = {}
@@ -37,11 +40,21 @@ def moto() -> Iterator[Moto]:
         try:
             with patches.installed(dispatch, endpoint):
                 harness = Moto(endpoint, "", handlers, dispatch, server)
-                harness.role_arn = harness.client("iam").create_role(
-                    RoleName=f"{PREFIX}-role",
-                    AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17"}),
-                )["Role"]["Arn"]
+                harness.role_arn = _role(harness)
                 patches.set_retry_sleep(harness.sleeps.append)
                 yield harness
         finally:
             server.stop()
+
+
+def _role(harness: Moto) -> str:
+    iam = harness.client("iam")
+    name = f"{PREFIX}-role"
+    try:
+        role = iam.create_role(
+            RoleName=name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17"})
+        )
+    except iam.exceptions.EntityAlreadyExistsException:
+        role = iam.get_role(RoleName=name)
+    arn: str = role["Role"]["Arn"]
+    return arn
