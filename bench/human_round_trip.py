@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from fixloop.domain import QuestionAsked, parse_signal  # noqa: E402
 from fixloop.intake import start_investigation  # noqa: E402
-from fixloop.local import moto_patches  # noqa: E402
+from fixloop.local import patches  # noqa: E402
 from fixloop.local.gateway import gateway_routes  # noqa: E402
 from fixloop.local.server import LocalServer  # noqa: E402
 from fixloop.store import stores  # noqa: E402
@@ -47,7 +47,7 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=20)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, LocalRuntime() as rt:
-        moto_patches.set_retry_sleep(lambda _s: None)
+        patches.set_retry_sleep(lambda _s: None)
         repo = make_repo(Path(tmp) / "svc", {"app.py": "x = 1\n"})
         script = write_script(
             Path(tmp) / "s.jsonl",

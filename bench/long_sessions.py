@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fixloop.domain import CompactionSummary, ToolResultsCleared  # noqa: E402
-from fixloop.local import moto_patches  # noqa: E402
+from fixloop.local import patches  # noqa: E402
 from tests.fakes.messages import MessagesServer  # noqa: E402
 from tests.fakes.replay import SessionReplay, request_figures  # noqa: E402
 from tests.integration.scenario import (  # noqa: E402
@@ -93,7 +93,7 @@ def main() -> None:
     }
     results = []
     with LocalRuntime(settings) as rt:
-        moto_patches.set_retry_sleep(lambda _s: None)
+        patches.set_retry_sleep(lambda _s: None)
         for turns in args.turns:
             results.append(run(rt, repo, turns))
     print(

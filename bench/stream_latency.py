@@ -30,7 +30,7 @@ from fixloop.domain import parse_signal  # noqa: E402
 from fixloop.domain.events import StreamChunk  # noqa: E402
 from fixloop.intake import start_investigation  # noqa: E402
 from fixloop.live.client import LiveFollower  # noqa: E402
-from fixloop.local import moto_patches  # noqa: E402
+from fixloop.local import patches  # noqa: E402
 from fixloop.local.live import LiveServer  # noqa: E402
 from fixloop.store import stores  # noqa: E402
 from tests.fakes.messages import MessagesServer  # noqa: E402
@@ -103,7 +103,7 @@ def main() -> None:
         LocalRuntime() as rt,
         MessagesServer(chunk_size=MARKER_WIDTH, delta_interval_s=args.interval_ms / 1000) as srv,
     ):
-        moto_patches.set_retry_sleep(lambda _s: None)
+        patches.set_retry_sleep(lambda _s: None)
         os.environ["ANTHROPIC_BASE_URL"] = srv.base_url
         with LiveServer(rt) as live:
             print(

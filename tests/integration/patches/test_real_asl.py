@@ -1,8 +1,6 @@
-"""fixloop.local.moto_patches against moto's real server and ASL interpreter.
-
-One ThreadedMotoServer on loopback for the module; Lambda functions are small Python
-functions routed by the patches. These tests fail loudly when a moto upgrade breaks a patch.
-"""
+"""The patches together: a small ASL using every construct the loop uses, and the real ASL
+with stand-in handlers, on moto's real server and interpreter. These fail loudly when a moto
+upgrade breaks a patch."""
 
 from __future__ import annotations
 
@@ -11,219 +9,25 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
-import pytest
-
 from fixloop.cli.execution_stats import execution_stats
-from fixloop.local import moto_patches
 from fixloop.local.handlers import CONTINUE_AS_NEW_PLACEHOLDER
+from tests.integration.patches.harness import (
+    PREFIX,
+    REGION,
+    BadInputError,
+    BoomError,
+    Handler,
+    InjectedFault,
+    ModelError,
+    Moto,
+    check_paging,
+)
 
-REGION = "us-east-1"
-REAL_ASL = Path(__file__).resolve().parents[2] / "statemachines" / "investigation.asl.json"
-PREFIX = "mp"  # every name here starts with it: moto's backends are shared process-wide
-
-Handler = Callable[[dict[str, Any]], Any]
-
-
-class InjectedFault(Exception):
-    pass
-
-
-class BoomError(Exception):
-    pass
-
-
-class BadInputError(Exception):
-    pass
-
-
-class ModelError(Exception):
-    pass
-
-
-@dataclass
-class Moto:
-    endpoint_url: str
-    role_arn: str
-    handlers: dict[str, Handler]
-    dispatch: moto_patches.Dispatch
-    sleeps: list[float] = field(default_factory=list)
-    clients: dict[str, Any] = field(default_factory=dict)
-
-    def client(self, service: str) -> Any:
-        if service not in self.clients:
-            self.clients[service] = boto3.client(
-                service, endpoint_url=self.endpoint_url, region_name=REGION
-            )
-        return self.clients[service]
-
-    def function(self, name: str, handler: Handler) -> str:
-        """Create a Lambda function routed to ``handler``; return its ARN."""
-        self.handlers[name] = handler
-        arn: str = self.client("lambda").create_function(
-            FunctionName=name,
-            Runtime="python3.13",
-            Role=self.role_arn,
-            Handler="handler.lambda_handler",
-            Code={"ZipFile": b"not used: moto_patches dispatches in-process"},
-        )["FunctionArn"]
-        return arn
-
-    def state_machine(self, name: str, definition: dict[str, Any] | str) -> str:
-        text = definition if isinstance(definition, str) else json.dumps(definition)
-        arn: str = self.client("stepfunctions").create_state_machine(
-            name=name, definition=text, roleArn=self.role_arn
-        )["stateMachineArn"]
-        return arn
-
-    def start(self, state_machine_arn: str, name: str, payload: dict[str, Any]) -> str:
-        arn: str = self.client("stepfunctions").start_execution(
-            stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload)
-        )["executionArn"]
-        return arn
-
-    def wait(self, execution_arn: str, timeout_s: float = 10.0) -> dict[str, Any]:
-        sfn = self.client("stepfunctions")
-        deadline = time.monotonic() + timeout_s
-        while True:
-            described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
-            if described["status"] != "RUNNING":
-                return described
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{execution_arn} still RUNNING after {timeout_s}s")
-            time.sleep(0.005)
-
-    def history(self, execution_arn: str, **kwargs: Any) -> list[dict[str, Any]]:
-        pages = self.client("stepfunctions").get_paginator("get_execution_history")
-        return [
-            e for p in pages.paginate(executionArn=execution_arn, **kwargs) for e in p["events"]
-        ]
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[Moto]:
-    from moto.server import ThreadedMotoServer
-
-    handlers: dict[str, Handler] = {}
-
-    def dispatch(function_name: str, event: dict[str, Any]) -> Any:
-        return handlers[function_name](event)
-
-    with pytest.MonkeyPatch.context() as env:
-        for key, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-        }.items():
-            env.setenv(key, value)
-        env.delenv("AWS_SESSION_TOKEN", raising=False)
-        env.delenv("AWS_ENDPOINT_URL", raising=False)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        try:
-            with moto_patches.installed(dispatch, endpoint):
-                harness = Moto(endpoint, "", handlers, dispatch)
-                harness.role_arn = harness.client("iam").create_role(
-                    RoleName=f"{PREFIX}-role",
-                    AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17"}),
-                )["Role"]["Arn"]
-                moto_patches.set_retry_sleep(harness.sleeps.append)
-                yield harness
-        finally:
-            server.stop()
-
-
-# --------------------------------------------------------------------------- guards
-
-
-def test_moto_version_is_the_pinned_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    import moto as moto_package
-
-    moto_patches.assert_moto_version()
-    monkeypatch.setattr(moto_package, "__version__", "5.2.6")
-    with pytest.raises(RuntimeError, match=r"moto==5\.2\.5"):
-        moto_patches.assert_moto_version()
-
-
-def test_install_is_idempotent_and_fails_loudly(
-    moto: Moto, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from moto.awslambda_simple.models import LambdaSimpleBackend
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
-        state_task_service,
-    )
-
-    patched = LambdaSimpleBackend.invoke
-    dispatch = moto.dispatch
-    moto_patches.install(dispatch)
-    moto_patches.install(dispatch)
-    assert LambdaSimpleBackend.invoke is patched  # not wrapped twice
-
-    moto_patches.uninstall()
-    try:
-        assert LambdaSimpleBackend.invoke is not patched
-        monkeypatch.delattr(state_task_service.StateTaskService, "_to_boto_request")
-        with pytest.raises(RuntimeError, match=r"StateTaskService\._to_boto_request is missing"):
-            moto_patches.install(dispatch)
-        monkeypatch.undo()
-    finally:
-        moto_patches.install(dispatch)
-    assert LambdaSimpleBackend.invoke is patched
-
-
-# --------------------------------------------------------------------------- Lambda
-
-
-def test_direct_invoke_routes_to_dispatch_and_reports_function_errors(moto: Moto) -> None:
-    seen: list[dict[str, Any]] = []
-
-    def echo(event: dict[str, Any]) -> Any:
-        seen.append(event)
-        if event.get("fail"):
-            raise BoomError("asked to fail")
-        return {"echo": event}
-
-    arn = moto.function(f"{PREFIX}-echo", echo)
-    lam = moto.client("lambda")
-
-    ok = lam.invoke(FunctionName=f"{PREFIX}-echo", Payload=json.dumps({"a": 1}))
-    assert ok["StatusCode"] == 200
-    assert "FunctionError" not in ok
-    assert json.loads(ok["Payload"].read()) == {"echo": {"a": 1}}
-    assert ok["ExecutedVersion"] == "$LATEST"
-
-    by_arn = lam.invoke(FunctionName=arn, Payload=b'{"b": 2}')
-    assert json.loads(by_arn["Payload"].read()) == {"echo": {"b": 2}}
-
-    failed = lam.invoke(FunctionName=arn, Payload=json.dumps({"fail": True}))
-    assert failed["StatusCode"] == 200
-    assert failed["FunctionError"] == "Unhandled"
-    error = json.loads(failed["Payload"].read())
-    assert error["errorType"] == "BoomError"
-    assert error["errorMessage"] == "asked to fail"
-    assert isinstance(error["stackTrace"], list)
-    assert any("in echo" in line for line in error["stackTrace"])
-
-    with pytest.raises(lam.exceptions.ResourceNotFoundException):
-        lam.invoke(FunctionName=f"{PREFIX}-missing", Payload=b"{}")
-    assert seen == [{"a": 1}, {"b": 2}, {"fail": True}]
-
-    dry = lam.invoke(FunctionName=arn, InvocationType="DryRun", Payload=b'{"dry": 1}')
-    assert dry["StatusCode"] == 204
-    queued = lam.invoke(FunctionName=arn, InvocationType="Event", Payload=b'{"later": 1}')
-    assert queued["StatusCode"] == 202
-    deadline = time.monotonic() + 2
-    while {"later": 1} not in seen and time.monotonic() < deadline:
-        time.sleep(0.005)
-    assert seen[3:] == [{"later": 1}]  # run in the background, never the DryRun
+REAL_ASL = Path(__file__).resolve().parents[3] / "statemachines" / "investigation.asl.json"
 
 
 # --------------------------------------------------------------------------- small ASL
@@ -417,7 +221,7 @@ def test_small_asl_runs_every_construct_the_loop_uses(moto: Moto) -> None:
     assert all("output" in d for d in succeeded)
     assert [e["id"] for e in events] == list(range(1, len(events) + 1))
 
-    _check_paging(moto, parent, events)
+    check_paging(moto, parent, events)
     stats = execution_stats(moto.client("stepfunctions"), parent)
     assert (stats.history_events, stats.state_transitions, stats.max_payload_bytes) == (
         len(events),
@@ -446,28 +250,6 @@ def _largest(events: list[dict[str, Any]]) -> int:
         if key in details
     ]
     return max(sizes)
-
-
-def _check_paging(moto: Moto, execution_arn: str, events: list[dict[str, Any]]) -> None:
-    sfn = moto.client("stepfunctions")
-    first = sfn.get_execution_history(executionArn=execution_arn, maxResults=7)
-    assert [e["id"] for e in first["events"]] == list(range(1, 8))
-    assert first["nextToken"]
-    paged = moto.history(execution_arn, PaginationConfig={"PageSize": 7})
-    assert paged == events
-    newest_first = moto.history(execution_arn, reverseOrder=True, PaginationConfig={"PageSize": 5})
-    assert [e["id"] for e in newest_first] == [e["id"] for e in reversed(events)]
-    bare = sfn.get_execution_history(executionArn=execution_arn, includeExecutionData=False)
-    assert not any(
-        "input" in d or "output" in d
-        for e in bare["events"]
-        for k, d in e.items()
-        if k.endswith("EventDetails")
-    )
-    default_page = sfn.get_execution_history(executionArn=execution_arn)
-    assert len(default_page["events"]) == min(len(events), 100)
-    with pytest.raises(sfn.exceptions.InvalidToken):
-        sfn.get_execution_history(executionArn=execution_arn, nextToken="not-a-token")
 
 
 # --------------------------------------------------------------------------- the real ASL
