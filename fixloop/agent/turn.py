@@ -21,11 +21,11 @@ from fixloop.domain.events import (
     assistant_position,
     compaction_position,
 )
-from fixloop.domain.investigation import LoopState
+from fixloop.domain.investigation import Investigation, LoopState
 from fixloop.llm.factory import model_from_spec
 from fixloop.llm.protocol import ModelRequest, Usage
 from fixloop.metrics import record_usage
-from fixloop.store import stores
+from fixloop.store import StoredEvent, stores
 
 __all__ = ["HUMAN_TOOLS", "model_turn"]
 
@@ -34,38 +34,48 @@ HUMAN_TOOLS = frozenset({"ask_human"})
 
 
 def model_turn(state: LoopState) -> LoopState:
-    """Run turn ``state.turn`` once: reuse its assistant message if a retry finds it stored."""
+    """Run turn ``state.turn`` once: reuse its assistant message if a retry finds it stored.
+
+    One query reads what the turn needs (:func:`read_transcript`, from the start of the
+    previous turn): the prompt's new events, and this turn's message and compaction events
+    when an earlier attempt wrote them.
+    """
     st = stores()
     inv_id = state.investigation_id
     pos = assistant_position(state.turn)
-    stored = st.events.get(inv_id, pos)
+    inv = st.investigations.get(inv_id)
+    # The latest summary replaced everything up to context_from: read only what follows.
+    events = read_transcript(inv_id, after=inv.context_from or None, turn=state.turn)
+    stored = next((e.event for e in events if e.position == pos), None)
     if isinstance(stored, AssistantMessage):
         message = stored
     else:
-        message = _call_model(state)
+        message, events = _call_model(state, inv, events)
         record_usage(message.usage)
         if not st.events.append(inv_id, pos, message):
             again = st.events.get(inv_id, pos)
             assert isinstance(again, AssistantMessage)
             message = again
-    _count_usage(inv_id, state.turn, message)
+    _count_usage(inv_id, state.turn, message, events)
     return route(state, message)
 
 
-def _count_usage(investigation_id: str, turn: int, message: AssistantMessage) -> None:
+def _count_usage(
+    investigation_id: str, turn: int, message: AssistantMessage, events: list[StoredEvent]
+) -> None:
     """Add the turn's usage (its compaction's too) to the record's counters, once."""
-    st = stores()
     usage = Usage.model_validate(message.usage)
     compactions = 0
     context_from = ""
     for what in ("cleared", "summary"):
-        event = st.events.get(investigation_id, compaction_position(turn, what))
+        at = compaction_position(turn, what)
+        event = next((e.event for e in events if e.position == at), None)
         if event is not None:
             compactions += 1
         if isinstance(event, CompactionSummary):
             usage = usage + Usage.model_validate(event.usage)
             context_from = event.through
-    st.investigations.record_usage(
+    stores().investigations.record_usage(
         investigation_id,
         turn=turn,
         tokens={
@@ -80,11 +90,14 @@ def _count_usage(investigation_id: str, turn: int, message: AssistantMessage) ->
     )
 
 
-def _call_model(state: LoopState) -> AssistantMessage:
+def _call_model(
+    state: LoopState, inv: Investigation, events: list[StoredEvent]
+) -> tuple[AssistantMessage, list[StoredEvent]]:
+    """Call the model for the turn; the message, and the events its prompt was built from
+    (with any compaction events written on the way)."""
     settings = get_settings()
     st = stores()
     registry = default_registry()
-    inv = st.investigations.get(state.investigation_id)
     model = model_from_spec(inv.model, known_tools=registry.names)
     ttl = settings.prompt_cache_ttl
     if ttl == "auto":
@@ -103,10 +116,7 @@ def _call_model(state: LoopState) -> AssistantMessage:
             cache_ttl="1h" if ttl == "1h" else "5m",
         )
 
-    # The latest summary replaced everything up to context_from: read only what follows.
-    after = inv.context_from or None
-    events = read_transcript(state.investigation_id, after=after, turn=state.turn)
-    request = fit_context(model, state.investigation_id, state.turn, events, make)
+    request, events = fit_context(model, state.investigation_id, state.turn, events, make)
     started = time.monotonic()
     if settings.stream_flush_ms > 0:
         writer = ChunkWriter(
@@ -120,7 +130,7 @@ def _call_model(state: LoopState) -> AssistantMessage:
             response = model.complete(request, on_delta=writer)
     else:
         response = model.complete(request)
-    return AssistantMessage(
+    message = AssistantMessage(
         turn=state.turn,
         content=response.content,
         stop_reason=response.stop_reason,
@@ -128,3 +138,4 @@ def _call_model(state: LoopState) -> AssistantMessage:
         usage=response.usage.model_dump(),
         duration_ms=int((time.monotonic() - started) * 1000),
     )
+    return message, events

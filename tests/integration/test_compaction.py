@@ -115,7 +115,7 @@ def test_large_old_tool_results_are_cleared_first(budget: None) -> None:
     inv_id = _log(8, 4_000)
     model = CountingModel()
     # When turn 9 fits its context
-    request = fit_context(model, inv_id, 9, log_of(inv_id), _make)
+    request, _ = fit_context(model, inv_id, 9, log_of(inv_id), _make)
     # Then older results were cleared (no summary, no model call) and the prompt fits
     events = log_of(inv_id)
     cleared = [e.event for e in events if isinstance(e.event, ToolResultsCleared)]
@@ -135,7 +135,7 @@ def test_a_summary_replaces_older_turns_once_and_a_retry_reuses_it(budget: None)
     inv_id = _log(120, 100)
     model = CountingModel()
     # When turn 121 fits its context
-    request = fit_context(model, inv_id, 121, log_of(inv_id), _make)
+    request, _ = fit_context(model, inv_id, 121, log_of(inv_id), _make)
     # Then the model was asked once, without tools, for a summary, which is in the log
     assert [r.purpose for r in model.requests] == ["compaction"]
     assert model.requests[0].tools == []
@@ -152,7 +152,7 @@ def test_a_summary_replaces_older_turns_once_and_a_retry_reuses_it(budget: None)
     tail = list(stores().events.read(inv_id, after=stored.event.through))
     assert build_messages(tail) == request.messages
     # When the turn is retried, the stored summary is reused: no second model call
-    again = fit_context(model, inv_id, 121, log_of(inv_id), _make)
+    again, _ = fit_context(model, inv_id, 121, log_of(inv_id), _make)
     assert len(model.requests) == 1
     assert again.messages == request.messages
 
