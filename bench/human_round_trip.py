@@ -23,13 +23,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fixloop.agent import start_investigation  # noqa: E402
 from fixloop.domain import QuestionAsked, parse_signal  # noqa: E402
-from fixloop.local import moto_patches  # noqa: E402
+from fixloop.intake import start_investigation  # noqa: E402
+from fixloop.local import patches  # noqa: E402
 from fixloop.local.gateway import gateway_routes  # noqa: E402
-from fixloop.local.runtime import EmbeddedRuntime  # noqa: E402
 from fixloop.local.server import LocalServer  # noqa: E402
 from fixloop.store import stores  # noqa: E402
+from tests.runtime import LocalRuntime  # noqa: E402
 from tests.support import alarm_event, make_repo, tool_use, write_script  # noqa: E402
 
 
@@ -46,8 +46,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", type=int, default=20)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, EmbeddedRuntime() as rt:
-        moto_patches.set_retry_sleep(lambda _s: None)
+    with tempfile.TemporaryDirectory() as tmp, LocalRuntime() as rt:
+        patches.set_retry_sleep(lambda _s: None)
         repo = make_repo(Path(tmp) / "svc", {"app.py": "x = 1\n"})
         script = write_script(
             Path(tmp) / "s.jsonl",

@@ -25,20 +25,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fixloop.domain import CompactionSummary, ToolResultsCleared  # noqa: E402
-from fixloop.local import moto_patches  # noqa: E402
-from fixloop.local.runtime import EmbeddedRuntime  # noqa: E402
-from fixloop.testing.messages_server import MessagesServer  # noqa: E402
-from fixloop.testing.replay import SessionReplay, request_figures  # noqa: E402
+from fixloop.local import patches  # noqa: E402
+from tests.fakes.messages import MessagesServer  # noqa: E402
+from tests.fakes.replay import SessionReplay, request_figures  # noqa: E402
 from tests.integration.scenario import (  # noqa: E402
     log_of,
     long_session_script,
     noisy_logs_signal,
     start_replayed,
 )
+from tests.runtime import LocalRuntime  # noqa: E402
 from tests.support import make_repo  # noqa: E402
 
 
-def run(rt: EmbeddedRuntime, repo: Path, turns: int) -> dict[str, float]:
+def run(rt: LocalRuntime, repo: Path, turns: int) -> dict[str, float]:
     with MessagesServer(responder=SessionReplay(long_session_script(turns))) as server:
         started = time.monotonic()
         inv_id = start_replayed(repo, server.base_url, signal=noisy_logs_signal())
@@ -92,8 +92,8 @@ def main() -> None:
         "thinking": "off",
     }
     results = []
-    with EmbeddedRuntime(settings) as rt:
-        moto_patches.set_retry_sleep(lambda _s: None)
+    with LocalRuntime(settings) as rt:
+        patches.set_retry_sleep(lambda _s: None)
         for turns in args.turns:
             results.append(run(rt, repo, turns))
     print(

@@ -20,11 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fixloop.agent import start_investigation  # noqa: E402
 from fixloop.domain import AssistantMessage, ToolResult, parse_signal  # noqa: E402
-from fixloop.local import moto_patches  # noqa: E402
-from fixloop.local.runtime import EmbeddedRuntime  # noqa: E402
+from fixloop.intake import start_investigation  # noqa: E402
+from fixloop.local import patches  # noqa: E402
 from fixloop.store import stores  # noqa: E402
+from tests.runtime import LocalRuntime  # noqa: E402
 from tests.support import alarm_event, make_repo, tool_use, write_script  # noqa: E402
 
 
@@ -46,8 +46,8 @@ def main() -> None:
     ).stdout.strip()
     cold: list[float] = []
     warm: list[float] = []
-    with EmbeddedRuntime() as rt:
-        moto_patches.set_retry_sleep(lambda _s: None)
+    with LocalRuntime() as rt:
+        patches.set_retry_sleep(lambda _s: None)
         for i in range(args.investigations):
             turns = [[tool_use("read_file", path=f"src/m{t % 50}.py")] for t in range(args.turns)]
             turns.append([tool_use("finish", summary="done")])

@@ -26,15 +26,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fixloop.agent import start_investigation  # noqa: E402
 from fixloop.domain import parse_signal  # noqa: E402
 from fixloop.domain.events import StreamChunk  # noqa: E402
+from fixloop.intake import start_investigation  # noqa: E402
 from fixloop.live.client import LiveFollower  # noqa: E402
-from fixloop.local import moto_patches  # noqa: E402
+from fixloop.local import patches  # noqa: E402
 from fixloop.local.live import LiveServer  # noqa: E402
-from fixloop.local.runtime import EmbeddedRuntime  # noqa: E402
 from fixloop.store import stores  # noqa: E402
-from fixloop.testing.messages_server import MessagesServer  # noqa: E402
+from tests.fakes.messages import MessagesServer  # noqa: E402
+from tests.runtime import LocalRuntime  # noqa: E402
 from tests.support import alarm_event, head, make_repo, tool_use  # noqa: E402
 
 MARKER = re.compile(r"m(\d{5}) ")
@@ -100,10 +100,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="fixloop-bench-"))
     repo = make_repo(work / "svc", {"app.py": "def handler(event):\n    return event\n"})
     with (
-        EmbeddedRuntime() as rt,
+        LocalRuntime() as rt,
         MessagesServer(chunk_size=MARKER_WIDTH, delta_interval_s=args.interval_ms / 1000) as srv,
     ):
-        moto_patches.set_retry_sleep(lambda _s: None)
+        patches.set_retry_sleep(lambda _s: None)
         os.environ["ANTHROPIC_BASE_URL"] = srv.base_url
         with LiveServer(rt) as live:
             print(

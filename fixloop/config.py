@@ -11,6 +11,10 @@ from functools import lru_cache
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+STATE_MACHINE_NAME = "fixloop-investigation"
+"""The investigation state machine's default name (the CDK stack's and the embedded
+runtime's); the CLI finds it by this name on a local AWS."""
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FIXLOOP_", extra="ignore")
@@ -112,11 +116,11 @@ class Settings(BaseSettings):
     sandbox_launch_timeout_seconds: int = Field(default=240, ge=1)
     repo_token_function: str = ""
     """The Repo Token function the sandbox asks for a read-only token to clone a private
-    GitHub repository (fixloop.sandbox.repo_access). Empty: clone without credentials."""
+    GitHub repository (fixloop.credentials.repo_token). Empty: clone without credentials."""
     sandbox_investigation: str = ""
     """Inside a sandbox: the investigation it serves (set by the dispatcher's task overrides)."""
     sandbox_id: str = ""
-    # -- people in the loop (fixloop.agent.inbox, fixloop.channels) ------------------------
+    # -- people in the loop (fixloop.conversation.inbox, fixloop.channels) ------------------------
     human_timeout_seconds: int = Field(default=86_400, ge=1, le=31_536_000)
     """How long an investigation waits for a reply to a question before it is parked."""
     require_approval: bool = False

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Final
 
 from fixloop.domain.investigation import Investigation
+from fixloop.functions import CATALOGUE
 from fixloop.llm.protocol import Usage
 
 __all__ = [
@@ -78,17 +79,8 @@ DYNAMODB_WRITE_UNIT_USD: Final = 0.625 / 1_000_000
 # API Gateway WebSocket: https://aws.amazon.com/api-gateway/pricing/ (per 32 KB message)
 WEBSOCKET_MESSAGE_USD: Final = 1.00 / 1_000_000
 
-LAMBDA_MEMORY_MB: Final[dict[str, int]] = {
-    "prepare": 512,
-    "model_turn": 1024,
-    "run_tool": 512,
-    "deliver": 512,
-    "mark_failed": 512,
-    "dispatch_tool": 512,
-    "wait_for_human": 512,
-}
-"""Configured memory per function, as in stacks/constructs/functions.py (a test keeps the
-two equal). An unknown function is priced at 512 MB."""
+_LONGEST_NAME_FIRST = sorted(CATALOGUE, key=lambda spec: -len(spec.folder))
+"""So that ``websocket_authorizer`` is not taken for ``websocket``."""
 SANDBOX_VCPU: Final = 1.0
 SANDBOX_MEMORY_GB: Final = 2.0
 """The sandbox task size, as in the CDK task definition (1024 CPU units, 2048 MiB)."""
@@ -106,12 +98,13 @@ def investigation_usage(inv: Investigation) -> Usage:
 
 
 def lambda_memory_mb(function_name: str) -> int:
-    """The configured memory of a function, from its deployed name (``fixloop-model_turn``,
-    or a CDK-generated ``Fixloop-ModelTurnFunction1A2B...``)."""
+    """The configured memory of a function (fixloop/functions.py), from its deployed name
+    (``fixloop-model_turn``, or a CDK-generated ``Fixloop-ModelTurnFunction1A2B...``). An
+    unknown function is priced at 512 MB."""
     flat = "".join(c for c in function_name.lower() if c.isalnum())
-    for name, memory in LAMBDA_MEMORY_MB.items():
-        if name.replace("_", "") in flat:
-            return memory
+    for spec in _LONGEST_NAME_FIRST:
+        if spec.folder.replace("_", "") in flat:
+            return spec.memory_mb
     return 512
 
 

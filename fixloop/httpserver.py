@@ -68,7 +68,7 @@ def json_post_handler(
     answer: JsonAnswer, *, content_type: str = "application/json"
 ) -> type[BaseHTTPRequestHandler]:
     """A handler class that answers every POST with the JSON ``answer`` gives, logging
-    nothing (the local API servers of fixloop.testing)."""
+    nothing (small local API servers, such as the tests' Slack and Linear stand-ins)."""
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:

@@ -56,10 +56,8 @@ _IGNORED = (
     "test",
     ".pytest_cache",
     ".mypy_cache",
-    # fixloop.local (the embedded runtime) and fixloop.testing need moto and test servers:
-    # local-only, never in Lambda.
+    # fixloop.local (the embedded runtime) needs moto: local-only, never in Lambda.
     "local",
-    "testing",
 )
 _PACKAGE_FILES = ("pyproject.toml", "README.md", "LICENSE", "LICENSE.txt", "NOTICE")
 _PIP_OUTPUT_TAIL = 4000

@@ -54,7 +54,7 @@ CONTEXT_ALARM_PREFIXES = "fixloop:alarm_prefixes"
 """Alarm name prefixes (a list) the alarm rule is limited to; empty or unset: every alarm of
 the account and region that goes into ALARM."""
 CONTEXT_WATCHED_LOG_GROUPS = "fixloop:watched_log_groups"
-"""Names of log groups of this account and region (a list) to subscribe to ``logs_trigger``
+"""Names of log groups of this account and region (a list) to subscribe to ``signal_trigger``
 from this stack; others are subscribed by the onboarding template in their own stack."""
 CONTEXT_TARGETS = "fixloop:targets"
 """A JSON object: alarm names or log group globs -> ``{"github_repo": "OWNER/REPO",
@@ -219,7 +219,7 @@ def _targets(node: Node, key: str) -> dict[str, dict[str, str]]:
 
 
 def _check_targets(value: object, *, source: str) -> None:
-    """Fail synth on a target the triggers would refuse at run time (fixloop.agent.triggers)."""
+    """Fail synth on a target the triggers would refuse at run time (fixloop.intake.triggers)."""
     if not isinstance(value, dict):
         raise TypeError(f"{source} must be a JSON object, got {value!r}")
     for pattern, target in value.items():

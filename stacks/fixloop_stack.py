@@ -99,9 +99,9 @@ class FixloopStack(cdk.Stack):
             self,
             "Loop",
             functions={
-                f"{spec.construct_id}FunctionArn": self.functions.versions[spec.name]
+                spec.asl_placeholder: self.functions.versions[spec.folder]
                 for spec in self.functions.specs
-                if spec.loop_step
+                if spec.asl_placeholder is not None
             },
             state_machine_name=config.state_machine_name,
         )
@@ -117,8 +117,7 @@ class FixloopStack(cdk.Stack):
         self.triggers = Triggers(
             self,
             "Triggers",
-            alarm_trigger=self.functions.functions["alarm_trigger"],
-            logs_trigger=self.functions.functions["logs_trigger"],
+            signal_trigger=self.functions.functions["signal_trigger"],
             alarm_prefixes=config.alarm_prefixes,
             watched_log_groups=config.watched_log_groups,
         )
@@ -165,7 +164,8 @@ class FixloopStack(cdk.Stack):
             "InvestigationsUrl": self.webhooks.investigations_url,
             "InboxTableName": self.storage.inbox.table_name,
             "WaitsTableName": self.storage.waits.table_name,
-            "LogsTriggerArn": self.functions.functions["logs_trigger"].function_arn,
+            # where subscription filters deliver error lines: the signal trigger
+            "LogsTriggerArn": self.functions.functions["signal_trigger"].function_arn,
             "AlarmDeadLetterQueueUrl": self.triggers.alarm_dead_letters.queue_url,
             "AlarmTopicArn": self.observability.topic.topic_arn,
             "DashboardName": self.observability.dashboard.dashboard_name,

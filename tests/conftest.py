@@ -14,11 +14,11 @@ from tests.support import make_repo
 @pytest.fixture(scope="session")
 def runtime() -> Iterator[object]:
     """One embedded runtime per test process (it owns the process's AWS environment)."""
-    from fixloop.local import moto_patches
-    from fixloop.local.runtime import EmbeddedRuntime
+    from fixloop.local import patches
+    from tests.runtime import LocalRuntime
 
-    with EmbeddedRuntime() as rt:
-        moto_patches.set_retry_sleep(lambda _s: None)  # retry intervals are not under test
+    with LocalRuntime() as rt:
+        patches.set_retry_sleep(lambda _s: None)  # retry intervals are not under test
         yield rt
 
 

@@ -12,7 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from fixloop.tools import Tool, default_registry
+from fixloop.agent.toolset import default_registry
+from fixloop.tools import Tool
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "examples" / "orders-service"

@@ -1,8 +1,7 @@
-"""The investigation loop's steps, one function per state machine task."""
+"""The investigation loop's steps, one module per state machine task.
 
-from fixloop.agent.conclude import deliver, mark_failed
-from fixloop.agent.loop import model_turn, prepare
-from fixloop.agent.start import start_investigation
-from fixloop.agent.tool_step import run_tool
-
-__all__ = ["deliver", "mark_failed", "model_turn", "prepare", "run_tool", "start_investigation"]
+:mod:`~fixloop.agent.prepare` (Prepare), :mod:`~fixloop.agent.turn` (Model Turn, routed by
+:mod:`~fixloop.agent.route`), :mod:`~fixloop.agent.run_tool` (Run Tool and Record Tool
+Failure), :mod:`~fixloop.agent.conclude` (Deliver, Mark Failed). Handlers import the module
+they run, so a function loads only what its step needs.
+"""

@@ -115,8 +115,9 @@ def fit_context(
     turn: int,
     events: list[StoredEvent],
     make: Callable[[list[dict[str, Any]]], ModelRequest],
-) -> ModelRequest:
-    """The request for turn ``turn``, compacting the log first if its prompt is too big.
+) -> tuple[ModelRequest, list[StoredEvent]]:
+    """The request for turn ``turn``, compacting the log first if its prompt is too big, and
+    the events it was built from (with the compaction events it wrote or found).
 
     ``make`` builds the request from messages (system prompt, tools and settings fixed).
     """
@@ -125,10 +126,10 @@ def fit_context(
     request = make(build_messages(events))
     known = _grown_from_last_turn(events, turn)
     if known is not None and known <= budget * settings.compact_at * KNOWN_MARGIN:
-        return request  # the provider's own count of the last prompt says there is room
+        return request, events  # the provider's own count of the last prompt says there is room
     size = prompt_size(model, request, budget)
     if size <= budget * settings.compact_at:
-        return request
+        return request, events
 
     ctx = context_of(events)
     keep = _tail_start(ctx, int(budget * settings.compact_keep))
@@ -136,7 +137,7 @@ def fit_context(
         logger.warning(
             "prompt over the compaction threshold but nothing to compact", extra={"tokens": size}
         )
-        return request
+        return request, events
     through = ctx.events[keep - 1].position
     limit = settings.clear_tool_results_over_chars
     clearable = [
@@ -153,19 +154,19 @@ def fit_context(
         size = prompt_size(model, request, budget)
         logger.info("cleared old tool results", extra={"turn": turn, "tokens_after": size})
         if size <= budget * TARGET_AFTER_CLEARING:
-            return request
+            return request, events
         ctx = context_of(events)
         keep = _tail_start(ctx, int(budget * settings.compact_keep))
         if keep is None:
-            return request
+            return request, events
 
     summary = _summarise(model, ctx, keep, turn=turn, investigation_id=investigation_id, size=size)
     if summary is None:
-        return request
+        return request, events
     events = _write(investigation_id, compaction_position(turn, "summary"), summary, events)
     request = make(build_messages(events))
     logger.info("compacted older turns into a summary", extra={"turn": turn})
-    return request
+    return request, events
 
 
 def _write(

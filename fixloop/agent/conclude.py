@@ -5,9 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 
-from fixloop.agent.inbox import drain, wake_if_pending
-from fixloop.agent.loop import conclusion
-from fixloop.channels.outbound import announce
+from fixloop.conversation import Announcer, drain, wake_if_pending
 from fixloop.delivery.protocol import DeliveryError
 from fixloop.delivery.service import deliver_fix
 from fixloop.domain.events import (
@@ -20,10 +18,10 @@ from fixloop.domain.events import (
 )
 from fixloop.domain.investigation import LoopState, Status
 from fixloop.store import EventNotFound, stores
-from fixloop.tools import OPEN_PULL_REQUEST
+from fixloop.tools.calls import calls_of
 
 
-def deliver(state: LoopState) -> LoopState:
+def deliver(state: LoopState, *, announce: Announcer) -> LoopState:
     """Act on the concluding turn and close the investigation.
 
     ``open_pull_request`` opens (or updates) the investigation's pull request on its code
@@ -36,14 +34,14 @@ def deliver(state: LoopState) -> LoopState:
     message = st.events.get(inv_id, assistant_position(state.turn))
     if not isinstance(message, AssistantMessage):
         raise EventNotFound(inv_id, assistant_position(state.turn))
-    concluded = conclusion(message)
+    calls = calls_of(message.tool_uses())
+    concluded = calls.conclusion
     status: Status
-    if concluded is not None and concluded[0] is OPEN_PULL_REQUEST:
+    if concluded is not None and calls.opens_pull_request:
         if state.answer and state.answer.get("approved"):
             # The approving reply is the call's result (the transcript stays valid).
-            use = next(u for u in message.tool_uses() if u.get("name") == OPEN_PULL_REQUEST.name)
-            drain(inv_id, state.turn + 1, reply_to=str(use["id"]), limit=1)
-        title, body = str(concluded[1]["title"]), str(concluded[1]["body"])
+            drain(inv_id, state.turn + 1, reply_to=concluded.id, limit=1)
+        title, body = str(concluded.args["title"]), str(concluded.args["body"])
         investigation = st.investigations.get(inv_id)
         try:
             pull_request, draft = deliver_fix(investigation, title, body, message.at)
@@ -53,7 +51,7 @@ def deliver(state: LoopState) -> LoopState:
                 outcome_position(state.turn, "failed"),
                 Failed(error="DeliveryError", cause=str(exc)),
             )
-            _close(state, "blocked", f"delivery blocked: {exc}"[:300])
+            _close(state, "blocked", f"delivery blocked: {exc}"[:300], announce)
             return state.model_copy(update={"action": "stop"})
         st.investigations.record_pull_request(inv_id, pull_request)
         event = Delivered(
@@ -65,7 +63,7 @@ def deliver(state: LoopState) -> LoopState:
         )
         status = "delivered"
     elif concluded is not None:
-        summary = str(concluded[1]["summary"])
+        summary = str(concluded.args["summary"])
         event = Delivered(kind="summary", title=_headline(summary), body=summary)
         status = "finished"
     else:
@@ -73,11 +71,11 @@ def deliver(state: LoopState) -> LoopState:
         event = Delivered(kind="summary", title=_headline(text), body=text)
         status = "finished"
     st.events.append(inv_id, outcome_position(state.turn, "delivered"), event)
-    _close(state, status, event.title)
+    _close(state, status, event.title, announce)
     return state.model_copy(update={"action": "stop"})
 
 
-def mark_failed(state: LoopState) -> LoopState:
+def mark_failed(state: LoopState, *, announce: Announcer) -> LoopState:
     """Record why the execution failed; the state machine then fails."""
     st = stores()
     error = state.error or {}
@@ -91,11 +89,11 @@ def mark_failed(state: LoopState) -> LoopState:
         outcome_position(state.turn, "failed"),
         Failed(error=name, cause=cause[:4000]),
     )
-    _close(state, "failed", f"{name}: {cause.splitlines()[0] if cause else ''}"[:300])
+    _close(state, "failed", f"{name}: {cause.splitlines()[0] if cause else ''}"[:300], announce)
     return state
 
 
-def _close(state: LoopState, status: Status, outcome: str) -> None:
+def _close(state: LoopState, status: Status, outcome: str, announce: Announcer) -> None:
     st = stores()
     st.events.append(
         state.investigation_id,

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from fixloop.domain import Investigation, Signal
 from fixloop.domain.events import ContentBlock
-from fixloop.tools.suspects import SUSPECT_COMMITS, parse_frames
+from fixloop.sandbox.tools.suspects import SUSPECT_COMMITS
+from fixloop.triage import application_frames
 
 SUSPECT_COMMITS_CALL_ID = "context-suspect-commits"
 
@@ -21,7 +22,7 @@ def initial_calls(investigation: Investigation, signal: Signal) -> list[ContentB
     """tool_use blocks to run before turn 1; empty when there is nothing to gather."""
     if not investigation.repo:
         return []
-    if not parse_frames("\n".join(line.message for line in signal.log_lines)):
+    if not application_frames("\n".join(line.message for line in signal.log_lines)):
         return []
     suspects = {"type": "tool_use", "id": SUSPECT_COMMITS_CALL_ID, "name": SUSPECT_COMMITS.name}
     return [{**suspects, "input": {}}]

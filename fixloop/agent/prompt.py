@@ -14,8 +14,8 @@ from fixloop.domain.events import (
     ToolResultsCleared,
     UserMessage,
 )
+from fixloop.sandbox.tools.suspects import SUSPECT_COMMITS
 from fixloop.store.events import StoredEvent
-from fixloop.tools.suspects import SUSPECT_COMMITS
 
 SYSTEM_PROMPT = """\
 You are fixloop, an engineer investigating a production problem in the user's service.

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from fixloop import aws
-from fixloop.agent.inbox import Posted, post_message
 from fixloop.config import get_settings
+from fixloop.conversation.inbox import Posted, post_message
+from fixloop.credentials.secrets import secret_value
 from fixloop.delivery.protocol import branch_for
 from fixloop.domain.investigation import Status
 from fixloop.errors import ConfigError
@@ -37,16 +37,12 @@ class WebhookResult:
 def webhook_secret() -> str:
     """The webhook secret: from Secrets Manager in AWS, from the environment locally."""
     settings = get_settings()
-    if settings.github_webhook_secret_arn:
-        value = aws.client("secretsmanager").get_secret_value(
-            SecretId=settings.github_webhook_secret_arn
-        )
-        return str(value["SecretString"]).strip()
-    if not settings.github_webhook_secret:
+    secret = secret_value(settings.github_webhook_secret_arn, settings.github_webhook_secret)
+    if not secret:
         raise ConfigError(
             "set FIXLOOP_GITHUB_WEBHOOK_SECRET_ARN (or FIXLOOP_GITHUB_WEBHOOK_SECRET locally)"
         )
-    return settings.github_webhook_secret
+    return secret
 
 
 def signature_valid(secret: str, body: bytes, header: str | None) -> bool:

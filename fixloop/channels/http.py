@@ -1,30 +1,61 @@
-"""What every HTTP entry point (API Gateway REST proxy) does the same way."""
+"""What every HTTP entry point (API Gateway REST proxy) does the same way: read the body
+within the size limit, answer JSON, and turn refusals into 4xx answers."""
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from fixloop.config import get_settings
+from fixloop.errors import BadInputError, FixloopError
+
+__all__ = ["BodyTooLarge", "json_response", "refuse_bad_requests", "request_body"]
 
 
-def raw_body(event: APIGatewayProxyEvent) -> bytes:
-    """The body exactly as the sender sent it: signatures cover these bytes."""
-    raw = event.body or ""
-    return base64.b64decode(raw) if event.is_base64_encoded else raw.encode()
+class BodyTooLarge(FixloopError):
+    """The request body is over ``max_message_bytes`` (answered 413). An HTTP refusal, never
+    raised across a Lambda boundary to the state machine."""
 
 
-def too_large(body: bytes) -> Response[str] | None:
-    """413 for a body over ``max_message_bytes`` (checked before anything is parsed)."""
+def request_body(event: APIGatewayProxyEvent) -> bytes:
+    """The body exactly as the sender sent it (signatures cover these bytes), refused when
+    it is over ``max_message_bytes``: by its declared length before it is decoded, and by
+    its decoded length."""
     limit = get_settings().max_message_bytes
+    declared = {k.lower(): v for k, v in (event.headers or {}).items()}.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(f"body is {int(declared)} bytes; the limit is {limit}")
+    raw = event.body or ""
+    # base64 takes 4 characters per 3 bytes: a longer text cannot decode to the limit.
+    if len(raw) > (limit + 2) // 3 * 4 + 4:
+        raise BodyTooLarge(f"body is over {limit} bytes; the limit is {limit}")
+    try:
+        body = base64.b64decode(raw, validate=True) if event.is_base64_encoded else raw.encode()
+    except (binascii.Error, ValueError) as exc:
+        raise BadInputError(f"body is not valid base64: {exc}") from exc
     if len(body) > limit:
-        return json_response(413, {"message": f"body is {len(body)} bytes; the limit is {limit}"})
-    return None
+        raise BodyTooLarge(f"body is {len(body)} bytes; the limit is {limit}")
+    return body
 
 
 def json_response(status: int, body: dict[str, Any]) -> Response[str]:
     return Response(status_code=status, content_type="application/json", body=json.dumps(body))
+
+
+def refuse_bad_requests(app: APIGatewayRestResolver) -> None:
+    """Answer a body over the limit 413 and other bad input 400, with the reason."""
+    app.exception_handler(BodyTooLarge)(_too_large)
+    app.exception_handler(BadInputError)(_bad_input)
+
+
+def _too_large(exc: BodyTooLarge) -> Response[str]:
+    return json_response(413, {"message": str(exc)})
+
+
+def _bad_input(exc: BadInputError) -> Response[str]:
+    return json_response(400, {"message": str(exc)})

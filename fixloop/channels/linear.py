@@ -24,9 +24,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from fixloop.agent.inbox import post_message
-from fixloop.channels.secrets import secret_value
 from fixloop.config import get_settings
+from fixloop.conversation.inbox import post_message
+from fixloop.credentials.secrets import secret_value
 from fixloop.domain import Investigation
 from fixloop.errors import TransientError
 from fixloop.store import InvestigationNotFound, stores

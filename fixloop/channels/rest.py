@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from fixloop.agent.inbox import post_message
+from fixloop.conversation.inbox import post_message
 from fixloop.domain import EVENT_ADAPTER
 from fixloop.store import InvestigationNotFound, stores
 

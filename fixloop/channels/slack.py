@@ -18,9 +18,9 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from fixloop.agent.inbox import Posted, post_message
-from fixloop.channels.secrets import secret_value
 from fixloop.config import get_settings
+from fixloop.conversation.inbox import Posted, post_message
+from fixloop.credentials.secrets import secret_value
 from fixloop.domain import Investigation
 from fixloop.store import InvestigationNotFound, stores
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from fixloop.config import get_settings
+from fixloop.credentials.github import github_auth_from_env, github_auth_from_secret
+from fixloop.delivery.github import GitHubCodeHost
 from fixloop.delivery.local import LocalGitCodeHost
 from fixloop.delivery.protocol import CodeHost, DeliveryError
 from fixloop.domain import Investigation
@@ -14,9 +16,6 @@ from fixloop.domain import Investigation
 def code_host_for(investigation: Investigation) -> CodeHost:
     settings = get_settings()
     if investigation.github_repo:
-        from fixloop.delivery.credentials import github_auth_from_env, github_auth_from_secret
-        from fixloop.delivery.github import GitHubCodeHost
-
         auth = (
             github_auth_from_secret(settings.github_secret_arn)
             if settings.github_secret_arn

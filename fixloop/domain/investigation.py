@@ -135,7 +135,7 @@ class LoopState(BaseModel):
     """The current turn (Prepare advances it before each model turn)."""
     generation_start_turn: int | None = None
     history_events: int = 0
-    """An upper estimate of this execution's history so far (see fixloop.agent.loop)."""
+    """An upper estimate of this execution's history so far (see fixloop.agent.prepare)."""
     action: Action = "model"
     tool_calls: list[ToolCallRef] = Field(default_factory=list)
     tool_concurrency: int = 8

@@ -1,6 +1,6 @@
 """Where a person's message from the live view or MCP goes: the investigation's inbox.
 
-A thin default over :func:`fixloop.agent.inbox.post_message`: these surfaces have no
+A thin default over :func:`fixloop.conversation.inbox.post_message`: these surfaces have no
 delivery ids of their own (a WebSocket frame or an MCP call is not redelivered by a
 platform), so each message gets a fresh one.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 
-from fixloop.agent.inbox import Posted, post_message
+from fixloop.conversation.inbox import Posted, post_message
 
 __all__ = ["send_to_investigation"]
 
@@ -20,7 +20,7 @@ def send_to_investigation(
     """Post ``text`` from ``author`` to the investigation: it answers the question the agent
     waits on, wakes a stopped investigation, or is read at the next turn (see ``Posted``).
 
-    Raises :class:`~fixloop.store.exceptions.InvestigationNotFound` for an unknown id.
+    Raises :class:`~fixloop.errors.InvestigationNotFound` for an unknown id.
     """
     return post_message(
         investigation_id,

@@ -71,7 +71,7 @@ def build_server() -> MCPServer:
     @server.tool()
     async def approve(investigation_id: str, comment: str = "") -> dict[str, Any]:
         """Approve the pull request the agent waits to open (a reply that starts with
-        "approve" is an approval; see fixloop.agent.inbox.is_approval)."""
+        "approve" is an approval; see fixloop.conversation.inbox.is_approval)."""
         return await _post(investigation_id, "Approved." + (f" {comment}" if comment else ""))
 
     return server

@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 from fixloop.domain import Investigation
+from fixloop.domain.describe import describe
 from fixloop.domain.events import AssistantMessage, StreamChunk
-from fixloop.progress import describe
 from fixloop.store import StoredEvent, stores
 
 __all__ = ["event_text", "investigation_summaries", "read_investigation"]
@@ -71,7 +71,7 @@ def event_text(stored: StoredEvent) -> str:
             elif block.get("type") == "tool_use":
                 parts.append(f"calls {block.get('name')} {json.dumps(block.get('input', {}))}")
         return "\n".join(parts)
-    lines = describe(stored)
+    lines = describe(stored.event)
     if hasattr(ev, "content") and isinstance(getattr(ev, "content", None), str):
         return "\n".join([*lines, str(ev.content)[:4000]])
     return "\n".join(lines)

@@ -11,22 +11,18 @@ from types import ModuleType
 from typing import Any
 
 from fixloop.errors import ConfigError
+from fixloop.functions import CATALOGUE, LOOP_STEPS, spec_of
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = PROJECT_ROOT / "functions"
 STATE_MACHINE_FILE = PROJECT_ROOT / "statemachines" / "investigation.asl.json"
 
-# ASL placeholder -> function folder. The CDK stack substitutes the same placeholders.
 FUNCTIONS: dict[str, str] = {
-    "PrepareFunctionArn": "prepare",
-    "ModelTurnFunctionArn": "model_turn",
-    "RunToolFunctionArn": "run_tool",
-    "DeliverFunctionArn": "deliver",
-    "MarkFailedFunctionArn": "mark_failed",
-    "DispatchToolFunctionArn": "dispatch_tool",
-    "WaitForHumanFunctionArn": "wait_for_human",
+    spec.asl_placeholder: spec.folder for spec in LOOP_STEPS if spec.asl_placeholder is not None
 }
-INVOKED_FUNCTIONS: tuple[str, ...] = ("repo_token", "slack_events")
+"""ASL placeholder -> function folder, from the catalogue (fixloop/functions.py), which the
+CDK stack substitutes too."""
+INVOKED_FUNCTIONS: tuple[str, ...] = tuple(s.folder for s in CATALOGUE if s.invoked_by_name)
 """Functions invoked by name rather than by the state machine, which the runtime also
 registers with Lambda: the sandbox calls Repo Token; Slack Events invokes itself (it
 acknowledges at once and processes the event in an asynchronous invocation)."""
@@ -67,8 +63,11 @@ def load_handlers(prefix: str) -> dict[str, Handler]:
         )
     handlers: dict[str, Handler] = {}
     for folder in (*FUNCTIONS.values(), *INVOKED_FUNCTIONS):
-        module = load_module(FUNCTIONS_DIR / folder / "handler.py", f"fixloop_functions_{folder}")
-        handlers[f"{prefix}-{folder}"] = module.lambda_handler
+        spec = spec_of(folder)
+        module = load_module(
+            FUNCTIONS_DIR / folder / spec.handler_file, f"fixloop_functions_{folder}"
+        )
+        handlers[f"{prefix}-{folder}"] = getattr(module, spec.handler_function)
     return handlers
 
 

@@ -14,11 +14,11 @@ import logging
 import os
 import threading
 import zipfile
-from typing import Any
+from typing import Any, Self
 
 from fixloop import aws
-from fixloop.config import get_settings
-from fixloop.local import moto_patches
+from fixloop.config import STATE_MACHINE_NAME, get_settings
+from fixloop.local import patches
 from fixloop.local.handlers import (
     CONTINUE_AS_NEW_PLACEHOLDER,
     FUNCTIONS,
@@ -30,7 +30,6 @@ from fixloop.local.handlers import (
 )
 from fixloop.local.sandboxes import LocalSandboxes
 from fixloop.store.factory import stores as _stores_factory
-from fixloop.watch import STATE_MACHINE_NAME, Watcher
 
 PREFIX = "fixloop"
 REGION = "us-east-1"
@@ -46,13 +45,12 @@ class EmbeddedRuntime:
         self._handlers: dict[str, Handler] = {}
         self.endpoint_url = ""
         self.state_machine_arn = ""
-        self.watcher = Watcher("")
         self.invocations: dict[str, int] = {}
         self.sandboxes = LocalSandboxes()
         self._lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------
-    def __enter__(self) -> EmbeddedRuntime:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -62,12 +60,14 @@ class EmbeddedRuntime:
     def start(self) -> None:
         from moto.server import ThreadedMotoServer
 
-        moto_patches.assert_moto_version()
+        patches.assert_moto_version()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per local request
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
+        # This process's own calls (handlers, interpreter) skip HTTP; sandboxes use it.
+        patches.serve_in_process(self.endpoint_url, patches.server_app(self._server))
         os.environ.update(
             {
                 "AWS_ENDPOINT_URL": self.endpoint_url,
@@ -90,15 +90,16 @@ class EmbeddedRuntime:
             }
         )
         self.configure(**self._settings)
-        moto_patches.install(self._dispatch)
+        patches.install(self._dispatch)
         self.sandboxes.install()
-        moto_patches.configure_server(self.endpoint_url)
+        patches.configure_server(self.endpoint_url)
         self._handlers = load_handlers(PREFIX)
         self._provision()
 
     def stop(self) -> None:
         self.sandboxes.stop_all()
         if self._server is not None:
+            patches.stop_serving(self.endpoint_url)
             self._server.stop()
             self._server = None
 
@@ -168,7 +169,6 @@ class EmbeddedRuntime:
         if self.state_machine_arn != own_arn:
             raise RuntimeError(f"state machine ARN {self.state_machine_arn} is not {own_arn}")
         self.configure(state_machine_arn=self.state_machine_arn)
-        self.watcher = Watcher(self.state_machine_arn)
         self._provision_sandbox_cluster(role_arn)
 
     def _provision_sandbox_cluster(self, role_arn: str) -> None:
@@ -207,6 +207,20 @@ class EmbeddedRuntime:
             sandbox_subnets=subnet,
             sandbox_security_groups=group,
         )
+
+    def add_function(self, name: str, handler: Handler) -> str:
+        """Create Lambda function ``name`` routed to ``handler`` (the same dispatch path as
+        fixloop's own functions); returns its ARN. Benchmarks use it for a bare machine."""
+        role_arn = aws.client("iam").get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
+        self._handlers[name] = handler
+        arn: str = aws.client("lambda").create_function(
+            FunctionName=name,
+            Runtime="python3.13",
+            Role=role_arn,
+            Handler="handler.lambda_handler",
+            Code={"ZipFile": _placeholder_zip()},
+        )["FunctionArn"]
+        return arn
 
     def _dispatch(self, function_name: str, event: dict[str, Any]) -> Any:
         handler = self._handlers.get(function_name)

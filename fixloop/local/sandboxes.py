@@ -1,8 +1,9 @@
 """Sandbox tasks as local processes: the embedded runtime's Fargate.
 
-The dispatch handler calls ``ecs:RunTask`` exactly as in AWS; moto records the task, and this
-hook starts ``python -m fixloop.sandbox serve`` with the task's environment overrides. StopTask
-ends the process. Tests use :meth:`LocalSandboxes.kill` to lose a sandbox mid-call.
+The dispatch handler calls ``ecs:RunTask`` exactly as in AWS; moto records the task, and a
+hook on it (:mod:`fixloop.local.patches.ecs_tasks`) starts ``python -m fixloop.sandbox serve``
+with the task's environment overrides. StopTask ends the process. Tests use
+:meth:`LocalSandboxes.kill` to lose a sandbox mid-call.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
 
+from fixloop.local import patches
 from fixloop.local.handlers import PROJECT_ROOT
 
 
@@ -27,38 +28,9 @@ class LocalSandboxes:
         self.launched = 0
 
     def install(self) -> None:
-        """Hook moto's ECS backend so RunTask/StopTask start and stop local processes."""
-        from moto.ecs.models import EC2ContainerServiceBackend
-
-        original_run = getattr(EC2ContainerServiceBackend.run_task, "__wrapped__", None) or (
-            EC2ContainerServiceBackend.run_task
-        )
-        original_stop = getattr(EC2ContainerServiceBackend.stop_task, "__wrapped__", None) or (
-            EC2ContainerServiceBackend.stop_task
-        )
-        sandboxes = self
-
-        def run_task(backend: Any, *args: Any, **kwargs: Any) -> Any:
-            tasks = original_run(backend, *args, **kwargs)
-            overrides = kwargs.get("overrides") if "overrides" in kwargs else args[3]
-            env = {
-                e["name"]: e["value"]
-                for c in (overrides or {}).get("containerOverrides", [])
-                for e in c.get("environment", [])
-            }
-            for task in tasks:
-                sandboxes.start(task.task_arn, env)
-            return tasks
-
-        def stop_task(backend: Any, cluster_str: str, task_str: str, reason: str) -> Any:
-            task = original_stop(backend, cluster_str, task_str, reason)
-            sandboxes.terminate(task.task_arn)
-            return task
-
-        run_task.__wrapped__ = original_run  # type: ignore[attr-defined]
-        stop_task.__wrapped__ = original_stop  # type: ignore[attr-defined]
-        EC2ContainerServiceBackend.run_task = run_task  # type: ignore[method-assign,assignment]
-        EC2ContainerServiceBackend.stop_task = stop_task  # type: ignore[method-assign,assignment]
+        """Start and stop local processes for the tasks ECS RunTask/StopTask start and stop
+        (moto's ECS backend, hooked by :mod:`fixloop.local.patches.ecs_tasks`)."""
+        patches.set_task_hooks(self.start, self.terminate)
 
     def start(self, task_arn: str, environment: dict[str, str]) -> None:
         investigation = environment.get("FIXLOOP_SANDBOX_INVESTIGATION", "")

@@ -19,6 +19,8 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from fixloop.config import get_settings
+from fixloop.credentials.github import github_auth_from_env
+from fixloop.delivery.github import GitHubCodeHost
 from fixloop.delivery.local import LocalGitCodeHost
 from fixloop.delivery.protocol import PullRequestDraft
 from fixloop.domain import PullRequestRef
@@ -70,9 +72,6 @@ def deliver_onboarding(
         authored_at=_committer_date(repo, plan.base_commit),
     )
     if github_repo:
-        from fixloop.delivery.credentials import github_auth_from_env
-        from fixloop.delivery.github import GitHubCodeHost
-
         settings = get_settings()
         with GitHubCodeHost(
             github_repo,

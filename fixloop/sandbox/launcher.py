@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from fixloop import aws
 from fixloop.config import get_settings
-from fixloop.errors import ConfigError, TransientError
+from fixloop.errors import ConfigError, SandboxUnavailable
 
-
-class SandboxUnavailable(TransientError):
-    """No sandbox could be started or reached; the state machine retries the call."""
+__all__ = ["launch"]
 
 
 def launch(investigation_id: str, sandbox_id: str) -> str:

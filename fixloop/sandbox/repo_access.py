@@ -15,32 +15,11 @@ import base64
 import json
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel
-
 from fixloop import aws
 from fixloop.config import get_settings
+from fixloop.credentials.repo_token import RepoTokenRequest
 from fixloop.domain import Investigation
 from fixloop.errors import TransientError
-
-READ_CONTENTS = {"contents": "read"}
-
-
-class RepoTokenRequest(BaseModel):
-    investigation_id: str
-
-
-def clone_token(investigation_id: str) -> str | None:
-    """(Repo Token function) A token that can read the investigation's GitHub repository;
-    None when it has none or fixloop has no GitHub credentials (a public repository)."""
-    from fixloop.delivery.credentials import github_auth_from_secret, installation_token
-    from fixloop.store import stores
-
-    settings = get_settings()
-    investigation = stores().investigations.get(investigation_id)
-    if not (investigation.github_repo and settings.github_secret_arn):
-        return None
-    auth = github_auth_from_secret(settings.github_secret_arn, permissions=READ_CONTENTS)
-    return installation_token(auth, settings.github_api_url)
 
 
 def clone_header(investigation: Investigation) -> str | None:

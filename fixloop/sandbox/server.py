@@ -30,15 +30,16 @@ from pydantic import ValidationError
 from fixloop import aws, faults
 from fixloop.config import get_settings
 from fixloop.domain import Investigation, Signal
-from fixloop.domain.events import SignalReceived, ToolResult, signal_position
-from fixloop.errors import ConfigError, ToolFailed
+from fixloop.domain.events import SignalReceived, signal_position
+from fixloop.errors import ConfigError
 from fixloop.httpserver import QuietHTTPServer
 from fixloop.sandbox.protocol import SandboxCall
 from fixloop.sandbox.repo_access import clone_header
 from fixloop.sandbox.snapshots import SnapshotStore
+from fixloop.sandbox.tools import SandboxContext, sandbox_registry
 from fixloop.sandbox.workspace import AppliedCall, Workspace
 from fixloop.store import stores
-from fixloop.tools import ToolContext, cap_output, default_registry
+from fixloop.tools.execution import execute
 
 logger = Logger(service="fixloop-sandbox")
 
@@ -61,6 +62,7 @@ class SandboxServer:
         self._httpd.daemon_threads = True
         self.snapshots = SnapshotStore(stores().blobs, stores().sandboxes)
         self.workspace: Workspace | None = None
+        self.registry = sandbox_registry()
         self._facts: tuple[Investigation, Signal] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -151,54 +153,24 @@ class SandboxServer:
             self._answer(call)
 
     def _execute(self, call: SandboxCall) -> None:
-        st = stores()
-        if st.events.get(call.investigation_id, call.key) is not None:
-            return
-        use = st.events.tool_use(call.investigation_id, call.turn, call.tool_use_id)
-        name = str(use.get("name"))
-        started = time.monotonic()
-        content, is_error = self._apply(call, name, use.get("input"))
-        st.events.append(
-            call.investigation_id,
-            call.key,
-            ToolResult(
-                turn=call.turn,
-                tool_use_id=call.tool_use_id,
-                name=name,
-                content=content,
-                is_error=is_error,
-                duration_ms=int((time.monotonic() - started) * 1000),
-            ),
-        )
-
-    def _apply(self, call: SandboxCall, name: str, raw_input: object) -> tuple[str, bool]:
-        assert self.workspace is not None
-        journaled = self.workspace.applied_result(call.key)
-        if journaled is not None:
-            logger.info("call already applied; returning its journaled result")
-            return journaled.content, journaled.is_error
-        tool = default_registry().get(name)
-        if tool is None or tool.run is None or tool.runs_in != "sandbox":
-            return f"{name} is not a sandbox tool", True
-        assert self._facts is not None  # set by serve() before any call is accepted
+        assert self.workspace is not None and self._facts is not None  # set by serve()
         investigation, signal = self._facts
-        ctx = ToolContext(
-            investigation=investigation,
-            signal=signal,
-            max_output_chars=get_settings().max_tool_output_chars,
-            workspace=self.workspace,
+        workspace = self.workspace
+        execute(
+            call.investigation_id,
+            call.turn,
+            call.index,
+            call.tool_use_id,
+            registry=self.registry,
+            context=lambda: SandboxContext(
+                investigation=investigation,
+                signal=signal,
+                max_output_chars=get_settings().max_tool_output_chars,
+                workspace=workspace,
+            ),
+            journal=_WorkspaceJournal(self),
+            key=call.key,
         )
-        logger.info("running tool", extra={"tool": name, "key": call.key})
-        try:
-            content = cap_output(tool.run(ctx, tool.parse_input(raw_input)), ctx.max_output_chars)
-            is_error = False
-        except ToolFailed as exc:
-            content, is_error = str(exc), True
-        if tool.mutating:
-            self.workspace.record(call.key, AppliedCall(content=content, is_error=is_error))
-            self.snapshots.save(call.investigation_id, self.workspace.snapshot())
-            faults.crash_point("after_snapshot")  # tests: lost before the result is written
-        return content, is_error
 
     def _answer(self, call: SandboxCall, error: Exception | None = None) -> None:
         with self._tokens_lock:
@@ -216,6 +188,27 @@ class SandboxServer:
                     )
             except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken):
                 logger.info("task token no longer open", extra={"key": call.key})
+
+
+class _WorkspaceJournal:
+    """Mutating calls journaled in the workspace snapshot, saved to S3 before the result is
+    written: a replacement sandbox restores it and returns the result instead of applying
+    the call again."""
+
+    def __init__(self, server: SandboxServer) -> None:
+        self._server = server
+
+    def applied(self, key: str) -> tuple[str, bool] | None:
+        assert self._server.workspace is not None
+        found = self._server.workspace.applied_result(key)
+        return None if found is None else (found.content, found.is_error)
+
+    def record(self, key: str, content: str, is_error: bool) -> None:
+        server = self._server
+        assert server.workspace is not None
+        server.workspace.record(key, AppliedCall(content=content, is_error=is_error))
+        server.snapshots.save(server.investigation_id, server.workspace.snapshot())
+        faults.crash_point("after_snapshot")  # tests: lost before the result is written
 
 
 def _handler_for(server: SandboxServer) -> type[BaseHTTPRequestHandler]:

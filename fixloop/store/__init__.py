@@ -1,8 +1,8 @@
 """Data access: the event log, investigation records, blobs (built by :func:`stores`)."""
 
+from fixloop.errors import EventNotFound, InvestigationNotFound, StorageThrottled
 from fixloop.store.blobs import BlobStore
 from fixloop.store.events import EventLog, StoredEvent
-from fixloop.store.exceptions import EventNotFound, InvestigationNotFound, StorageThrottled
 from fixloop.store.factory import Stores, stores
 from fixloop.store.investigations import InvestigationStore
 

@@ -7,7 +7,9 @@ by ``blob_key``.
 
 Writes are first-writer-wins (``attribute_not_exists``): a retried step that produces the
 same position gets ``False`` back and reads what was stored, so the log never holds a
-duplicate and a retry sees exactly what the first attempt decided.
+duplicate and a retry sees exactly what the first attempt decided. Since an event never
+changes once written, the bodies this process wrote or read are kept
+(:class:`~fixloop.store.event_cache.EventBodyCache`) and reading them again costs no request.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
 
 from fixloop.domain.events import (
     EVENT_ADAPTER,
@@ -27,14 +28,12 @@ from fixloop.domain.events import (
     Event,
     calls_position,
 )
-from fixloop.errors import NotFoundError
+from fixloop.errors import EventNotFound, NotFoundError
 from fixloop.store.blobs import BlobStore
-from fixloop.store.exceptions import EventNotFound, StorageThrottled
+from fixloop.store.conditions import applied
+from fixloop.store.event_cache import EventBodyCache
 
 MAX_INLINE_BODY_BYTES = 350_000
-_THROTTLE_CODES = frozenset(
-    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
-)
 
 
 @dataclass(frozen=True)
@@ -45,9 +44,10 @@ class StoredEvent:
 
 
 class EventLog:
-    def __init__(self, table: Any, blobs: BlobStore) -> None:
+    def __init__(self, table: Any, blobs: BlobStore, cache: EventBodyCache | None = None) -> None:
         self._table = table
         self._blobs = blobs
+        self._cache = cache if cache is not None else EventBodyCache()
 
     def append(self, investigation_id: str, position: str, event: Event) -> bool:
         """Write ``event`` at ``position`` unless something is there already.
@@ -67,23 +67,25 @@ class EventLog:
             item["blob_key"] = key
         else:
             item["body"] = body
-        try:
-            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(sk)")
-        except ClientError as exc:
-            code = exc.response["Error"]["Code"]
-            if code == "ConditionalCheckFailedException":
-                return False
-            if code in _THROTTLE_CODES:
-                raise StorageThrottled(f"event log write throttled: {code}") from exc
-            raise
+        if not applied(
+            lambda: self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(sk)")
+        ):
+            return False
+        self._cache.put(investigation_id, position, body)
         return True
 
     def get(self, investigation_id: str, position: str) -> Event | None:
-        resp = self._table.get_item(
-            Key={"pk": investigation_id, "sk": position}, ConsistentRead=True
-        )
-        item = resp.get("Item")
-        return self._decode(item) if item else None
+        body = self._cache.get(investigation_id, position)
+        if body is None:
+            resp = self._table.get_item(
+                Key={"pk": investigation_id, "sk": position}, ConsistentRead=True
+            )
+            item = resp.get("Item")
+            if not item:
+                return None
+            body = self._body(item)
+            self._cache.put(investigation_id, position, body)
+        return EVENT_ADAPTER.validate_json(body)
 
     def tool_use(self, investigation_id: str, turn: int, tool_use_id: str) -> ContentBlock:
         """The tool_use block ``tool_use_id`` of ``turn`` (turn 0: the context gathering)."""
@@ -146,8 +148,9 @@ class EventLog:
         return StoredEvent(str(item["pk"]), str(item["sk"]), self._decode(item))
 
     def _decode(self, item: dict[str, Any]) -> Event:
+        return EVENT_ADAPTER.validate_json(self._body(item))
+
+    def _body(self, item: dict[str, Any]) -> str:
         if "blob_key" in item:
-            body = self._blobs.get(str(item["blob_key"])).decode()
-        else:
-            body = str(item["body"])
-        return EVENT_ADAPTER.validate_json(body)
+            return self._blobs.get(str(item["blob_key"])).decode()
+        return str(item["body"])

@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from fixloop.domain.signal import utcnow
+from fixloop.store.conditions import applied
 
 
 class FingerprintRecord(BaseModel):
@@ -55,13 +55,7 @@ class FingerprintStore:
                 "ConditionExpression": "investigation_id = :old",
                 "ExpressionAttributeValues": {":old": replacing},
             }
-        try:
-            self._table.put_item(Item=item, **kwargs)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return applied(lambda: self._table.put_item(Item=item, **kwargs))
 
     def count(self, fingerprint: str, occurrences: int = 1) -> FingerprintRecord:
         """Add occurrences to the fingerprint's counter; returns the record after the add."""
@@ -83,15 +77,11 @@ class FingerprintStore:
         else:
             cond = "last_notified = :before"
             values = {":now": now.isoformat(), ":before": before.isoformat()}
-        try:
-            self._table.update_item(
+        return applied(
+            lambda: self._table.update_item(
                 Key={"pk": fingerprint},
                 UpdateExpression="SET last_notified = :now",
                 ConditionExpression=cond,
                 ExpressionAttributeValues=values,
             )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        )

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
 
 from fixloop.domain.signal import utcnow
+from fixloop.store.conditions import applied, transacted
 
 COUNTER_SK = "#seq"
 MESSAGE_PREFIX = "m#"
@@ -85,8 +85,8 @@ class InboxStore:
             "sequence": sequence,
             "received_at": message.received_at,
         }
-        try:
-            self._table.meta.client.transact_write_items(
+        stored = transacted(
+            lambda: self._table.meta.client.transact_write_items(
                 TransactItems=[
                     {
                         "Put": {
@@ -114,11 +114,8 @@ class InboxStore:
                     },
                 ]
             )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "TransactionCanceledException":
-                return None  # a concurrent duplicate won
-            raise
-        return message
+        )
+        return message if stored else None  # not stored: a concurrent duplicate won
 
     def pending(self, investigation_id: str) -> list[InboxMessage]:
         """Messages not yet moved into the log, in arrival order."""
@@ -147,23 +144,19 @@ class InboxStore:
 
     def remove(self, investigation_id: str, sequence: int) -> bool:
         """Drop a message once it is in the log; False if it was gone already."""
-        try:
-            self._table.delete_item(
+        return applied(
+            lambda: self._table.delete_item(
                 Key={"pk": investigation_id, "sk": _message_sk(sequence)},
                 ConditionExpression="attribute_exists(sk)",
             )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        )
 
     def retract(self, message: InboxMessage) -> bool:
         """Take back a message that was never moved (its investigation closed meanwhile), and
         its delivery record, so a later redelivery is judged afresh. False if the loop had
         already moved it into the log (then it was delivered after all)."""
-        try:
-            self._client.transact_write_items(
+        return transacted(
+            lambda: self._client.transact_write_items(
                 TransactItems=[
                     {
                         "Delete": {
@@ -186,24 +179,18 @@ class InboxStore:
                     },
                 ]
             )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "TransactionCanceledException":
-                return False
-            raise
-        return True
+        )
 
     # -- channel links and outbound posts ------------------------------------------------
     def link(self, key: str, investigation_id: str) -> None:
         """Point a thread or issue (``slack#C1#1712.0001``, ``linear#<id>``) at an
         investigation; the first link wins."""
-        try:
-            self._table.put_item(
+        applied(
+            lambda: self._table.put_item(
                 Item={"pk": f"link#{key}", "sk": "link", "investigation_id": investigation_id},
                 ConditionExpression="attribute_not_exists(pk)",
             )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+        )
 
     def linked(self, key: str) -> str | None:
         item = self._table.get_item(Key={"pk": f"link#{key}", "sk": "link"}).get("Item")

@@ -6,11 +6,10 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from fixloop.domain.investigation import Investigation, PullRequestRef, Status
 from fixloop.domain.signal import utcnow
-from fixloop.store.exceptions import InvestigationNotFound
+from fixloop.errors import InvestigationNotFound
+from fixloop.store.conditions import applied
 
 
 class InvestigationStore:
@@ -22,13 +21,9 @@ class InvestigationStore:
         # DynamoDB numbers are Decimals: floats (a cost budget) go through json as Decimal.
         data = json.loads(inv.model_dump_json(exclude_none=True), parse_float=Decimal)
         item = {"pk": inv.investigation_id, **data}
-        try:
-            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return applied(
+            lambda: self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+        )
 
     def get(self, investigation_id: str) -> Investigation:
         resp = self._table.get_item(Key={"pk": investigation_id}, ConsistentRead=True)
@@ -75,8 +70,8 @@ class InvestigationStore:
         if context_from:
             sets.append("context_from = :from")
             values[":from"] = context_from
-        try:
-            self._table.update_item(
+        return applied(
+            lambda: self._table.update_item(
                 Key={"pk": investigation_id},
                 UpdateExpression=f"SET {', '.join(sets)} ADD {', '.join(adds)}",
                 ConditionExpression=(
@@ -85,11 +80,7 @@ class InvestigationStore:
                 ),
                 ExpressionAttributeValues=values,
             )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        )
 
     def record_pull_request(self, investigation_id: str, pull_request: PullRequestRef) -> None:
         self._table.update_item(
@@ -114,8 +105,8 @@ class InvestigationStore:
 
     def _set_once(self, investigation_id: str, values: dict[str, str]) -> dict[str, str]:
         first = next(iter(values))
-        try:
-            self._table.update_item(
+        if applied(
+            lambda: self._table.update_item(
                 Key={"pk": investigation_id},
                 UpdateExpression="SET "
                 + ", ".join(f"{k} = :{k}" for k in values)
@@ -129,12 +120,10 @@ class InvestigationStore:
                     ":now": _now(),
                 },
             )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            inv = self.get(investigation_id).model_dump()
-            return {k: str(inv[k]) for k in values}
-        return values
+        ):
+            return values
+        inv = self.get(investigation_id).model_dump()
+        return {k: str(inv[k]) for k in values}
 
     def close(self, investigation_id: str, status: Status, outcome: str) -> bool:
         """Move an open investigation to a terminal status; False if it was already closed."""
@@ -150,19 +139,15 @@ class InvestigationStore:
         for i, status in enumerate(from_statuses):
             values[f":f{i}"] = status
             names.append(f":f{i}")
-        try:
-            self._table.update_item(
+        return applied(
+            lambda: self._table.update_item(
                 Key={"pk": investigation_id},
                 UpdateExpression="SET #s = :s, outcome = :o, updated_at = :now",
                 ConditionExpression=f"attribute_exists(pk) AND #s IN ({', '.join(names)})",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=values,
             )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        )
 
     def list(self, limit: int = 50) -> list[Investigation]:
         # A status GSI replaces this scan when listing matters (issue: surfaces).

@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from fixloop.domain.signal import utcnow
+from fixloop.store.conditions import applied
 
 SandboxStatus = Literal["starting", "ready", "stopped", "lost"]
 RECORD_TTL = timedelta(days=7)
@@ -60,9 +60,9 @@ class SandboxStore:
         else:
             condition = "sandbox_id = :old"
             values[":old"] = replacing
-        try:
-            # An update, not a put: has_snapshot outlives the sandboxes that come and go.
-            self._table.update_item(
+        # An update, not a put: has_snapshot outlives the sandboxes that come and go.
+        return applied(
+            lambda: self._table.update_item(
                 Key={"pk": investigation_id},
                 UpdateExpression=(
                     "SET investigation_id = :inv, sandbox_id = :id, #s = :starting, "
@@ -73,11 +73,7 @@ class SandboxStore:
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=values,
             )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        )
 
     def mark_snapshot(self, investigation_id: str) -> None:
         """Note that the investigation's workspace has a snapshot in S3.
@@ -114,13 +110,7 @@ class SandboxStore:
         }
         if names:
             kwargs["ExpressionAttributeNames"] = names
-        try:
-            self._table.update_item(**kwargs)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return applied(lambda: self._table.update_item(**kwargs))
 
 
 def stale_after(heartbeat_interval_s: float) -> timedelta:

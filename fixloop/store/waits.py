@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
+from fixloop.store.conditions import answer_if_applied
 
 
 @dataclass(frozen=True)
@@ -46,17 +46,14 @@ class WaitStore:
 
     def claim(self, investigation_id: str) -> Wait | None:
         """Take the open wait, if any; only one caller gets it."""
-        try:
-            resp = self._table.delete_item(
+        resp = answer_if_applied(
+            lambda: self._table.delete_item(
                 Key={"pk": investigation_id},
                 ConditionExpression="attribute_exists(pk)",
                 ReturnValues="ALL_OLD",
             )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return None
-            raise
-        item = resp.get("Attributes")
+        )
+        item = resp.get("Attributes") if resp is not None else None
         return _wait(item) if item else None
 
 

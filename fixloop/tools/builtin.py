@@ -1,16 +1,15 @@
-"""The signal tool and the terminal tools, and the default registry.
+"""The built-in tools: the signal, the question to a person, and the two conclusions.
 
-The code tools (read, search, edit, run a command) are the sandbox's:
-:data:`fixloop.sandbox.tools.SANDBOX_TOOLS`.
+The code tools (read, search, edit, run a command) are the sandbox's
+(:mod:`fixloop.sandbox.tools`), the telemetry tools Run Tool's (:mod:`fixloop.tools.telemetry`);
+the loop's registry of all of them is :func:`fixloop.agent.toolset.default_registry`.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from pydantic import BaseModel, Field
 
-from fixloop.tools.registry import Tool, ToolContext, ToolRegistry, cap_output
+from fixloop.tools.registry import Tool, ToolContext, cap_output
 
 
 class NoInput(BaseModel):
@@ -71,24 +70,3 @@ FINISH = Tool(
     "or not reproducible), with a summary of the findings.",
     FinishInput,
 )
-
-
-@lru_cache(maxsize=1)
-def default_registry() -> ToolRegistry:
-    # Imported here: fixloop.sandbox.tools imports fixloop.tools.registry, whose package
-    # imports this module, so a module-level import would be circular.
-    from fixloop.sandbox.tools import SANDBOX_TOOLS
-    from fixloop.tools.suspects import SUSPECT_COMMITS
-    from fixloop.tools.telemetry import TELEMETRY_TOOLS
-
-    return ToolRegistry(
-        [
-            SIGNAL_TOOL,
-            *TELEMETRY_TOOLS,
-            *SANDBOX_TOOLS,
-            SUSPECT_COMMITS,
-            ASK_HUMAN,
-            OPEN_PULL_REQUEST,
-            FINISH,
-        ]
-    )

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from fixloop.domain import Investigation, Signal
 from fixloop.errors import ToolFailed
 from fixloop.llm.protocol import ToolDefinition
-
-if TYPE_CHECKING:
-    from fixloop.domain import Investigation, Signal
-    from fixloop.sandbox.workspace import Workspace
 
 RunsIn = Literal["lambda", "sandbox"]
 """Where a tool runs: in the Run Tool Lambda, or in the investigation's sandbox.
@@ -32,11 +29,11 @@ class ToolContext:
     investigation: Investigation
     signal: Signal
     max_output_chars: int
-    workspace: Workspace | None = None
-    """The investigation's workspace; set only inside its sandbox."""
 
 
-ToolFunction = Callable[[ToolContext, Any], str]
+ToolFunction = Callable[[Any, Any], str]
+"""``(context, validated input) -> text``: the context is a :class:`ToolContext`, or the
+subclass of it that the tool's runtime gives (the sandbox's carries the workspace)."""
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@
 ``reassemble`` joins stack traces that CloudWatch Logs split into one event per line,
 ``parse_error`` reads one error into an :class:`ErrorOccurrence`, ``error_fingerprint`` and
 ``group`` say which occurrences are the same problem, ``alarm_fingerprint`` does it for alarms.
+``origin`` says whose code a frame is in (the one list of library and runtime code), and
+``application_frames`` reads the application's frames out of log text (for git blame).
 """
 
 from fixloop.triage.fingerprint import (
@@ -12,6 +14,7 @@ from fixloop.triage.fingerprint import (
     normalise_message,
     significant_frames,
 )
+from fixloop.triage.frames import AppFrame, FrameKind, Origin, application_frames, origin
 from fixloop.triage.reassemble import MAX_MESSAGE_CHARS, reassemble, trim_message
 from fixloop.triage.stacktrace import (
     ErrorOccurrence,
@@ -24,14 +27,19 @@ from fixloop.triage.stacktrace import (
 
 __all__ = [
     "MAX_MESSAGE_CHARS",
+    "AppFrame",
     "ErrorOccurrence",
     "Frame",
+    "FrameKind",
     "Language",
+    "Origin",
     "alarm_fingerprint",
+    "application_frames",
     "error_fingerprint",
     "group",
     "looks_like_error",
     "normalise_message",
+    "origin",
     "parse_error",
     "parse_events",
     "reassemble",

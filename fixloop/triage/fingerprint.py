@@ -19,7 +19,8 @@ occurrences:
   ``/opt/python`` layers, well-known Java libraries) only the first, the library function the
   application called, is kept: a library's internals change with its version, its entry point
   does not. A framework's frames *above* the application's (the web framework that called the
-  handler) are dropped the same way. Without application frames, all frames are used.
+  handler) are dropped the same way. Without application frames, all frames are used. Whose
+  code a frame is in is one list, :mod:`fixloop.triage.frames`.
 * **Normalised paths**: ``file://`` and drive letters go; a path inside a library becomes the
   library's name (``botocore``, ``@aws-sdk/client-s3``); a path in the standard library becomes
   ``<stdlib>/json/decoder.py``; deployment roots are stripped (``/var/task/``,
@@ -38,14 +39,12 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
-from typing import Literal
 
+from fixloop.triage.frames import FrameKind, clean_path, origin
 from fixloop.triage.stacktrace import ErrorOccurrence, Frame, Language
 
 _ERROR_VERSION = "fixloop-error-v1"
 _ALARM_VERSION = "fixloop-alarm-v1"
-
-_Kind = Literal["app", "library", "system"]
 
 MESSAGE_CHARS = 1000
 """How much of a frameless message the fingerprint reads (before normalising)."""
@@ -112,12 +111,6 @@ def normalise_message(text: str) -> str:
 
 # ---------------------------------------------------------------------------- paths
 
-_PY_LIBRARY = re.compile(r"/(?:site|dist)-packages/(?P<rest>.+)$")
-_PY_STDLIB = re.compile(r"(?:^|/)(?:lib|Lib)/python\d+(?:\.\d+)?/(?P<rest>.+)$")
-_PY_LAYER = re.compile(r"^/opt/python/(?P<rest>.+)$")
-_NODE_MODULES = re.compile(r"(?:^|/)node_modules/(?P<rest>.+)$")
-_RUNTIME = re.compile(r"^/var/runtime/")
-_SCRIPT = re.compile(r"\.[cm]?[jt]sx?$")
 _ROOTS = [
     re.compile(p)
     for p in (
@@ -145,47 +138,6 @@ _VOLATILE_DIR = re.compile(
     r"|^tmp[\w-]{6,}$"
 )
 
-_JAVA_SYSTEM = (
-    "java.",
-    "javax.",
-    "jdk.",
-    "sun.",
-    "com.sun.",
-    "kotlin.",
-    "scala.",
-    "lambdainternal.",
-    "com.amazonaws.services.lambda.runtime.",
-)
-_JAVA_LIBRARIES = (
-    "org.springframework.",
-    "org.apache.",
-    "com.fasterxml.",
-    "software.amazon.",
-    "com.amazonaws.",
-    "io.netty.",
-    "org.hibernate.",
-    "com.google.",
-    "io.micronaut.",
-    "io.quarkus.",
-    "org.eclipse.",
-    "reactor.",
-    "okhttp3.",
-    "okio.",
-    "org.slf4j.",
-    "ch.qos.",
-    "io.micrometer.",
-    "kotlinx.",
-    "com.zaxxer.",
-    "org.postgresql.",
-    "com.mysql.",
-    "io.grpc.",
-    "io.vertx.",
-    "org.jboss.",
-    "jakarta.",
-    "feign.",
-    "retrofit2.",
-    "io.opentelemetry.",
-)
 _JAVA_GENERATED = [
     (re.compile(r"\$\$Lambda(?:\$\d+)?(?:/(?:0x)?[0-9a-fA-F]+)?"), "$$Lambda"),
     (re.compile(r"\$Proxy\d+"), "$Proxy"),
@@ -196,22 +148,6 @@ _JAVA_GENERATED = [
     (re.compile(r"GeneratedMethodAccessor\d+"), "GeneratedMethodAccessor"),
     (re.compile(r"GeneratedConstructorAccessor\d+"), "GeneratedConstructorAccessor"),
 ]
-
-
-def _clean_path(path: str) -> str:
-    p = path.replace("\\", "/")
-    p = re.sub(r"^file://", "", p)
-    p = re.sub(r"^webpack://[^/]*/", "", p)
-    p = re.sub(r"^[A-Za-z]:/", "/", p)
-    return p
-
-
-def _package(rest: str, scoped: bool) -> str:
-    parts = rest.split("/")
-    if scoped and parts[0].startswith("@") and len(parts) > 1:
-        return parts[0] + "/" + parts[1]
-    name = parts[0]
-    return name[:-3] if name.endswith(".py") else name
 
 
 def _app_path(path: str) -> str:
@@ -229,42 +165,18 @@ def _app_path(path: str) -> str:
     return re.sub(r"^(?:\./)+", "", path).lstrip("/")
 
 
-def _classify(language: Language, frame: Frame) -> tuple[_Kind, str, str]:
+def _classify(language: Language, frame: Frame) -> tuple[FrameKind, str, str]:
     """(kind, normalised file, normalised function) of a frame."""
     fn = frame.function.strip()
     if language == "java":
         for rx, repl in _JAVA_GENERATED:
             fn = rx.sub(repl, fn)
-        if fn.startswith(_JAVA_SYSTEM):
-            return "system", "", fn
-        lib = next((p for p in _JAVA_LIBRARIES if fn.startswith(p)), None)
-        if lib is not None:
-            return "library", lib.rstrip("."), fn
+    where = origin(language, frame)
+    if where.kind != "app":
+        return where.kind, where.name, fn
+    if language == "java":
         return "app", frame.file, fn
-    path = _clean_path(frame.file)
-    if language == "node":
-        if path.startswith(("node:", "internal/")) or _RUNTIME.match(path):
-            return "system", "<runtime>" if _RUNTIME.match(path) else path, fn
-        if "/" not in path and not _SCRIPT.search(path):
-            return "system", path, fn  # native, <anonymous>, "index 0" (Promise.all)
-        m = _NODE_MODULES.search(path)
-        if m:
-            return "library", _package(m.group("rest"), scoped=True), fn
-        return "app", _app_path(path), fn
-    if language == "python":
-        if path.startswith("<") or _RUNTIME.match(path):
-            return "system", "<runtime>" if _RUNTIME.match(path) else path, fn
-        m = _PY_LIBRARY.search(path) or _PY_LAYER.match(path)
-        if m:
-            return "library", _package(m.group("rest"), scoped=False), fn
-        m = _PY_STDLIB.search(path)
-        if m:
-            return "system", "<stdlib>/" + m.group("rest"), fn
-        return "app", _app_path(path), fn
-    m = _NODE_MODULES.search(path)
-    if m:
-        return "library", _package(m.group("rest"), scoped=True), fn
-    return "app", _app_path(path), fn
+    return "app", _app_path(clean_path(frame.file)), fn
 
 
 def significant_frames(occ: ErrorOccurrence) -> list[str]:
@@ -272,7 +184,7 @@ def significant_frames(occ: ErrorOccurrence) -> list[str]:
     classified = [_classify(occ.language, f) for f in occ.frames]
     if any(kind == "app" for kind, _, _ in classified):
         kept: list[tuple[str, str]] = []
-        previous: _Kind | None = None
+        previous: FrameKind | None = None
         for kind, file, fn in classified:
             if kind == "app" or (kind == "library" and previous == "app"):
                 kept.append((file, fn))

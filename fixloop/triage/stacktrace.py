@@ -5,9 +5,11 @@ and read for the timestamp and request id):
 
 * **Python** tracebacks, chained ones included ("During handling of the above exception..." /
   "The above exception was the direct cause..."): the *last* exception is the error, with the
-  frames of its own traceback. Lambda's unhandled-error report (``[ERROR] KeyError: 'x'`` then
-  the traceback without a final exception line, indented with no-break spaces), the text log
-  format (``[ERROR]\\t<time>\\t<request id>\\t<message>``), Lambda's JSON log format
+  frames of its own traceback (the earlier tracebacks' frames are kept apart, as
+  ``chained_frames``); a frame line is read with or without its indentation. Lambda's
+  unhandled-error report (``[ERROR] KeyError: 'x'`` then the traceback without a final
+  exception line, indented with no-break spaces), the text log format
+  (``[ERROR]\\t<time>\\t<request id>\\t<message>``), Lambda's JSON log format
   (``errorType``/``errorMessage``/``stackTrace``) and Powertools JSON logs (``exception``,
   ``exception_name``).
 * **Node.js** stacks (``TypeError: ...`` then ``    at fn (/var/task/index.js:12:34)``), also
@@ -16,8 +18,9 @@ and read for the timestamp and request id):
   and Powertools for TypeScript (``error: {name, message, stack}``).
 * **Java** stacks (``java.lang.X: msg`` or ``Exception in thread "main" ...`` then
   ``\\tat com.acme.Foo.bar(Foo.java:42)``): the last ``Caused by`` is the error; frames elided
-  as ``... N more`` are the enclosing trace's last N frames, so they are taken from there.
-  Lambda's Java JSON report (``stackTrace`` as a list, ``cause`` nested) too.
+  as ``... N more`` are the enclosing trace's last N frames, so they are taken from there (the
+  enclosing exceptions' own frames are the ``chained_frames``). Lambda's Java JSON report
+  (``stackTrace`` as a list, ``cause`` nested) too.
 * Anything else is a plain error line: language ``unknown``, no frames, the message without
   its log prefix (and an exception type when the line starts with one, ``ValueError: ...``).
 
@@ -31,11 +34,12 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from fixloop.triage.prefix import LEVELS, parse_time, strip_prefix
 from fixloop.triage.reassemble import (
     CUT_NOTE_START,
     JAVA_MORE,
@@ -68,6 +72,10 @@ class ErrorOccurrence(BaseModel):
     """The exception's message; for a plain error line, the line without its log prefix."""
     frames: list[Frame] = Field(default_factory=list)
     """Calling order: outermost first, where it was raised last."""
+    chained_frames: list[Frame] = Field(default_factory=list)
+    """The frames of the other exceptions of its chain (Python's earlier tracebacks, Java's
+    enclosing exceptions), in the order they were printed, each exception's in calling order.
+    Not part of the fingerprint; suspect commits blame them too."""
     language: Language
     timestamp: datetime | None = None
     """The log event's time, else a time found in the text."""
@@ -80,7 +88,7 @@ class ErrorOccurrence(BaseModel):
 
 # ---------------------------------------------------------------------------- line patterns
 
-_PY_FRAME = re.compile(r'^\s+File "(?P<file>[^"]*)", line (?P<line>\d+)(?:, in (?P<fn>.+))?$')
+_PY_FRAME = re.compile(r'^\s*File "(?P<file>[^"]*)", line (?P<line>\d+)(?:, in (?P<fn>.+))?$')
 _PY_EXC = re.compile(r"^(?P<type>[A-Za-z_][\w.]*)(?::\s?(?P<msg>.*))?$")
 
 _JAVA_FRAME = re.compile(r"^\s*at (?P<fn>[\w$.<>/@:-]+)\((?P<loc>[^()]*)\)")
@@ -106,21 +114,10 @@ _LEADING_ERROR = re.compile(
     r"(?:Error|Exception|Throwable|Fault|Interrupt|Exit))(?::\s?(?P<msg>.*))?$"
 )
 
-# ---------------------------------------------------------------------------- log prefixes
-
-_ISO = r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"
-_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-_LEVELS = r"TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|FATAL|CRITICAL|SEVERE"
-_LAMBDA_PY = re.compile(
-    rf"^\[(?:{_LEVELS})\]\t(?P<ts>{_ISO})\t(?P<rid>[^\t]*)\t",
-)
-_LAMBDA_NODE = re.compile(rf"^(?P<ts>{_ISO})\t(?P<rid>[^\t]*)\t(?:{_LEVELS})\t")
-_PREFIX_TS = re.compile(rf"^(?P<ts>{_ISO})(?:\s+|\s*[|]\s*)")
-_PREFIX_LEVEL = re.compile(rf"^(?:\[(?:{_LEVELS})\]|(?:{_LEVELS})(?=[\s:|])):?(?:\s+|\s*[|]\s*)")
 _LAMBDA_NODE_LABELS = frozenset(
     {"Invoke Error", "Uncaught Exception", "Unhandled Promise Rejection"}
 )
-_PREFIX_RID = re.compile(rf"^(?:RequestId:\s*)?(?P<rid>{_UUID})(?:\s+|\s*[|]\s*)")
+"""Labels Lambda's Node runtime puts before its JSON error report; not a logged message."""
 
 
 @dataclass
@@ -129,6 +126,7 @@ class _Parsed:
     exception_type: str = ""
     message: str = ""
     frames: list[Frame] = field(default_factory=list)
+    chained: list[Frame] = field(default_factory=list)
     log_message: str = ""
     timestamp: datetime | None = None
     request_id: str | None = None
@@ -154,6 +152,7 @@ def parse_error(text: str, timestamp: datetime | None = None) -> ErrorOccurrence
         exception_type=parsed.exception_type,
         message=parsed.message.strip(),
         frames=parsed.frames,
+        chained_frames=parsed.chained,
         language=parsed.language,
         timestamp=ts,
         raw=raw,
@@ -182,55 +181,6 @@ def parse_events(events: Iterable[tuple[datetime, str]]) -> list[ErrorOccurrence
     return [parse_error(text, ts) for ts, text in joined if looks_like_error(text)]
 
 
-# ---------------------------------------------------------------------------- prefixes
-
-
-def _strip_prefix(line: str) -> tuple[str, datetime | None, str | None]:
-    """The line without its log prefix, and the prefix's time and request id."""
-    for rx in (_LAMBDA_PY, _LAMBDA_NODE):
-        m = rx.match(line)
-        if m:
-            return line[m.end() :], _parse_time(m.group("ts")), m.group("rid") or None
-    ts: datetime | None = None
-    rid: str | None = None
-    for _ in range(4):
-        m = _PREFIX_TS.match(line)
-        if m and ts is None:
-            ts = _parse_time(m.group("ts"))
-            line = line[m.end() :]
-            continue
-        m = _PREFIX_LEVEL.match(line)
-        if m:
-            line = line[m.end() :]
-            continue
-        m = _PREFIX_RID.match(line)
-        if m and rid is None:
-            rid = m.group("rid")
-            line = line[m.end() :]
-            continue
-        break
-    return line, ts, rid
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        seconds = value / 1000 if value > 1e11 else value
-        try:
-            return datetime.fromtimestamp(seconds, tz=UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip().replace(",", ".", 1)
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 # ---------------------------------------------------------------------------- JSON
 
 
@@ -256,7 +206,7 @@ def _from_json_text(text: str) -> _Parsed | None:
     if found is None:
         return None
     obj, start = found
-    label, prefix_ts, prefix_rid = _strip_prefix(text[:start]) if start else ("", None, None)
+    label, prefix_ts, prefix_rid = strip_prefix(text[:start]) if start else ("", None, None)
     parsed = _from_json(obj)
     if parsed is None:
         message = obj.get("message", obj.get("msg"))
@@ -277,7 +227,7 @@ def _from_json_text(text: str) -> _Parsed | None:
 def _json_time(obj: dict[str, Any]) -> datetime | None:
     for key in ("timestamp", "time", "@timestamp", "ts"):
         if key in obj:
-            found = _parse_time(obj[key])
+            found = parse_time(obj[key])
             if found is not None:
                 return found
     return None
@@ -367,7 +317,7 @@ def _from_json(obj: dict[str, Any]) -> _Parsed | None:
 
 def _from_text(text: str) -> _Parsed:
     first, _, rest = text.partition("\n")
-    first, ts, rid = _strip_prefix(first)
+    first, ts, rid = strip_prefix(first)
     body = first + ("\n" + rest if rest else "")
     parsed = _parse_trace(body)
     parsed.timestamp = ts
@@ -387,7 +337,7 @@ def _parse_trace(text: str) -> _Parsed:
 
 
 def _parse_plain(lines: list[str]) -> _Parsed:
-    first = re.sub(r"^\[(?:" + _LEVELS + r")\]\s*", "", lines[0])
+    first = re.sub(r"^\[(?:" + LEVELS + r")\]\s*", "", lines[0])
     text = "\n".join([first, *lines[1:]]).strip()
     m = _LEADING_ERROR.match(first.strip())
     if m:
@@ -402,23 +352,8 @@ def _parse_python(lines: list[str]) -> _Parsed:
     first_frame = next(
         i for i, ln in enumerate(lines) if PY_TRACEBACK.match(ln) or _PY_FRAME.match(ln)
     )
-    start = tbs[-1] + 1 if tbs else first_frame
-    frames: list[Frame] = []
-    i = start
-    while i < len(lines):
-        ln = lines[i]
-        m = _PY_FRAME.match(ln)
-        if m:
-            frames.append(
-                Frame(
-                    file=m.group("file"),
-                    line=int(m.group("line")),
-                    function=(m.group("fn") or "").strip(),
-                )
-            )
-        elif ln and not ln[0].isspace() and not ln.startswith(CUT_NOTE_START):
-            break
-        i += 1
+    frames, i = _python_frames(lines, tbs[-1] + 1 if tbs else first_frame)
+    chained = [f for tb in tbs[:-1] for f in _python_frames(lines, tb + 1)[0]]
     exc_type = ""
     message_lines: list[str] = []
     if i < len(lines):
@@ -436,7 +371,7 @@ def _parse_python(lines: list[str]) -> _Parsed:
     log_message = "\n".join(header).strip()
     if not exc_type and header:
         # Lambda's unhandled-error report: "[ERROR] KeyError: 'x'" before the traceback
-        head = re.sub(r"^\[(?:" + _LEVELS + r")\]\s*", "", header[0]).strip()
+        head = re.sub(r"^\[(?:" + LEVELS + r")\]\s*", "", header[0]).strip()
         m = _LEADING_ERROR.match(head) or _PY_EXC.match(head)
         if m:
             exc_type = m.group("type")
@@ -447,8 +382,26 @@ def _parse_python(lines: list[str]) -> _Parsed:
         exception_type=exc_type,
         message="\n".join(message_lines).strip(),
         frames=frames,
+        chained=chained,
         log_message=log_message,
     )
+
+
+def _python_frames(lines: list[str], start: int) -> tuple[list[Frame], int]:
+    """The frames of the traceback whose first frame line is at or after ``start``, and the
+    index of the line that ends them (the exception line)."""
+    frames: list[Frame] = []
+    i = start
+    while i < len(lines):
+        ln = lines[i]
+        m = _PY_FRAME.match(ln)
+        if m:
+            fn = (m.group("fn") or "").strip()
+            frames.append(Frame(file=m.group("file"), line=int(m.group("line")), function=fn))
+        elif ln and not ln[0].isspace() and not ln.startswith(CUT_NOTE_START):
+            break
+        i += 1
+    return frames, i
 
 
 @dataclass
@@ -527,6 +480,7 @@ def _parse_java(lines: list[str]) -> _Parsed:
         exception_type=root.exception_type,
         message="\n".join(root.message_lines).strip(),
         frames=list(reversed(full)),
+        chained=[f for block in blocks[:-1] for f in reversed(block.frames)],
         log_message=log_message,
     )
 

@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from fixloop.agent.triggers import handle_payload
+from fixloop.intake.triggers import handle_payload
 from fixloop.metrics import emits_metrics
 
 logger = Logger()

@@ -7,7 +7,8 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from fixloop.agent import deliver
+from fixloop.agent.conclude import deliver
+from fixloop.channels import announce
 from fixloop.domain import LoopState
 from fixloop.faults import injectable
 from fixloop.metrics import INVESTIGATIONS_CONCLUDED, count, emits_metrics
@@ -21,6 +22,6 @@ tracer = Tracer()
 @tracer.capture_lambda_handler
 @injectable("deliver")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = deliver(LoopState.model_validate(event)).payload()
+    result = deliver(LoopState.model_validate(event), announce=announce).payload()
     count(INVESTIGATIONS_CONCLUDED)
     return result

@@ -7,8 +7,8 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from fixloop.agent.dispatch import dispatch_tool
 from fixloop.faults import injectable
+from fixloop.sandbox.dispatch import dispatch_tool
 from fixloop.sandbox.protocol import SandboxCall
 
 logger = Logger()

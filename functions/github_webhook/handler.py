@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
@@ -11,26 +9,21 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from fixloop.channels.github import handle_webhook, webhook_secret
+from fixloop.channels.http import json_response, refuse_bad_requests, request_body
 from fixloop.metrics import emits_metrics
 
 logger = Logger()
 tracer = Tracer()
 app = APIGatewayRestResolver()
+refuse_bad_requests(app)
 
 
 @app.post("/webhooks/github")
 def github() -> Response[str]:
     event = app.current_event
-    raw = event.body or ""
-    # The signature covers the exact bytes GitHub sent.
-    body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode()
-    result = handle_webhook(webhook_secret(), dict(event.headers), body)
+    result = handle_webhook(webhook_secret(), dict(event.headers), request_body(event))
     logger.info("github webhook", extra={"status": result.status, "result": result.message})
-    return Response(
-        status_code=result.status,
-        content_type="application/json",
-        body=json.dumps({"message": result.message}),
-    )
+    return json_response(result.status, {"message": result.message})
 
 
 @logger.inject_lambda_context(clear_state=True)

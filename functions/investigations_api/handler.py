@@ -9,11 +9,12 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from fixloop.channels import rest
-from fixloop.channels.http import json_response, raw_body, too_large
+from fixloop.channels.http import json_response, refuse_bad_requests, request_body
 
 logger = Logger()
 tracer = Tracer()
 app = APIGatewayRestResolver()
+refuse_bad_requests(app)
 
 
 @app.get("/investigations/<investigation_id>")
@@ -31,10 +32,7 @@ def get_investigation(investigation_id: str) -> Response[str]:
 @app.post("/investigations/<investigation_id>/messages")
 def post_message(investigation_id: str) -> Response[str]:
     event = app.current_event
-    body = raw_body(event)
-    rejected = too_large(body)
-    if rejected is not None:
-        return rejected
+    body = request_body(event)
     identity = event.request_context.identity
     status, answer = rest.post(
         investigation_id,

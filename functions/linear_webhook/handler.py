@@ -8,21 +8,19 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from fixloop.channels.http import json_response, raw_body, too_large
+from fixloop.channels.http import json_response, refuse_bad_requests, request_body
 from fixloop.channels.linear import handle_webhook, webhook_secret
 
 logger = Logger()
 tracer = Tracer()
 app = APIGatewayRestResolver()
+refuse_bad_requests(app)
 
 
 @app.post("/webhooks/linear")
 def linear() -> Response[str]:
     event = app.current_event
-    body = raw_body(event)
-    rejected = too_large(body)
-    if rejected is not None:
-        return rejected
+    body = request_body(event)
     result = handle_webhook(webhook_secret(), dict(event.headers), body)
     logger.info("linear webhook", extra={"status": result.status, "result": result.message})
     return json_response(result.status, {"message": result.message})

@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from fixloop.agent import model_turn
+from fixloop.agent.turn import model_turn
 from fixloop.domain import LoopState
 from fixloop.errors import ModelError, ModelThrottled, ModelUnavailable
 from fixloop.faults import injectable

@@ -7,7 +7,8 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from fixloop.agent import prepare
+from fixloop.agent.prepare import prepare
+from fixloop.channels import announce
 from fixloop.domain import LoopState
 from fixloop.faults import injectable
 
@@ -19,4 +20,4 @@ tracer = Tracer()
 @tracer.capture_lambda_handler
 @injectable("prepare")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return prepare(LoopState.model_validate(event)).payload()
+    return prepare(LoopState.model_validate(event), announce=announce).payload()

@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from fixloop.sandbox.repo_access import RepoTokenRequest, clone_token
+from fixloop.credentials.repo_token import RepoTokenRequest, clone_token
 
 logger = Logger()
 tracer = Tracer()

@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from fixloop.agent import run_tool
+from fixloop.agent.run_tool import run_tool
 from fixloop.domain import ToolTask
 from fixloop.faults import injectable
 from fixloop.metrics import TOOL_CALLS, TOOL_FAILURES, count, emits_metrics

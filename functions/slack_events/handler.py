@@ -17,21 +17,19 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from fixloop import aws
-from fixloop.channels.http import json_response, raw_body, too_large
+from fixloop.channels.http import json_response, refuse_bad_requests, request_body
 from fixloop.channels.slack import process, receive, signing_secret
 
 logger = Logger()
 tracer = Tracer()
 app = APIGatewayRestResolver()
+refuse_bad_requests(app)
 
 
 @app.post("/webhooks/slack")
 def slack_events() -> Response[str]:
     event = app.current_event
-    body = raw_body(event)
-    rejected = too_large(body)
-    if rejected is not None:
-        return rejected
+    body = request_body(event)
     request = receive(signing_secret(), dict(event.headers), body)
     if request.event is not None:
         aws.client("lambda").invoke(

@@ -7,7 +7,8 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from fixloop.agent.human import WaitTask, open_wait, park_unanswered
+from fixloop.channels import announce
+from fixloop.conversation import WaitTask, open_wait, park_unanswered
 from fixloop.faults import injectable
 
 logger = Logger()
@@ -19,4 +20,6 @@ tracer = Tracer()
 @injectable("wait_for_human")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = WaitTask.model_validate(event)
-    return park_unanswered(task) if task.timed_out else open_wait(task)
+    if task.timed_out:
+        return park_unanswered(task, announce=announce)
+    return open_wait(task, announce=announce)

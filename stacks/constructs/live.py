@@ -27,14 +27,13 @@ from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks.constructs.functions import FUNCTIONS_DIR
-from stacks.constructs.layer import LAYER_ARCHITECTURE, LAYER_RUNTIME
+from fixloop.functions import CATALOGUE, Surface
+from stacks.constructs.functions import FUNCTIONS_DIR, lambda_function
+from stacks.constructs.grants import Reach, grant
 from stacks.constructs.storage import Storage
 from stacks.nag import acknowledge, acknowledge_key_grants, flatten, iam5_resource
 
@@ -49,6 +48,9 @@ STREAM_RETRIES = 5
 
 
 class LiveApi(Construct):
+    """The live functions of the catalogue (what they may touch from their entries, plus the
+    Connections table and the Management API for those with ``connections``) and their APIs."""
+
     def __init__(
         self,
         scope: Construct,
@@ -63,8 +65,7 @@ class LiveApi(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
-        self._layer = layer
-        self._functions_dir = functions_dir
+        specs = [spec for spec in CATALOGUE if spec.surface is Surface.LIVE]
 
         self.connections = dynamodb.Table(
             self,
@@ -94,10 +95,18 @@ class LiveApi(Construct):
             "POWERTOOLS_SERVICE_NAME": "fixloop",
             "LOG_LEVEL": "INFO",
         }
-        self.authorizer_fn = self._function("websocket_authorizer", "WebSocketAuthorizer", env, 10)
-        self.websocket_fn = self._function("websocket", "WebSocket", env, 30)
-        self.fanout_fn = self._function("stream_fanout", "StreamFanout", env, 60)
-        self.mcp_fn = self._function("mcp", "Mcp", env, 30, memory_mb=512)
+        reach = Reach(storage=storage, state_machine_arn=state_machine_arn)
+        self.functions: dict[str, lambda_.Function] = {}
+        for spec in specs:
+            fn, role = lambda_function(
+                self, spec, layer=layer, env=dict(env), functions_dir=functions_dir
+            )
+            grant(self, spec, role, fn, reach)
+            self.functions[spec.folder] = fn
+        self.authorizer_fn = self.functions["websocket_authorizer"]
+        self.websocket_fn = self.functions["websocket"]
+        self.fanout_fn = self.functions["stream_fanout"]
+        self.mcp_fn = self.functions["mcp"]
 
         self.api = apigwv2.WebSocketApi(
             self,
@@ -133,9 +142,12 @@ class LiveApi(Construct):
             throttle=apigwv2.ThrottleSettings(rate_limit=100, burst_limit=200),
         )
         management_url = self.stage.callback_url
-        for fn in (self.websocket_fn, self.fanout_fn):
-            fn.add_environment("FIXLOOP_WEBSOCKET_MANAGEMENT_URL", management_url)
-            self.stage.grant_management_api_access(fn)
+        for spec in specs:
+            if spec.connections:
+                fn = self.functions[spec.folder]
+                fn.add_environment("FIXLOOP_WEBSOCKET_MANAGEMENT_URL", management_url)
+                self.stage.grant_management_api_access(fn)
+                self.connections.grant_read_write_data(fn)
         acknowledge(
             self.stage,
             "AwsSolutions-APIG1",
@@ -143,37 +155,7 @@ class LiveApi(Construct):
             "role; every route is a Lambda whose own logs record the connection and route.",
         )
 
-        # Who may read and write what.
-        for fn in (self.websocket_fn, self.mcp_fn):
-            storage.events.grant_read_write_data(fn)  # a message is appended to the log
-            storage.investigations.grant_read_write_data(fn)  # delivery ids, reopening
-            # A message goes through the inbox: it may answer the question the agent waits on
-            # (the wait's task token) or wake a stopped investigation (a new execution).
-            storage.inbox.grant_read_write_data(fn)
-            storage.waits.grant_read_write_data(fn)
-            fn.add_to_role_policy(
-                iam.PolicyStatement(
-                    actions=["states:StartExecution", "states:SendTaskSuccess"],
-                    resources=[state_machine_arn],
-                )
-            )
         acknowledge_key_grants(self)
-        storage.events.grant_read_data(self.fanout_fn)
-        # The messages it sends are counted on the investigation (its cost, fixloop.cost).
-        storage.investigations.grant_write_data(self.fanout_fn)
-        for fn in (self.websocket_fn, self.fanout_fn):
-            self.connections.grant_read_write_data(fn)
-        event_bodies = storage.blobs.arn_for_objects("events/*")
-        for fn in (self.websocket_fn, self.fanout_fn, self.mcp_fn):
-            fn.add_to_role_policy(
-                iam.PolicyStatement(actions=["s3:GetObject"], resources=[event_bodies])
-            )
-        acknowledge(
-            self,
-            iam5_resource(flatten(event_bodies, stack)),
-            "Event bodies too large for DynamoDB are stored under events/<investigation>/; "
-            "any subscribed investigation's events may need theirs. Read only.",
-        )
         acknowledge(
             self,
             iam5_resource(
@@ -240,54 +222,3 @@ class LiveApi(Construct):
 
         self.websocket_url = self.stage.url
         self.mcp_url = f"{self.mcp_api.api_endpoint}/mcp"
-
-    def _function(
-        self,
-        name: str,
-        construct_id: str,
-        env: dict[str, str],
-        timeout_seconds: int,
-        *,
-        memory_mb: int = 256,
-    ) -> lambda_.Function:
-        role = iam.Role(
-            self,
-            f"{construct_id}Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"fixloop {name} function",
-        )
-        log_group = logs.LogGroup(
-            self, f"{construct_id}Logs", retention=logs.RetentionDays.ONE_MONTH
-        )
-        log_group.grant_write(role)
-        fn = lambda_.Function(
-            self,
-            construct_id,
-            runtime=LAYER_RUNTIME,
-            architecture=LAYER_ARCHITECTURE,
-            code=lambda_.Code.from_asset(
-                str(self._functions_dir / name), exclude=["__pycache__", "*.pyc"]
-            ),
-            handler="handler.lambda_handler",
-            layers=[self._layer],
-            memory_size=memory_mb,
-            timeout=cdk.Duration.seconds(timeout_seconds),
-            tracing=lambda_.Tracing.ACTIVE,
-            log_group=log_group,
-            role=role,
-            environment=dict(env),
-            description=f"fixloop live: {name}",
-        )
-        acknowledge(
-            role,
-            iam5_resource("*"),
-            "X-Ray PutTraceSegments and PutTelemetryRecords (active tracing) support no "
-            "resource-level permissions; '*' is the only valid resource.",
-        )
-        acknowledge(
-            fn,
-            "AwsSolutions-L1",
-            "Pinned to python3.13: the shared layer's wheels are built for cp313 "
-            "(layers/bundler.py); runtime and layer move to a newer Python together.",
-        )
-        return fn

@@ -7,7 +7,7 @@ never opens an investigation about itself) notify the SNS topic ``fixloop-alarms
 - Lambda errors and throttles of any fixloop function (summed over groups of at most ten
   functions, the most an alarm's metric math may read: ``lambda-errors-1``, ``-2``, ...);
 - model errors and throttles (fixloop's EMF metrics, fixloop/metrics.py);
-- alarms undelivered to ``alarm_trigger`` (messages in its dead-letter queue);
+- alarms undelivered to ``signal_trigger`` (messages in its dead-letter queue);
 - optionally, tokens per day above a budget (``fixloop:daily_token_budget``).
 """
 
@@ -154,7 +154,7 @@ class Observability(Construct):
                 period=_FIVE_MINUTES, statistic=cloudwatch.Stats.MAXIMUM
             ),
             threshold=1,
-            description="Alarms could not be delivered to alarm_trigger: replay the DLQ.",
+            description="Alarms could not be delivered to signal_trigger: replay the DLQ.",
         )
         tokens = self._sum(
             "Tokens",

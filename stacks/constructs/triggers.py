@@ -1,11 +1,13 @@
-"""How signals reach the trigger functions (outside API Gateway, see webhooks.py).
+"""How alarms and error logs reach the signal trigger (``POST /signals``: see webhooks.py).
 
-- ``alarm_trigger``: an EventBridge rule on the default bus matches CloudWatch alarms going
-  into ALARM (optionally only those whose name starts with one of ``alarm_prefixes``).
-  EventBridge retries a failed delivery for up to an hour, then puts the event in an encrypted,
-  SSL-only dead-letter queue, where it can be read and replayed by hand.
-- ``logs_trigger``: CloudWatch Logs subscription filters of this account deliver error lines.
-  The function lets ``logs.amazonaws.com`` invoke it for any log group of this account and
+One function, ``signal_trigger``, takes both sources (fixloop/functions.py says why):
+
+- alarms: an EventBridge rule on the default bus matches CloudWatch alarms going into ALARM
+  (optionally only those whose name starts with one of ``alarm_prefixes``). EventBridge
+  retries a failed delivery for up to an hour, then puts the event in an encrypted, SSL-only
+  dead-letter queue, where it can be read and replayed by hand.
+- error logs: CloudWatch Logs subscription filters of this account deliver error lines. The
+  function lets ``logs.amazonaws.com`` invoke it for any log group of this account and
   region, so that the onboarding template (in the user's stack) only creates subscription
   filters with the function's ARN (output ``LogsTriggerArn``). Log groups named in
   ``watched_log_groups`` are subscribed here instead.
@@ -65,16 +67,15 @@ def alarm_event_pattern(alarm_prefixes: Sequence[str] = ()) -> dict[str, Any]:
 
 
 class Triggers(Construct):
-    """The alarm rule (with its dead-letter queue) and the logs trigger's invoke permission
-    and subscription filters."""
+    """The alarm rule (with its dead-letter queue), and the permission of CloudWatch Logs to
+    invoke the signal trigger with the subscription filters of watched log groups."""
 
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
-        alarm_trigger: lambda_.IFunction,
-        logs_trigger: lambda_.IFunction,
+        signal_trigger: lambda_.IFunction,
         alarm_prefixes: Sequence[str] = (),
         watched_log_groups: Sequence[str] = (),
     ) -> None:
@@ -92,14 +93,14 @@ class Triggers(Construct):
             self.alarm_dead_letters,
             "AwsSolutions-SQS3",
             "This queue is itself a dead-letter queue: the alarm rule's target sends the "
-            "events it could not deliver to alarm_trigger here (EventBridge DeadLetterConfig, "
+            "events it could not deliver to signal_trigger here (EventBridge DeadLetterConfig, "
             "which cdk-nag does not recognise as it does an SQS redrive policy).",
         )
         pattern = alarm_event_pattern(alarm_prefixes)
         self.alarm_rule = events.Rule(
             self,
             "AlarmRule",
-            description="fixloop: CloudWatch alarms going into ALARM -> alarm_trigger",
+            description="fixloop: CloudWatch alarms going into ALARM -> signal_trigger",
             event_pattern=events.EventPattern(
                 source=pattern["source"],
                 detail_type=pattern["detail-type"],
@@ -107,7 +108,7 @@ class Triggers(Construct):
             ),
             targets=[
                 targets.LambdaFunction(
-                    alarm_trigger,
+                    signal_trigger,
                     dead_letter_queue=self.alarm_dead_letters,
                     max_event_age=ALARM_MAX_EVENT_AGE,
                     retry_attempts=ALARM_RETRY_ATTEMPTS,
@@ -116,21 +117,21 @@ class Triggers(Construct):
         )
 
         # Subscription filters in any log group of this account and region may deliver to
-        # logs_trigger: the onboarding template creates them in the user's own stacks.
+        # signal_trigger: the onboarding template creates them in the user's own stacks.
         self.log_groups_arn = stack.format_arn(
             service="logs",
             resource="log-group",
             resource_name="*",
             arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
         )
-        logs_trigger.add_permission(
+        signal_trigger.add_permission(
             "LogsInvoke",
             principal=iam.ServicePrincipal("logs.amazonaws.com"),
             action="lambda:InvokeFunction",
             source_account=stack.account,
             source_arn=self.log_groups_arn,
         )
-        permission = logs_trigger.node.find_child("LogsInvoke")
+        permission = signal_trigger.node.find_child("LogsInvoke")
 
         self.subscriptions: list[logs.SubscriptionFilter] = []
         for name in watched_log_groups:
@@ -142,7 +143,9 @@ class Triggers(Construct):
                 "Errors",
                 log_group=logs.LogGroup.from_log_group_name(watched, "LogGroup", name),
                 # The account-wide permission above covers it: no permission per log group.
-                destination=log_destinations.LambdaDestination(logs_trigger, add_permissions=False),
+                destination=log_destinations.LambdaDestination(
+                    signal_trigger, add_permissions=False
+                ),
                 filter_pattern=logs.FilterPattern.literal(ERROR_FILTER_PATTERN),
             )
             # CloudWatch Logs checks it may invoke the destination when the filter is created.

@@ -21,7 +21,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from stacks.constructs.functions import ChannelSecrets
+from stacks.constructs.grants import ChannelSecrets
 from stacks.nag import acknowledge, iam4_managed_policy
 
 __all__ = [

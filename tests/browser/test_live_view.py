@@ -17,10 +17,10 @@ import pytest
 from pydantic import BaseModel
 
 from fixloop.local.live import LiveServer
-from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.store import stores
 from fixloop.tools import Tool, ToolContext
 from tests.integration.scenario import start_scripted
+from tests.runtime import LocalRuntime
 from tests.support import ROOT, extra_tools, text, thinking, tool_use, wait_for
 
 ARTIFACTS = Path(os.environ.get("FIXLOOP_TEST_ARTIFACTS", ROOT / "test-artifacts"))
@@ -58,7 +58,7 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def live(runtime: EmbeddedRuntime) -> Iterator[LiveServer]:
+def live(runtime: LocalRuntime) -> Iterator[LiveServer]:
     with LiveServer(runtime) as server:
         yield server
 

@@ -10,18 +10,17 @@ from typing import Any
 
 import pytest
 
+from fixloop.functions import LOOP_STEPS
 from fixloop.local.handlers import CONTINUE_AS_NEW_PLACEHOLDER as LOCAL_CONTINUE_AS_NEW
 from fixloop.local.handlers import FUNCTIONS as LOCAL_FUNCTIONS
 from layers.bundler import PROJECT_ROOT
 from stacks.asl import problems, scopes
-from stacks.constructs.functions import LOOP_FUNCTIONS
 from stacks.constructs.loop import CONTINUE_AS_NEW_PLACEHOLDER, placeholders
 
 ASL_FILES = sorted((PROJECT_ROOT / "statemachines").glob("*.asl.json"))
-STACK_PROVIDES = {f"{spec.construct_id}FunctionArn" for spec in LOOP_FUNCTIONS} | {
-    CONTINUE_AS_NEW_PLACEHOLDER
-}
-"""What InvestigationLoop substitutes (fixloop_stack.py passes the loop steps' versions)."""
+STACK_PROVIDES = {spec.asl_placeholder for spec in LOOP_STEPS} | {CONTINUE_AS_NEW_PLACEHOLDER}
+"""What InvestigationLoop substitutes (fixloop_stack.py passes the loop steps' versions, under
+their catalogue placeholders)."""
 
 RETRY = [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 2}]
 

@@ -1,19 +1,17 @@
 """The AWS Marketplace package: a standalone template (no CDK bootstrap) and its asset zips.
 
-One build per module (with a stand-in layer, as in test_stack.py), then assertions on what a
-Marketplace publisher uploads.
+One build per module (with the stand-in layer of conftest.py), then assertions on what a
+Marketplace publisher uploads. (Not the shared app: the standalone template is a stack of
+its own, with parameters.)
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import zipfile
 from pathlib import Path
 from typing import Any
-
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 import pytest
 
@@ -31,12 +29,9 @@ BOOTSTRAP_MARKERS = (
 
 
 @pytest.fixture(scope="module")
-def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    layer = tmp_path_factory.mktemp("layer")
-    (layer / "python" / "fixloop").mkdir(parents=True)
-    (layer / "python" / "fixloop" / "__init__.py").write_text("")
+def package(tmp_path_factory: pytest.TempPathFactory, prebuilt_layer: Path) -> Path:
     out = tmp_path_factory.mktemp("dist") / "marketplace"
-    build_marketplace(out, layer_asset_dir=str(layer))
+    build_marketplace(out, layer_asset_dir=str(prebuilt_layer))
     return out
 
 
@@ -102,15 +97,15 @@ def test_parameters_reach_the_functions_and_the_sandbox(template: dict[str, Any]
     (task,) = of_type(template, "AWS::ECS::TaskDefinition").values()
 
     # When / Then the model spec is every loop function's default model, the GitHub secret is
-    # deliver's and repo_token's, the targets the triggers', and the sandbox runs the given
-    # image
+    # deliver's and repo_token's, the targets the triggers' (the signal and api triggers), and
+    # the sandbox runs the given image
     envs = [f["Properties"]["Environment"]["Variables"] for f in functions]
     models = [env["FIXLOOP_MODEL"] for env in envs if "FIXLOOP_MODEL" in env]
     assert len(models) >= 10 and all(m == {"Ref": "ModelSpec"} for m in models)
     assert sum("FIXLOOP_GITHUB_SECRET_ARN" in env for env in envs) == 2
     assert [env["FIXLOOP_TARGETS"] for env in envs if "FIXLOOP_TARGETS" in env] == [
         {"Ref": "Targets"}
-    ] * 3
+    ] * 2
     (container,) = task["Properties"]["ContainerDefinitions"]
     assert container["Image"] == {"Ref": "SandboxImageUri"}
 

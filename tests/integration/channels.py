@@ -18,10 +18,10 @@ from slack_sdk.signature import SignatureVerifier
 
 from fixloop.channels import github as github_channel
 from fixloop.local.gateway import gateway_routes
-from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.local.server import LocalServer
-from fixloop.testing.linear_server import LinearServer
-from fixloop.testing.slack_server import SlackServer
+from tests.fakes.linear_server import LinearServer
+from tests.fakes.slack_server import SlackServer
+from tests.runtime import LocalRuntime
 
 SLACK_SECRET = "slack-signing-secret"
 LINEAR_SECRET = "linear-webhook-secret"
@@ -180,7 +180,7 @@ SETTINGS = {
 
 
 @contextmanager
-def serving(runtime: EmbeddedRuntime) -> Iterator[Channels]:
+def serving(runtime: LocalRuntime) -> Iterator[Channels]:
     """The webhooks and REST API on the local server, Slack and Linear on local servers."""
     with SlackServer(token=SLACK_TOKEN) as slack, LinearServer(api_key=LINEAR_KEY) as linear:
         runtime.configure(**SETTINGS, slack_api_url=slack.api_url, linear_api_url=linear.url)

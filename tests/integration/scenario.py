@@ -7,12 +7,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from fixloop.agent import start_investigation
+from fixloop.cli.watch import RunSummary
 from fixloop.domain import parse_signal
+from fixloop.intake import start_investigation
 from fixloop.llm import clear_model_cache
-from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.store import StoredEvent, stores
-from fixloop.watch import RunSummary
+from tests.runtime import LocalRuntime
 from tests.support import alarm_event, head, logs_message, text, tool_use, write_script
 
 
@@ -37,7 +37,7 @@ def start_scripted(
 
 
 def run_scripted(
-    rt: EmbeddedRuntime,
+    rt: LocalRuntime,
     repo: Path,
     turns: list[list[dict[str, Any]]],
     script: Path,

@@ -13,7 +13,6 @@ import pytest
 
 from fixloop.agent.prompt import build_messages
 from fixloop.domain import UserMessage
-from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.store import stores
 from tests.integration.channels import (
     SLACK_CHANNEL,
@@ -24,11 +23,12 @@ from tests.integration.channels import (
 )
 from tests.integration.scenario import log_of, start_scripted
 from tests.integration.test_human_loop import ask_id, waiting
+from tests.runtime import LocalRuntime
 from tests.support import tool_use, wait_for
 
 
 @pytest.fixture
-def channels(runtime: EmbeddedRuntime) -> Iterator[Channels]:
+def channels(runtime: LocalRuntime) -> Iterator[Channels]:
     with serving(runtime) as ch:
         yield ch
 
@@ -43,7 +43,7 @@ def nothing_stored(investigation_id: str) -> bool:
 
 @pytest.fixture
 def waiting_investigation(
-    runtime: EmbeddedRuntime, channels: Channels, repo: Path, tmp_path: Path
+    runtime: LocalRuntime, channels: Channels, repo: Path, tmp_path: Path
 ) -> Iterator[str]:
     """An investigation waiting on a question, with its Slack thread and Linear issue."""
     turns = [
@@ -147,11 +147,16 @@ def test_github_through_the_gateway_checks_the_signature(
     assert channels.github("pull_request_review_comment", payload, delivery="g1")[0] == 202
     wait_for(lambda: waiting(inv_id), what="the second question")
     assert len(messages_of(inv_id)) == 1
+    # A signed delivery over the size limit is refused like on the other endpoints, unread
+    huge = review_comment(inv_id, "x" * 70_000)
+    status, body = channels.github("pull_request_review_comment", huge, delivery="g2")
+    assert status == 413 and "limit is 64000" in body["message"]
+    assert len(messages_of(inv_id)) == 1
 
 
 # -- REST ----------------------------------------------------------------------------------
 def test_rest_bad_input_gets_clear_answers_and_stores_nothing(
-    runtime: EmbeddedRuntime,
+    runtime: LocalRuntime,
     channels: Channels,
     repo: Path,
     tmp_path: Path,
@@ -182,7 +187,7 @@ def test_rest_bad_input_gets_clear_answers_and_stores_nothing(
 
 # -- one thread, many channels ---------------------------------------------------------------
 def test_a_waiting_investigation_is_resumed_from_slack_then_linear_in_one_thread(
-    runtime: EmbeddedRuntime, channels: Channels, waiting_investigation: str
+    runtime: LocalRuntime, channels: Channels, waiting_investigation: str
 ) -> None:
     inv_id = waiting_investigation
     thread = thread_of(inv_id)
@@ -264,7 +269,7 @@ def test_fixloop_serve_answers_on_http(tmp_path: Path) -> None:
 
 
 def test_a_parked_question_is_resumed_by_a_later_slack_reply(
-    runtime: EmbeddedRuntime, channels: Channels, repo: Path, tmp_path: Path
+    runtime: LocalRuntime, channels: Channels, repo: Path, tmp_path: Path
 ) -> None:
     # Given a question nobody answers within two seconds
     runtime.configure(human_timeout_seconds="2")

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.store import stores
+from tests.runtime import LocalRuntime
 from tests.support import ROOT, logs_message, make_repo, tool_use, write_script
 
 FIXLOOP = [sys.executable, "-m", "fixloop.cli"]
@@ -196,7 +196,7 @@ def test_show_an_unknown_investigation(tmp_path: Path) -> None:
 
 
 def test_an_endpoint_setting_points_the_cli_at_an_existing_local_aws(
-    runtime: EmbeddedRuntime, repo: Path, signal_file: Path, tmp_path: Path
+    runtime: LocalRuntime, repo: Path, signal_file: Path, tmp_path: Path
 ) -> None:
     # Given a local AWS with fixloop deployed (this test process's embedded runtime)
     script = write_script(tmp_path / "s.jsonl", [[tool_use("finish", summary="nothing to fix")]])
@@ -256,7 +256,7 @@ def test_an_endpoint_without_fixloop_deployed_is_a_clear_error(
 def test_investigate_delivers_to_github_with_a_lost_response_on_the_way(tmp_path: Path) -> None:
     # Given a repository on a (local) GitHub, the same repository checked out, and a GitHub
     # that loses its answer to the commit creation once
-    from fixloop.testing.github_server import GitHubServer
+    from tests.fakes.github import GitHubServer
 
     repo = make_repo(tmp_path / "svc", {"svc/core.py": "def f(x):\n    return 1 / x\n"})
     signal = tmp_path / "sig.json"

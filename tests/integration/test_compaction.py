@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from fixloop.agent import start_investigation
 from fixloop.agent.compaction import fit_context
 from fixloop.agent.prompt import SUMMARY_HEADING, build_messages
 from fixloop.domain import (
@@ -24,11 +23,12 @@ from fixloop.domain import (
 )
 from fixloop.domain.events import assistant_position, signal_position, tool_result_position
 from fixloop.domain.investigation import new_investigation_id
+from fixloop.intake import start_investigation
 from fixloop.llm import ModelRequest, ModelResponse, ScriptedModel
 from fixloop.llm.caching import estimate_tokens
-from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.store import stores
 from tests.integration.scenario import log_of, run_scripted
+from tests.runtime import LocalRuntime
 from tests.support import alarm_event, head, text, tool_use, write_script
 
 BUDGET = 8_000
@@ -57,7 +57,7 @@ def _turn() -> Any:
 
 
 @pytest.fixture
-def budget(runtime: EmbeddedRuntime) -> Iterator[None]:
+def budget(runtime: LocalRuntime) -> Iterator[None]:
     runtime.configure(context_budget_tokens=str(BUDGET))
     yield
     runtime.configure(context_budget_tokens=None)
@@ -115,7 +115,7 @@ def test_large_old_tool_results_are_cleared_first(budget: None) -> None:
     inv_id = _log(8, 4_000)
     model = CountingModel()
     # When turn 9 fits its context
-    request = fit_context(model, inv_id, 9, log_of(inv_id), _make)
+    request, _ = fit_context(model, inv_id, 9, log_of(inv_id), _make)
     # Then older results were cleared (no summary, no model call) and the prompt fits
     events = log_of(inv_id)
     cleared = [e.event for e in events if isinstance(e.event, ToolResultsCleared)]
@@ -135,7 +135,7 @@ def test_a_summary_replaces_older_turns_once_and_a_retry_reuses_it(budget: None)
     inv_id = _log(120, 100)
     model = CountingModel()
     # When turn 121 fits its context
-    request = fit_context(model, inv_id, 121, log_of(inv_id), _make)
+    request, _ = fit_context(model, inv_id, 121, log_of(inv_id), _make)
     # Then the model was asked once, without tools, for a summary, which is in the log
     assert [r.purpose for r in model.requests] == ["compaction"]
     assert model.requests[0].tools == []
@@ -152,13 +152,13 @@ def test_a_summary_replaces_older_turns_once_and_a_retry_reuses_it(budget: None)
     tail = list(stores().events.read(inv_id, after=stored.event.through))
     assert build_messages(tail) == request.messages
     # When the turn is retried, the stored summary is reused: no second model call
-    again = fit_context(model, inv_id, 121, log_of(inv_id), _make)
+    again, _ = fit_context(model, inv_id, 121, log_of(inv_id), _make)
     assert len(model.requests) == 1
     assert again.messages == request.messages
 
 
 def test_an_investigation_over_its_token_budget_is_parked_with_a_notice(
-    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path
+    runtime: LocalRuntime, repo: Path, tmp_path: Path
 ) -> None:
     # Given a configured token budget the first turns use up
     runtime.configure(budget_tokens="2000")
@@ -199,7 +199,7 @@ def test_an_investigation_over_its_token_budget_is_parked_with_a_notice(
     assert data["cost_usd"]["dynamodb"] > 0
 
 
-def test_a_turn_is_counted_once_however_often_it_is_retried(runtime: EmbeddedRuntime) -> None:
+def test_a_turn_is_counted_once_however_often_it_is_retried(runtime: LocalRuntime) -> None:
     # Given an investigation whose turn 3 usage is counted
     inv_id = _log(1, 10)
     st = stores()

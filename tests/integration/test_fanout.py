@@ -17,14 +17,14 @@ from fixloop.live.messages import FRAME_BYTES
 from fixloop.live.websocket import connections
 from fixloop.local.handlers import LocalLambdaContext
 from fixloop.local.live import LiveServer, _handler
-from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.store import stores
+from tests.runtime import LocalRuntime
 
 _SER = TypeSerializer()
 
 
 @pytest.fixture(scope="module")
-def live(runtime: EmbeddedRuntime) -> Iterator[LiveServer]:
+def live(runtime: LocalRuntime) -> Iterator[LiveServer]:
     with LiveServer(runtime) as server:
         yield server
 

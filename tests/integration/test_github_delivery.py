@@ -1,5 +1,5 @@
 """Delivery to GitHub with the real PyGithub against a local GitHub API backed by a real bare
-git repository (fixloop.testing.github_server)."""
+git repository (tests.fakes.github)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from github import Auth, GithubRetry
 
-from fixloop.delivery.credentials import (
+from fixloop.credentials.github import (
     github_auth_from_env,
     github_auth_from_secret,
     github_auth_from_value,
@@ -25,8 +25,8 @@ from fixloop.delivery.github import DeliveryRetry, GitHubCodeHost
 from fixloop.delivery.protocol import DeliveryError, PullRequestDraft, branch_for
 from fixloop.errors import ConfigError, TransientError
 from fixloop.sandbox.workspace import FileChange
-from fixloop.testing.github_server import GitHubServer
 from tests.conftest import TEST_SECRET_PREFIX, moto_secretsmanager
+from tests.fakes.github import GitHubServer
 from tests.support import head, rsa_key_pair
 
 BRANCH = branch_for("inv-1")

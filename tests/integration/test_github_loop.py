@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.store import stores
-from fixloop.testing.github_server import GitHubServer
+from tests.fakes.github import GitHubServer
 from tests.integration.scenario import start_scripted
+from tests.runtime import LocalRuntime
 from tests.support import tool_use
 
 
 @pytest.fixture
 def github(
-    runtime: EmbeddedRuntime, repo: Path, monkeypatch: pytest.MonkeyPatch
+    runtime: LocalRuntime, repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[GitHubServer]:
     with GitHubServer(repo) as server:
         monkeypatch.setenv("GITHUB_TOKEN", next(iter(server.tokens)))
@@ -25,7 +25,7 @@ def github(
         runtime.configure(github_api_url=None, github_seconds_between_writes=None)
 
 
-def _investigate(runtime: EmbeddedRuntime, repo: Path, tmp_path: Path, github_repo: str) -> str:
+def _investigate(runtime: LocalRuntime, repo: Path, tmp_path: Path, github_repo: str) -> str:
     turns = [
         [tool_use("write_file", path="fix.txt", content="fixed\n")],
         [tool_use("open_pull_request", title="Fix", body="Root cause: none.")],
@@ -44,7 +44,7 @@ def _investigate(runtime: EmbeddedRuntime, repo: Path, tmp_path: Path, github_re
     ],
 )
 def test_refusals_block_the_investigation_with_the_reason(
-    runtime: EmbeddedRuntime,
+    runtime: LocalRuntime,
     repo: Path,
     tmp_path: Path,
     github: GitHubServer,
@@ -70,7 +70,7 @@ def test_refusals_block_the_investigation_with_the_reason(
 
 
 def test_a_moved_base_branch_still_delivers_and_says_so(
-    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path, github: GitHubServer
+    runtime: LocalRuntime, repo: Path, tmp_path: Path, github: GitHubServer
 ) -> None:
     github.advance(github.default_branch, {"other.txt": "someone else's change\n"})
     investigation_id = _investigate(runtime, repo, tmp_path, github.full_name)

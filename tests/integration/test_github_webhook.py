@@ -15,16 +15,16 @@ import pytest
 
 from fixloop.domain import UserMessage
 from fixloop.local.handlers import FUNCTIONS_DIR, LocalLambdaContext, load_module
-from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.store import stores
 from tests.integration.scenario import log_of, start_scripted
+from tests.runtime import LocalRuntime
 from tests.support import tool_use
 
 SECRET = "webhook-secret"
 
 
 @pytest.fixture
-def webhook(runtime: EmbeddedRuntime) -> Iterator[Any]:
+def webhook(runtime: LocalRuntime) -> Iterator[Any]:
     runtime.configure(github_webhook_secret=SECRET)
     module = load_module(FUNCTIONS_DIR / "github_webhook" / "handler.py", "github_webhook_test")
     module.webhook_secret.cache_clear()
@@ -89,7 +89,7 @@ def test_unsigned_or_wrongly_signed_deliveries_are_refused(webhook: Any) -> None
 
 
 def test_review_feedback_revises_the_pull_request_and_merge_closes_it(
-    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path, webhook: Any
+    runtime: LocalRuntime, repo: Path, tmp_path: Path, webhook: Any
 ) -> None:
     # Given an investigation that delivered a pull request, whose model will revise it
     turns = [
@@ -146,7 +146,7 @@ def test_review_feedback_revises_the_pull_request_and_merge_closes_it(
 
 
 def test_closing_unmerged_rejects(
-    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path, webhook: Any
+    runtime: LocalRuntime, repo: Path, tmp_path: Path, webhook: Any
 ) -> None:
     turns = [
         [tool_use("write_file", path="x.txt", content="x\n")],

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from fixloop.agent.inbox import post_message
 from fixloop.agent.prompt import build_messages
+from fixloop.conversation.inbox import post_message
 from fixloop.domain import AssistantMessage, QuestionAsked, UserMessage
-from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.store import stores
 from tests.integration.scenario import log_of, start_scripted
+from tests.runtime import LocalRuntime
 from tests.support import tool_use, wait_for
 
 
@@ -22,7 +22,7 @@ def waiting(investigation_id: str) -> bool:
 
 
 @pytest.fixture
-def short_wait(runtime: EmbeddedRuntime) -> Iterator[None]:
+def short_wait(runtime: LocalRuntime) -> Iterator[None]:
     runtime.configure(human_timeout_seconds="2")
     yield
     runtime.configure(human_timeout_seconds=None)
@@ -38,7 +38,7 @@ def ask_id(investigation_id: str) -> str:
 
 
 def test_a_question_waits_and_the_first_reply_is_its_result(
-    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path
+    runtime: LocalRuntime, repo: Path, tmp_path: Path
 ) -> None:
     # Given an investigation whose model asks which fix to make, alongside another call
     turns = [
@@ -80,7 +80,7 @@ def test_a_question_waits_and_the_first_reply_is_its_result(
 
 
 def test_a_time_out_parks_it_and_a_later_message_resumes_it(
-    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path, short_wait: None
+    runtime: LocalRuntime, repo: Path, tmp_path: Path, short_wait: None
 ) -> None:
     # Given a question nobody answers in time
     turns = [
@@ -107,7 +107,7 @@ def test_a_time_out_parks_it_and_a_later_message_resumes_it(
 
 
 def test_messages_for_closed_or_unknown_investigations_are_refused(
-    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path
+    runtime: LocalRuntime, repo: Path, tmp_path: Path
 ) -> None:
     inv_id = start_scripted(
         repo, [[tool_use("finish", summary="Nothing to do.")]], tmp_path / "s.jsonl"
@@ -119,14 +119,14 @@ def test_messages_for_closed_or_unknown_investigations_are_refused(
 
 
 @pytest.fixture
-def approval(runtime: EmbeddedRuntime) -> Iterator[None]:
+def approval(runtime: LocalRuntime) -> Iterator[None]:
     runtime.configure(require_approval="true")
     yield
     runtime.configure(require_approval=None)
 
 
 def test_a_pull_request_waits_for_approval_and_feedback_goes_to_the_model(
-    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path, approval: None
+    runtime: LocalRuntime, repo: Path, tmp_path: Path, approval: None
 ) -> None:
     # Given a deployment that asks before opening pull requests, and a model that fixes
     # something, is told to change it, and proposes again

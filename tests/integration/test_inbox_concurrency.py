@@ -14,10 +14,10 @@ import pytest
 
 from fixloop.agent.prompt import build_messages
 from fixloop.domain import UserMessage
-from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.store import stores
 from tests.integration.channels import linear_comment, review_comment, serving
 from tests.integration.scenario import log_of, start_scripted
+from tests.runtime import LocalRuntime
 from tests.support import tool_use, wait_for
 
 PER_CHANNEL = 25
@@ -26,7 +26,7 @@ CHANNELS = ("api", "slack", "linear", "github")
 
 @pytest.mark.slow
 def test_concurrent_messages_reach_the_model_once_in_order(
-    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path
+    runtime: LocalRuntime, repo: Path, tmp_path: Path
 ) -> None:
     # Given an investigation that runs a tool, then keeps asking (each reply resumes it),
     # and parks when nobody writes for two seconds; it has a Slack thread and a Linear issue

@@ -6,19 +6,21 @@ the prompt exactly as it went over the wire.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fixloop.agent import start_investigation
 from fixloop.domain import parse_signal
 from fixloop.domain.events import ContextGathering, ToolResult
+from fixloop.intake import Target, admit, start_investigation
 from fixloop.llm.factory import clear_model_cache
-from fixloop.local.runtime import EmbeddedRuntime
-from fixloop.testing.messages_server import MessagesServer
+from fixloop.triage import error_fingerprint, parse_error
+from tests.fakes.messages import MessagesServer
 from tests.integration.scenario import log_of
+from tests.runtime import LocalRuntime
 from tests.support import alarm_event, commit_as, head, logs_message, make_repo, tool_use
 
 TRACEBACK = """Traceback (most recent call last):
@@ -31,7 +33,7 @@ KeyError: 'user'"""
 
 
 @pytest.fixture
-def messages(runtime: EmbeddedRuntime, monkeypatch: pytest.MonkeyPatch) -> Iterator[MessagesServer]:
+def messages(runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch) -> Iterator[MessagesServer]:
     with MessagesServer() as server:
         monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
         monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
@@ -62,7 +64,7 @@ def _history(tmp_path: Path) -> tuple[Path, str]:
     return repo, bob
 
 
-def _investigate(rt: EmbeddedRuntime, repo: Path, signal: dict[str, Any]) -> str:
+def _investigate(rt: LocalRuntime, repo: Path, signal: dict[str, Any]) -> str:
     inv = start_investigation(
         parse_signal(signal), repo=str(repo), commit=head(repo), model="anthropic:claude-test"
     )
@@ -80,7 +82,7 @@ def _first_prompt(server: MessagesServer) -> str:
 
 
 def test_the_first_prompt_names_the_commits_that_changed_the_failing_lines(
-    runtime: EmbeddedRuntime, messages: MessagesServer, tmp_path: Path
+    runtime: LocalRuntime, messages: MessagesServer, tmp_path: Path
 ) -> None:
     # Given a traceback through two files whose lines Bob and Alice last changed
     repo, bob = _history(tmp_path)
@@ -110,8 +112,47 @@ def test_the_first_prompt_names_the_commits_that_changed_the_failing_lines(
     assert len(messages.requests) == 1
 
 
+def test_a_lambda_json_log_line_gets_its_suspect_commits(
+    runtime: LocalRuntime, messages: MessagesServer, tmp_path: Path
+) -> None:
+    # Given the same error logged in Lambda's JSON log format: one line, the frames inside the
+    # "stackTrace" list with their quotes escaped
+    repo, bob = _history(tmp_path)
+    line = json.dumps(
+        {
+            "timestamp": "2026-11-22T09:20:00Z",
+            "level": "ERROR",
+            "errorMessage": "'user'",
+            "errorType": "KeyError",
+            "requestId": "3f1c2a9e-1b2c-4d5e-8f90-123456789abc",
+            "stackTrace": [
+                '  File "/var/runtime/bootstrap.py", line 60, in handle_event_request\n',
+                '  File "/var/task/app/handler.py", line 3, in handle\n'
+                '    return ident(event["user"]["id"])\n',
+                '  File "/var/task/app/util.py", line 2, in ident\n    return x.strip()\n',
+            ],
+        }
+    )
+    messages.enqueue([tool_use("finish", summary="Bob's change reads a missing key.")])
+    # When it arrives through intake, as a CloudWatch Logs delivery does
+    target = Target(repo=str(repo), commit=head(repo), model="anthropic:claude-test")
+    [admission] = admit(parse_signal(logs_message([line])), target)
+    ended = runtime.watcher.wait(admission.investigation_id, timeout_s=120)
+    assert ended.status == "finished", ended.outcome
+    # Then triage fingerprinted it by its frames, and the suspect commits of those very
+    # frames open the first prompt
+    assert admission.started
+    assert admission.fingerprint == error_fingerprint(parse_error(line))
+    prompt = _first_prompt(messages)
+    suspects = prompt[prompt.index("Suspect commits") :]
+    assert f"{bob[:12]}  " in suspects
+    assert "app/handler.py:3 <- /var/task/app/handler.py:3 in handle" in suspects
+    assert "app/util.py:2 <- /var/task/app/util.py:2 in ident" in suspects
+    assert "could not be gathered" not in prompt
+
+
 def test_an_alarm_without_stack_frames_goes_straight_to_the_model(
-    runtime: EmbeddedRuntime, messages: MessagesServer, tmp_path: Path
+    runtime: LocalRuntime, messages: MessagesServer, tmp_path: Path
 ) -> None:
     # Given an alarm (no stack trace to blame)
     repo, _ = _history(tmp_path)

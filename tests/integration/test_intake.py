@@ -5,11 +5,11 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from fixloop.agent.intake import Target, admit, split_signal
 from fixloop.domain import UserMessage, parse_signal
-from fixloop.local.runtime import EmbeddedRuntime
+from fixloop.intake.admission import Target, admit, split_signal
 from fixloop.store import stores
 from tests.integration.scenario import log_of
+from tests.runtime import LocalRuntime
 from tests.support import alarm_event, head, logs_message, tool_use, write_script
 
 PY_TRACE = (
@@ -36,13 +36,13 @@ def _long_script(tmp_path: Path, turns: int = 200) -> Path:
     )
 
 
-def _stop(investigation_id: str, runtime: EmbeddedRuntime) -> None:
+def _stop(investigation_id: str, runtime: LocalRuntime) -> None:
     stores().investigations.transition(investigation_id, ("running",), "parked", "test over")
     runtime.watcher.wait(investigation_id, timeout_s=60)
 
 
 def test_100_concurrent_duplicates_of_an_alarm_start_one_investigation(
-    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path
+    runtime: LocalRuntime, repo: Path, tmp_path: Path
 ) -> None:
     # Given one alarm delivered 100 times at once
     target = Target(repo=str(repo), commit=head(repo), model=f"scripted:{_long_script(tmp_path)}")
@@ -64,7 +64,7 @@ def test_100_concurrent_duplicates_of_an_alarm_start_one_investigation(
 
 
 def test_one_delivery_with_two_problems_opens_two_investigations_and_repeats_are_told(
-    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path
+    runtime: LocalRuntime, repo: Path, tmp_path: Path
 ) -> None:
     # Given a Logs delivery mixing one Python error (3 times, different codes) and one Node error
     lines = [PY_TRACE.format(n=n) for n in range(3)] + [NODE_TRACE.format(n=n) for n in range(2)]
@@ -103,7 +103,7 @@ def test_one_delivery_with_two_problems_opens_two_investigations_and_repeats_are
 
 
 def test_a_problem_that_comes_back_after_its_fix_merged_gets_a_new_investigation(
-    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path
+    runtime: LocalRuntime, repo: Path, tmp_path: Path
 ) -> None:
     target = Target(repo=str(repo), commit=head(repo), model=f"scripted:{_long_script(tmp_path)}")
     signal = parse_signal(alarm_event("orders-latency"))

@@ -14,10 +14,10 @@ from pydantic import BaseModel
 from fixloop.domain.events import AssistantMessage, StreamChunk, assistant_position
 from fixloop.live.client import LiveFollower
 from fixloop.local.live import LiveServer
-from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.store import stores
 from fixloop.tools import Tool, ToolContext
 from tests.integration.scenario import log_of, start_scripted
+from tests.runtime import LocalRuntime
 from tests.support import extra_tools, text, thinking, tool_use
 
 GATES: dict[str, threading.Event] = {}
@@ -40,7 +40,7 @@ def gate_tool() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def live(runtime: EmbeddedRuntime) -> Iterator[LiveServer]:
+def live(runtime: LocalRuntime) -> Iterator[LiveServer]:
     with LiveServer(runtime) as server:
         yield server
 

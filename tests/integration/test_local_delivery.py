@@ -10,9 +10,9 @@ import pytest
 
 from fixloop.delivery.local import LocalGitCodeHost
 from fixloop.delivery.protocol import DeliveryError, PullRequestDraft
-from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.sandbox.workspace import Workspace
 from tests.integration.scenario import log_of, run_scripted
+from tests.runtime import LocalRuntime
 from tests.support import head, tool_use
 
 
@@ -81,7 +81,7 @@ def test_a_base_commit_missing_from_the_repository_is_a_clear_refusal(
 
 
 def test_the_loop_delivers_to_the_local_repository(
-    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path
+    runtime: LocalRuntime, repo: Path, tmp_path: Path
 ) -> None:
     # Given a model that changes a file and concludes with a pull request
     turns = [
@@ -105,7 +105,7 @@ def test_the_loop_delivers_to_the_local_repository(
 
 
 def test_a_pull_request_without_a_change_blocks_with_the_reason(
-    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path
+    runtime: LocalRuntime, repo: Path, tmp_path: Path
 ) -> None:
     turns = [[tool_use("open_pull_request", title="Nothing", body="No change made.")]]
     summary = run_scripted(runtime, repo, turns, tmp_path / "s.jsonl")

@@ -5,15 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from fixloop import aws
+from fixloop.cli.execution_stats import execution_stats
 from fixloop.domain import AssistantMessage
-from fixloop.execution_stats import execution_stats
-from fixloop.local.runtime import EmbeddedRuntime
 from tests.integration.scenario import log_of, run_scripted
+from tests.runtime import LocalRuntime
 from tests.support import text, tool_use
 
 
 def test_300_turns_complete_across_generations(
-    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path
+    runtime: LocalRuntime, repo: Path, tmp_path: Path
 ) -> None:
     # Given a 300-turn scripted investigation with growing tool outputs, 60 turns a generation
     turns = [
@@ -38,7 +38,7 @@ def test_300_turns_complete_across_generations(
 
 
 def test_wide_turns_continue_as_new_before_the_history_budget(
-    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path
+    runtime: LocalRuntime, repo: Path, tmp_path: Path
 ) -> None:
     # Given a history budget of 400 events and turns of 8 parallel tool calls
     runtime.configure(max_history_events="400")

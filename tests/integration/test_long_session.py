@@ -10,21 +10,21 @@ import pytest
 
 from fixloop.domain import AssistantMessage, CompactionSummary, ToolResultsCleared
 from fixloop.llm import clear_model_cache
-from fixloop.local.runtime import EmbeddedRuntime
-from fixloop.testing.messages_server import MessagesServer
-from fixloop.testing.replay import RequestFigures, SessionReplay, request_figures
+from tests.fakes.messages import MessagesServer
+from tests.fakes.replay import RequestFigures, SessionReplay, request_figures
 from tests.integration.scenario import (
     log_of,
     long_session_script,
     noisy_logs_signal,
     start_replayed,
 )
+from tests.runtime import LocalRuntime
 
 BUDGET = 30_000
 
 
 @pytest.fixture
-def session_env(runtime: EmbeddedRuntime, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def session_env(runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
     monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
     runtime.configure(context_budget_tokens=str(BUDGET), thinking="off")
@@ -46,7 +46,7 @@ def _between_compactions(
 
 @pytest.mark.slow
 def test_500_turns_stay_under_the_budget_keep_the_thread_and_read_the_cache(
-    runtime: EmbeddedRuntime, repo: Path, session_env: None
+    runtime: LocalRuntime, repo: Path, session_env: None
 ) -> None:
     # Given a 500-turn session whose every turn reads a ~6,000-character tool result,
     # a fact planted at turn 1, and a 30,000-token context budget

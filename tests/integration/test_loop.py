@@ -13,9 +13,9 @@ from pydantic import BaseModel
 
 from fixloop import faults
 from fixloop.domain import AssistantMessage, ToolResult
-from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.tools import Tool, ToolContext
 from tests.integration.scenario import fingerprint, log_of, run_scripted
+from tests.runtime import LocalRuntime
 from tests.support import extra_tools, logs_message, text, tool_use
 
 RUNS: Counter[str] = Counter()
@@ -46,7 +46,7 @@ def test_tools() -> Iterator[None]:
 
 
 @pytest.fixture
-def settings(runtime: EmbeddedRuntime) -> Iterator[Any]:
+def settings(runtime: LocalRuntime) -> Iterator[Any]:
     changed: list[str] = []
 
     def set_(**kv: str) -> None:
@@ -67,7 +67,7 @@ def _parallel_turns(n_turns: int, calls_per_turn: int) -> list[list[dict[str, An
 
 
 def test_five_turns_with_parallel_tool_calls(
-    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path
+    runtime: LocalRuntime, repo: Path, tmp_path: Path
 ) -> None:
     # Given a scripted model making 4 parallel tool calls in each of 5 turns, then concluding
     turns = _parallel_turns(5, 4)
@@ -104,7 +104,7 @@ def test_five_turns_with_parallel_tool_calls(
 
 
 def test_every_task_failing_once_before_and_after_its_writes(
-    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path, settings: Any
+    runtime: LocalRuntime, repo: Path, tmp_path: Path, settings: Any
 ) -> None:
     # Given a clean run for reference, of a signal whose stack frame makes fixloop gather the
     # suspect commits in the sandbox before turn 1
@@ -140,7 +140,7 @@ def test_every_task_failing_once_before_and_after_its_writes(
 
 
 def test_a_tool_that_keeps_failing_becomes_an_error_result(
-    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path
+    runtime: LocalRuntime, repo: Path, tmp_path: Path
 ) -> None:
     # Given a tool whose task fails on every attempt (an infrastructure failure)
     turns = [
@@ -161,7 +161,7 @@ def test_a_tool_that_keeps_failing_becomes_an_error_result(
 
 
 def test_model_visible_errors_do_not_stop_the_loop(
-    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path
+    runtime: LocalRuntime, repo: Path, tmp_path: Path
 ) -> None:
     # Given calls with a missing file, invalid input, and a conclusion with invalid input
     turns = [
@@ -184,7 +184,7 @@ def test_model_visible_errors_do_not_stop_the_loop(
 
 
 def test_a_script_error_fails_the_investigation_cleanly(
-    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path
+    runtime: LocalRuntime, repo: Path, tmp_path: Path
 ) -> None:
     # Given a script shorter than the investigation needs
     turns = [[tool_use("count", key="only")]]

@@ -15,14 +15,14 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from fixloop.local.live import LiveServer
-from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.store import stores
 from tests.integration.scenario import run_scripted, start_scripted
+from tests.runtime import LocalRuntime
 from tests.support import text, tool_use, wait_for
 
 
 @pytest.fixture(scope="module")
-def live(runtime: EmbeddedRuntime) -> Iterator[LiveServer]:
+def live(runtime: LocalRuntime) -> Iterator[LiveServer]:
     with LiveServer(runtime) as server:
         yield server
 
@@ -47,7 +47,7 @@ async def _session_calls(
 
 
 def test_list_read_and_post_through_the_mcp_sdk(
-    live: LiveServer, runtime: EmbeddedRuntime, repo: Path, tmp_path: Path
+    live: LiveServer, runtime: LocalRuntime, repo: Path, tmp_path: Path
 ) -> None:
     # Given a finished investigation, and another whose agent waits on a question
     turns = [[text("Reading the handler."), tool_use("finish", summary="Nothing to fix")]]

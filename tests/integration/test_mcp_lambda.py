@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from fixloop.local.handlers import PROJECT_ROOT, LocalLambdaContext, load_module
-from fixloop.local.runtime import EmbeddedRuntime
+from tests.runtime import LocalRuntime
 
 TOKEN = "mcp-lambda-test-token-0123456789"
 
@@ -46,7 +46,7 @@ def _event(body: dict[str, Any], token: str) -> dict[str, Any]:
     }
 
 
-def test_tools_list_through_the_lambda_handler(runtime: EmbeddedRuntime) -> None:
+def test_tools_list_through_the_lambda_handler(runtime: LocalRuntime) -> None:
     from fixloop.live.auth import verifier
 
     runtime.configure(live_token=TOKEN, live_auth="token")

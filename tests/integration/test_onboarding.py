@@ -1,5 +1,5 @@
 """`fixloop onboard`: the instrumentation pull request, planned from a sample service and
-delivered to the local repository and to a local GitHub API (fixloop.testing.github_server)."""
+delivered to the local repository and to a local GitHub API (tests.fakes.github)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 
 from fixloop.onboarding import BRANCH, plan_onboarding
 from fixloop.onboarding.plan import CDK_PATH, LOGGING_MODULE, PACKAGE_INIT, TEMPLATE_PATH
-from fixloop.testing.github_server import GitHubServer
+from tests.fakes.github import GitHubServer
 from tests.support import ROOT, head, make_repo
 
 FIXLOOP = [sys.executable, "-m", "fixloop.cli"]

@@ -15,15 +15,15 @@ from pathlib import Path
 import pytest
 
 from fixloop import aws
-from fixloop.agent import start_investigation
 from fixloop.domain import parse_signal
 from fixloop.domain.events import ToolResult
 from fixloop.errors import BadInputError
-from fixloop.local.runtime import EmbeddedRuntime
+from fixloop.intake import start_investigation
 from fixloop.sandbox.workspace import Workspace
-from fixloop.testing.git_http_server import GitHttpServer
-from fixloop.testing.github_server import GitHubServer
+from tests.fakes.git_http_server import GitHttpServer
+from tests.fakes.github import GitHubServer
 from tests.integration.scenario import log_of
+from tests.runtime import LocalRuntime
 from tests.support import alarm_event, head, rsa_key_pair, tool_use, write_script
 
 APP_ID, INSTALLATION = 42, 7
@@ -69,7 +69,7 @@ def test_a_clone_without_a_token_is_refused_and_with_one_leaves_no_trace(
 
 
 def test_the_sandbox_clones_a_private_repository_with_a_read_only_installation_token(
-    runtime: EmbeddedRuntime,
+    runtime: LocalRuntime,
     github: tuple[GitHubServer, GitHttpServer],
     repo: Path,
     tmp_path: Path,

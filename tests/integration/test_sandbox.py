@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 
 from fixloop.domain import Delivered, ToolResult
-from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.sandbox.snapshots import SnapshotStore
 from fixloop.store import stores
 from tests.integration.scenario import log_of, run_scripted, start_scripted
+from tests.runtime import LocalRuntime
 from tests.support import text, tool_use
 
 
 @pytest.fixture
-def fast_heartbeats(runtime: EmbeddedRuntime) -> Iterator[None]:
+def fast_heartbeats(runtime: LocalRuntime) -> Iterator[None]:
     """A lost sandbox is noticed after 3 s instead of a minute."""
     runtime.configure(sandbox_heartbeat_seconds="3")
     yield
@@ -40,7 +40,7 @@ def _delivered(investigation_id: str) -> Delivered:
 
 
 def test_code_tools_edit_and_test_in_one_warm_sandbox(
-    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path
+    runtime: LocalRuntime, repo: Path, tmp_path: Path
 ) -> None:
     # Given a model that reads, writes a test, runs it, fixes the code and runs it again
     turns = [
@@ -85,7 +85,7 @@ def test_code_tools_edit_and_test_in_one_warm_sandbox(
 
 
 def test_a_sandbox_killed_mid_call_is_replaced_and_nothing_is_applied_twice(
-    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path, fast_heartbeats: None
+    runtime: LocalRuntime, repo: Path, tmp_path: Path, fast_heartbeats: None
 ) -> None:
     # Given an edit, then a slow command that appends a line, during which the sandbox dies
     marker = tmp_path / "started"
@@ -129,7 +129,7 @@ def test_a_sandbox_killed_mid_call_is_replaced_and_nothing_is_applied_twice(
 
 
 def test_a_sandbox_lost_after_journaling_a_change_is_not_applied_again(
-    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path, fast_heartbeats: None
+    runtime: LocalRuntime, repo: Path, tmp_path: Path, fast_heartbeats: None
 ) -> None:
     # Given a sandbox that dies right after snapshotting an edit, before writing its result
     runtime.configure(fault_plan="sandbox:after_snapshot", fault_dir=str(tmp_path))
@@ -158,7 +158,7 @@ def test_a_sandbox_lost_after_journaling_a_change_is_not_applied_again(
 
 
 def test_several_investigations_have_their_own_sandboxes(
-    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path
+    runtime: LocalRuntime, repo: Path, tmp_path: Path
 ) -> None:
     # Given three investigations of the same repository started together
     ids = []
@@ -183,7 +183,7 @@ def test_several_investigations_have_their_own_sandboxes(
 
 
 def test_a_sandbox_stops_itself_when_its_investigation_closes(
-    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path, fast_heartbeats: None
+    runtime: LocalRuntime, repo: Path, tmp_path: Path, fast_heartbeats: None
 ) -> None:
     turns: list[list[dict[str, Any]]] = [
         [tool_use("git_diff")],
@@ -200,7 +200,7 @@ def test_a_sandbox_stops_itself_when_its_investigation_closes(
 
 
 def test_an_idle_sandbox_stops_and_the_next_call_gets_a_new_one_with_the_edits(
-    runtime: EmbeddedRuntime, repo: Path, tmp_path: Path
+    runtime: LocalRuntime, repo: Path, tmp_path: Path
 ) -> None:
     # Given sandboxes that stop after 1 s without calls, and an investigation that edits,
     # then spends a few turns on non-sandbox tools, then reads the edited file

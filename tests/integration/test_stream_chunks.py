@@ -9,8 +9,8 @@ import time
 from fixloop.agent.stream import ChunkWriter
 from fixloop.domain.events import StreamChunk, stream_prefix
 from fixloop.llm.protocol import StreamDelta
-from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.store import stores
+from tests.runtime import LocalRuntime
 
 
 def _inv() -> str:
@@ -25,7 +25,7 @@ def _chunks(inv: str, turn: int) -> list[tuple[str, StreamChunk]]:
     return out
 
 
-def test_a_burst_is_cut_into_chunks_no_larger_than_the_limit(runtime: EmbeddedRuntime) -> None:
+def test_a_burst_is_cut_into_chunks_no_larger_than_the_limit(runtime: LocalRuntime) -> None:
     # Given a writer flushing at 4 KB, and 60 KB of fragments arriving at once (text, then a
     # tool input, with multi-byte characters)
     inv = _inv()
@@ -48,7 +48,7 @@ def test_a_burst_is_cut_into_chunks_no_larger_than_the_limit(runtime: EmbeddedRu
     assert writer.stats.chunks == len(chunks)
 
 
-def test_a_slow_stream_is_written_while_it_is_still_coming(runtime: EmbeddedRuntime) -> None:
+def test_a_slow_stream_is_written_while_it_is_still_coming(runtime: LocalRuntime) -> None:
     # Given a writer flushing every 100 ms and a model producing a fragment every 20 ms
     inv = _inv()
     seen_mid_stream: list[int] = []
@@ -65,7 +65,7 @@ def test_a_slow_stream_is_written_while_it_is_still_coming(runtime: EmbeddedRunt
     assert 4 <= total <= 15
 
 
-def test_a_retried_turn_streams_as_a_new_attempt(runtime: EmbeddedRuntime) -> None:
+def test_a_retried_turn_streams_as_a_new_attempt(runtime: LocalRuntime) -> None:
     # Given a turn whose first invocation streamed, then died before its final message
     inv = _inv()
     with ChunkWriter(stores().events, inv, 2, flush_ms=1000, flush_bytes=8192) as first:

@@ -11,12 +11,12 @@ from fixloop.config import get_settings
 from fixloop.domain import UserMessage
 from fixloop.domain.events import position
 from fixloop.local.live import StreamPump
-from fixloop.local.runtime import EmbeddedRuntime
 from fixloop.store import stores
+from tests.runtime import LocalRuntime
 
 
 def test_records_arrive_in_order_and_a_reported_failure_is_retried_from_there(
-    runtime: EmbeddedRuntime,
+    runtime: LocalRuntime,
 ) -> None:
     # Given a pump on the Events stream whose handler fails one record the first time
     inv = f"inv-pump-{secrets.token_hex(4)}"

@@ -24,13 +24,15 @@ from typing import Any
 import pytest
 
 from fixloop import aws
+from fixloop.agent.toolset import default_registry
 from fixloop.domain import Investigation, LogLine, Signal, ToolResult, parse_signal
 from fixloop.errors import ToolFailed, TransientError
-from fixloop.local.runtime import EmbeddedRuntime
+from fixloop.sandbox.tools import SandboxContext
 from fixloop.sandbox.workspace import Workspace
-from fixloop.tools import ToolContext, default_registry, telemetry
-from fixloop.tools.suspects import parse_frames
+from fixloop.tools import ToolContext, telemetry
+from fixloop.triage import application_frames, parse_error
 from tests.integration.scenario import log_of, run_scripted
+from tests.runtime import LocalRuntime
 from tests.support import alarm_event, commit_as, head, logs_message, make_repo, tool_use
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -81,7 +83,9 @@ def _ctx(signal: Signal, limit: int = 20_000, ws: Workspace | None = None) -> To
     inv = Investigation(
         investigation_id="inv-telemetry", title="t", repo="r", commit="c", model="scripted:x"
     )
-    return ToolContext(investigation=inv, signal=signal, max_output_chars=limit, workspace=ws)
+    if ws is None:
+        return ToolContext(investigation=inv, signal=signal, max_output_chars=limit)
+    return SandboxContext(investigation=inv, signal=signal, max_output_chars=limit, workspace=ws)
 
 
 def _run(name: str, ctx: ToolContext, **inp: object) -> str:
@@ -147,12 +151,12 @@ class FakeClock:
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
     policy = telemetry.PollPolicy(sleep=fake.sleep, clock=fake.clock)
-    monkeypatch.setattr(telemetry, "QUERY_POLL", policy)
+    monkeypatch.setattr(telemetry.logs, "QUERY_POLL", policy)
     return fake
 
 
 @pytest.fixture
-def log_group(runtime: EmbeddedRuntime) -> str:
+def log_group(runtime: LocalRuntime) -> str:
     """A Lambda log group with a stack trace at the signal, and lines before and after it."""
     group = _unique("/aws/lambda/orders")
     logs = aws.client("logs")
@@ -228,7 +232,7 @@ def test_query_logs_without_results_says_how_to_widen(log_group: str, clock: Fak
     assert "widen minutes_before/minutes_after" in out
 
 
-def test_query_logs_for_an_alarm_needs_a_log_group(runtime: EmbeddedRuntime) -> None:
+def test_query_logs_for_an_alarm_needs_a_log_group(runtime: LocalRuntime) -> None:
     # Given an alarm on a Lambda function's errors
     ctx = _ctx(_alarm_signal(namespace="AWS/Lambda", dimensions={"FunctionName": "orders"}))
     # When the model queries without naming a log group
@@ -238,7 +242,7 @@ def test_query_logs_for_an_alarm_needs_a_log_group(runtime: EmbeddedRuntime) -> 
 
 
 def test_query_logs_on_a_missing_log_group_fails_for_the_model(
-    runtime: EmbeddedRuntime, clock: FakeClock
+    runtime: LocalRuntime, clock: FakeClock
 ) -> None:
     # Given a log signal
     ctx = _ctx(_log_signal("/aws/lambda/orders"))
@@ -315,7 +319,7 @@ def test_throttling_is_a_transient_error(log_group: str, clock: FakeClock) -> No
         _run("query_logs", ctx, query="fields @message")
 
 
-def test_query_output_is_capped(runtime: EmbeddedRuntime, clock: FakeClock) -> None:
+def test_query_output_is_capped(runtime: LocalRuntime, clock: FakeClock) -> None:
     # Given a group with many long lines
     group = _unique("/aws/lambda/chatty")
     logs = aws.client("logs")
@@ -362,7 +366,7 @@ def _put_rise(namespace: str, name: str, dimensions: dict[str, str]) -> datetime
     return first + timedelta(minutes=10)
 
 
-def test_metric_statistics_show_datapoints_and_when_they_rose(runtime: EmbeddedRuntime) -> None:
+def test_metric_statistics_show_datapoints_and_when_they_rose(runtime: LocalRuntime) -> None:
     # Given a Lambda error metric that rises at the signal
     # (unique names: moto ignores the namespace of a query with dimensions)
     namespace, fn = _unique("Test/Lambda"), _unique("orders")
@@ -386,7 +390,7 @@ def test_metric_statistics_show_datapoints_and_when_they_rose(runtime: EmbeddedR
     assert len([ln for ln in out.splitlines() if ln.startswith("20")]) == len(RISE)
 
 
-def test_an_alarm_defaults_to_its_own_metric(runtime: EmbeddedRuntime) -> None:
+def test_an_alarm_defaults_to_its_own_metric(runtime: LocalRuntime) -> None:
     # Given an alarm on a Maximum of a metric with a dimension (from its state change event)
     namespace, api = _unique("Test/ApiGateway"), _unique("orders")
     rose = _put_rise(namespace, "5XXError", {"ApiName": api})
@@ -401,7 +405,7 @@ def test_an_alarm_defaults_to_its_own_metric(runtime: EmbeddedRuntime) -> None:
     assert " SampleCount per " in _run("get_metric_statistics", ctx, stat="SampleCount")
 
 
-def test_a_log_signal_has_no_default_metric(runtime: EmbeddedRuntime) -> None:
+def test_a_log_signal_has_no_default_metric(runtime: LocalRuntime) -> None:
     ctx = _ctx(_log_signal("/aws/lambda/orders"))
     with pytest.raises(ToolFailed, match="only an alarm signal has a default metric"):
         _run("get_metric_statistics", ctx)
@@ -411,7 +415,7 @@ def test_a_log_signal_has_no_default_metric(runtime: EmbeddedRuntime) -> None:
         _run("get_metric_statistics", ctx, namespace="A", metric_name="B", period_s=45)
 
 
-def test_a_metric_without_data_says_so(runtime: EmbeddedRuntime) -> None:
+def test_a_metric_without_data_says_so(runtime: LocalRuntime) -> None:
     ctx = _ctx(_log_signal("/aws/lambda/orders"))
     out = _run("get_metric_statistics", ctx, namespace=_unique("Test/None"), metric_name="X")
     assert "no datapoints" in out
@@ -471,7 +475,7 @@ def _put_trace(at: datetime, name: str, **flags: Any) -> str:
     return tid
 
 
-def test_trace_summaries_list_faults_and_errors_first(runtime: EmbeddedRuntime) -> None:
+def test_trace_summaries_list_faults_and_errors_first(runtime: LocalRuntime) -> None:
     # Given an ok, an error and a faulting trace near the signal, and one long before
     ok = _put_trace(SIGNAL_AT - timedelta(minutes=2), "orders")
     error = _put_trace(SIGNAL_AT - timedelta(minutes=1), "orders", error=True)
@@ -490,7 +494,7 @@ def test_trace_summaries_list_faults_and_errors_first(runtime: EmbeddedRuntime) 
     assert ok not in limited
 
 
-def test_get_trace_shows_segments_and_exceptions(runtime: EmbeddedRuntime) -> None:
+def test_get_trace_shows_segments_and_exceptions(runtime: LocalRuntime) -> None:
     # Given a faulting trace whose subsegment caught a KeyError
     tid = _put_trace(SIGNAL_AT, "orders", fault=True)
     ctx = _ctx(_log_signal("/aws/lambda/orders"))
@@ -508,7 +512,7 @@ def test_get_trace_shows_segments_and_exceptions(runtime: EmbeddedRuntime) -> No
         _run("get_trace", ctx, trace_id=_trace_id(SIGNAL_AT))
 
 
-def test_trace_output_is_capped(runtime: EmbeddedRuntime) -> None:
+def test_trace_output_is_capped(runtime: LocalRuntime) -> None:
     tid = _put_trace(SIGNAL_AT, "orders", fault=True)
     out = _run("get_trace", _ctx(_log_signal("/aws/lambda/orders"), limit=120), trace_id=tid)
     assert len(out) <= 120
@@ -558,7 +562,7 @@ def _deploy_function(name: str) -> None:
 
 
 def test_recent_deployments_lists_the_function_versions_before_the_signal(
-    runtime: EmbeddedRuntime,
+    runtime: LocalRuntime,
 ) -> None:
     # Given a Lambda function deployed twice, and errors from its log group a minute later
     fn = _unique("orders")
@@ -579,7 +583,7 @@ def test_recent_deployments_lists_the_function_versions_before_the_signal(
 
 
 def test_recent_deployments_outside_the_window_and_for_other_sources(
-    runtime: EmbeddedRuntime,
+    runtime: LocalRuntime,
 ) -> None:
     # Given a function deployed now and a signal two days later
     fn = _unique("orders")
@@ -670,25 +674,76 @@ def test_suspect_commits_without_frames_or_outside_the_sandbox(tmp_path: Path) -
 
 
 def test_frames_of_python_node_and_java_traces() -> None:
+    # Given a Python, a Node and a Java trace in one text, each through library or runtime code
     text = "\n".join(
         [
+            "Traceback (most recent call last):",
             '  File "/var/task/app/handler.py", line 12, in handle',
             '  File "/var/lang/lib/python3.12/json/__init__.py", line 346, in loads',
+            "json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)",
+            "TypeError: Cannot read properties of undefined (reading 'id')",
             "    at processOrder (/var/task/src/orders.js:42:17)",
             "    at /var/task/src/index.mjs:7:3",
             "    at Module._compile (node:internal/modules/cjs/loader:1105:14)",
             "    at Object.<anonymous> (/var/task/node_modules/lib/x.js:1:1)",
+            "java.lang.IllegalStateException: no order",
             "\tat com.acme.orders.Handler$Inner.handle(Handler.java:42)",
             "\tat java.base/jdk.internal.reflect.Method.invoke(Method.java:566)",
         ]
     )
-    assert [(f.path, f.line) for f in parse_frames(text)] == [
+    # When / Then the application's frames are found, the JDK's among the library frames left out
+    assert [(f.source_path, f.line) for f in application_frames(text)] == [
         ("/var/task/app/handler.py", 12),
-        ("/var/task/src/orders.js", 42),
         ("/var/task/src/index.mjs", 7),
+        ("/var/task/src/orders.js", 42),
         ("com/acme/orders/Handler.java", 42),
-        ("jdk/internal/reflect/Method.java", 566),
     ]
+
+
+def test_suspect_commits_reads_lambda_and_powertools_json_log_lines(tmp_path: Path) -> None:
+    # Given Bob's change to the handler line, and the error logged as one JSON line in Lambda's
+    # JSON log format (the frames in "stackTrace", quotes escaped), which triage fingerprints
+    repo = make_repo(tmp_path / "svc", {"app/handler.py": "def handle(event):\n    return 1\n"})
+    bob = commit_as(
+        repo,
+        "Bob",
+        "Read the user id from the event",
+        {"app/handler.py": 'def handle(event):\n    return event["user"]["id"]\n'},
+    )
+    ws = Workspace.create(tmp_path / "ws", repo, head(repo))
+    frame = '  File "/var/task/app/handler.py", line 2, in handle\n'
+    lambda_json = json.dumps(
+        {
+            "timestamp": "2026-11-22T09:20:00Z",
+            "level": "ERROR",
+            "errorMessage": "'user'",
+            "errorType": "KeyError",
+            "requestId": "3f1c2a9e-1b2c-4d5e-8f90-123456789abc",
+            "stackTrace": [
+                '  File "/var/runtime/bootstrap.py", line 60, in handle_event_request\n',
+                frame + '    return event["user"]["id"]\n',
+            ],
+        }
+    )
+    powertools = json.dumps(
+        {
+            "level": "ERROR",
+            "message": "checkout failed",
+            "service": "orders",
+            "exception": f"Traceback (most recent call last):\n{frame}KeyError: 'user'",
+            "exception_name": "KeyError",
+        }
+    )
+    for line in (lambda_json, powertools):
+        assert parse_error(line).frames, "triage reads the frame it fingerprints"
+        # When the sandbox runs suspect_commits on the signal holding that line
+        out = _run("suspect_commits", _ctx(_log_signal("/aws/lambda/orders", [line]), ws=ws))
+        # Then Bob's commit explains the frame
+        lines = out.splitlines()
+        assert lines[0].startswith("1 commit last changed the lines of 1 application frame")
+        assert lines[1].startswith(f"{bob[:12]}  ")
+        assert lines[2] == "    app/handler.py:2 <- /var/task/app/handler.py:2 in handle"
+        assert "bootstrap" not in out
 
 
 # -- the registry -------------------------------------------------------------------------
@@ -716,7 +771,7 @@ def test_the_telemetry_tools_are_registered() -> None:
 
 
 def test_a_scripted_investigation_routes_telemetry_to_run_tool_and_blame_to_the_sandbox(
-    runtime: EmbeddedRuntime, tmp_path: Path
+    runtime: LocalRuntime, tmp_path: Path
 ) -> None:
     # Given a log signal with a traceback, its log group seeded, and the repository
     group = _unique("/aws/lambda/orders")

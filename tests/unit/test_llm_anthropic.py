@@ -29,8 +29,8 @@ from fixloop.llm import (
     clear_model_cache,
     model_from_spec,
 )
-from fixloop.testing.messages_server import MessagesServer
 from tests.conftest import TEST_SECRET_PREFIX
+from tests.fakes.messages import MessagesServer
 
 SEARCH_LOGS = ToolDefinition(
     name="search_logs",

@@ -12,7 +12,7 @@ import pytest
 from fixloop.errors import ModelError
 from fixloop.llm import AnthropicModel, ModelRequest, ToolDefinition, anthropic_model
 from fixloop.llm.caching import min_cacheable_tokens, place_breakpoints
-from fixloop.testing.messages_server import MessagesServer
+from tests.fakes.messages import MessagesServer
 
 MODEL = "claude-sonnet-5"  # minimum cacheable prefix: 1,024 tokens
 LONG = "word " * 1200  # about 1,500 tokens

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from fixloop.agent.toolset import default_registry
 from fixloop.domain import Investigation, parse_signal
 from fixloop.errors import ToolFailed
 from fixloop.sandbox import SANDBOX_TOOLS, Workspace
-from fixloop.tools import ToolContext, cap_output, default_registry
+from fixloop.sandbox.tools import SandboxContext
+from fixloop.tools import ToolContext, cap_output
 from tests.support import alarm_event, head, make_repo
 
 
@@ -35,9 +37,10 @@ def _ctx(ws: Workspace | None, limit: int = 10_000) -> ToolContext:
     inv = Investigation(
         investigation_id="inv-1", title="t", repo="r", commit="c", model="scripted:x"
     )
-    return ToolContext(
-        investigation=inv, signal=parse_signal(alarm_event()), max_output_chars=limit, workspace=ws
-    )
+    signal = parse_signal(alarm_event())
+    if ws is None:
+        return ToolContext(investigation=inv, signal=signal, max_output_chars=limit)
+    return SandboxContext(investigation=inv, signal=signal, max_output_chars=limit, workspace=ws)
 
 
 def _call(name: str, ws: Workspace | None, inp: dict[str, object], limit: int = 10_000) -> str:
@@ -66,8 +69,8 @@ def _alive(pid: int) -> bool:
 def test_registry_has_the_sandbox_tools_and_the_terminal_tools() -> None:
     # Given the default registry
     reg = default_registry()
-    # Then it has the signal and telemetry tools, the sandbox tools, ask_human and the
-    # terminal tools
+    # Then it has the signal and telemetry tools, the sandbox tools (suspect_commits among
+    # them), ask_human and the terminal tools
     assert reg.names == {
         "ask_human",
         "get_signal",
@@ -76,7 +79,6 @@ def test_registry_has_the_sandbox_tools_and_the_terminal_tools() -> None:
         "get_trace_summaries",
         "get_trace",
         "recent_deployments",
-        "suspect_commits",
         *(t.name for t in SANDBOX_TOOLS),
         "open_pull_request",
         "finish",
@@ -89,6 +91,7 @@ def test_registry_has_the_sandbox_tools_and_the_terminal_tools() -> None:
         "write_file",
         "run_command",
         "git_diff",
+        "suspect_commits",
     }
     assert all(t.runs_in == "sandbox" and not t.terminal for t in SANDBOX_TOOLS)
     assert {t.name for t in SANDBOX_TOOLS if t.mutating} == {

@@ -36,6 +36,7 @@ from fixloop.tools.telemetry.deployments import (
 from fixloop.tools.telemetry.logs import (
     MAX_CELL_CHARS,
     QUERY_LOGS,
+    QUERY_POLL,
     PollPolicy,
     QueryLogsInput,
     query_logs,
@@ -85,9 +86,6 @@ __all__ = [
     "query_logs",
     "recent_deployments",
 ]
-
-QUERY_POLL = PollPolicy()
-"""The policy ``query_logs`` uses (read at each call)."""
 
 TELEMETRY_TOOLS: list[Tool] = [
     QUERY_LOGS,

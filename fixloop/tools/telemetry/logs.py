@@ -29,7 +29,14 @@ from fixloop.tools.telemetry.common import (
 if TYPE_CHECKING:
     from fixloop.domain import Signal
 
-__all__ = ["MAX_CELL_CHARS", "QUERY_LOGS", "PollPolicy", "QueryLogsInput", "query_logs"]
+__all__ = [
+    "MAX_CELL_CHARS",
+    "QUERY_LOGS",
+    "QUERY_POLL",
+    "PollPolicy",
+    "QueryLogsInput",
+    "query_logs",
+]
 
 MAX_CELL_CHARS = 1_000
 """A Logs Insights value longer than this (a huge message) is cut in the table."""
@@ -46,6 +53,10 @@ class PollPolicy:
     max_delay_s: float = 5.0
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
+
+
+QUERY_POLL = PollPolicy()
+"""The policy ``query_logs`` uses, read at each call (tests replace it here)."""
 
 
 class QueryLogsInput(BaseModel):
@@ -85,7 +96,7 @@ def query_logs(ctx: ToolContext, args: QueryLogsInput) -> str:
         queryString=args.query,
         limit=args.limit,
     )
-    result = _await_query(str(started["queryId"]), _poll_policy())
+    result = _await_query(str(started["queryId"]), QUERY_POLL)
     rows: list[list[dict[str, str]]] = result.get("results") or []
     head = (
         f"Logs Insights on {group}, {iso(start)} to {iso(end)} "
@@ -164,13 +175,6 @@ def _cell(column: str, value: str) -> str:
     if len(text) > MAX_CELL_CHARS:
         text = f"{text[:MAX_CELL_CHARS]}[... {len(text) - MAX_CELL_CHARS} more characters]"
     return text
-
-
-def _poll_policy() -> PollPolicy:
-    """``fixloop.tools.telemetry.QUERY_POLL``, read at each call: it is replaceable there."""
-    from fixloop.tools import telemetry
-
-    return telemetry.QUERY_POLL
 
 
 QUERY_LOGS = Tool(

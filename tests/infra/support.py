@@ -1,0 +1,214 @@
+"""What the infrastructure tests share: the names the shared app is configured with, and
+helpers that read a synthesized template (the app itself is synthesized once per test process
+by the fixtures of conftest.py)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from constructs import IConstruct
+
+__all__ = [
+    "GITHUB_SECRET_NAME",
+    "SECRET_NAME",
+    "STATE_MACHINE_NAME",
+    "WEBHOOK_SECRET_NAME",
+    "acknowledgments",
+    "actions",
+    "all_function_ids",
+    "data_key_json",
+    "function_ids",
+    "only",
+    "permissions_of",
+    "policy_of_role",
+    "resources",
+    "role_of_function",
+    "rules_of",
+    "sandbox_task_role",
+    "secret_ids",
+    "security_group_id",
+    "state_machine",
+    "state_machine_arn_json",
+    "statement_resources",
+    "table_ids",
+    "walk_states",
+    "webhook_secret_id",
+]
+
+STATE_MACHINE_NAME = "fixloop-investigation"
+SECRET_NAME = "fixloop/anthropic"
+GITHUB_SECRET_NAME = "fixloop/github"
+WEBHOOK_SECRET_NAME = "fixloop/github-webhook"
+
+
+def resources(template_json: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
+    return {k: r for k, r in template_json["Resources"].items() if r["Type"] == type_}
+
+
+def function_ids(template_json: dict[str, Any], kind: str = "loop step") -> dict[str, str]:
+    """Function folder name -> logical id of the loop steps (or, with ``kind="entry point"``,
+    of the functions invoked from outside), from each function's description."""
+    prefix = f"fixloop {kind}: "
+    ids = {}
+    for logical_id, fn in resources(template_json, "AWS::Lambda::Function").items():
+        description = fn["Properties"].get("Description", "")
+        if description.startswith(prefix):
+            ids[description.removeprefix(prefix)] = logical_id
+    return ids
+
+
+def all_function_ids(template_json: dict[str, Any]) -> dict[str, str]:
+    return function_ids(template_json) | function_ids(template_json, "entry point")
+
+
+def policy_of_role(template_json: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
+    """Every statement of the AWS::IAM::Policy resources attached to ``role_id``."""
+    statements: list[dict[str, Any]] = []
+    for policy in resources(template_json, "AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return action if isinstance(action, list) else [action]
+
+
+def statement_resources(statement: dict[str, Any]) -> list[Any]:
+    resource = statement["Resource"]
+    return resource if isinstance(resource, list) else [resource]
+
+
+def role_of_function(template_json: dict[str, Any], name: str) -> str:
+    fn = template_json["Resources"][all_function_ids(template_json)[name]]
+    role_id: str = fn["Properties"]["Role"]["Fn::GetAtt"][0]
+    return role_id
+
+
+def state_machine(template_json: dict[str, Any]) -> dict[str, Any]:
+    (machine,) = resources(template_json, "AWS::StepFunctions::StateMachine").values()
+    return machine
+
+
+def state_machine_arn_json(qualifier: str = "") -> dict[str, Any]:
+    """The ARN of the investigation state machine as the template builds it from its name
+    (with ``qualifier``: of its alias)."""
+    return {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":states:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                f":stateMachine:{STATE_MACHINE_NAME}" + (f":{qualifier}" if qualifier else ""),
+            ],
+        ]
+    }
+
+
+def data_key_json(template_json: dict[str, Any]) -> str:
+    """The ARN of the customer-managed data key, as JSON (a key of ``granted`` maps)."""
+    key_id, _ = only(template_json, "AWS::KMS::Key")
+    return json.dumps({"Fn::GetAtt": [key_id, "Arn"]})
+
+
+def table_ids(template_json: dict[str, Any]) -> dict[str, str]:
+    """Table name (Events, Investigations, Sandboxes, Fingerprints, Inbox, Waits) -> id."""
+    ids: dict[str, str] = {}
+    for logical_id in resources(template_json, "AWS::DynamoDB::Table"):
+        for name in ("Events", "Investigations", "Sandboxes", "Fingerprints", "Inbox", "Waits"):
+            if logical_id.startswith(f"Storage{name}"):
+                ids[name] = logical_id
+    return ids
+
+
+def only(template_json: dict[str, Any], type_: str) -> tuple[str, dict[str, Any]]:
+    """The logical id and resource of the single resource of ``type_``."""
+    ((logical_id, resource),) = resources(template_json, type_).items()
+    return logical_id, resource
+
+
+def security_group_id(template_json: dict[str, Any], description_start: str) -> str:
+    (logical_id,) = (
+        k
+        for k, sg in resources(template_json, "AWS::EC2::SecurityGroup").items()
+        if sg["Properties"]["GroupDescription"].startswith(description_start)
+    )
+    return logical_id
+
+
+def rules_of(template_json: dict[str, Any], sg_id: str, direction: str) -> list[dict[str, Any]]:
+    """Every ingress or egress rule of a security group: inline and standalone."""
+    inline_key, rule_type = {
+        "ingress": ("SecurityGroupIngress", "AWS::EC2::SecurityGroupIngress"),
+        "egress": ("SecurityGroupEgress", "AWS::EC2::SecurityGroupEgress"),
+    }[direction]
+    sg = template_json["Resources"][sg_id]["Properties"]
+    rules: list[dict[str, Any]] = list(sg.get(inline_key, []))
+    group = {"Fn::GetAtt": [sg_id, "GroupId"]}
+    rules += [
+        r["Properties"]
+        for r in resources(template_json, rule_type).values()
+        if r["Properties"]["GroupId"] == group
+    ]
+    return rules
+
+
+def sandbox_task_role(template_json: dict[str, Any]) -> str:
+    _, task_definition = only(template_json, "AWS::ECS::TaskDefinition")
+    role_id: str = task_definition["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0]
+    return role_id
+
+
+def walk_states(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every state, including those inside Map item processors and Parallel branches."""
+    for name, state in states.items():
+        yield name, state
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if processor:
+            yield from walk_states(processor["States"])
+        for branch in state.get("Branches", []):
+            yield from walk_states(branch["States"])
+
+
+def permissions_of(template_json: dict[str, Any], fn_id: str) -> list[dict[str, Any]]:
+    """The properties of every AWS::Lambda::Permission on the function ``fn_id``."""
+    return [
+        p["Properties"]
+        for p in resources(template_json, "AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [fn_id, "Arn"]}
+    ]
+
+
+def acknowledgments(constructs: list[IConstruct]) -> dict[str, list[tuple[str, str]]]:
+    """cdk-nag acknowledgments recorded on ``constructs`` (CDK keeps them as
+    "aws:cdk:acknowledged-rules" metadata: {"<prefix>::<rule id>": reason}): rule id ->
+    [(construct path, reason)]."""
+    by_rule: dict[str, list[tuple[str, str]]] = {}
+    for construct in constructs:
+        for entry in construct.node.metadata:
+            if entry.type == "aws:cdk:acknowledged-rules":
+                for key, reason in dict(entry.data).items():
+                    rule = str(key).split("::", 1)[-1]
+                    by_rule.setdefault(rule, []).append((construct.node.path, str(reason)))
+    return by_rule
+
+
+def secret_ids(template_json: dict[str, Any], *prefixes: str) -> list[str]:
+    secrets = resources(template_json, "AWS::SecretsManager::Secret")
+    return [next(k for k in secrets if k.startswith(p)) for p in prefixes]
+
+
+def webhook_secret_id(template_json: dict[str, Any]) -> str:
+    (logical_id,) = (
+        k
+        for k, s in resources(template_json, "AWS::SecretsManager::Secret").items()
+        if s["Properties"]["Name"] == WEBHOOK_SECRET_NAME
+    )
+    return logical_id

@@ -1,0 +1,311 @@
+"""The sandbox (stacks/constructs/sandbox.py): cluster, task definition, image, its roles, and
+the dispatch function that starts and calls it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk.assertions import Template
+
+from stacks.constructs.loop import INVESTIGATION_ASL
+from stacks.constructs.sandbox import SANDBOX_COMMAND
+from tests.infra.support import (
+    actions,
+    data_key_json,
+    function_ids,
+    only,
+    policy_of_role,
+    resources,
+    role_of_function,
+    sandbox_task_role,
+    security_group_id,
+    state_machine_arn_json,
+    statement_resources,
+    table_ids,
+)
+
+SANDBOX_CPU, SANDBOX_MEMORY_MIB, SANDBOX_STORAGE_GIB = "1024", "2048", 30
+
+
+SANDBOX_PORT = 8080
+
+
+def test_cluster_has_container_insights(template: Template) -> None:
+    # Given / When the app is synthesized
+    # Then the sandbox cluster records Container Insights
+    template.resource_count_is("AWS::ECS::Cluster", 1)
+    template.has_resource_properties(
+        "AWS::ECS::Cluster",
+        {"ClusterSettings": [{"Name": "containerInsights", "Value": "enabled"}]},
+    )
+
+
+def test_sandbox_task_definition(template_json: dict[str, Any]) -> None:
+    # Given the Fargate task definition and the template's tables
+    _, task_definition = only(template_json, "AWS::ECS::TaskDefinition")
+    props = task_definition["Properties"]
+    tables = table_ids(template_json)
+
+    # When its single container is read
+    (container,) = props["ContainerDefinitions"]
+
+    # Then it is fixloop-sandbox on Fargate, ARM64/Linux, 1 vCPU, 2 GiB, 30 GiB of disk
+    assert props["Family"] == "fixloop-sandbox"
+    assert props["RequiresCompatibilities"] == ["FARGATE"]
+    assert props["NetworkMode"] == "awsvpc"
+    assert props["RuntimePlatform"] == {
+        "CpuArchitecture": "ARM64",
+        "OperatingSystemFamily": "LINUX",
+    }
+    assert (props["Cpu"], props["Memory"]) == (SANDBOX_CPU, SANDBOX_MEMORY_MIB)
+    assert props["EphemeralStorage"] == {"SizeInGiB": SANDBOX_STORAGE_GIB}
+    # And its container "sandbox" serves on 8080 with the sandbox command, logging to CloudWatch
+    assert container["Name"] == "sandbox"
+    assert container["Essential"] is True
+    assert container["PortMappings"] == [{"ContainerPort": SANDBOX_PORT, "Protocol": "tcp"}]
+    assert container["Command"] == ["python", "-m", "fixloop.sandbox", "serve", "--port", "8080"]
+    assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+    log_group = container["LogConfiguration"]["Options"]["awslogs-group"]["Ref"]
+    assert template_json["Resources"][log_group]["Properties"]["RetentionInDays"] == 30
+    # And its environment names the tables, the bucket and the Powertools service, no secret
+    env = {e["Name"]: e["Value"] for e in container["Environment"]}
+    assert env == {
+        "FIXLOOP_EVENTS_TABLE": {"Ref": tables["Events"]},
+        "FIXLOOP_INVESTIGATIONS_TABLE": {"Ref": tables["Investigations"]},
+        "FIXLOOP_SANDBOXES_TABLE": {"Ref": tables["Sandboxes"]},
+        "FIXLOOP_BLOBS_BUCKET": {"Ref": only(template_json, "AWS::S3::Bucket")[0]},
+        "POWERTOOLS_SERVICE_NAME": "fixloop-sandbox",
+        "FIXLOOP_REPO_TOKEN_FUNCTION": {
+            "Ref": function_ids(template_json, "entry point")["repo_token"]
+        },
+    }
+    assert "Secrets" not in container
+
+
+def test_sandbox_image_is_staged_from_the_dockerfile_with_a_minimal_context(
+    app: cdk.App, template_json: dict[str, Any]
+) -> None:
+    # Given the synthesized assembly's Docker image assets
+    manifest = json.loads((Path(app.outdir) / "Fixloop.assets.json").read_text())
+    ((_, image),) = manifest["dockerImages"].items()
+    source = image["source"]
+    context = Path(app.outdir) / source["directory"]
+
+    # When the staged build context is listed
+    staged = {p.relative_to(context).as_posix() for p in context.rglob("*") if p.is_file()}
+
+    # Then it is built from sandbox/Dockerfile for linux/arm64
+    assert source["dockerFile"] == "sandbox/Dockerfile"
+    assert source["platform"] == "linux/arm64"
+    # And the context holds what the Dockerfile copies and nothing else
+    assert {"sandbox/Dockerfile", "pyproject.toml", "README.md"} <= staged
+    assert "fixloop/sandbox/__main__.py" in staged
+    assert not {p.split("/")[0] for p in staged} - {
+        "sandbox",
+        "fixloop",
+        "pyproject.toml",
+        "README.md",
+    }
+    assert not [p for p in staged if "__pycache__" in p or p.endswith(".pyc")]
+
+
+def test_dockerfile_runs_the_task_command_as_an_unprivileged_user() -> None:
+    # Given the sandbox Dockerfile
+    dockerfile = (INVESTIGATION_ASL.parent.parent / "sandbox" / "Dockerfile").read_text()
+    instructions = [
+        line.split(maxsplit=1)
+        for line in dockerfile.splitlines()
+        if line.strip() and not line.startswith((" ", "#"))
+    ]
+
+    # When its instructions are read
+    by_name: dict[str, list[str]] = {}
+    for name, argument in instructions:
+        by_name.setdefault(name, []).append(argument)
+
+    # Then it starts from python:3.13-slim, drops root, exposes 8080, and its CMD (no
+    # ENTRYPOINT, which the task's command would not replace) is the task's command
+    assert by_name["FROM"] == ["python:3.13-slim"]
+    assert by_name["USER"] == ["sandbox"]
+    assert by_name["WORKDIR"][-1] == "/workspace"
+    assert by_name["EXPOSE"] == ["8080"]
+    assert "ENTRYPOINT" not in by_name
+    assert json.loads(by_name["CMD"][0]) == SANDBOX_COMMAND
+    assert "pip install --no-cache-dir ." in dockerfile
+
+
+def test_dispatch_function_runs_in_the_private_subnets_with_the_sandbox_settings(
+    template_json: dict[str, Any],
+) -> None:
+    # Given the dispatch function and the network
+    fn = template_json["Resources"][function_ids(template_json)["dispatch_tool"]]["Properties"]
+    private = [
+        k
+        for k, s in resources(template_json, "AWS::EC2::Subnet").items()
+        if not s["Properties"]["MapPublicIpOnLaunch"]
+    ]
+    cluster_id, _ = only(template_json, "AWS::ECS::Cluster")
+    task_definition_id, _ = only(template_json, "AWS::ECS::TaskDefinition")
+    sandbox_sg = security_group_id(template_json, "fixloop sandbox tasks")
+    dispatch_sg = security_group_id(template_json, "fixloop dispatch_tool")
+
+    # When its VPC configuration and environment are read
+    vpc = fn["VpcConfig"]
+    env = fn["Environment"]["Variables"]
+
+    # Then it is attached to the private subnets with its own security group
+    assert sorted(s["Ref"] for s in vpc["SubnetIds"]) == sorted(private)
+    assert vpc["SecurityGroupIds"] == [{"Fn::GetAtt": [dispatch_sg, "GroupId"]}]
+    # And it knows the cluster, the task definition, where and how to reach a sandbox
+    assert env["FIXLOOP_SANDBOX_CLUSTER"] == {"Fn::GetAtt": [cluster_id, "Arn"]}
+    assert env["FIXLOOP_SANDBOX_TASK_DEFINITION"] == {"Ref": task_definition_id}
+    assert env["FIXLOOP_SANDBOX_SUBNETS"] == {
+        "Fn::Join": ["", [{"Ref": private[0]}, ",", {"Ref": private[1]}]]
+    }
+    assert env["FIXLOOP_SANDBOX_SECURITY_GROUPS"] == {"Fn::GetAtt": [sandbox_sg, "GroupId"]}
+    assert (env["FIXLOOP_SANDBOX_CONTAINER"], env["FIXLOOP_SANDBOX_PORT"]) == ("sandbox", "8080")
+
+
+def test_dispatch_function_runs_only_the_sandbox_task_and_passes_only_its_roles(
+    template_json: dict[str, Any],
+) -> None:
+    # Given the dispatch function's statements and the sandbox resources
+    statements = policy_of_role(template_json, role_of_function(template_json, "dispatch_tool"))
+    cluster_id, _ = only(template_json, "AWS::ECS::Cluster")
+    task_definition_id, task_definition = only(template_json, "AWS::ECS::TaskDefinition")
+    tables = table_ids(template_json)
+
+    def granted(action: str) -> list[dict[str, Any]]:
+        return [s for s in statements if action in actions(s)]
+
+    # When / Then it runs the sandbox task definition, on the sandbox cluster only
+    (run,) = granted("ecs:RunTask")
+    assert run["Resource"] == {"Ref": task_definition_id}
+    assert run["Condition"] == {"ArnEquals": {"ecs:cluster": {"Fn::GetAtt": [cluster_id, "Arn"]}}}
+    # And it describes, stops (and tags at launch) the cluster's tasks only
+    for action in ("ecs:DescribeTasks", "ecs:StopTask", "ecs:TagResource"):
+        (statement,) = granted(action)
+        assert f'":task/", {{"Ref": "{cluster_id}"}}, "/*"' in json.dumps(statement["Resource"])
+    assert granted("ecs:TagResource")[0]["Condition"] == {
+        "StringEquals": {"ecs:CreateAction": "RunTask"}
+    }
+    # And it passes the task and execution roles, to ECS tasks only
+    (pass_role,) = granted("iam:PassRole")
+    assert pass_role["Resource"] == [
+        task_definition["Properties"]["TaskRoleArn"],
+        task_definition["Properties"]["ExecutionRoleArn"],
+    ]
+    assert pass_role["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+    }
+    # And it answers task tokens of the investigation state machine
+    (answer,) = granted("states:SendTaskSuccess")
+    assert set(actions(answer)) == {"states:SendTaskSuccess", "states:SendTaskFailure"}
+    assert answer["Resource"] == state_machine_arn_json()
+    # And it writes the Sandboxes table, but only reads Events and Investigations
+    written = {
+        r["Fn::GetAtt"][0]
+        for s in statements
+        if "dynamodb:PutItem" in actions(s)
+        for r in statement_resources(s)
+    }
+    read = {
+        r["Fn::GetAtt"][0]
+        for s in statements
+        if "dynamodb:GetItem" in actions(s)
+        for r in statement_resources(s)
+    }
+    assert written == {tables["Sandboxes"]}
+    assert read == {tables[t] for t in ("Events", "Investigations", "Sandboxes")}
+
+
+def test_sandbox_task_role_reaches_only_its_records_and_task_tokens(
+    template_json: dict[str, Any],
+) -> None:
+    # Given the sandbox task role, everything attached to it, and the data resources
+    role_id = sandbox_task_role(template_json)
+    role = template_json["Resources"][role_id]["Properties"]
+    statements = policy_of_role(template_json, role_id)
+    tables = table_ids(template_json)
+    blobs_id, _ = only(template_json, "AWS::S3::Bucket")
+    repo_token = function_ids(template_json, "entry point")["repo_token"]
+
+    def objects(prefix: str) -> dict[str, Any]:
+        return {"Fn::Join": ["", [{"Fn::GetAtt": [blobs_id, "Arn"]}, f"/{prefix}*"]]}
+
+    expected = {
+        json.dumps({"Fn::GetAtt": [tables["Events"], "Arn"]}): {
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+        },
+        json.dumps({"Fn::GetAtt": [tables["Investigations"], "Arn"]}): {"dynamodb:GetItem"},
+        json.dumps({"Fn::GetAtt": [tables["Sandboxes"], "Arn"]}): {
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+        },
+        json.dumps(objects("sandboxes/")): {"s3:GetObject", "s3:PutObject"},
+        json.dumps(objects("events/")): {"s3:GetObject", "s3:PutObject"},
+        json.dumps(state_machine_arn_json()): {
+            "states:SendTaskSuccess",
+            "states:SendTaskFailure",
+            "states:SendTaskHeartbeat",
+        },
+        # a read-only clone token, asked of Repo Token: not the GitHub credentials themselves
+        json.dumps({"Fn::GetAtt": [repo_token, "Arn"]}): {"lambda:InvokeFunction"},
+        # (the data key: decrypt what it reads, data keys for what it writes)
+        data_key_json(template_json): {
+            "kms:Decrypt",
+            "kms:DescribeKey",
+            "kms:Encrypt",
+            "kms:GenerateDataKey",
+        },
+    }
+
+    # When the allowed actions are grouped by resource
+    granted: dict[str, set[str]] = {}
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        assert "Condition" not in statement and "NotAction" not in statement, statement
+        for resource in statement_resources(statement):
+            granted.setdefault(json.dumps(resource), set()).update(actions(statement))
+
+    # Then the role reaches exactly those resources with exactly those actions: no other
+    # table, no whole bucket, no ECS, no IAM, no wildcard
+    assert granted == expected
+    assert json.dumps({"Fn::GetAtt": [tables["Fingerprints"], "Arn"]}) not in granted
+    # And nothing is attached to it any other way
+    assert "ManagedPolicyArns" not in role and "Policies" not in role
+    assert not [
+        p
+        for p in resources(template_json, "AWS::IAM::ManagedPolicy").values()
+        if {"Ref": role_id} in p["Properties"].get("Roles", [])
+    ]
+    # And only ECS tasks can assume it
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
+
+
+def test_sandbox_execution_role_pulls_the_image_and_writes_logs_only(
+    template_json: dict[str, Any],
+) -> None:
+    # Given the sandbox task definition's execution role
+    _, task_definition = only(template_json, "AWS::ECS::TaskDefinition")
+    role_id = task_definition["Properties"]["ExecutionRoleArn"]["Fn::GetAtt"][0]
+
+    # When its actions are collected
+    granted = {a for s in policy_of_role(template_json, role_id) for a in actions(s)}
+
+    # Then they are ECR pulls and log writes
+    assert granted == {
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:GetDownloadUrlForLayer",
+        "ecr:BatchGetImage",
+        "ecr:GetAuthorizationToken",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
