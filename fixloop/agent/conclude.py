@@ -8,6 +8,7 @@ import json
 from fixloop.conversation import Announcer, drain, wake_if_pending
 from fixloop.delivery.protocol import DeliveryError
 from fixloop.delivery.service import deliver_fix
+from fixloop.domain import clean_title
 from fixloop.domain.events import (
     AssistantMessage,
     Delivered,
@@ -56,7 +57,7 @@ def deliver(state: LoopState, *, announce: Announcer) -> LoopState:
         st.investigations.record_pull_request(inv_id, pull_request)
         event = Delivered(
             kind="pull_request",
-            title=title,
+            title=draft.title,
             body=draft.body,
             diff=draft.patch,
             pull_request=pull_request,
@@ -109,5 +110,4 @@ def _close(state: LoopState, status: Status, outcome: str, announce: Announcer) 
 
 
 def _headline(text: str) -> str:
-    first = text.strip().splitlines()[0] if text.strip() else "Finished"
-    return first[:200]
+    return clean_title(text, 200) if text.strip() else "Finished"

@@ -99,7 +99,9 @@ def _parser() -> argparse.ArgumentParser:
             "Serves POST /webhooks/{github,slack,linear}, POST /signals, GET "
             "/investigations/ID and POST /investigations/ID/messages with the real handlers, "
             "until interrupted. Signing secrets come from FIXLOOP_SLACK_SIGNING_SECRET, "
-            "FIXLOOP_LINEAR_WEBHOOK_SECRET and FIXLOOP_GITHUB_WEBHOOK_SECRET."
+            "FIXLOOP_LINEAR_WEBHOOK_SECRET and FIXLOOP_GITHUB_WEBHOOK_SECRET; Slack messages "
+            "are heard from FIXLOOP_SLACK_TEAM_ID and FIXLOOP_SLACK_APP_ID only, Linear "
+            "comments from FIXLOOP_LINEAR_ORGANIZATION_ID only."
         ),
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback)")

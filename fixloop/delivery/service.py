@@ -8,10 +8,14 @@ from fixloop.config import get_settings
 from fixloop.delivery.body import compose_body
 from fixloop.delivery.hosts import code_host_for
 from fixloop.delivery.protocol import DeliveryError, PullRequestDraft, branch_for
-from fixloop.domain import Investigation, PullRequestRef, SignalReceived
+from fixloop.domain import Investigation, PullRequestRef, SignalReceived, clean_title
 from fixloop.domain.events import signal_position
 from fixloop.sandbox.snapshots import SnapshotStore
 from fixloop.store import stores
+
+MAX_PULL_REQUEST_TITLE = 120
+"""The model writes the title after reading untrusted text: it goes through
+:func:`~fixloop.domain.clean_title` like every title fixloop shows."""
 
 
 def deliver_fix(
@@ -30,6 +34,7 @@ def deliver_fix(
     signal = st.events.get(inv_id, signal_position())
     assert isinstance(signal, SignalReceived)
     events = list(st.events.read(inv_id))
+    title = clean_title(title, MAX_PULL_REQUEST_TITLE)
     draft = PullRequestDraft(
         investigation_id=inv_id,
         base_commit=snapshot.base_commit,

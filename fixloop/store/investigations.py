@@ -6,7 +6,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from fixloop.domain.investigation import Investigation, PullRequestRef, Status
+from fixloop.domain.investigation import Investigation, PullRequestRef, Status, plausible_id
 from fixloop.domain.signal import utcnow
 from fixloop.errors import InvestigationNotFound
 from fixloop.store.conditions import applied
@@ -26,6 +26,8 @@ class InvestigationStore:
         )
 
     def get(self, investigation_id: str) -> Investigation:
+        if not plausible_id(investigation_id):  # not a key the table could hold
+            raise InvestigationNotFound(investigation_id[:80])
         resp = self._table.get_item(Key={"pk": investigation_id}, ConsistentRead=True)
         item = resp.get("Item")
         if not item:

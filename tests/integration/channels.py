@@ -30,6 +30,9 @@ SLACK_TOKEN = "xoxb-test-token"
 LINEAR_KEY = "lin_api_test"
 SLACK_CHANNEL = "C0FIXLOOP"
 LINEAR_TEAM = "team-1"
+SLACK_TEAM = "T1"
+SLACK_APP = "A1"
+LINEAR_ORGANIZATION = "org-1"
 
 
 @dataclass
@@ -124,8 +127,8 @@ def slack_event(
 ) -> dict[str, Any]:
     return {
         "type": "event_callback",
-        "team_id": "T1",
-        "api_app_id": "A1",
+        "team_id": SLACK_TEAM,
+        "api_app_id": SLACK_APP,
         "event_id": event_id or f"Ev{uuid.uuid4().hex[:10]}",
         "event_time": int(time.time()),
         "event": {
@@ -155,6 +158,7 @@ def linear_comment(
         "url": "https://linear.app/acme/issue/ENG-1#comment",
         "webhookTimestamp": int((time.time() - age_s) * 1000),
         "webhookId": "wh-1",
+        "organizationId": LINEAR_ORGANIZATION,
     }
 
 
@@ -162,7 +166,12 @@ def review_comment(investigation_id: str, body: str) -> dict[str, Any]:
     return {
         "action": "created",
         "pull_request": {"number": 1, "head": {"ref": f"fixloop/{investigation_id}"}},
-        "comment": {"body": body, "path": "app/util.py", "line": 2},
+        "comment": {
+            "body": body,
+            "path": "app/util.py",
+            "line": 2,
+            "author_association": "MEMBER",
+        },
         "repository": {"full_name": "acme/svc"},
         "sender": {"login": "reviewer"},
     }
@@ -176,6 +185,9 @@ SETTINGS = {
     "linear_api_key": LINEAR_KEY,
     "linear_team_id": LINEAR_TEAM,
     "github_webhook_secret": GITHUB_SECRET,
+    "slack_team_id": SLACK_TEAM,
+    "slack_app_id": SLACK_APP,
+    "linear_organization_id": LINEAR_ORGANIZATION,
 }
 
 
