@@ -10,6 +10,7 @@ where it stopped.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Protocol, cast
 
 import re2
@@ -19,9 +20,10 @@ from fixloop.errors import ToolFailed
 from fixloop.sandbox.limits import megabytes
 from fixloop.sandbox.tools.context import workspace_of
 from fixloop.sandbox.tools.files import lines_of, text_file
+from fixloop.sandbox.workspace import Workspace
 from fixloop.tools.registry import Tool, ToolContext, cap_output
 
-__all__ = ["SEARCH_CODE"]
+__all__ = ["SEARCH_CODE", "SearchBounds", "search_workspace"]
 
 MATCH_LINE_CHARS = 300
 
@@ -54,26 +56,39 @@ class SearchCodeInput(BaseModel):
     )
 
 
+@dataclass(frozen=True)
+class SearchBounds:
+    seconds: float = SEARCH_SECONDS
+    files: int = MAX_FILES_SEARCHED
+    bytes: int = MAX_BYTES_SEARCHED
+    matches: int = MAX_MATCHES
+
+
 def search_code(ctx: ToolContext, args: SearchCodeInput) -> str:
     ws = workspace_of(ctx, "search_code")
-    rx = _compile(args.pattern)
+    return cap_output(
+        search_workspace(ws, args.pattern, ws.files(args.path, args.glob)), ctx.max_output_chars
+    )
+
+
+def search_workspace(
+    ws: Workspace, pattern: str, names: list[str], bounds: SearchBounds = SearchBounds()
+) -> str:
+    """Search the files ``names`` of ``ws`` line by line for an RE2 ``pattern``, within
+    ``bounds``; the result says where it stopped early."""
+    rx = _compile(pattern)
     hits: list[str] = []
-    deadline = time.monotonic() + SEARCH_SECONDS
-    names = ws.files(args.path, args.glob)
+    deadline = time.monotonic() + bounds.seconds
     files_read = bytes_read = 0
-    stopped = ""
+    why = ""
     for name in names:
         if time.monotonic() > deadline:
-            stopped = f"it took over {SEARCH_SECONDS:.0f}s"
-        elif files_read >= MAX_FILES_SEARCHED:
-            stopped = f"{MAX_FILES_SEARCHED} files were read"
-        elif bytes_read >= MAX_BYTES_SEARCHED:
-            stopped = f"{megabytes(MAX_BYTES_SEARCHED)} were read"
-        if stopped:
-            stopped = (
-                f"search stopped after {files_read} of {len(names)} files because {stopped}; "
-                "narrow the path or glob to search the rest"
-            )
+            why = f"it took over {bounds.seconds:g}s"
+        elif files_read >= bounds.files:
+            why = f"{bounds.files} files were read"
+        elif bytes_read >= bounds.bytes:
+            why = f"{megabytes(bounds.bytes)} were read"
+        if why:
             break
         data = text_file(ws, name)
         if data is None:
@@ -83,17 +98,21 @@ def search_code(ctx: ToolContext, args: SearchCodeInput) -> str:
         for n, line in enumerate(lines_of(data.decode("utf-8", "replace")), start=1):
             if rx.search(line):
                 hits.append(f"{name}:{n}:{line[:MATCH_LINE_CHARS]}")
-                if len(hits) > MAX_MATCHES:
+                if len(hits) > bounds.matches:
                     head = (
-                        f"more than {MAX_MATCHES} matches; the first {MAX_MATCHES} follow "
-                        "(narrow the pattern, path or glob)"
+                        f"more than {bounds.matches} matches; the first {bounds.matches} "
+                        "follow (narrow the pattern, path or glob)"
                     )
-                    return cap_output("\n".join([head, *hits[:MAX_MATCHES]]), ctx.max_output_chars)
+                    return "\n".join([head, *hits[: bounds.matches]])
+    stopped = (
+        f" (search stopped after {files_read} of {len(names)} files because {why}; narrow "
+        "the path or glob to search the rest)"
+        if why
+        else ""
+    )
     if not hits:
-        none = f"no matches for /{args.pattern}/"
-        return f"{none} ({stopped})" if stopped else none
-    head = f"{len(hits)} matches" + (f" ({stopped})" if stopped else "")
-    return cap_output("\n".join([head, *hits]), ctx.max_output_chars)
+        return f"no matches for /{pattern}/{stopped}"
+    return "\n".join([f"{len(hits)} matches{stopped}", *hits])
 
 
 class _Pattern(Protocol):
