@@ -3,7 +3,6 @@ outside any namespace."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +12,9 @@ from fixloop.agent.toolset import default_registry
 from fixloop.domain import Investigation, parse_signal
 from fixloop.sandbox import Workspace
 from fixloop.sandbox.tools import SandboxContext
-from tests.support import alarm_event
+from tests.support import alarm_event, processes_with
+
+__all__ = ["call", "peak_memory", "processes_with", "sandbox_pid"]
 
 
 def call(name: str, ws: Workspace, **inp: object) -> str:
@@ -30,22 +31,6 @@ def call(name: str, ws: Workspace, **inp: object) -> str:
         workspace=ws,
     )
     return tool.run(ctx, tool.parse_input(inp))
-
-
-def processes_with(marker: str) -> list[int]:
-    """Live processes (not zombies) whose command line holds ``marker``, seen from here."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if marker in cmdline and state != "Z":
-            found.append(int(entry.name))
-    return found
 
 
 def sandbox_pid(investigation_id: str) -> int | None:

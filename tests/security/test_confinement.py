@@ -8,6 +8,7 @@ runtime's sandbox where the sandbox server itself is the target, else through th
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import time
@@ -129,12 +130,18 @@ def test_files_outside_the_workspace_are_out_of_reach(
         assert OTHER_CANARY not in out
 
 
+def _marked(seconds: int) -> str:
+    """A sleep duration no other process of this machine has (leftovers of other runs)."""
+    return f"{seconds}.{random.randrange(10**6):06d}"
+
+
 def test_nothing_outlives_a_command(mode: str, ws: Workspace) -> None:
     # Given a command that leaves a process in a session of its own and a double-forked
     # daemon behind
+    alone, daemon = _marked(31337), _marked(31338)
     command = (
-        "setsid sleep 31337 > /dev/null 2>&1 & "
-        "(setsid sh -c 'sleep 31338 & ' > /dev/null 2>&1 &); "
+        f"setsid sleep {alone} > /dev/null 2>&1 & "
+        f"(setsid sh -c 'sleep {daemon} & ' > /dev/null 2>&1 &); "
         "sleep 0.3; echo started"
     )
     # When it runs, Then it returns at once
@@ -143,25 +150,27 @@ def test_nothing_outlives_a_command(mode: str, ws: Workspace) -> None:
     assert "started" in out
     assert time.monotonic() - started < 10
     # and neither process survives it
-    assert processes_with("sleep 31337") == []
-    assert processes_with("sleep 31338") == []
+    assert processes_with(f"sleep {alone}") == []
+    assert processes_with(f"sleep {daemon}") == []
 
 
 def test_nothing_outlives_a_command_that_times_out(mode: str, ws: Workspace) -> None:
     # Given a command that leaves a process in its own session, then blocks
-    command = "setsid sleep 31339 > /dev/null 2>&1 & sleep 30.5151"
+    alone, blocking = _marked(31339), _marked(30)
+    command = f"setsid sleep {alone} > /dev/null 2>&1 & sleep {blocking}"
     # When it times out
     with pytest.raises(ToolFailed, match="timed out after 1s"):
         call("run_command", ws, command=command, timeout_s=1)
     # Then nothing of it is left
-    assert processes_with("sleep 31339") == []
-    assert processes_with("sleep 30.5151") == []
+    assert processes_with(f"sleep {alone}") == []
+    assert processes_with(f"sleep {blocking}") == []
 
 
 def test_processes_and_file_sizes_are_bounded(
     mode: str, ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given limits of 64 processes and 2 MB per file
+    sleeper = _marked(30)
     monkeypatch.setenv("FIXLOOP_SANDBOX_MAX_PROCESSES", "64")
     monkeypatch.setenv("FIXLOOP_SANDBOX_MAX_FILE_BYTES", "2000000")
     get_settings.cache_clear()
@@ -170,7 +179,7 @@ def test_processes_and_file_sizes_are_bounded(
         forks = call(
             "run_command",
             ws,
-            command="sh -c 'for i in $(seq 300); do sleep 30.4242 & done; echo all started'",
+            command=f"sh -c 'for i in $(seq 300); do sleep {sleeper} & done; echo all started'",
         )
         # and another writes a 3 MB file
         writes = call("run_command", ws, command="head -c 3000000 /dev/zero > big.bin; echo rc=$?")
@@ -179,7 +188,7 @@ def test_processes_and_file_sizes_are_bounded(
     # Then the forks were refused past the limit, and none is left
     assert "\nall started" not in forks
     assert "Cannot fork" in forks
-    assert processes_with("30.4242") == []
+    assert processes_with(sleeper) == []
     # and the file stopped at the limit
     assert "rc=153" in writes  # 128 + SIGXFSZ
     assert (ws.root / "big.bin").stat().st_size == 2_000_000

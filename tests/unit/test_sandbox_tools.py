@@ -13,7 +13,7 @@ from fixloop.errors import ToolFailed
 from fixloop.sandbox import SANDBOX_TOOLS, Workspace
 from fixloop.sandbox.tools import SandboxContext
 from fixloop.tools import ToolContext, cap_output
-from tests.support import alarm_event, head, make_repo
+from tests.support import alarm_event, head, make_repo, processes_with
 
 
 @pytest.fixture
@@ -61,22 +61,6 @@ def _alive(pid: int) -> bool:
         return False
     stat = Path(f"/proc/{pid}/stat")
     return not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _running(marker: str) -> list[int]:
-    """Processes of this machine whose command line holds ``marker``, as seen from here: a
-    command's own ``$!`` and ``$$`` are pids of its PID namespace when it has one."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if marker in cmdline and _alive(int(entry.name)):
-            found.append(int(entry.name))
-    return found
 
 
 # -- registry -------------------------------------------------------------------------------
@@ -410,9 +394,9 @@ def test_run_command_timeout_kills_the_whole_process_group(ws: Workspace) -> Non
     assert (ws.root / "child.pid").read_text().strip()
     assert (ws.root / "shell.pid").read_text().strip()
     deadline = time.monotonic() + 2
-    while _running("60.0731") and time.monotonic() < deadline:
+    while processes_with("60.0731") and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert not _running("60.0731")
+    assert not processes_with("60.0731")
 
 
 def test_run_command_background_processes_end_with_the_command(ws: Workspace) -> None:
@@ -422,9 +406,9 @@ def test_run_command_background_processes_end_with_the_command(ws: Workspace) ->
     assert out.endswith("exit code 0\ndone\n")
     assert int((ws.root / "child.pid").read_text()) > 0
     deadline = time.monotonic() + 2
-    while _running("60.0732") and time.monotonic() < deadline:
+    while processes_with("60.0732") and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert not _running("60.0732")
+    assert not processes_with("60.0732")
 
 
 def test_run_command_caps_large_output(ws: Workspace) -> None:
