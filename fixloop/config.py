@@ -122,6 +122,20 @@ class Settings(BaseSettings):
     repo_token_function: str = ""
     """The Repo Token function the sandbox asks for a read-only token to clone a private
     GitHub repository (fixloop.credentials.repo_token). Empty: clone without credentials."""
+    sandbox_isolation: str = Field(default="auto", pattern=r"^(auto|bwrap|uid|off)$")
+    """How the sandbox confines the commands it runs (fixloop.sandbox.confinement): "bwrap"
+    (namespaces: no network, own /proc, only the workspace writable), "uid" (a separate
+    unprivileged uid; the server must be root), "auto" (bwrap if it works, else uid if this
+    process can switch uid, else commands are refused) or "off" (unconfined: trusted
+    repositories only)."""
+    sandbox_user: str = "65534:65534"
+    """The user commands run as in "uid" isolation: a name or uid, optionally ":group"."""
+    sandbox_bwrap: str = "bwrap"
+    """The bubblewrap program (a name looked up on PATH, or a path)."""
+    sandbox_max_processes: int = Field(default=1_024, ge=16)
+    """Processes (threads count) a command may have at once (RLIMIT_NPROC, a pids cgroup)."""
+    sandbox_max_file_bytes: int = Field(default=1_073_741_824, ge=1_000_000)
+    """The largest file a command may write (RLIMIT_FSIZE)."""
     sandbox_investigation: str = ""
     """Inside a sandbox: the investigation it serves (set by the dispatcher's task overrides)."""
     sandbox_id: str = ""

@@ -10,12 +10,34 @@ from fixloop.delivery.hosts import code_host_for
 from fixloop.delivery.protocol import DeliveryError, PullRequestDraft, branch_for
 from fixloop.domain import Investigation, PullRequestRef, SignalReceived, clean_title
 from fixloop.domain.events import signal_position
+from fixloop.sandbox.changes import describe_omitted
 from fixloop.sandbox.snapshots import SnapshotStore
+from fixloop.sandbox.workspace import Snapshot
 from fixloop.store import stores
+
+__all__ = ["deliver_fix", "undeliverable"]
 
 MAX_PULL_REQUEST_TITLE = 120
 """The model writes the title after reading untrusted text: it goes through
 :func:`~fixloop.domain.clean_title` like every title fixloop shows."""
+
+
+def undeliverable(investigation_id: str) -> str | None:
+    """Why the workspace's change cannot become a pull request as it stands (files the
+    snapshot left out: a 30 MB binary, a generated dump), for the model to fix; None if it
+    can. Read from the latest snapshot, so asking again gives the same answer."""
+    st = stores()
+    return _refusal(SnapshotStore(st.blobs, st.sandboxes).load(investigation_id))
+
+
+def _refusal(snapshot: Snapshot | None) -> str | None:
+    if snapshot is None or not snapshot.omitted:
+        return None
+    return (
+        "open_pull_request refused: the workspace has files a pull request does not carry "
+        f"(they are left out of the change):\n{describe_omitted(snapshot.omitted)}\n"
+        "Then call open_pull_request again."
+    )
 
 
 def deliver_fix(
@@ -26,6 +48,9 @@ def deliver_fix(
     st = stores()
     inv_id = investigation.investigation_id
     snapshot = SnapshotStore(st.blobs, st.sandboxes).load(inv_id)
+    refusal = _refusal(snapshot)
+    if refusal is not None:
+        raise DeliveryError(refusal)
     if snapshot is None or not snapshot.files:
         raise DeliveryError(
             "open_pull_request was called but the workspace has no change against "

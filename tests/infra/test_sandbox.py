@@ -112,7 +112,7 @@ def test_sandbox_image_is_staged_from_the_dockerfile_with_a_minimal_context(
     assert not [p for p in staged if "__pycache__" in p or p.endswith(".pyc")]
 
 
-def test_dockerfile_runs_the_task_command_as_an_unprivileged_user() -> None:
+def test_dockerfile_runs_commands_as_an_unprivileged_user() -> None:
     # Given the sandbox Dockerfile
     dockerfile = (INVESTIGATION_ASL.parent.parent / "sandbox" / "Dockerfile").read_text()
     instructions = [
@@ -126,10 +126,15 @@ def test_dockerfile_runs_the_task_command_as_an_unprivileged_user() -> None:
     for name, argument in instructions:
         by_name.setdefault(name, []).append(argument)
 
-    # Then it starts from python:3.13-slim, drops root, exposes 8080, and its CMD (no
-    # ENTRYPOINT, which the task's command would not replace) is the task's command
+    # Then it starts from python:3.13-slim; the server stays root so that it can start every
+    # command as the unprivileged `sandbox` user (docs/security.md), confined with bubblewrap
+    # where the platform allows; it exposes 8080, and its CMD (no ENTRYPOINT, which the
+    # task's command would not replace) is the task's command
     assert by_name["FROM"] == ["python:3.13-slim"]
-    assert by_name["USER"] == ["sandbox"]
+    assert by_name["USER"] == ["root"]
+    assert "FIXLOOP_SANDBOX_USER=sandbox" in dockerfile
+    assert "useradd --system --gid sandbox" in dockerfile
+    assert "bubblewrap" in dockerfile and "util-linux" in dockerfile
     assert by_name["WORKDIR"][-1] == "/workspace"
     assert by_name["EXPOSE"] == ["8080"]
     assert "ENTRYPOINT" not in by_name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from fixloop.sandbox.snapshots import SnapshotStore
 from fixloop.store import stores
 from tests.integration.scenario import log_of, run_scripted, start_scripted
 from tests.runtime import LocalRuntime
-from tests.support import text, tool_use
+from tests.support import processes_with, text, tool_use
 
 
 @pytest.fixture
@@ -88,13 +89,15 @@ def test_a_sandbox_killed_mid_call_is_replaced_and_nothing_is_applied_twice(
     runtime: LocalRuntime, repo: Path, tmp_path: Path, fast_heartbeats: None
 ) -> None:
     # Given an edit, then a slow command that appends a line, during which the sandbox dies
-    marker = tmp_path / "started"
+    # (it is seen to have started by its sleep, with a duration no other process has: the
+    # command, confined, cannot write outside its workspace)
+    sleep = f"sleep 2.{uuid.uuid4().int % 10**6:06d}"
     turns = [
         [tool_use("edit_file", path="app/util.py", old_text="return x", new_text="return x  # v2")],
         [
             tool_use(
                 "run_command",
-                command=f"echo run >> runs.txt; touch {marker}; sleep 2; echo line >> out.txt",
+                command=f"echo run >> runs.txt; {sleep}; echo line >> out.txt",
             )
         ],
         [tool_use("git_diff")],
@@ -106,7 +109,7 @@ def test_a_sandbox_killed_mid_call_is_replaced_and_nothing_is_applied_twice(
 
     def kill_when_started() -> None:
         deadline = time.monotonic() + 60
-        while not marker.exists() and time.monotonic() < deadline:
+        while not processes_with(sleep) and time.monotonic() < deadline:
             time.sleep(0.05)
         killed.append(runtime.sandboxes.kill(investigation_id))
 
