@@ -21,7 +21,7 @@ def deliver_fix(
     turn's time) fixes the commit's dates, so a retry writes the very same commit."""
     st = stores()
     inv_id = investigation.investigation_id
-    snapshot = SnapshotStore(st.blobs, st.sandboxes).load(inv_id)
+    snapshot = SnapshotStore(st.blobs).load(inv_id)
     if snapshot is None or not snapshot.files:
         raise DeliveryError(
             "open_pull_request was called but the workspace has no change against "
