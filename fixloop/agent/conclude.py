@@ -18,6 +18,7 @@ from fixloop.domain.events import (
     outcome_position,
 )
 from fixloop.domain.investigation import LoopState, Status
+from fixloop.sandbox.dispatch import stop_sandbox
 from fixloop.store import EventNotFound, stores
 from fixloop.tools.calls import calls_of
 
@@ -102,6 +103,7 @@ def _close(state: LoopState, status: Status, outcome: str, announce: Announcer) 
         StatusChanged(status=status, reason=outcome),
     )
     st.investigations.close(state.investigation_id, status, outcome)
+    stop_sandbox(state.investigation_id, f"investigation {status}")
     inv = st.investigations.get(state.investigation_id)
     link = f" {inv.pull_request.url}" if status == "delivered" and inv.pull_request else ""
     announce(inv, key=f"outcome-t{state.turn}", text=f"{status.capitalize()}: {outcome}{link}")

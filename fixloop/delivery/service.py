@@ -27,7 +27,7 @@ def undeliverable(investigation_id: str) -> str | None:
     snapshot left out: a 30 MB binary, a generated dump), for the model to fix; None if it
     can. Read from the latest snapshot, so asking again gives the same answer."""
     st = stores()
-    return _refusal(SnapshotStore(st.blobs, st.sandboxes).load(investigation_id))
+    return _refusal(SnapshotStore(st.blobs).load(investigation_id))
 
 
 def _refusal(snapshot: Snapshot | None) -> str | None:
@@ -47,7 +47,7 @@ def deliver_fix(
     turn's time) fixes the commit's dates, so a retry writes the very same commit."""
     st = stores()
     inv_id = investigation.investigation_id
-    snapshot = SnapshotStore(st.blobs, st.sandboxes).load(inv_id)
+    snapshot = SnapshotStore(st.blobs).load(inv_id)
     refusal = _refusal(snapshot)
     if refusal is not None:
         raise DeliveryError(refusal)

@@ -182,3 +182,6 @@ class ToolTask(BaseModel):
     tool_use_id: str
     error: dict[str, Any] | None = None
     """Set when the Run Tool task failed after its retries (Record Tool Failure)."""
+    sandbox: dict[str, Any] | None = None
+    """Set when the sandbox answered the call (Record Sandbox Result): its result is in the
+    blob bucket at the key the call's position gives."""

@@ -3,11 +3,15 @@ embedded runtime, which hooks RunTask)."""
 
 from __future__ import annotations
 
+from aws_lambda_powertools import Logger
+
 from fixloop import aws
 from fixloop.config import get_settings
 from fixloop.errors import ConfigError, SandboxUnavailable
 
-__all__ = ["launch"]
+__all__ = ["launch", "stop_task", "task_address"]
+
+logger = Logger(child=True)
 
 
 def launch(investigation_id: str, sandbox_id: str) -> str:
@@ -55,3 +59,30 @@ def launch(investigation_id: str, sandbox_id: str) -> str:
 
 def _split(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def task_address(task_arn: str) -> str | None:
+    """The private IP of a running sandbox task (its ENI's, as ECS reports it for the
+    ``awsvpc`` network mode); None while it is not running yet."""
+    s = get_settings()
+    resp = aws.client("ecs").describe_tasks(cluster=s.sandbox_cluster, tasks=[task_arn])
+    for task in resp.get("tasks", []):
+        if task.get("lastStatus") != "RUNNING":
+            return None
+        for attachment in task.get("attachments", []):
+            for detail in attachment.get("details", []):
+                if detail.get("name") == "privateIPv4Address" and detail.get("value"):
+                    return str(detail["value"])
+    return None
+
+
+def stop_task(task_arn: str, reason: str) -> None:
+    """Stop a sandbox task (replaced, lost, or its investigation closed); nothing when it
+    has no task or the task is gone."""
+    if not task_arn:
+        return
+    ecs = aws.client("ecs")
+    try:
+        ecs.stop_task(cluster=get_settings().sandbox_cluster, task=task_arn, reason=reason[:255])
+    except ecs.exceptions.ClientException as exc:  # an unknown or already stopped task
+        logger.info("sandbox task not stopped", extra={"task": task_arn, "error": str(exc)})

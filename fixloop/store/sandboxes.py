@@ -1,8 +1,9 @@
 """Which sandbox serves which investigation (table ``Sandboxes``, pk = investigation id).
 
 One record per investigation. A dispatcher claims the right to start a sandbox with a
-conditional write, so concurrent tool calls start one sandbox, not one each; the sandbox
-then records its endpoint and keeps ``heartbeat_at`` fresh while it lives.
+conditional write, so concurrent tool calls start one sandbox, not one each. Only the
+trusted side writes it (the dispatcher, Deliver and Mark Failed): the sandbox itself has no
+table access. ``heartbeat_at`` is when a dispatcher last used the sandbox.
 """
 
 from __future__ import annotations
@@ -27,10 +28,6 @@ class SandboxRecord(BaseModel):
     task_arn: str = ""
     started_at: datetime
     heartbeat_at: datetime
-    has_snapshot: bool = False
-
-    def alive(self, now: datetime, stale_after: timedelta) -> bool:
-        return self.status in ("starting", "ready") and now - self.heartbeat_at < stale_after
 
 
 class SandboxStore:
@@ -75,18 +72,6 @@ class SandboxStore:
             )
         )
 
-    def mark_snapshot(self, investigation_id: str) -> None:
-        """Note that the investigation's workspace has a snapshot in S3.
-
-        Readers check this instead of probing S3: without s3:ListBucket (which sandboxes do
-        not get) a missing object answers 403, indistinguishable from a denied one.
-        """
-        self._table.update_item(
-            Key={"pk": investigation_id},
-            UpdateExpression="SET has_snapshot = :t",
-            ExpressionAttributeValues={":t": True},
-        )
-
     def update(self, investigation_id: str, sandbox_id: str, **fields: str) -> bool:
         """Set fields (status, endpoint, task_arn) and refresh the heartbeat, only while the
         record still belongs to ``sandbox_id``. False when it was replaced."""
@@ -111,8 +96,3 @@ class SandboxStore:
         if names:
             kwargs["ExpressionAttributeNames"] = names
         return applied(lambda: self._table.update_item(**kwargs))
-
-
-def stale_after(heartbeat_interval_s: float) -> timedelta:
-    """A sandbox that missed three heartbeats is taken for lost."""
-    return timedelta(seconds=3 * heartbeat_interval_s)

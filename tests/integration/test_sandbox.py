@@ -154,7 +154,7 @@ def test_a_sandbox_lost_after_journaling_a_change_is_not_applied_again(
     results = list(_results(inv_id).values())
     assert [r.is_error for r in results] == [False, False]
     assert results[0].content.startswith("edited app/util.py")
-    snapshot = SnapshotStore(stores().blobs, stores().sandboxes).load(inv_id)
+    snapshot = SnapshotStore(stores().blobs).load(inv_id)
     assert snapshot is not None
     assert snapshot.patch.count("+    return -x") == 1
     assert snapshot.patch.count("+once") == 1

@@ -12,7 +12,8 @@ import pytest
 from fixloop.domain import Delivered, ToolResult
 from fixloop.errors import ToolFailed
 from fixloop.sandbox import Workspace
-from fixloop.sandbox.snapshots import SnapshotStore, snapshot_key
+from fixloop.sandbox.protocol import snapshot_key
+from fixloop.sandbox.snapshots import SnapshotStore
 from fixloop.store import stores
 from tests.integration.scenario import log_of, start_scripted
 from tests.runtime import LocalRuntime
@@ -75,7 +76,7 @@ def test_a_30_mb_file_is_not_delivered_and_memory_stays_bounded(
     ).stdout.split()
     assert "blob.bin" not in tree and "app/util.py" in tree
     # and no snapshot carried it, and the sandbox's memory stayed bounded
-    snapshot = SnapshotStore(stores().blobs, stores().sandboxes).load(investigation_id)
+    snapshot = SnapshotStore(stores().blobs).load(investigation_id)
     assert snapshot is not None and snapshot.omitted == []
     assert len(stores().blobs.get(snapshot_key(investigation_id))) < 100_000
     assert 0 < peak[0] < PEAK_MEMORY_BYTES, f"peak {peak[0] / 1e6:.0f} MB"
