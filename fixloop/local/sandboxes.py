@@ -2,22 +2,64 @@
 
 The dispatch handler calls ``ecs:RunTask`` exactly as in AWS; moto records the task, and a
 hook on it (:mod:`fixloop.local.patches.ecs_tasks`) starts ``python -m fixloop.sandbox serve``
-with the task's environment overrides. StopTask ends the process. Tests use
-:meth:`LocalSandboxes.kill` to lose a sandbox mid-call.
+with the task's environment overrides. Like a Fargate task with its own network interface,
+each local sandbox gets its own loopback address (``127.0.0.2`` and up) and listens on the
+sandbox port there; DescribeTasks reports that address as the task's private IP. StopTask
+ends the process. Tests use :meth:`LocalSandboxes.kill` to lose a sandbox mid-call.
+
+A sandbox process gets the environment a Fargate task would have, not this process's: the
+AWS endpoint and credentials it answers task tokens with, the ``FIXLOOP_SANDBOX_*`` settings
+and the task's overrides. Nothing else of the CLI's environment (model keys, GitHub tokens,
+webhook secrets, table names) reaches it.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
+from fixloop.config import get_settings
 from fixloop.local import patches
 from fixloop.local.handlers import PROJECT_ROOT
+
+_LOOPBACK_HOSTS = 254 * 16
+"""Addresses 127.0.0.2 to 127.0.15.254: far more than the sandboxes one runtime starts."""
+_PASSED_ON = (
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE",
+    "POWERTOOLS_LOG_LEVEL",
+    "POWERTOOLS_TRACE_DISABLED",
+    "POWERTOOLS_METRICS_DISABLED",
+    "FIXLOOP_FAULT_PLAN",
+    "FIXLOOP_FAULT_DIR",
+)
+"""What a local sandbox gets of the runtime's environment (with ``FIXLOOP_SANDBOX_*``): what
+a Fargate task's container has (its region, its way to answer task tokens) and the test
+hooks; no key, token or secret of the CLI."""
+
+
+def task_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """A local sandbox's environment, as a Fargate task's container would have it."""
+    kept = {k: v for k, v in environ.items() if k in _PASSED_ON}
+    kept |= {k: v for k, v in environ.items() if k.startswith("FIXLOOP_SANDBOX_")}
+    kept["POWERTOOLS_SERVICE_NAME"] = "fixloop-sandbox"
+    return kept
 
 
 class LocalSandboxes:
@@ -25,15 +67,19 @@ class LocalSandboxes:
         self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="fixloop-sandboxes-"))
         self._procs: dict[str, tuple[str, subprocess.Popen[bytes]]] = {}
         self._lock = threading.Lock()
+        self._next_host = 0
         self.launched = 0
 
     def install(self) -> None:
         """Start and stop local processes for the tasks ECS RunTask/StopTask start and stop
         (moto's ECS backend, hooked by :mod:`fixloop.local.patches.ecs_tasks`)."""
-        patches.set_task_hooks(self.start, self.terminate)
+        patches.set_task_hooks(self.start, self.terminate, self.status)
 
-    def start(self, task_arn: str, environment: dict[str, str]) -> None:
+    def start(self, task_arn: str, environment: dict[str, str]) -> str:
+        """Start the task's sandbox process; returns the address it listens on."""
         investigation = environment.get("FIXLOOP_SANDBOX_INVESTIGATION", "")
+        port = get_settings().sandbox_port
+        address = self._free_address(port)
         log = (self.log_dir / f"{task_arn.rsplit('/', 1)[-1]}.log").open("wb")
         proc = subprocess.Popen(
             [
@@ -42,11 +88,11 @@ class LocalSandboxes:
                 "fixloop.sandbox",
                 "serve",
                 "--host",
-                "127.0.0.1",
+                address,
                 "--port",
-                "0",
+                str(port),
             ],
-            env={**os.environ, **environment},
+            env={**task_environment(os.environ), **environment},
             cwd=PROJECT_ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -55,6 +101,23 @@ class LocalSandboxes:
         with self._lock:
             self._procs[task_arn] = (investigation, proc)
             self.launched += 1
+        return address
+
+    def _free_address(self, port: int) -> str:
+        """The next loopback address whose sandbox port nothing listens on."""
+        for _ in range(_LOOPBACK_HOSTS):
+            with self._lock:
+                self._next_host = self._next_host % _LOOPBACK_HOSTS + 1
+                address = f"127.0.{self._next_host // 254}.{self._next_host % 254 + 1}"
+            if address == "127.0.0.1":
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                try:
+                    probe.bind((address, port))
+                except OSError:
+                    continue
+            return address
+        raise RuntimeError(f"no loopback address is free on port {port} for a sandbox")
 
     def kill(self, investigation_id: str) -> int:
         """SIGKILL every live sandbox process of an investigation (a lost task). Returns how
@@ -74,6 +137,14 @@ class LocalSandboxes:
             entry = self._procs.get(task_arn)
         if entry is not None and entry[1].poll() is None:
             entry[1].terminate()
+
+    def status(self, task_arn: str) -> str | None:
+        """The task's ECS status as its process tells it (None: not a sandbox task)."""
+        with self._lock:
+            entry = self._procs.get(task_arn)
+        if entry is None:
+            return None
+        return "RUNNING" if entry[1].poll() is None else "STOPPED"
 
     def launched_for(self, investigation_id: str) -> int:
         with self._lock:

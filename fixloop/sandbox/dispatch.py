@@ -167,7 +167,7 @@ def _call(task: DispatchTask) -> SandboxCall:
     call = find_call(inv_id, task.turn, task.index, task.tool_use_id)
     investigation, signal = _fixed_facts(inv_id)
     position_key = tool_result_position(task.turn, task.index)
-    s3 = aws.client("s3")
+    s3 = aws.presigner()
     bucket = settings.blobs_bucket
 
     def presign(method: str, key: str) -> str:
