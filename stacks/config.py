@@ -21,10 +21,12 @@ __all__ = [
     "CONTEXT_GITHUB_SECRET_NAME",
     "CONTEXT_LAYER_ASSET_DIR",
     "CONTEXT_MODEL",
+    "CONTEXT_SANDBOX_EGRESS_DOMAINS",
     "CONTEXT_SANDBOX_IMAGE_URI",
     "CONTEXT_STATE_MACHINE_NAME",
     "CONTEXT_TARGETS",
     "CONTEXT_WATCHED_LOG_GROUPS",
+    "DOMAIN_PATTERN",
     "MODEL_PATTERN",
     "FixloopConfig",
 ]
@@ -46,6 +48,10 @@ fires; 0 or unset: no such alarm."""
 CONTEXT_SANDBOX_IMAGE_URI = "fixloop:sandbox_image_uri"
 """A sandbox image already in ECR (URI by tag or digest) instead of building
 sandbox/Dockerfile at deploy time (which needs Docker where ``cdk deploy`` runs)."""
+CONTEXT_SANDBOX_EGRESS_DOMAINS = "fixloop:sandbox_egress_domains"
+"""Domains (a list) the sandbox VPC may resolve besides the defaults
+(stacks/constructs/egress.py): a private package index, another code host. ``*.example.com``
+allows the subdomains of example.com."""
 CONTEXT_LAYER_ASSET_DIR = "fixloop:layer_asset_dir"
 """A prebuilt layer directory (with ``python/`` inside) used instead of bundling with pip."""
 CONTEXT_STATE_MACHINE_NAME = "fixloop:state_machine_name"
@@ -76,6 +82,9 @@ MODEL_PATTERN = r"^(anthropic|bedrock)(:[A-Za-z0-9._:@/-]+)?$"
 """A model spec the stack accepts: provider, then optionally ``:`` and a model id (Bedrock:
 a model or inference profile id; Anthropic: a model name)."""
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+DOMAIN_PATTERN = r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$"
+"""A domain a DNS Firewall domain list takes: lower-case labels, optionally ``*.`` first
+(the subdomains of what follows)."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,8 @@ class FixloopConfig:
     alarm_email: str = ""
     daily_token_budget: int = 0
     sandbox_image_uri: str = ""
+    sandbox_egress_domains: tuple[str, ...] = ()
+    """Added to the sandbox VPC's DNS allow-list (stacks/constructs/egress.py)."""
     targets_parameter: str = ""
     """A CloudFormation parameter's value (a token) used as ``FIXLOOP_TARGETS`` instead of
     :attr:`targets` (the standalone template, stacks/parameters.py)."""
@@ -114,6 +125,16 @@ class FixloopConfig:
             )
         if self.alarm_email and not _EMAIL.match(self.alarm_email):
             raise ValueError(f"alarm_email is not an email address: {self.alarm_email!r}")
+        bad_domains = [
+            d
+            for d in self.sandbox_egress_domains
+            if not cdk.Token.is_unresolved(d) and not re.match(DOMAIN_PATTERN, d)
+        ]
+        if bad_domains:
+            raise ValueError(
+                f"sandbox_egress_domains must be domain names in lower case (optionally "
+                f"*.DOMAIN), got {bad_domains!r}"
+            )
         if self.daily_token_budget < 0:
             raise ValueError(f"daily_token_budget must be >= 0, got {self.daily_token_budget}")
         if (
@@ -150,6 +171,7 @@ class FixloopConfig:
             alarm_email=_string(node, CONTEXT_ALARM_EMAIL) or "",
             daily_token_budget=_integer(node, CONTEXT_DAILY_TOKEN_BUDGET),
             sandbox_image_uri=_string(node, CONTEXT_SANDBOX_IMAGE_URI) or "",
+            sandbox_egress_domains=_strings(node, CONTEXT_SANDBOX_EGRESS_DOMAINS),
             slack_channel=_string(node, CONTEXT_SLACK_CHANNEL) or "",
             linear_team_id=_string(node, CONTEXT_LINEAR_TEAM_ID) or "",
             human_timeout_seconds=int(

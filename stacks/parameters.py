@@ -23,6 +23,7 @@ from stacks.nag import acknowledge
 __all__ = [
     "ASSETS_BUCKET",
     "ASSETS_PREFIX",
+    "DOMAINS_PATTERN",
     "IMAGE_URI_PATTERN",
     "SECRET_NAME_PATTERN",
     "add_parameters",
@@ -37,6 +38,9 @@ IMAGE_URI_PATTERN = (
     r"(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}|@sha256:[a-f0-9]{64})$"
 )
 """An image in an ECR registry (the Marketplace's or the account's), by tag or digest."""
+_DOMAIN = r"(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}"
+DOMAINS_PATTERN = rf"^({_DOMAIN}(,{_DOMAIN})*)?$"
+"""Comma-separated domains (``*.`` allowed first), or nothing."""
 
 _LABELS = {
     "ModelSpec": "Default model",
@@ -45,6 +49,7 @@ _LABELS = {
     "DefaultGitHubRepo": "Default repository",
     "Targets": "Targets (JSON)",
     "SandboxImageUri": "Sandbox image URI",
+    "SandboxEgressDomains": "More domains the sandbox may reach",
     ASSETS_BUCKET: "Assets bucket",
     ASSETS_PREFIX: "Assets key prefix",
 }
@@ -119,6 +124,15 @@ def add_parameters(stack: cdk.Stack, config: FixloopConfig) -> FixloopConfig:
         description="The sandbox container image (the Marketplace listing's image, or one "
         "built from sandbox/Dockerfile and pushed to your ECR).",
     )
+    egress = parameter(
+        "SandboxEgressDomains",
+        default="",
+        allowed_pattern=DOMAINS_PATTERN,
+        max_length=4000,
+        constraint_description="comma-separated domain names (*.DOMAIN for subdomains), or empty",
+        description="Domains the sandbox may resolve besides GitHub, the public package "
+        "indexes and the AWS endpoints it needs (e.g. a private package index); empty: none.",
+    )
     bucket = parameter(
         ASSETS_BUCKET,
         allowed_pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
@@ -141,7 +155,7 @@ def add_parameters(stack: cdk.Stack, config: FixloopConfig) -> FixloopConfig:
     groups = {
         "Model": [model, anthropic],
         "GitHub": [github, repo, targets],
-        "Sandbox": [image],
+        "Sandbox": [image, egress],
         "Release assets": [bucket, prefix],
     }
     stack.template_options.metadata = {
@@ -166,6 +180,7 @@ def add_parameters(stack: cdk.Stack, config: FixloopConfig) -> FixloopConfig:
         targets={},
         targets_parameter=targets.value_as_string,
         sandbox_image_uri=image.value_as_string,
+        sandbox_egress_domains=(egress.value_as_string,),
         alarm_prefixes=(),
         watched_log_groups=(),
         alarm_email="",

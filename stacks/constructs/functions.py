@@ -6,7 +6,8 @@ makes the loop steps and the entry points with their environment, and grants eac
 entry says (stacks/constructs/grants.py). Loop steps are invoked by the state machine; entry
 points from outside: the webhooks and the signals API by API Gateway (webhooks.py), the signal
 trigger by EventBridge and CloudWatch Logs subscription filters (triggers.py), Repo Token by the
-sandbox. The live functions are made with their APIs (live.py).
+dispatcher (the functions an entry ``invokes``). The live functions are made with their APIs
+(live.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ from constructs import Construct
 
 from fixloop.functions import CATALOGUE, FunctionSpec, Surface
 from layers.bundler import PROJECT_ROOT
-from stacks.constructs.grants import ChannelSecrets, Reach, Secrets, grant, secret_environment
+from stacks.constructs.grants import (
+    ChannelSecrets,
+    Reach,
+    Secrets,
+    grant,
+    grant_invokes,
+    secret_environment,
+)
 from stacks.constructs.layer import LAYER_ARCHITECTURE, LAYER_RUNTIME
 from stacks.constructs.network import Network
 from stacks.constructs.sandbox import SandboxCluster
@@ -208,6 +216,8 @@ class LoopFunctions(Construct):
             env.update(secret_environment(spec, reach.secrets))
             if spec.dispatches_sandboxes:
                 env.update(sandbox.dispatch_environment())
+            elif spec.stops_sandboxes:
+                env.update(sandbox.stop_environment())
             if spec.triages:
                 env["FIXLOOP_TARGETS"] = targets
                 env["FIXLOOP_DEFAULT_GITHUB_REPO"] = default_github_repo
@@ -225,6 +235,11 @@ class LoopFunctions(Construct):
             grant(self, spec, role, fn, reach)
             self.functions[spec.folder] = fn
             self.roles[spec.folder] = role
+        # Once every function exists: those invoked by name, for the ones that invoke them.
+        for spec in specs:
+            grant_invokes(
+                spec, self.functions[spec.folder], self.roles[spec.folder], self.functions
+            )
 
         # The published version of each loop step: a new one whenever its code or
         # configuration changes, the previous one retained for executions still on it.
