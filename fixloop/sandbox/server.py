@@ -210,7 +210,11 @@ class _SnapshotJournal:
 
 
 def _put(url: str, data: bytes) -> None:
-    request = urllib.request.Request(url, data=data, method="PUT")
+    # A Content-Type of its own: urllib would send a form's, and a server that parses forms
+    # (moto's, on the embedded runtime) takes the body for one.
+    request = urllib.request.Request(
+        url, data=data, method="PUT", headers={"Content-Type": "application/json"}
+    )
     try:
         with _OPENER.open(request, timeout=TRANSFER_TIMEOUT_S) as resp:
             resp.read()

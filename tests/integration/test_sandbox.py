@@ -10,13 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from fixloop.domain import Delivered, ToolResult
 from fixloop.sandbox.snapshots import SnapshotStore
 from fixloop.store import stores
+from fixloop.tools import Tool, ToolContext
 from tests.integration.scenario import log_of, run_scripted, start_scripted
 from tests.runtime import LocalRuntime
-from tests.support import processes_with, text, tool_use
+from tests.support import extra_tools, processes_with, text, tool_use
 
 
 @pytest.fixture
@@ -202,21 +204,31 @@ def test_a_sandbox_stops_itself_when_its_investigation_closes(
     assert record is not None and record.status == "stopped"
 
 
+class _Pause(BaseModel):
+    seconds: float
+
+
+def _pause(ctx: ToolContext, args: _Pause) -> str:
+    time.sleep(args.seconds)
+    return f"paused {args.seconds} s"
+
+
 def test_an_idle_sandbox_stops_and_the_next_call_gets_a_new_one_with_the_edits(
     runtime: LocalRuntime, repo: Path, tmp_path: Path
 ) -> None:
     # Given sandboxes that stop after 1 s without calls, and an investigation that edits,
-    # then spends a few turns on non-sandbox tools, then reads the edited file
+    # then spends longer than that on a tool outside the sandbox, then reads the edited file
     runtime.configure(sandbox_idle_seconds="1")
     try:
         turns = [
             [tool_use("write_file", path="notes.txt", content="kept\n")],
-            *[[tool_use("get_signal")] for _ in range(25)],
+            [tool_use("pause", seconds=3)],
             [tool_use("read_file", path="notes.txt")],
             [tool_use("finish", summary="done")],
         ]
         started = time.monotonic()
-        summary = run_scripted(runtime, repo, turns, tmp_path / "s.jsonl")
+        with extra_tools(Tool("pause", "Wait (tests only).", _Pause, _pause)):
+            summary = run_scripted(runtime, repo, turns, tmp_path / "s.jsonl")
     finally:
         runtime.configure(sandbox_idle_seconds=None)
     # Then the first sandbox stopped itself while idle, and its successor restored the edit
