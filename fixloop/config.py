@@ -139,6 +139,8 @@ class Settings(BaseSettings):
     sandbox_investigation: str = ""
     """Inside a sandbox: the investigation it serves (set by the dispatcher's task overrides)."""
     sandbox_id: str = ""
+    sandbox_secret: str = ""
+    """(Sandbox) What each call's ``Authorization: Bearer`` must carry (from the dispatcher)."""
     # -- people in the loop (fixloop.conversation.inbox, fixloop.channels) ------------------------
     human_timeout_seconds: int = Field(default=86_400, ge=1, le=31_536_000)
     """How long an investigation waits for a reply to a question before it is parked."""

@@ -16,6 +16,7 @@ webhook secrets, table names) reaches it.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -166,3 +167,5 @@ class LocalSandboxes:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        shutil.rmtree(self.log_dir, ignore_errors=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 import threading
 import time
 import urllib.error
@@ -75,7 +76,7 @@ def dispatch_tool(task: DispatchTask) -> dict[str, object]:
     for _ in range(3):
         record = ensure_sandbox(task.investigation_id, heartbeat=heartbeat)
         try:
-            _post(record.endpoint, call)
+            _post(record, call)
         except OSError as exc:
             logger.warning(
                 "sandbox unreachable; replacing it",
@@ -114,13 +115,14 @@ def ensure_sandbox(investigation_id: str, *, heartbeat: _Heartbeat | None = None
             if time.monotonic() >= deadline:
                 raise SandboxUnavailable(f"sandbox {record.sandbox_id} did not start in time")
         sandbox_id = uuid.uuid4().hex
+        secret = secrets.token_urlsafe(32)
         replacing = record.sandbox_id if record is not None else None
-        if st.sandboxes.claim(investigation_id, sandbox_id, replacing):
+        if st.sandboxes.claim(investigation_id, sandbox_id, replacing, secret):
             logger.info(
                 "starting a sandbox", extra={"sandbox_id": sandbox_id, "replacing": replacing}
             )
             try:
-                task_arn = launch(investigation_id, sandbox_id)
+                task_arn = launch(investigation_id, sandbox_id, secret)
             except Exception:
                 st.sandboxes.update(investigation_id, sandbox_id, status="lost")
                 raise
@@ -263,11 +265,11 @@ class _Heartbeat:
             logger.info("the waiting call's task ended while its sandbox started")
 
 
-def _post(endpoint: str, call: SandboxCall) -> None:
+def _post(record: SandboxRecord, call: SandboxCall) -> None:
     req = urllib.request.Request(
-        f"{endpoint}/calls",
+        f"{record.endpoint}/calls",
         data=call.model_dump_json().encode(),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {record.secret}"},
         method="POST",
     )
     try:

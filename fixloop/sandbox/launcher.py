@@ -14,8 +14,9 @@ __all__ = ["launch", "stop_task", "task_address"]
 logger = Logger(child=True)
 
 
-def launch(investigation_id: str, sandbox_id: str) -> str:
-    """Run one sandbox task; returns its task ARN."""
+def launch(investigation_id: str, sandbox_id: str, secret: str) -> str:
+    """Run one sandbox task; returns its task ARN. ``secret`` is what the sandbox will want
+    with every call."""
     s = get_settings()
     if not (s.sandbox_cluster and s.sandbox_task_definition and s.sandbox_subnets):
         raise ConfigError(
@@ -45,6 +46,7 @@ def launch(investigation_id: str, sandbox_id: str) -> str:
                     "environment": [
                         {"name": "FIXLOOP_SANDBOX_INVESTIGATION", "value": investigation_id},
                         {"name": "FIXLOOP_SANDBOX_ID", "value": sandbox_id},
+                        {"name": "FIXLOOP_SANDBOX_SECRET", "value": secret},
                     ],
                 }
             ]

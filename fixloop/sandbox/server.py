@@ -16,6 +16,7 @@ and returns the journaled result instead of applying it again.
 from __future__ import annotations
 
 import contextlib
+import hmac
 import json
 import queue
 import shutil
@@ -57,6 +58,7 @@ class SandboxServer:
             raise ConfigError("FIXLOOP_SANDBOX_INVESTIGATION and FIXLOOP_SANDBOX_ID must be set")
         self.investigation_id = settings.sandbox_investigation
         self.sandbox_id = settings.sandbox_id
+        self.secret = settings.sandbox_secret
         self.heartbeat_s = settings.sandbox_heartbeat_seconds / 3
         self.idle_s = settings.sandbox_idle_seconds
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="fixloop-sandbox-"))
@@ -80,17 +82,25 @@ class SandboxServer:
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
         logger.info("sandbox ready", extra={"address": self.address, "id": self.sandbox_id})
         threading.Thread(target=self._heartbeats, daemon=True).start()
+        reason = "terminated"
+        try:
+            reason = self._loop()
+        finally:
+            self._shutdown(reason)
+        return reason
+
+    def _loop(self) -> str:
         idle_since = time.monotonic()
         while not self._stop.is_set():
             try:
                 call = self._calls.get(timeout=min(self.heartbeat_s, 1.0))
             except queue.Empty:
                 if time.monotonic() - idle_since > self.idle_s:
-                    return self._shutdown("idle")
+                    return "idle"
                 continue
             self._run(call)
             idle_since = time.monotonic()
-        return self._shutdown(self._stop_reason)
+        return self._stop_reason
 
     _stop_reason = "stopped"
 
@@ -98,11 +108,11 @@ class SandboxServer:
         self._stop_reason = reason
         self._stop.set()
 
-    def _shutdown(self, reason: str) -> str:
+    def _shutdown(self, reason: str) -> None:
         logger.info("sandbox stopping", extra={"reason": reason})
+        self._stop.set()
         self._httpd.shutdown()
         shutil.rmtree(self.workdir, ignore_errors=True)  # the workspace goes with its sandbox
-        return reason
 
     def _heartbeats(self) -> None:
         """Answer task heartbeats for the calls accepted and not yet answered."""
@@ -243,6 +253,11 @@ def _handler_for(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             if self.path != "/calls":
                 self._reply(404, {"error": "not found"})
+                return
+            if not server.secret or not hmac.compare_digest(
+                self.headers.get("Authorization", ""), f"Bearer {server.secret}"
+            ):
+                self._reply(401, {"error": "calls come from the dispatcher only"})
                 return
             declared = self.headers.get("Content-Length") or ""
             if not declared.isdigit() or int(declared) > MAX_CALL_BYTES:

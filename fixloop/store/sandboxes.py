@@ -28,6 +28,9 @@ class SandboxRecord(BaseModel):
     task_arn: str = ""
     started_at: datetime
     heartbeat_at: datetime
+    secret: str = ""
+    """What the dispatcher shows the sandbox with each call (``Authorization: Bearer``), so
+    nothing else that reaches its port (a command, in the uid mode) can hand it a call."""
 
 
 class SandboxStore:
@@ -38,7 +41,9 @@ class SandboxStore:
         item = self._table.get_item(Key={"pk": investigation_id}, ConsistentRead=True).get("Item")
         return SandboxRecord.model_validate(item) if item else None
 
-    def claim(self, investigation_id: str, sandbox_id: str, replacing: str | None) -> bool:
+    def claim(
+        self, investigation_id: str, sandbox_id: str, replacing: str | None, secret: str = ""
+    ) -> bool:
         """Record ``sandbox_id`` as starting, if the record still holds ``replacing``.
 
         False when another dispatcher claimed first: use its sandbox instead.
@@ -51,6 +56,7 @@ class SandboxStore:
             ":now": now.isoformat(),
             ":exp": int((now + RECORD_TTL).timestamp()),
             ":empty": "",
+            ":secret": secret,
         }
         if replacing is None:
             condition = "attribute_not_exists(pk)"
@@ -64,7 +70,7 @@ class SandboxStore:
                 UpdateExpression=(
                     "SET investigation_id = :inv, sandbox_id = :id, #s = :starting, "
                     "started_at = :now, heartbeat_at = :now, expires_at = :exp, "
-                    "endpoint = :empty, task_arn = :empty"
+                    "endpoint = :empty, task_arn = :empty, secret = :secret"
                 ),
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#s": "status"},
