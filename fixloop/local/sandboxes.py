@@ -15,6 +15,7 @@ webhook secrets, table names) reaches it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -30,6 +31,8 @@ from fixloop.config import get_settings
 from fixloop.local import patches
 from fixloop.local.handlers import PROJECT_ROOT
 
+STOP_GRACE_S = 5.0
+"""How long a stopped sandbox may take to exit before it is killed (ECS waits 30 s)."""
 _LOOPBACK_HOSTS = 254 * 16
 """Addresses 127.0.0.2 to 127.0.15.254: far more than the sandboxes one runtime starts."""
 _PASSED_ON = (
@@ -37,6 +40,7 @@ _PASSED_ON = (
     "LANG",
     "LC_ALL",
     "TZ",
+    "TMPDIR",
     "AWS_ENDPOINT_URL",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
@@ -60,6 +64,7 @@ def task_environment(environ: Mapping[str, str]) -> dict[str, str]:
     kept = {k: v for k, v in environ.items() if k in _PASSED_ON}
     kept |= {k: v for k, v in environ.items() if k.startswith("FIXLOOP_SANDBOX_")}
     kept["POWERTOOLS_SERVICE_NAME"] = "fixloop-sandbox"
+    kept["AWS_SDK_UA_APP_ID"] = "fixloop-sandbox"  # its requests say who made them
     return kept
 
 
@@ -134,10 +139,25 @@ class LocalSandboxes:
         return killed
 
     def terminate(self, task_arn: str) -> None:
+        """StopTask: SIGTERM, then SIGKILL after a grace period, as ECS stops a task (a
+        sandbox that does not stop itself, e.g. frozen, is killed)."""
         with self._lock:
             entry = self._procs.get(task_arn)
-        if entry is not None and entry[1].poll() is None:
-            entry[1].terminate()
+        if entry is None or entry[1].poll() is not None:
+            return
+        proc = entry[1]
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGTERM)
+
+        def kill_if_alive() -> None:
+            try:
+                proc.wait(timeout=STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+        threading.Thread(target=kill_if_alive, daemon=True).start()
 
     def status(self, task_arn: str) -> str | None:
         """The task's ECS status as its process tells it (None: not a sandbox task)."""

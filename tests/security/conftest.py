@@ -62,7 +62,9 @@ def sandbox_mode(
     :data:`CANARY` in their environment."""
     chosen = str(request.param)
     require(chosen)
-    monkeypatch.setenv("FIXLOOP_TEST_CANARY", CANARY)
+    # What a local sandbox gets of this process's environment (FIXLOOP_SANDBOX_*), as a
+    # Fargate task gets its task definition's
+    monkeypatch.setenv("FIXLOOP_SANDBOX_TEST_CANARY", CANARY)
     runtime.configure(sandbox_isolation=chosen)
     yield chosen
     runtime.configure(sandbox_isolation=None)
