@@ -82,47 +82,58 @@ class LocalSandboxes:
         patches.set_task_hooks(self.start, self.terminate, self.status)
 
     def start(self, task_arn: str, environment: dict[str, str]) -> str:
-        """Start the task's sandbox process; returns the address it listens on."""
+        """Start the task's sandbox process; returns the address it listens on. The socket
+        is bound and listening here and inherited by the process, so two runtimes on one
+        machine never pick the same address."""
         investigation = environment.get("FIXLOOP_SANDBOX_INVESTIGATION", "")
-        port = get_settings().sandbox_port
-        address = self._free_address(port)
+        listener = self._listener(get_settings().sandbox_port)
+        address = str(listener.getsockname()[0])
         log = (self.log_dir / f"{task_arn.rsplit('/', 1)[-1]}.log").open("wb")
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "fixloop.sandbox",
-                "serve",
-                "--host",
-                address,
-                "--port",
-                str(port),
-            ],
-            env={**task_environment(os.environ), **environment},
-            cwd=PROJECT_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        try:
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "fixloop.sandbox",
+                    "serve",
+                    "--host",
+                    address,
+                    "--port",
+                    str(listener.getsockname()[1]),
+                    "--listen-fd",
+                    str(listener.fileno()),
+                ],
+                env={**task_environment(os.environ), **environment},
+                cwd=PROJECT_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=(listener.fileno(),),
+            )
+        finally:
+            listener.close()
+            log.close()
         with self._lock:
             self._procs[task_arn] = (investigation, proc)
             self.launched += 1
         return address
 
-    def _free_address(self, port: int) -> str:
-        """The next loopback address whose sandbox port nothing listens on."""
+    def _listener(self, port: int) -> socket.socket:
+        """A listening socket on the next free loopback address at ``port``."""
         for _ in range(_LOOPBACK_HOSTS):
             with self._lock:
                 self._next_host = self._next_host % _LOOPBACK_HOSTS + 1
                 address = f"127.0.{self._next_host // 254}.{self._next_host % 254 + 1}"
             if address == "127.0.0.1":
                 continue
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-                try:
-                    probe.bind((address, port))
-                except OSError:
-                    continue
-            return address
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                listener.bind((address, port))
+                listener.listen(64)
+            except OSError:
+                listener.close()
+                continue
+            return listener
         raise RuntimeError(f"no loopback address is free on port {port} for a sandbox")
 
     def kill(self, investigation_id: str) -> int:

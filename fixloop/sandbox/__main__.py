@@ -18,11 +18,17 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--workdir", type=Path, default=None)
+    serve.add_argument(
+        "--listen-fd",
+        type=int,
+        default=None,
+        help="serve on this inherited, already listening socket (the embedded runtime's)",
+    )
     args = parser.parse_args(argv)
     make_not_dumpable()  # its environment holds the task's credentials URI
     stop_on_sigterm()  # StopTask: commands killed and the workspace removed on the way out
     try:
-        reason = SandboxServer(args.host, args.port, args.workdir).serve()
+        reason = SandboxServer(args.host, args.port, args.workdir, args.listen_fd).serve()
     except FixloopError as exc:
         print(f"fixloop sandbox: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -112,8 +112,8 @@ def ensure_sandbox(investigation_id: str, *, heartbeat: _Heartbeat | None = None
                 time.sleep(POLL_S)
                 continue
             stop_task(record.task_arn, "did not start in time: replaced")
-            if time.monotonic() >= deadline:
-                raise SandboxUnavailable(f"sandbox {record.sandbox_id} did not start in time")
+        if time.monotonic() >= deadline:
+            raise SandboxUnavailable(f"no sandbox started for {investigation_id} in time")
         sandbox_id = uuid.uuid4().hex
         secret = secrets.token_urlsafe(32)
         replacing = record.sandbox_id if record is not None else None
@@ -133,7 +133,12 @@ def _ready(record: SandboxRecord) -> SandboxRecord | None:
     """Promote a starting sandbox to ready once its task runs and it answers as itself."""
     if not record.task_arn:
         return None
-    address = task_address(record.task_arn)
+    status, address = task_address(record.task_arn)
+    if status in ("STOPPED", "DEPROVISIONING", "STOPPING"):
+        # It ended before it served (a failed start): replace it now, not at the deadline.
+        logger.warning("sandbox stopped while starting", extra={"sandbox_id": record.sandbox_id})
+        stores().sandboxes.update(record.investigation_id, record.sandbox_id, status="lost")
+        return None
     if address is None:
         return None
     endpoint = f"http://{address}:{get_settings().sandbox_port}"

@@ -63,19 +63,21 @@ def _split(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
-def task_address(task_arn: str) -> str | None:
-    """The private IP of a running sandbox task (its ENI's, as ECS reports it for the
-    ``awsvpc`` network mode); None while it is not running yet."""
+def task_address(task_arn: str) -> tuple[str, str | None]:
+    """A sandbox task's last status and, once it runs, its private IP (its ENI's, as ECS
+    reports it for the ``awsvpc`` network mode). An unknown task reads as ``STOPPED``."""
     s = get_settings()
     resp = aws.client("ecs").describe_tasks(cluster=s.sandbox_cluster, tasks=[task_arn])
     for task in resp.get("tasks", []):
-        if task.get("lastStatus") != "RUNNING":
-            return None
+        status = str(task.get("lastStatus", "PENDING"))
+        if status != "RUNNING":
+            return status, None
         for attachment in task.get("attachments", []):
             for detail in attachment.get("details", []):
                 if detail.get("name") == "privateIPv4Address" and detail.get("value"):
-                    return str(detail["value"])
-    return None
+                    return status, str(detail["value"])
+        return status, None
+    return "STOPPED", None
 
 
 def stop_task(task_arn: str, reason: str) -> None:

@@ -20,6 +20,7 @@ import hmac
 import json
 import queue
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -52,7 +53,13 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # S3 is 
 
 
 class SandboxServer:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, workdir: Path | None = None):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        workdir: Path | None = None,
+        listen_fd: int | None = None,
+    ):
         settings = get_settings()
         if not (settings.sandbox_investigation and settings.sandbox_id):
             raise ConfigError("FIXLOOP_SANDBOX_INVESTIGATION and FIXLOOP_SANDBOX_ID must be set")
@@ -66,7 +73,13 @@ class SandboxServer:
         self._tokens: dict[str, set[str]] = {}
         self._tokens_lock = threading.Lock()
         self._stop = threading.Event()
-        self._httpd = QuietHTTPServer((host, port), _handler_for(self))
+        if listen_fd is None:
+            self._httpd = QuietHTTPServer((host, port), _handler_for(self))
+        else:  # a socket its launcher bound and handed down (no race for the address)
+            self._httpd = QuietHTTPServer((host, port), _handler_for(self), bind_and_activate=False)
+            self._httpd.socket.close()
+            self._httpd.socket = socket.socket(fileno=listen_fd)
+            self._httpd.server_address = self._httpd.socket.getsockname()
         self._httpd.daemon_threads = True
         self.workspace: Workspace | None = None
         self.registry = sandbox_registry()

@@ -11,6 +11,9 @@ from fixloop.domain.signal import utcnow
 from fixloop.errors import InvestigationNotFound
 from fixloop.store.conditions import applied
 
+MAX_SCANNED = 10_000
+"""Records a listing reads at most (a status index replaces the scan when lists grow)."""
+
 
 class InvestigationStore:
     def __init__(self, table: Any) -> None:
@@ -152,9 +155,21 @@ class InvestigationStore:
         )
 
     def list(self, limit: int = 50) -> list[Investigation]:
-        # A status GSI replaces this scan when listing matters (issue: surfaces).
-        resp = self._table.scan(Limit=limit)
-        return [Investigation.model_validate(i) for i in resp.get("Items", [])]
+        """The newest ``limit`` investigations, newest first.
+
+        A scan of the whole table (bounded by :data:`MAX_SCANNED`), sorted here: DynamoDB
+        returns a scan's items in no useful order, so the first page is not the newest."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {}
+        while len(items) < MAX_SCANNED:
+            resp = self._table.scan(**kwargs)
+            items.extend(resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                break
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        invs = [Investigation.model_validate(i) for i in items]
+        invs.sort(key=lambda inv: inv.created_at, reverse=True)
+        return invs[:limit]
 
 
 def _now() -> str:

@@ -52,8 +52,12 @@ def test_a_question_waits_and_the_first_reply_is_its_result(
         [tool_use("finish", summary="Will retry as asked.")],
     ]
     inv_id = start_scripted(repo, turns, tmp_path / "s.jsonl")
-    # When it waits
+    # When it waits (the wait is registered, then the question recorded and posted)
     wait_for(lambda: waiting(inv_id), what="the wait")
+    wait_for(
+        lambda: any(isinstance(e.event, QuestionAsked) for e in log_of(inv_id)),
+        what="the question in the log",
+    )
     asked = [e.event for e in log_of(inv_id) if isinstance(e.event, QuestionAsked)]
     assert [(q.question, q.options) for q in asked] == [("Retry or fail fast?", ["retry", "fail"])]
     assert stores().investigations.get(inv_id).status == "running"

@@ -119,7 +119,7 @@ def _probe_command(endpoint: str) -> str:
     script = (
         "import urllib.request as u\n"
         "o = u.build_opener(u.ProxyHandler({}))\n"
-        "for h in [f'127.0.{a}.{b}' for a in range(1) for b in range(1, 30)]:\n"
+        "for h in [f'127.0.{a}.{b}' for a in range(16) for b in range(1, 255)]:\n"
         "    try:\n"
         "        r = o.open(u.Request(f'http://{h}:8080/calls', data=b'{}', method='POST'),"
         " timeout=1)\n"
