@@ -16,6 +16,7 @@ webhook secrets, table names) reaches it.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -33,6 +34,7 @@ from fixloop.local.handlers import PROJECT_ROOT
 
 STOP_GRACE_S = 5.0
 """How long a stopped sandbox may take to exit before it is killed (ECS waits 30 s)."""
+LOG = logging.getLogger(__name__)
 _LOOPBACK_HOSTS = 254 * 16
 """Addresses 127.0.0.2 to 127.0.15.254: far more than the sandboxes one runtime starts."""
 _PASSED_ON = (
@@ -74,6 +76,7 @@ class LocalSandboxes:
         self._procs: dict[str, tuple[str, subprocess.Popen[bytes]]] = {}
         self._lock = threading.Lock()
         self._next_host = 0
+        self._reported: set[str] = set()
         self.launched = 0
 
     def install(self) -> None:
@@ -171,12 +174,21 @@ class LocalSandboxes:
         threading.Thread(target=kill_if_alive, daemon=True).start()
 
     def status(self, task_arn: str) -> str | None:
-        """The task's ECS status as its process tells it (None: not a sandbox task)."""
+        """The task's ECS status as its process tells it (None: not a sandbox task). A
+        process that failed is reported once, with the end of its log."""
         with self._lock:
             entry = self._procs.get(task_arn)
         if entry is None:
             return None
-        return "RUNNING" if entry[1].poll() is None else "STOPPED"
+        code = entry[1].poll()
+        if code is None:
+            return "RUNNING"
+        if code not in (0, 143, -15, -9) and task_arn not in self._reported:
+            self._reported.add(task_arn)
+            log = self.log_dir / f"{task_arn.rsplit('/', 1)[-1]}.log"
+            tail = log.read_bytes()[-4000:].decode(errors="replace") if log.exists() else ""
+            LOG.warning("sandbox task %s exited with %s:\n%s", task_arn, code, tail)
+        return "STOPPED"
 
     def launched_for(self, investigation_id: str) -> int:
         with self._lock:
