@@ -155,17 +155,19 @@ class Settings(BaseSettings):
     """Comma-separated ``author_association`` values whose pull request reviews and comments
     reach the investigation; others are acknowledged, logged and dropped."""
     slack_team_id: str = ""
-    """The workspace(s) the Slack app is installed in (comma-separated team ids). Slack
-    messages from any other workspace, or while this is empty, are refused."""
+    """The workspace(s) whose people may reach the agent (comma-separated team ids); Slack
+    messages from any other workspace are refused. Empty: the workspace of the bot token
+    (``auth.test``, learned once an hour); with no bot token either, every message."""
     slack_app_id: str = ""
-    """The Slack app's id (``api_app_id`` of its events); events for another app, or while
-    this is empty, are refused."""
+    """The Slack app's id (``api_app_id`` of its events); events for another app are refused.
+    Empty: the bot token's app (``bots.info``, which needs the ``users:read`` scope)."""
     slack_allowed_users: str = ""
     """Comma-separated Slack user ids allowed to reach the agent; empty: anyone in the
     workspace."""
     linear_organization_id: str = ""
-    """The Linear organization the webhook belongs to (``organizationId``); comments from any
-    other, or while this is empty, are refused."""
+    """The Linear organization whose people may comment (``organizationId``); comments from
+    any other are refused. Empty: the API key's organization (learned once an hour); with no
+    API key either, every comment."""
     linear_allowed_users: str = ""
     """Comma-separated Linear user ids allowed to reach the agent; empty: anyone."""
     linear_allowed_teams: str = ""

@@ -128,7 +128,12 @@ class FunctionSpec:
     key secrets and records its posts in the Inbox table."""
     signing_secret: str = ""
     """The inbound channel (``github``, ``slack``, ``linear``) whose signing secret the
-    function verifies requests with."""
+    function verifies requests with; it also knows who may reach the agent through that
+    channel (the ``FIXLOOP_*`` settings of fixloop.config's "who may reach the agent")."""
+    learns_installation: bool = False
+    """Reads the credential its ``signing_secret`` channel posts with (Slack's bot token,
+    Linear's API key), only to learn the workspace and app or the organization it belongs to:
+    whose people are heard when those are not configured."""
     calls_models: bool = False
     """Calls the model: reads the Anthropic API key secret and invokes Anthropic models on
     Bedrock."""
@@ -274,6 +279,7 @@ CATALOGUE: tuple[FunctionSpec, ...] = (
         starts_executions=True,
         inbox=True,
         signing_secret="slack",
+        learns_installation=True,
         invokes_itself=True,
     ),
     FunctionSpec(
@@ -284,6 +290,7 @@ CATALOGUE: tuple[FunctionSpec, ...] = (
         starts_executions=True,
         inbox=True,
         signing_secret="linear",
+        learns_installation=True,
     ),
     FunctionSpec(
         "investigations_api",

@@ -103,6 +103,7 @@ class FixloopStack(cdk.Stack):
             linear_team_id=config.linear_team_id,
             human_timeout_seconds=config.human_timeout_seconds,
             require_approval=config.require_approval,
+            people=config.people,
         )
         self.loop = InvestigationLoop(
             self,

@@ -14,10 +14,19 @@ no email is subscribed to the alarm topic (subscribe to output ``AlarmTopicArn``
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import aws_cdk as cdk
 
-from stacks.config import MODEL_PATTERN, FixloopConfig
+from stacks.config import (
+    GITHUB_ASSOCIATION,
+    LINEAR_ID,
+    MODEL_PATTERN,
+    SLACK_ID,
+    FixloopConfig,
+    People,
+    id_list_pattern,
+)
 from stacks.nag import acknowledge
 
 __all__ = [
@@ -50,6 +59,13 @@ _LABELS = {
     "Targets": "Targets (JSON)",
     "SandboxImageUri": "Sandbox image URI",
     "SandboxEgressDomains": "More domains the sandbox may reach",
+    "GitHubTrustedAssociations": "GitHub associations heard",
+    "SlackTeamIds": "Slack workspaces heard",
+    "SlackAppId": "Slack app id",
+    "SlackAllowedUsers": "Slack users heard",
+    "LinearOrganizationId": "Linear organization heard",
+    "LinearAllowedUsers": "Linear users heard",
+    "LinearAllowedTeams": "Linear teams heard",
     ASSETS_BUCKET: "Assets bucket",
     ASSETS_PREFIX: "Assets key prefix",
 }
@@ -133,6 +149,7 @@ def add_parameters(stack: cdk.Stack, config: FixloopConfig) -> FixloopConfig:
         description="Domains the sandbox may resolve besides GitHub, the public package "
         "indexes and the AWS endpoints it needs (e.g. a private package index); empty: none.",
     )
+    people = _people_parameters(parameter)
     bucket = parameter(
         ASSETS_BUCKET,
         allowed_pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
@@ -156,6 +173,7 @@ def add_parameters(stack: cdk.Stack, config: FixloopConfig) -> FixloopConfig:
         "Model": [model, anthropic],
         "GitHub": [github, repo, targets],
         "Sandbox": [image, egress],
+        "Who may reach the agent": list(people.values()),
         "Release assets": [bucket, prefix],
     }
     stack.template_options.metadata = {
@@ -185,4 +203,74 @@ def add_parameters(stack: cdk.Stack, config: FixloopConfig) -> FixloopConfig:
         watched_log_groups=(),
         alarm_email="",
         daily_token_budget=0,
+        people=People(
+            github_trusted_associations=(people["GitHubTrustedAssociations"].value_as_string,),
+            slack_team_id=(people["SlackTeamIds"].value_as_string,),
+            slack_app_id=people["SlackAppId"].value_as_string,
+            slack_allowed_users=(people["SlackAllowedUsers"].value_as_string,),
+            linear_organization_id=people["LinearOrganizationId"].value_as_string,
+            linear_allowed_users=(people["LinearAllowedUsers"].value_as_string,),
+            linear_allowed_teams=(people["LinearAllowedTeams"].value_as_string,),
+        ),
     )
+
+
+def _people_parameters(parameter: Callable[..., cdk.CfnParameter]) -> dict[str, cdk.CfnParameter]:
+    """Who may reach the agent (stacks.config.People). Empty: the workspace, app and
+    organization the Slack bot token and the Linear API key belong to, anyone in them."""
+    github = GITHUB_ASSOCIATION
+    return {
+        "GitHubTrustedAssociations": parameter(
+            "GitHubTrustedAssociations",
+            default="OWNER,MEMBER,COLLABORATOR",
+            allowed_pattern=rf"^{github}(,{github})*$",
+            constraint_description="comma-separated author_association values, e.g. OWNER,MEMBER",
+            description="Authors whose pull request reviews and comments reach the "
+            "investigation, by their author_association.",
+        ),
+        "SlackTeamIds": parameter(
+            "SlackTeamIds",
+            default="",
+            allowed_pattern=id_list_pattern(SLACK_ID),
+            constraint_description="comma-separated Slack team ids (T...), or empty",
+            description="Slack workspaces whose people may reach the agent; empty: the "
+            "workspace of the bot token.",
+        ),
+        "SlackAppId": parameter(
+            "SlackAppId",
+            default="",
+            allowed_pattern=rf"^({SLACK_ID})?$",
+            constraint_description="a Slack app id (A...), or empty",
+            description="The Slack app whose events are heard; empty: the bot token's app "
+            "(bots.info: the bot needs the users:read scope).",
+        ),
+        "SlackAllowedUsers": parameter(
+            "SlackAllowedUsers",
+            default="",
+            allowed_pattern=id_list_pattern(SLACK_ID),
+            constraint_description="comma-separated Slack user ids (U... or W...), or empty",
+            description="Only these Slack users are heard; empty: anyone of the workspace.",
+        ),
+        "LinearOrganizationId": parameter(
+            "LinearOrganizationId",
+            default="",
+            allowed_pattern=rf"^({LINEAR_ID})?$",
+            constraint_description="a Linear organization id (a UUID), or empty",
+            description="The Linear organization whose comments are heard; empty: the API "
+            "key's organization.",
+        ),
+        "LinearAllowedUsers": parameter(
+            "LinearAllowedUsers",
+            default="",
+            allowed_pattern=id_list_pattern(LINEAR_ID),
+            constraint_description="comma-separated Linear user ids (UUIDs), or empty",
+            description="Only these Linear users are heard; empty: anyone of the organization.",
+        ),
+        "LinearAllowedTeams": parameter(
+            "LinearAllowedTeams",
+            default="",
+            allowed_pattern=id_list_pattern(LINEAR_ID),
+            constraint_description="comma-separated Linear team ids (UUIDs), or empty",
+            description="Only comments on issues of these Linear teams are heard; empty: any.",
+        ),
+    }

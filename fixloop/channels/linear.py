@@ -8,9 +8,12 @@ message, its comment id the delivery id (a redelivery is stored once; a comment 
 id gets one derived from its issue, author, time and text).
 
 Only comments from the organization the webhook belongs to (``organizationId`` must be
-``FIXLOOP_LINEAR_ORGANIZATION_ID``; nothing is accepted while it is unset), and from the users
+``FIXLOOP_LINEAR_ORGANIZATION_ID``, by default the API key's organization), and from the users
 of ``FIXLOOP_LINEAR_ALLOWED_USERS`` and issues of the teams of ``FIXLOOP_LINEAR_ALLOWED_TEAMS``
 when those are set, reach the agent; others are acknowledged (200), logged, never stored.
+The API key's organization (``query { organization { id } }``) is kept an hour per process
+(:mod:`fixloop.channels.learned`); while Linear cannot say, a comment is answered 503 so that
+Linear delivers it again later, and nothing is accepted without the id or a key.
 
 Outbound, ``issueCreate`` (when a team is configured and the investigation has no issue) and
 ``commentCreate`` are POSTed to the GraphQL endpoint. Each mutation passes an ``id`` derived
@@ -33,6 +36,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field
 
+from fixloop.channels.learned import Learned, credential_key
 from fixloop.config import get_settings, id_list
 from fixloop.conversation.inbox import content_delivery_id, post_message
 from fixloop.credentials.secrets import secret_value
@@ -42,6 +46,9 @@ from fixloop.errors import BadInputError, TransientError
 from fixloop.store import InvestigationNotFound, stores
 
 MAX_AGE_SECONDS = 60
+LOOKUP_TIMEOUT_SECONDS = 3
+"""How long the lookup of the API key's organization may take: Linear wants the webhook's
+answer within five seconds."""
 _ID_NAMESPACE = uuid.UUID("6f6c2b1e-8d0c-4b7e-9a55-5f1c0f1e0b6a")
 logger = Logger(child=True)
 
@@ -126,7 +133,14 @@ def handle_webhook(
         return LinearResult(200, "fixloop's own comment")
     user = data.user or payload.actor or _LinearUser()
     user_id = data.userId or user.id
-    refusal = _unauthorised(payload, data, user_id)
+    try:
+        refusal = _unauthorised(payload, data, user_id)
+    except TransientError as exc:
+        logger.warning(
+            "linear comment not checked: Linear will deliver it again",
+            extra={"reason": str(exc), "organization": payload.organizationId},
+        )
+        return LinearResult(503, "cannot check the organization now; deliver again later")
     if refusal:
         logger.warning(
             "linear comment refused",
@@ -158,11 +172,16 @@ def handle_webhook(
 
 def _unauthorised(payload: LinearPayload, comment: LinearComment, user_id: str) -> str:
     """Why this comment may not reach the agent ("" if it may): only the organization the
-    webhook belongs to, and the allowed users and teams when lists are configured."""
+    webhook belongs to, and the allowed users and teams when lists are configured. Raises
+    :class:`TransientError` when the organization cannot be learned now."""
     s = get_settings()
-    if not s.linear_organization_id:
-        return "FIXLOOP_LINEAR_ORGANIZATION_ID must be set to accept comments"
-    if payload.organizationId != s.linear_organization_id:
+    organization = organization_id()
+    if not organization:
+        return (
+            "FIXLOOP_LINEAR_ORGANIZATION_ID must be set to accept comments, or the API key "
+            "(FIXLOOP_LINEAR_API_KEY_ARN) it is learned from"
+        )
+    if payload.organizationId != organization:
         return f"organization {payload.organizationId or '(none)'} is not this webhook's"
     users = id_list(s.linear_allowed_users)
     if users and user_id not in users:
@@ -174,6 +193,46 @@ def _unauthorised(payload: LinearPayload, comment: LinearComment, user_id: str) 
     return ""
 
 
+# -- the organization, configured or learned from the API key --------------------------------
+_ORGANIZATION = "query Organization { organization { id } }"
+_ORGANIZATIONS: Learned[str] = Learned()
+_FIX_KEY = (
+    "put a valid Linear API key in the FIXLOOP_LINEAR_API_KEY_ARN secret, or set "
+    "FIXLOOP_LINEAR_ORGANIZATION_ID"
+)
+
+
+def organization_id() -> str:
+    """The organization whose people may comment: the configured one, else the API key's
+    (learned once an hour); "" without either. Raises :class:`TransientError` when Linear
+    cannot say now."""
+    s = get_settings()
+    if s.linear_organization_id:
+        return s.linear_organization_id
+    key = secret_value(s.linear_api_key_arn, s.linear_api_key)
+    if not key:
+        return ""
+    return _ORGANIZATIONS.get(credential_key(s.linear_api_url, key), _organization_of_key)
+
+
+def _organization_of_key() -> str:
+    try:
+        answer: Any = _graphql(_ORGANIZATION, {}, timeout=LOOKUP_TIMEOUT_SECONDS)
+    except urllib.error.HTTPError as exc:  # 4xx: _graphql raised 429 and 5xx as transient
+        raise TransientError(
+            f"Linear refused the organization query ({exc.code}): {_FIX_KEY}"
+        ) from exc
+    except (OSError, ValueError) as exc:  # a read that timed out, an answer that is no JSON
+        raise TransientError(f"Linear's organization query failed: {exc}") from exc
+    data = answer.get("data") if isinstance(answer, dict) else None
+    organization = data.get("organization") if isinstance(data, dict) else None
+    found = organization.get("id") if isinstance(organization, dict) else None
+    if not isinstance(found, str) or not found:
+        errors = answer.get("errors") if isinstance(answer, dict) else answer
+        raise TransientError(f"Linear answered no organization ({errors}): {_FIX_KEY}")
+    return found
+
+
 # -- outbound --------------------------------------------------------------------------------
 _ISSUE_CREATE = """mutation IssueCreate($input: IssueCreateInput!) {
   issueCreate(input: $input) { success issue { id identifier url } }
@@ -183,7 +242,7 @@ _COMMENT_CREATE = """mutation CommentCreate($input: CommentCreateInput!) {
 }"""
 
 
-def _graphql(query: str, variables: dict[str, Any]) -> dict[str, Any]:
+def _graphql(query: str, variables: dict[str, Any], *, timeout: float = 10) -> dict[str, Any]:
     s = get_settings()
     key = secret_value(s.linear_api_key_arn, s.linear_api_key)
     request = urllib.request.Request(
@@ -193,7 +252,7 @@ def _graphql(query: str, variables: dict[str, Any]) -> dict[str, Any]:
         method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=10) as resp:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
             answer: dict[str, Any] = json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         if exc.code == 429 or exc.code >= 500:

@@ -8,12 +8,17 @@ the same ``event_id``, which is the message's delivery id, so they are stored on
 event without one gets an id derived from its channel, thread, author, ``ts`` and text).
 
 Only people of the workspace the app is installed in reach the agent: the event's
-``team_id`` and ``api_app_id`` must be ``FIXLOOP_SLACK_TEAM_ID`` and ``FIXLOOP_SLACK_APP_ID``
-(nothing is accepted while they are unset), a Slack Connect guest from another workspace is
-refused, and with ``FIXLOOP_SLACK_ALLOWED_USERS`` only those users are heard. A refused
-message is acknowledged like any other (Slack would retry anything else), logged, and never
-stored. Outbound text is escaped as Slack asks, so no text fixloop posts can mention a
-channel or hide a link.
+``team_id`` and ``api_app_id`` must be ``FIXLOOP_SLACK_TEAM_ID`` and ``FIXLOOP_SLACK_APP_ID``,
+a Slack Connect guest from another workspace is refused, and with
+``FIXLOOP_SLACK_ALLOWED_USERS`` only those users are heard. Unset, the workspace and app are
+those of the bot token fixloop posts with: ``auth.test`` names its workspace (``team_id``)
+and bot (``bot_id``), ``bots.info`` that bot's app (``app_id``; it needs the ``users:read``
+scope). The answers are kept an hour per process (:mod:`fixloop.channels.learned`); a lookup
+that fails is a :class:`~fixloop.errors.TransientError` for that message (the asynchronous
+invocation is retried), never an acceptance. With neither the ids nor a bot token nothing is
+accepted. A refused message is acknowledged like any other (Slack would retry anything
+else), logged, and never stored. Outbound text is escaped as Slack asks, so no text fixloop
+posts can mention a channel or hide a link.
 """
 
 from __future__ import annotations
@@ -21,22 +26,29 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web import SlackResponse
 
+from fixloop.channels.learned import Learned, credential_key
 from fixloop.config import get_settings, id_list
 from fixloop.conversation.inbox import Posted, content_delivery_id, post_message
 from fixloop.credentials.secrets import secret_value
 from fixloop.domain import Investigation, clean_title
 from fixloop.domain.payloads import parse_json, parse_model
-from fixloop.errors import BadInputError
+from fixloop.errors import BadInputError, TransientError
 from fixloop.store import InvestigationNotFound, stores
 
 MAX_CLOCK_SKEW_SECONDS = 300
+LOOKUP_TIMEOUT_SECONDS = 10
+"""How long a lookup of the bot's workspace or app may take (it runs in the asynchronous
+half: Slack has had its answer)."""
 _MAX_STAMP_DIGITS = 12
 """Seconds since 1970 have 10 digits until 2286; a longer "timestamp" is not one (and a
 400-digit one would overflow the clock comparison)."""
@@ -168,14 +180,16 @@ def process(payload: dict[str, Any]) -> str:
 def _unauthorised(envelope: SlackEnvelope, event: SlackMessage) -> str:
     """Why this message may not reach the agent ("" if it may): only people of the workspace
     the app is installed in (a Slack Connect guest's ``team`` is another workspace), only
-    for this app, and only the allowed users when a list is configured."""
+    for this app, and only the allowed users when a list is configured. Raises
+    :class:`TransientError` when the workspace or app cannot be learned now."""
     s = get_settings()
-    teams = id_list(s.slack_team_id)
-    if not teams or not s.slack_app_id:
-        return "FIXLOOP_SLACK_TEAM_ID and FIXLOOP_SLACK_APP_ID must be set to accept messages"
+    installed = installation()
+    if isinstance(installed, str):
+        return installed
+    teams, app_id = installed
     if envelope.team_id not in teams:
         return f"workspace {envelope.team_id or '(none)'} is not this app's"
-    if envelope.api_app_id != s.slack_app_id:
+    if envelope.api_app_id != app_id:
         return f"app {envelope.api_app_id or '(none)'} is not this one"
     for team in (event.team, event.user_team):
         if team and team not in teams:
@@ -184,6 +198,92 @@ def _unauthorised(envelope: SlackEnvelope, event: SlackMessage) -> str:
     if users and event.user not in users:
         return f"user {event.user or '(none)'} is not in FIXLOOP_SLACK_ALLOWED_USERS"
     return ""
+
+
+# -- the workspace and app, configured or learned from the bot token ------------------------
+@dataclass(frozen=True)
+class _Bot:
+    """What ``auth.test`` says of the bot token."""
+
+    team_id: str
+    bot_id: str
+    enterprise: bool
+
+
+_BOTS: Learned[_Bot] = Learned()
+_APPS: Learned[str] = Learned()
+_SET_IDS = "set FIXLOOP_SLACK_TEAM_ID and FIXLOOP_SLACK_APP_ID"
+_FIXES = {
+    **dict.fromkeys(
+        ("not_authed", "invalid_auth", "account_inactive", "token_revoked", "token_expired"),
+        f"put the app's bot token (xoxb-...) in the FIXLOOP_SLACK_BOT_TOKEN_ARN secret, "
+        f"or {_SET_IDS}",
+    ),
+    "missing_scope": f"add the users:read scope to the app and reinstall it, or {_SET_IDS}",
+    "bot_not_found": _SET_IDS,
+}
+"""How to fix what Slack answers about a bad token (its ``error`` code)."""
+
+
+def installation() -> tuple[frozenset[str], str] | str:
+    """The workspaces and the app whose people may reach the agent: the configured ones,
+    else the bot token's (learned once an hour); or why there are none (a refusal that says
+    how to fix it). Raises :class:`TransientError` when Slack cannot say now."""
+    s = get_settings()
+    teams, app_id = id_list(s.slack_team_id), s.slack_app_id
+    if teams and app_id:
+        return teams, app_id
+    token = secret_value(s.slack_bot_token_arn, s.slack_bot_token)
+    if not token:
+        return (
+            "FIXLOOP_SLACK_TEAM_ID and FIXLOOP_SLACK_APP_ID must be set to accept messages, "
+            "or the bot token (FIXLOOP_SLACK_BOT_TOKEN_ARN) they are learned from"
+        )
+    web = WebClient(token=token, base_url=s.slack_api_url, timeout=LOOKUP_TIMEOUT_SECONDS)
+    key = credential_key(s.slack_api_url, token)
+    bot = _BOTS.get(key, lambda: _bot_of(web))
+    if bot.enterprise:
+        return f"the bot token is an Enterprise Grid organization's: {_SET_IDS}"
+    if not teams:
+        if not bot.team_id:
+            return f"auth.test names no workspace for the bot token: {_SET_IDS}"
+        teams = frozenset({bot.team_id})
+    if not app_id:
+        if not bot.bot_id:
+            return f"the Slack token is not a bot token (auth.test names no bot): {_SET_IDS}"
+        app_id = _APPS.get(key, lambda: _app_of(web, bot.bot_id))
+        if not app_id:
+            return f"bots.info names no app for the bot {bot.bot_id}: {_SET_IDS}"
+    return teams, app_id
+
+
+def _bot_of(web: WebClient) -> _Bot:
+    answer = _ask("auth.test", web.auth_test)
+    return _Bot(
+        team_id=str(answer.get("team_id") or ""),
+        bot_id=str(answer.get("bot_id") or ""),
+        enterprise=bool(answer.get("is_enterprise_install")),
+    )
+
+
+def _app_of(web: WebClient, bot_id: str) -> str:
+    bot = _ask("bots.info", lambda: web.bots_info(bot=bot_id)).get("bot")
+    return str(bot.get("app_id") or "") if isinstance(bot, dict) else ""
+
+
+def _ask(method: str, call: Callable[[], SlackResponse]) -> SlackResponse:
+    """One Web API call; any failure a :class:`TransientError` (with the fix when Slack
+    refused the token)."""
+    try:
+        return call()
+    except SlackApiError as exc:
+        code = str(exc.response.get("error") or exc.response.status_code)
+        fix = _FIXES.get(code)
+        raise TransientError(
+            f"Slack {method} failed ({code})" + (f": {fix}" if fix else "")
+        ) from exc
+    except (SlackClientError, OSError) as exc:
+        raise TransientError(f"Slack {method} unreachable: {exc}") from exc
 
 
 def _describe(posted: Posted) -> str:

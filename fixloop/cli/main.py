@@ -109,8 +109,10 @@ def _parser() -> argparse.ArgumentParser:
             "/investigations/ID and POST /investigations/ID/messages with the real handlers, "
             "until interrupted. Signing secrets come from FIXLOOP_SLACK_SIGNING_SECRET, "
             "FIXLOOP_LINEAR_WEBHOOK_SECRET and FIXLOOP_GITHUB_WEBHOOK_SECRET; Slack messages "
-            "are heard from FIXLOOP_SLACK_TEAM_ID and FIXLOOP_SLACK_APP_ID only, Linear "
-            "comments from FIXLOOP_LINEAR_ORGANIZATION_ID only."
+            "are heard from FIXLOOP_SLACK_TEAM_ID and FIXLOOP_SLACK_APP_ID only (default: the "
+            "workspace and app of FIXLOOP_SLACK_BOT_TOKEN), Linear comments from "
+            "FIXLOOP_LINEAR_ORGANIZATION_ID only (default: the organization of "
+            "FIXLOOP_LINEAR_API_KEY)."
         ),
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback)")

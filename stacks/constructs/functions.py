@@ -23,6 +23,7 @@ from constructs import Construct
 
 from fixloop.functions import CATALOGUE, FunctionSpec, Surface
 from layers.bundler import PROJECT_ROOT
+from stacks.config import People
 from stacks.constructs.grants import (
     ChannelSecrets,
     Reach,
@@ -152,7 +153,8 @@ class LoopFunctions(Construct):
     ``sandbox`` is where functions that dispatch to sandboxes run their tasks (and its
     network, where those functions are attached). ``github_webhook_secret`` is the secret
     GitHub signs webhook deliveries with. ``targets`` (JSON) and ``default_github_repo`` tell
-    the triaging functions which repository a signal is about.
+    the triaging functions which repository a signal is about. ``people`` tells the functions
+    that receive a channel's requests who may reach the agent through it.
     """
 
     def __init__(
@@ -176,6 +178,7 @@ class LoopFunctions(Construct):
         linear_team_id: str = "",
         human_timeout_seconds: int = 86_400,
         require_approval: bool = False,
+        people: People | None = None,
         functions_dir: Path = FUNCTIONS_DIR,
         specs: tuple[FunctionSpec, ...] = _LOOP_AND_ENTRY,
     ) -> None:
@@ -224,6 +227,8 @@ class LoopFunctions(Construct):
             if spec.posts and channel_secrets is not None:
                 env["FIXLOOP_SLACK_CHANNEL"] = slack_channel
                 env["FIXLOOP_LINEAR_TEAM_ID"] = linear_team_id
+            if spec.signing_secret and people is not None:
+                env.update(people.environment(spec.signing_secret))
             fn, role = lambda_function(
                 self,
                 spec,

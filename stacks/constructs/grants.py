@@ -68,6 +68,12 @@ class ChannelSecrets:
     def signing_secret(self, channel: str) -> secretsmanager.ISecret:
         return {"slack": self.slack_signing_secret, "linear": self.linear_webhook_secret}[channel]
 
+    def posting(self, channel: str) -> tuple[str, secretsmanager.ISecret]:
+        """The variable naming the credential ``channel`` posts with, and its secret."""
+        if channel == "slack":
+            return "FIXLOOP_SLACK_BOT_TOKEN_ARN", self.slack_bot_token
+        return "FIXLOOP_LINEAR_API_KEY_ARN", self.linear_api_key
+
 
 @dataclass(frozen=True)
 class Secrets:
@@ -109,10 +115,23 @@ def secret_environment(spec: FunctionSpec, secrets: Secrets) -> dict[str, str]:
     signing = secrets.signing(spec.signing_secret)
     if signing is not None:
         env[SIGNING_SECRET_VARIABLES[spec.signing_secret]] = signing.secret_arn
-    if spec.posts and secrets.channels is not None:
-        env["FIXLOOP_SLACK_BOT_TOKEN_ARN"] = secrets.channels.slack_bot_token.secret_arn
-        env["FIXLOOP_LINEAR_API_KEY_ARN"] = secrets.channels.linear_api_key.secret_arn
+    for variable, secret in _posting_credentials(spec, secrets):
+        env[variable] = secret.secret_arn
     return env
+
+
+def _posting_credentials(
+    spec: FunctionSpec, secrets: Secrets
+) -> list[tuple[str, secretsmanager.ISecret]]:
+    """The Slack and Linear credentials ``spec`` reads: both to post, or the one of its
+    inbound channel to learn where it is installed."""
+    if secrets.channels is None:
+        return []
+    if spec.posts:
+        return [secrets.channels.posting("slack"), secrets.channels.posting("linear")]
+    if spec.learns_installation and spec.signing_secret in ("slack", "linear"):
+        return [secrets.channels.posting(spec.signing_secret)]
+    return []
 
 
 def grant(
@@ -289,9 +308,7 @@ def _grant_secrets(spec: FunctionSpec, role: iam.Role, secrets: Secrets) -> None
     ):
         if wanted and secret is not None:
             secret.grant_read(role)
-    readable: list[secretsmanager.ISecret] = []
-    if spec.posts and secrets.channels is not None:
-        readable += [secrets.channels.slack_bot_token, secrets.channels.linear_api_key]
+    readable = [secret for _, secret in _posting_credentials(spec, secrets)]
     signing = secrets.signing(spec.signing_secret)
     if signing is not None:
         readable.append(signing)

@@ -221,13 +221,13 @@ def test_channel_functions_reach_inbox_waits_their_secret_and_task_tokens(
     template_json: dict[str, Any],
 ) -> None:
     tables = table_ids(template_json)
-    signing = dict(
-        zip(
-            ("slack_events", "linear_webhook"),
-            secret_ids(template_json, "SlackSigningSecret", "LinearWebhookSecret"),
-            strict=True,
-        )
+    slack_signing, linear_signing, bot_token, api_key = secret_ids(
+        template_json, "SlackSigningSecret", "LinearWebhookSecret", "SlackBotToken", "LinearApiKey"
     )
+    secrets = {
+        "slack_events": [{"Ref": slack_signing}, {"Ref": bot_token}],
+        "linear_webhook": [{"Ref": linear_signing}, {"Ref": api_key}],
+    }
     for name in CHANNEL_FUNCTIONS:
         # Given the function's role
         statements = policy_of_role(template_json, role_of_function(template_json, name))
@@ -244,9 +244,10 @@ def test_channel_functions_reach_inbox_waits_their_secret_and_task_tokens(
             "states:StartExecution",
         ], name
         assert all(statement_resources(s) == [state_machine_arn_json()] for s in granted("states:"))
-        # And it reads its own signing secret only (the REST API none: IAM authorizes it)
+        # And it reads its own signing secret and the credential its channel's workspace or
+        # organization is learned from, only (the REST API none: IAM authorizes it)
         reads = [r for s in granted("secretsmanager:") for r in statement_resources(s)]
-        assert reads == ([{"Ref": signing[name]}] if name in signing else []), name
+        assert sorted(map(str, reads)) == sorted(map(str, secrets.get(name, []))), name
         assert all(actions(s) == ["secretsmanager:GetSecretValue"] for s in granted("secrets"))
 
 

@@ -73,6 +73,13 @@ def test_parameters_are_constrained_and_grouped_for_the_console(template: dict[s
         "Targets",
         "SandboxImageUri",
         "SandboxEgressDomains",
+        "GitHubTrustedAssociations",
+        "SlackTeamIds",
+        "SlackAppId",
+        "SlackAllowedUsers",
+        "LinearOrganizationId",
+        "LinearAllowedUsers",
+        "LinearAllowedTeams",
         "AssetsBucket",
         "AssetsPrefix",
     }
@@ -110,6 +117,30 @@ def test_parameters_reach_the_functions_and_the_sandbox(template: dict[str, Any]
     ] * 2
     (container,) = task["Properties"]["ContainerDefinitions"]
     assert container["Image"] == {"Ref": "SandboxImageUri"}
+    # And who may reach the agent is told to the function of each inbound channel
+    told = [
+        (name, value["Ref"])
+        for env in envs
+        for name, value in env.items()
+        if name in PEOPLE_PARAMETERS
+    ]
+    assert sorted(told) == sorted(PEOPLE_PARAMETERS.items())
+    assert parameters_default(template, "GitHubTrustedAssociations") == "OWNER,MEMBER,COLLABORATOR"
+
+
+PEOPLE_PARAMETERS = {
+    "FIXLOOP_GITHUB_TRUSTED_ASSOCIATIONS": "GitHubTrustedAssociations",
+    "FIXLOOP_SLACK_TEAM_ID": "SlackTeamIds",
+    "FIXLOOP_SLACK_APP_ID": "SlackAppId",
+    "FIXLOOP_SLACK_ALLOWED_USERS": "SlackAllowedUsers",
+    "FIXLOOP_LINEAR_ORGANIZATION_ID": "LinearOrganizationId",
+    "FIXLOOP_LINEAR_ALLOWED_USERS": "LinearAllowedUsers",
+    "FIXLOOP_LINEAR_ALLOWED_TEAMS": "LinearAllowedTeams",
+}
+
+
+def parameters_default(template: dict[str, Any], name: str) -> str:
+    return str(template["Parameters"][name]["Default"])
 
 
 def test_sandbox_egress_follows_the_image_registry_and_the_domains_parameter(
@@ -233,3 +264,28 @@ def test_egress_domains_constraint(domains: str, valid: bool) -> None:
 )
 def test_model_spec_constraint(spec: str, valid: bool) -> None:
     assert bool(re.match(MODEL_PATTERN, spec)) is valid
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value", "valid"),
+    [
+        ("SlackTeamIds", "", True),
+        ("SlackTeamIds", "T0ACME,T0OPS", True),
+        ("SlackTeamIds", "T0ACME, T0OPS", False),
+        ("SlackAppId", "A0FIXLOOP", True),
+        ("SlackAppId", "A1,A2", False),
+        ("SlackAllowedUsers", "U0ANA,W0BO", True),
+        ("SlackAllowedUsers", "@ana", False),
+        ("LinearOrganizationId", "9f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f", True),
+        ("LinearOrganizationId", "acme", False),
+        ("LinearAllowedTeams", "ENG", False),
+        ("GitHubTrustedAssociations", "OWNER,MEMBER", True),
+        ("GitHubTrustedAssociations", "", False),
+        ("GitHubTrustedAssociations", "OWNER,EVERYONE", False),
+    ],
+)
+def test_people_constraints(
+    template: dict[str, Any], parameter: str, value: str, valid: bool
+) -> None:
+    # Given / When a value is checked as CloudFormation would / Then ids of the right kind only
+    assert bool(re.match(template["Parameters"][parameter]["AllowedPattern"], value)) is valid

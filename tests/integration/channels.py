@@ -17,6 +17,7 @@ from typing import Any
 from slack_sdk.signature import SignatureVerifier
 
 from fixloop.channels import github as github_channel
+from fixloop.channels.learned import forget_all
 from fixloop.local.gateway import gateway_routes
 from fixloop.local.server import LocalServer
 from tests.fakes.linear_server import LinearServer
@@ -185,21 +186,27 @@ SETTINGS = {
     "linear_api_key": LINEAR_KEY,
     "linear_team_id": LINEAR_TEAM,
     "github_webhook_secret": GITHUB_SECRET,
-    "slack_team_id": SLACK_TEAM,
-    "slack_app_id": SLACK_APP,
-    "linear_organization_id": LINEAR_ORGANIZATION,
 }
+"""As deployed by default: the workspace, app and organization whose people are heard are
+not configured, but learned from the bot token and the API key (the local Slack and Linear
+say they are :data:`SLACK_TEAM`, :data:`SLACK_APP` and :data:`LINEAR_ORGANIZATION`)."""
+PEOPLE = ("slack_team_id", "slack_app_id", "linear_organization_id")
 
 
 @contextmanager
 def serving(runtime: LocalRuntime) -> Iterator[Channels]:
     """The webhooks and REST API on the local server, Slack and Linear on local servers."""
-    with SlackServer(token=SLACK_TOKEN) as slack, LinearServer(api_key=LINEAR_KEY) as linear:
+    slack_api = SlackServer(token=SLACK_TOKEN, team_id=SLACK_TEAM, app_id=SLACK_APP)
+    linear_api = LinearServer(api_key=LINEAR_KEY, organization_id=LINEAR_ORGANIZATION)
+    with slack_api as slack, linear_api as linear:
         runtime.configure(**SETTINGS, slack_api_url=slack.api_url, linear_api_url=linear.url)
         github_channel.webhook_secret.cache_clear()
+        forget_all()
         try:
             with LocalServer(gateway_routes()) as server:
                 yield Channels(server.url, slack, linear)
         finally:
-            runtime.configure(**dict.fromkeys(SETTINGS), slack_api_url=None, linear_api_url=None)
+            unset = dict.fromkeys((*SETTINGS, *PEOPLE))
+            runtime.configure(**unset, slack_api_url=None, linear_api_url=None)
             github_channel.webhook_secret.cache_clear()
+            forget_all()
