@@ -36,12 +36,18 @@ class _Hooks:
 _hooks = _Hooks()
 
 
+Hooks = tuple[OnRun | None, OnStop | None, Status | None]
+
+
 def set_task_hooks(
     on_run: OnRun | None, on_stop: OnStop | None, status: Status | None = None
-) -> None:
+) -> Hooks:
     """Call ``on_run``/``on_stop`` for every task RunTask starts and StopTask stops; ask
-    ``status`` for a task's last status (None: moto's own)."""
+    ``status`` for a task's last status (None: moto's own). Returns the hooks they replace
+    (they are process-wide: whoever borrows them puts them back)."""
+    previous = (_hooks.on_run, _hooks.on_stop, _hooks.status)
     _hooks.on_run, _hooks.on_stop, _hooks.status = on_run, on_stop, status
+    return previous
 
 
 def replacements() -> list[Replacement]:
