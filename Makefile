@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: demo test lint typecheck unit bench synth marketplace clean browser
+.PHONY: demo test lint typecheck unit bench synth marketplace clean debian-packages sandbox-packages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,16 +15,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[local,cdk,dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) sandbox-packages
 	$(BIN)/fixloop demo --live
 
-test: $(STAMP) lint typecheck browser
+test: $(STAMP) lint typecheck debian-packages
 	$(BIN)/pytest -n 2 --dist loadfile -q
 
-# Debian's chromium for tests/browser (installed when root with apt; else the test says why
-# it is skipped).
-browser:
-	bash scripts/install-chromium.sh
+# Debian packages outside Python (installed when root with apt; else the script says what is
+# missing and what follows): chromium for tests/browser, bubblewrap for the sandbox, which
+# confines the commands it runs with it (the demo runs commands too).
+debian-packages:
+	bash scripts/install-debian-packages.sh chromium bubblewrap
+
+sandbox-packages:
+	bash scripts/install-debian-packages.sh bubblewrap
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

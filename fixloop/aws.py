@@ -34,6 +34,20 @@ def client(service: str) -> Any:
 
 
 @cache
+def presigner() -> Any:
+    """The S3 client that signs URLs handed to sandboxes: Signature Version 4 (SSE-KMS
+    objects accept no other) on the bucket's regional virtual host, the one name the sandbox's
+    DNS allow-list resolves for S3 (a custom ``AWS_ENDPOINT_URL`` keeps path style)."""
+    with _lock:
+        return _session().client(
+            "s3",
+            config=_CONFIG.merge(
+                Config(signature_version="s3v4", s3={"addressing_style": "virtual"})
+            ),
+        )
+
+
+@cache
 def resource(service: str) -> Any:
     with _lock:
         return _session().resource(service, config=_CONFIG)
@@ -43,5 +57,6 @@ def reset_clients() -> None:
     """Forget cached clients and their session (after the endpoint or credentials change, e.g.
     in tests): the next ones read the environment again."""
     client.cache_clear()
+    presigner.cache_clear()
     resource.cache_clear()
     _session.cache_clear()

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     fails an execution at 25,000 events, and a turn with many tool calls costs hundreds."""
     max_turns: int = Field(default=1000, ge=1)
     max_tool_output_chars: int = Field(default=30_000, ge=1_000)
+    signal_prompt_tokens: int = Field(default=8_000, ge=1_000, le=100_000)
+    """The first prompt's view of the signal stays under this many tokens (local estimate):
+    the first and latest occurrence, then an even sample; ``get_signal`` pages the rest."""
+    signal_line_chars: int = Field(default=2_000, ge=200, le=100_000)
+    """Each log line in the first prompt is cut to this many characters (head and tail)."""
     thinking: str = Field(default="adaptive", pattern=r"^(adaptive|off|[0-9]+)$")
     """Extended thinking: "adaptive" (current models), "off", or a token budget (older ones)."""
     max_tokens: int = 8192
@@ -117,16 +122,56 @@ class Settings(BaseSettings):
     repo_token_function: str = ""
     """The Repo Token function the sandbox asks for a read-only token to clone a private
     GitHub repository (fixloop.credentials.repo_token). Empty: clone without credentials."""
+    sandbox_isolation: str = Field(default="auto", pattern=r"^(auto|bwrap|uid|off)$")
+    """How the sandbox confines the commands it runs (fixloop.sandbox.confinement): "bwrap"
+    (namespaces: no network, own /proc, only the workspace writable), "uid" (a separate
+    unprivileged uid; the server must be root), "auto" (bwrap if it works, else uid if this
+    process can switch uid, else commands are refused) or "off" (unconfined: trusted
+    repositories only)."""
+    sandbox_user: str = "65534:65534"
+    """The user commands run as in "uid" isolation: a name or uid, optionally ":group"."""
+    sandbox_bwrap: str = "bwrap"
+    """The bubblewrap program (a name looked up on PATH, or a path)."""
+    sandbox_max_processes: int = Field(default=1_024, ge=16)
+    """Processes (threads count) a command may have at once (RLIMIT_NPROC, a pids cgroup)."""
+    sandbox_max_file_bytes: int = Field(default=1_073_741_824, ge=1_000_000)
+    """The largest file a command may write (RLIMIT_FSIZE)."""
     sandbox_investigation: str = ""
     """Inside a sandbox: the investigation it serves (set by the dispatcher's task overrides)."""
     sandbox_id: str = ""
+    sandbox_secret: str = ""
+    """(Sandbox) What each call's ``Authorization: Bearer`` must carry (from the dispatcher)."""
     # -- people in the loop (fixloop.conversation.inbox, fixloop.channels) ------------------------
     human_timeout_seconds: int = Field(default=86_400, ge=1, le=31_536_000)
     """How long an investigation waits for a reply to a question before it is parked."""
     require_approval: bool = False
     """Ask a person on the investigation's channels before opening a pull request."""
     max_message_bytes: int = Field(default=64_000, ge=1_000, le=256_000)
-    """Largest message body the REST and webhook endpoints accept (413 above)."""
+    """Largest message body the REST, webhook and MCP endpoints accept (413 above)."""
+    max_signal_bytes: int = Field(default=10 * 1024 * 1024, ge=1_000, le=10 * 1024 * 1024)
+    """Largest signal ``POST /signals`` accepts (413 above; API Gateway's own limit)."""
+    # -- who may reach the agent (docs/architecture.md, "Untrusted input") ------------------
+    github_trusted_associations: str = "OWNER,MEMBER,COLLABORATOR"
+    """Comma-separated ``author_association`` values whose pull request reviews and comments
+    reach the investigation; others are acknowledged, logged and dropped."""
+    slack_team_id: str = ""
+    """The workspace(s) whose people may reach the agent (comma-separated team ids); Slack
+    messages from any other workspace are refused. Empty: the workspace of the bot token
+    (``auth.test``, learned once an hour); with no bot token either, every message."""
+    slack_app_id: str = ""
+    """The Slack app's id (``api_app_id`` of its events); events for another app are refused.
+    Empty: the bot token's app (``bots.info``, which needs the ``users:read`` scope)."""
+    slack_allowed_users: str = ""
+    """Comma-separated Slack user ids allowed to reach the agent; empty: anyone in the
+    workspace."""
+    linear_organization_id: str = ""
+    """The Linear organization whose people may comment (``organizationId``); comments from
+    any other are refused. Empty: the API key's organization (learned once an hour); with no
+    API key either, every comment."""
+    linear_allowed_users: str = ""
+    """Comma-separated Linear user ids allowed to reach the agent; empty: anyone."""
+    linear_allowed_teams: str = ""
+    """Comma-separated Linear team ids whose issues' comments reach the agent; empty: any."""
     slack_signing_secret_arn: str = ""
     slack_signing_secret: str = ""
     """Local use only; in AWS the secret comes from slack_signing_secret_arn."""
@@ -146,6 +191,11 @@ class Settings(BaseSettings):
     fault_dir: str = "/tmp"
     """Where cross-process fault markers live (tests point it at a temporary directory)."""
     """Test-only fault injection plan (see fixloop.faults); empty in production."""
+
+
+def id_list(value: str) -> frozenset[str]:
+    """A comma-separated setting as a set (blanks ignored)."""
+    return frozenset(part.strip() for part in value.split(",") if part.strip())
 
 
 @lru_cache(maxsize=1)

@@ -77,23 +77,36 @@ class FunctionSpec:
     """``<module>.<function>`` inside the folder, as Lambda's ``Handler`` setting has it."""
     invoked_by_name: bool = False
     """Whether fixloop invokes it by name (not through the state machine or an AWS event
-    source): the sandbox calls Repo Token, Slack Events invokes itself. The embedded runtime
-    registers these with Lambda besides the loop steps."""
+    source): the dispatcher calls Repo Token, Slack Events invokes itself. The embedded
+    runtime registers these with Lambda besides the loop steps."""
+    invokes: tuple[str, ...] = ()
+    """The functions of this catalogue it invokes by name (their folders, each
+    :attr:`invoked_by_name`): it knows each as ``FIXLOOP_<FOLDER>_FUNCTION`` and may invoke
+    that function (its unqualified ARN), no other."""
 
     # What it may touch.
     records: Records = Records.WRITE
-    blobs: bool = False
-    """Reads and writes objects of the Blobs bucket."""
-    lists_blobs: bool = True
-    """With ``blobs``: may also list the bucket, which turns a read of a missing key into 404
-    (not 403). Functions that only read back keys they were given need not."""
+    writes_event_bodies: bool = False
+    """Writes (and reads back) event bodies too large for an item: objects under ``events/``
+    of the Blobs bucket, nothing else of it."""
     reads_event_bodies: bool = False
     """Reads event bodies offloaded to Blobs (``events/``), nothing else of the bucket."""
     dispatches_sandboxes: bool = False
     """Starts sandbox tasks and calls them: runs in the VPC, may run the sandbox task
-    definition, owns the Sandboxes table and answers task tokens."""
-    reads_sandboxes: bool = False
-    """Reads the Sandboxes table (where the workspace snapshot a sandbox left is)."""
+    definition and watch and stop its tasks, owns the Sandboxes table, answers task tokens
+    (a retried call whose result is recorded; heartbeats while a sandbox starts) and signs
+    the URLs a sandbox reads and writes ``sandboxes/`` of Blobs with (so its role may get and
+    put those objects and list that prefix, with the data key)."""
+    reads_sandbox_results: bool = False
+    """Reads what sandboxes put (``sandboxes/*/results/*`` of Blobs), and may list it: a
+    result that is missing reads as none (404), not as denied (403)."""
+    reads_snapshots: bool = False
+    """Reads the workspace snapshots sandboxes put (``sandboxes/*/workspace.json``), and may
+    list them: a missing snapshot reads as none."""
+    stops_sandboxes: bool = False
+    """Stops the investigation's sandbox when it closes: reads and updates its Sandboxes
+    record and may stop tasks of the sandbox cluster (``FIXLOOP_SANDBOX_CLUSTER``), nothing
+    else of ECS."""
     starts_executions: bool = False
     """Starts executions of the investigation state machine: knows its ARN
     (``FIXLOOP_STATE_MACHINE_ARN``) and may ``states:StartExecution`` on that one machine."""
@@ -115,7 +128,12 @@ class FunctionSpec:
     key secrets and records its posts in the Inbox table."""
     signing_secret: str = ""
     """The inbound channel (``github``, ``slack``, ``linear``) whose signing secret the
-    function verifies requests with."""
+    function verifies requests with; it also knows who may reach the agent through that
+    channel (the ``FIXLOOP_*`` settings of fixloop.config's "who may reach the agent")."""
+    learns_installation: bool = False
+    """Reads the credential its ``signing_secret`` channel posts with (Slack's bot token,
+    Linear's API key), only to learn the workspace and app or the organization it belongs to:
+    whose people are heard when those are not configured."""
     calls_models: bool = False
     """Calls the model: reads the Anthropic API key secret and invokes Anthropic models on
     Bedrock."""
@@ -159,7 +177,7 @@ CATALOGUE: tuple[FunctionSpec, ...] = (
         "Prepare",
         _LOOP,
         timeout_seconds=60,
-        blobs=True,
+        writes_event_bodies=True,
         inbox=True,
         posts=True,
         knows_state_machine=True,
@@ -170,28 +188,39 @@ CATALOGUE: tuple[FunctionSpec, ...] = (
         _LOOP,
         timeout_seconds=900,
         memory_mb=1024,
-        blobs=True,
+        writes_event_bodies=True,
         reads_inbox=True,
         calls_models=True,
     ),
+    # Run Tool also records what a sandbox put for a call (Record Sandbox Result).
     FunctionSpec(
-        "run_tool", "RunTool", _LOOP, timeout_seconds=300, blobs=True, reads_telemetry=True
+        "run_tool",
+        "RunTool",
+        _LOOP,
+        timeout_seconds=300,
+        writes_event_bodies=True,
+        reads_sandbox_results=True,
+        reads_telemetry=True,
     ),
-    # Deliver and Mark Failed announce the outcome; Deliver reads the workspace snapshot the
-    # sandbox left, and wakes a delivered investigation that received messages meanwhile.
+    # Deliver and Mark Failed announce the outcome and stop the investigation's sandbox;
+    # Deliver reads the workspace snapshot the sandbox left, and wakes a delivered
+    # investigation that received messages meanwhile.
     FunctionSpec(
         "deliver",
         "Deliver",
         _LOOP,
         timeout_seconds=120,
-        blobs=True,
+        writes_event_bodies=True,
         inbox=True,
         posts=True,
         starts_executions=True,
         github_credentials=True,
-        reads_sandboxes=True,
+        reads_snapshots=True,
+        stops_sandboxes=True,
     ),
-    FunctionSpec("mark_failed", "MarkFailed", _LOOP, timeout_seconds=60, posts=True),
+    FunctionSpec(
+        "mark_failed", "MarkFailed", _LOOP, timeout_seconds=60, posts=True, stops_sandboxes=True
+    ),
     # Wait For Human registers a question's task token and posts it; Park Unanswered parks
     # (and wakes again if a message came in the meantime).
     FunctionSpec(
@@ -203,6 +232,8 @@ CATALOGUE: tuple[FunctionSpec, ...] = (
         posts=True,
         starts_executions=True,
     ),
+    # Dispatch Tool gives a sandbox each call with what it needs (the call, the
+    # investigation, its signal, a clone header, pre-signed URLs): the sandbox reads no table.
     FunctionSpec(
         "dispatch_tool",
         "DispatchTool",
@@ -211,10 +242,12 @@ CATALOGUE: tuple[FunctionSpec, ...] = (
         records=Records.READ,
         dispatches_sandboxes=True,
         reads_event_bodies=True,
+        invokes=("repo_token",),
     ),
     # -- entry points ----------------------------------------------------------------------
-    # The sandbox asks it for a read-only token to clone a private repository
-    # (fixloop.credentials.repo_token): the sandbox never holds the GitHub credentials.
+    # The dispatcher asks it for a read-only token to clone a private repository
+    # (fixloop.credentials.repo_token) and hands the sandbox only a clone header: neither
+    # the sandbox nor the dispatcher holds the GitHub credentials.
     FunctionSpec(
         "repo_token",
         "RepoToken",
@@ -232,7 +265,7 @@ CATALOGUE: tuple[FunctionSpec, ...] = (
         timeout_seconds=30,
         starts_executions=True,
         inbox=True,
-        blobs=True,  # a very long review comment is an event body too large for an item
+        writes_event_bodies=True,  # a very long review comment is too large for an item
         signing_secret="github",
     ),
     # People's messages: Slack (acknowledged at once, processed by an asynchronous
@@ -246,6 +279,7 @@ CATALOGUE: tuple[FunctionSpec, ...] = (
         starts_executions=True,
         inbox=True,
         signing_secret="slack",
+        learns_installation=True,
         invokes_itself=True,
     ),
     FunctionSpec(
@@ -256,6 +290,7 @@ CATALOGUE: tuple[FunctionSpec, ...] = (
         starts_executions=True,
         inbox=True,
         signing_secret="linear",
+        learns_installation=True,
     ),
     FunctionSpec(
         "investigations_api",
@@ -264,8 +299,7 @@ CATALOGUE: tuple[FunctionSpec, ...] = (
         timeout_seconds=30,
         starts_executions=True,
         inbox=True,
-        blobs=True,  # reading the log reads bodies offloaded to Blobs
-        lists_blobs=False,
+        writes_event_bodies=True,  # a long message; reading the log reads such bodies too
     ),
     # Signals become investigations through triage (fixloop.intake.triggers): an alarm going
     # into ALARM (EventBridge) or error lines of a log group (a CloudWatch Logs subscription),
@@ -281,8 +315,7 @@ CATALOGUE: tuple[FunctionSpec, ...] = (
             starts_executions=True,
             triages=True,
             notes=True,
-            blobs=True,
-            lists_blobs=False,
+            writes_event_bodies=True,
         )
         for folder, construct_id in (
             ("signal_trigger", "SignalTrigger"),

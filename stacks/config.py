@@ -19,14 +19,29 @@ __all__ = [
     "CONTEXT_DAILY_TOKEN_BUDGET",
     "CONTEXT_DEFAULT_GITHUB_REPO",
     "CONTEXT_GITHUB_SECRET_NAME",
+    "CONTEXT_GITHUB_TRUSTED_ASSOCIATIONS",
     "CONTEXT_LAYER_ASSET_DIR",
+    "CONTEXT_LINEAR_ALLOWED_TEAMS",
+    "CONTEXT_LINEAR_ALLOWED_USERS",
+    "CONTEXT_LINEAR_ORGANIZATION_ID",
     "CONTEXT_MODEL",
+    "CONTEXT_SANDBOX_EGRESS_DOMAINS",
     "CONTEXT_SANDBOX_IMAGE_URI",
+    "CONTEXT_SLACK_ALLOWED_USERS",
+    "CONTEXT_SLACK_APP_ID",
+    "CONTEXT_SLACK_TEAM_ID",
     "CONTEXT_STATE_MACHINE_NAME",
     "CONTEXT_TARGETS",
     "CONTEXT_WATCHED_LOG_GROUPS",
+    "DOMAIN_PATTERN",
+    "GITHUB_ASSOCIATION",
+    "GITHUB_ASSOCIATIONS",
+    "LINEAR_ID",
     "MODEL_PATTERN",
+    "SLACK_ID",
     "FixloopConfig",
+    "People",
+    "id_list_pattern",
 ]
 
 CONTEXT_MODEL = "fixloop:model"
@@ -46,6 +61,10 @@ fires; 0 or unset: no such alarm."""
 CONTEXT_SANDBOX_IMAGE_URI = "fixloop:sandbox_image_uri"
 """A sandbox image already in ECR (URI by tag or digest) instead of building
 sandbox/Dockerfile at deploy time (which needs Docker where ``cdk deploy`` runs)."""
+CONTEXT_SANDBOX_EGRESS_DOMAINS = "fixloop:sandbox_egress_domains"
+"""Domains (a list) the sandbox VPC may resolve besides the defaults
+(stacks/constructs/egress.py): a private package index, another code host. ``*.example.com``
+allows the subdomains of example.com."""
 CONTEXT_LAYER_ASSET_DIR = "fixloop:layer_asset_dir"
 """A prebuilt layer directory (with ``python/`` inside) used instead of bundling with pip."""
 CONTEXT_STATE_MACHINE_NAME = "fixloop:state_machine_name"
@@ -71,11 +90,129 @@ CONTEXT_HUMAN_TIMEOUT_SECONDS = "fixloop:human_timeout_seconds"
 CONTEXT_REQUIRE_APPROVAL = "fixloop:require_approval"
 """``true``: a pull request waits for a person's approval (``FIXLOOP_REQUIRE_APPROVAL``)."""
 
+# Who may reach the agent (fixloop.config's settings of the same names; empty: its default,
+# the workspace, app and organization the channel's credentials belong to, and GitHub's
+# OWNER, MEMBER and COLLABORATOR). Lists as JSON or one comma-separated string.
+CONTEXT_GITHUB_TRUSTED_ASSOCIATIONS = "fixloop:github_trusted_associations"
+"""``author_association`` values whose reviews and comments reach the investigation."""
+CONTEXT_SLACK_TEAM_ID = "fixloop:slack_team_id"
+"""Slack workspaces (team ids) whose people may reach the agent."""
+CONTEXT_SLACK_APP_ID = "fixloop:slack_app_id"
+"""The Slack app whose events are heard (``api_app_id``)."""
+CONTEXT_SLACK_ALLOWED_USERS = "fixloop:slack_allowed_users"
+"""Slack user ids allowed to reach the agent; empty: anyone of the workspace."""
+CONTEXT_LINEAR_ORGANIZATION_ID = "fixloop:linear_organization_id"
+"""The Linear organization whose comments are heard."""
+CONTEXT_LINEAR_ALLOWED_USERS = "fixloop:linear_allowed_users"
+"""Linear user ids allowed to reach the agent; empty: anyone of the organization."""
+CONTEXT_LINEAR_ALLOWED_TEAMS = "fixloop:linear_allowed_teams"
+"""Linear team ids whose issues' comments are heard; empty: any team's."""
+
+GITHUB_ASSOCIATIONS = (
+    "COLLABORATOR",
+    "CONTRIBUTOR",
+    "FIRST_TIMER",
+    "FIRST_TIME_CONTRIBUTOR",
+    "MANNEQUIN",
+    "MEMBER",
+    "NONE",
+    "OWNER",
+)
+"""GitHub's ``author_association`` values (its REST API's AuthorAssociation)."""
+GITHUB_ASSOCIATION = "(" + "|".join(GITHUB_ASSOCIATIONS) + ")"
+SLACK_ID = "[A-Z0-9]{2,32}"
+"""A Slack id (team, app, user): upper-case letters and digits."""
+LINEAR_ID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+"""A Linear id (organization, user, team): a UUID."""
+
+
+def id_list_pattern(item: str) -> str:
+    """A comma-separated list of ``item``, or nothing (as the settings take them)."""
+    return rf"^({item}(,{item})*)?$"
+
+
 _GITHUB_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 MODEL_PATTERN = r"^(anthropic|bedrock)(:[A-Za-z0-9._:@/-]+)?$"
 """A model spec the stack accepts: provider, then optionally ``:`` and a model id (Bedrock:
 a model or inference profile id; Anthropic: a model name)."""
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+DOMAIN_PATTERN = r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$"
+"""A domain a DNS Firewall domain list takes: lower-case labels, optionally ``*.`` first
+(the subdomains of what follows)."""
+
+
+@dataclass(frozen=True)
+class People:
+    """Who may reach the agent through each inbound channel, as the functions that receive
+    that channel's requests are told (:meth:`environment`). Empty: the application's default
+    (fixloop.config). Values that are CloudFormation parameters (tokens) are checked by their
+    own constraints."""
+
+    github_trusted_associations: tuple[str, ...] = ()
+    slack_team_id: tuple[str, ...] = ()
+    slack_app_id: str = ""
+    slack_allowed_users: tuple[str, ...] = ()
+    linear_organization_id: str = ""
+    linear_allowed_users: tuple[str, ...] = ()
+    linear_allowed_teams: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name, item, what in _PEOPLE_RULES:
+            value = getattr(self, name)
+            values = (value,) if isinstance(value, str) else value
+            bad = [
+                v
+                for v in values
+                if v and not cdk.Token.is_unresolved(v) and not re.fullmatch(item, v)
+            ]
+            if bad:
+                raise ValueError(f"{name} must be {what}, got {bad!r}")
+
+    def environment(self, channel: str) -> dict[str, str]:
+        """The settings of the function that receives ``channel``'s requests (``github``,
+        ``slack``, ``linear``): only those configured, so the others keep their default."""
+        settings: dict[str, dict[str, tuple[str, ...] | str]] = {
+            "github": {"GITHUB_TRUSTED_ASSOCIATIONS": self.github_trusted_associations},
+            "slack": {
+                "SLACK_TEAM_ID": self.slack_team_id,
+                "SLACK_APP_ID": self.slack_app_id,
+                "SLACK_ALLOWED_USERS": self.slack_allowed_users,
+            },
+            "linear": {
+                "LINEAR_ORGANIZATION_ID": self.linear_organization_id,
+                "LINEAR_ALLOWED_USERS": self.linear_allowed_users,
+                "LINEAR_ALLOWED_TEAMS": self.linear_allowed_teams,
+            },
+        }
+        return {
+            f"FIXLOOP_{name}": value if isinstance(value, str) else ",".join(value)
+            for name, value in settings.get(channel, {}).items()
+            if value
+        }
+
+    @classmethod
+    def from_context(cls, node: Node) -> People:
+        return cls(
+            github_trusted_associations=_strings(node, CONTEXT_GITHUB_TRUSTED_ASSOCIATIONS),
+            slack_team_id=_strings(node, CONTEXT_SLACK_TEAM_ID),
+            slack_app_id=_string(node, CONTEXT_SLACK_APP_ID) or "",
+            slack_allowed_users=_strings(node, CONTEXT_SLACK_ALLOWED_USERS),
+            linear_organization_id=_string(node, CONTEXT_LINEAR_ORGANIZATION_ID) or "",
+            linear_allowed_users=_strings(node, CONTEXT_LINEAR_ALLOWED_USERS),
+            linear_allowed_teams=_strings(node, CONTEXT_LINEAR_ALLOWED_TEAMS),
+        )
+
+
+_PEOPLE_RULES = (
+    ("github_trusted_associations", GITHUB_ASSOCIATION, f"among {', '.join(GITHUB_ASSOCIATIONS)}"),
+    ("slack_team_id", SLACK_ID, "Slack team ids (T...)"),
+    ("slack_app_id", SLACK_ID, "a Slack app id (A...)"),
+    ("slack_allowed_users", SLACK_ID, "Slack user ids (U... or W...)"),
+    ("linear_organization_id", LINEAR_ID, "a Linear organization id (a UUID)"),
+    ("linear_allowed_users", LINEAR_ID, "Linear user ids (UUIDs)"),
+    ("linear_allowed_teams", LINEAR_ID, "Linear team ids (UUIDs)"),
+)
+"""Each setting of :class:`People`, what each of its values must match, and what that is."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +229,8 @@ class FixloopConfig:
     alarm_email: str = ""
     daily_token_budget: int = 0
     sandbox_image_uri: str = ""
+    sandbox_egress_domains: tuple[str, ...] = ()
+    """Added to the sandbox VPC's DNS allow-list (stacks/constructs/egress.py)."""
     targets_parameter: str = ""
     """A CloudFormation parameter's value (a token) used as ``FIXLOOP_TARGETS`` instead of
     :attr:`targets` (the standalone template, stacks/parameters.py)."""
@@ -99,6 +238,7 @@ class FixloopConfig:
     linear_team_id: str = ""
     human_timeout_seconds: int = 86_400
     require_approval: bool = False
+    people: People = field(default_factory=People)
 
     def __post_init__(self) -> None:
         if not 1 <= self.human_timeout_seconds <= 31_536_000:
@@ -114,6 +254,16 @@ class FixloopConfig:
             )
         if self.alarm_email and not _EMAIL.match(self.alarm_email):
             raise ValueError(f"alarm_email is not an email address: {self.alarm_email!r}")
+        bad_domains = [
+            d
+            for d in self.sandbox_egress_domains
+            if not cdk.Token.is_unresolved(d) and not re.match(DOMAIN_PATTERN, d)
+        ]
+        if bad_domains:
+            raise ValueError(
+                f"sandbox_egress_domains must be domain names in lower case (optionally "
+                f"*.DOMAIN), got {bad_domains!r}"
+            )
         if self.daily_token_budget < 0:
             raise ValueError(f"daily_token_budget must be >= 0, got {self.daily_token_budget}")
         if (
@@ -150,12 +300,14 @@ class FixloopConfig:
             alarm_email=_string(node, CONTEXT_ALARM_EMAIL) or "",
             daily_token_budget=_integer(node, CONTEXT_DAILY_TOKEN_BUDGET),
             sandbox_image_uri=_string(node, CONTEXT_SANDBOX_IMAGE_URI) or "",
+            sandbox_egress_domains=_strings(node, CONTEXT_SANDBOX_EGRESS_DOMAINS),
             slack_channel=_string(node, CONTEXT_SLACK_CHANNEL) or "",
             linear_team_id=_string(node, CONTEXT_LINEAR_TEAM_ID) or "",
             human_timeout_seconds=int(
                 _string(node, CONTEXT_HUMAN_TIMEOUT_SECONDS) or defaults.human_timeout_seconds
             ),
             require_approval=str(node.try_get_context(CONTEXT_REQUIRE_APPROVAL)).lower() == "true",
+            people=People.from_context(node),
         )
 
 

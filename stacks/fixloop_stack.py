@@ -12,6 +12,7 @@ from constructs import Construct
 
 from stacks.config import FixloopConfig
 from stacks.constructs.auth import Auth
+from stacks.constructs.egress import egress_domains
 from stacks.constructs.encryption import DataKey, EncryptLogGroups
 from stacks.constructs.functions import LoopFunctions
 from stacks.constructs.layer import SharedLayer
@@ -58,12 +59,21 @@ class FixloopStack(cdk.Stack):
         self.layer = SharedLayer(self, "SharedLayer", asset_dir=config.layer_asset_dir)
         machine_arn = state_machine_arn(self, config.state_machine_name)
         alias_arn = state_machine_arn(self, config.state_machine_name, STATE_MACHINE_ALIAS)
-        self.network = Network(self, "Network")
+        self.network = Network(
+            self,
+            "Network",
+            blobs=self.storage.blobs,
+            egress_domains=egress_domains(
+                self,
+                blobs=self.storage.blobs,
+                image_uri=config.sandbox_image_uri,
+                extra=config.sandbox_egress_domains,
+            ),
+        )
         self.sandbox = SandboxCluster(
             self,
             "Sandbox",
             network=self.network,
-            storage=self.storage,
             state_machine_arn=machine_arn,
             image_uri=config.sandbox_image_uri,
         )
@@ -93,8 +103,8 @@ class FixloopStack(cdk.Stack):
             linear_team_id=config.linear_team_id,
             human_timeout_seconds=config.human_timeout_seconds,
             require_approval=config.require_approval,
+            people=config.people,
         )
-        self.sandbox.allow_repo_token(self.functions.functions["repo_token"])
         self.loop = InvestigationLoop(
             self,
             "Loop",
@@ -156,6 +166,8 @@ class FixloopStack(cdk.Stack):
             "SandboxesTableName": self.storage.sandboxes.table_name,
             "SandboxClusterName": self.sandbox.cluster.cluster_name,
             "SandboxTaskDefinitionArn": self.sandbox.task_definition.task_definition_arn,
+            # what an AWS Network Firewall's resolved IP validation names (docs/deploying.md)
+            "SandboxDnsFirewallRuleGroupId": self.network.dns_firewall.rule_group.attr_id,
             "GitHubWebhookUrl": self.webhooks.github_url,
             "GitHubWebhookSecretArn": self.github_webhook_secret.secret_arn,
             "SignalsUrl": self.webhooks.signals_url,

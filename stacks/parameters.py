@@ -14,15 +14,25 @@ no email is subscribed to the alarm topic (subscribe to output ``AlarmTopicArn``
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import aws_cdk as cdk
 
-from stacks.config import MODEL_PATTERN, FixloopConfig
+from stacks.config import (
+    GITHUB_ASSOCIATION,
+    LINEAR_ID,
+    MODEL_PATTERN,
+    SLACK_ID,
+    FixloopConfig,
+    People,
+    id_list_pattern,
+)
 from stacks.nag import acknowledge
 
 __all__ = [
     "ASSETS_BUCKET",
     "ASSETS_PREFIX",
+    "DOMAINS_PATTERN",
     "IMAGE_URI_PATTERN",
     "SECRET_NAME_PATTERN",
     "add_parameters",
@@ -37,6 +47,9 @@ IMAGE_URI_PATTERN = (
     r"(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}|@sha256:[a-f0-9]{64})$"
 )
 """An image in an ECR registry (the Marketplace's or the account's), by tag or digest."""
+_DOMAIN = r"(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}"
+DOMAINS_PATTERN = rf"^({_DOMAIN}(,{_DOMAIN})*)?$"
+"""Comma-separated domains (``*.`` allowed first), or nothing."""
 
 _LABELS = {
     "ModelSpec": "Default model",
@@ -45,6 +58,14 @@ _LABELS = {
     "DefaultGitHubRepo": "Default repository",
     "Targets": "Targets (JSON)",
     "SandboxImageUri": "Sandbox image URI",
+    "SandboxEgressDomains": "More domains the sandbox may reach",
+    "GitHubTrustedAssociations": "GitHub associations heard",
+    "SlackTeamIds": "Slack workspaces heard",
+    "SlackAppId": "Slack app id",
+    "SlackAllowedUsers": "Slack users heard",
+    "LinearOrganizationId": "Linear organization heard",
+    "LinearAllowedUsers": "Linear users heard",
+    "LinearAllowedTeams": "Linear teams heard",
     ASSETS_BUCKET: "Assets bucket",
     ASSETS_PREFIX: "Assets key prefix",
 }
@@ -119,6 +140,16 @@ def add_parameters(stack: cdk.Stack, config: FixloopConfig) -> FixloopConfig:
         description="The sandbox container image (the Marketplace listing's image, or one "
         "built from sandbox/Dockerfile and pushed to your ECR).",
     )
+    egress = parameter(
+        "SandboxEgressDomains",
+        default="",
+        allowed_pattern=DOMAINS_PATTERN,
+        max_length=4000,
+        constraint_description="comma-separated domain names (*.DOMAIN for subdomains), or empty",
+        description="Domains the sandbox may resolve besides GitHub, the public package "
+        "indexes and the AWS endpoints it needs (e.g. a private package index); empty: none.",
+    )
+    people = _people_parameters(parameter)
     bucket = parameter(
         ASSETS_BUCKET,
         allowed_pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
@@ -141,7 +172,8 @@ def add_parameters(stack: cdk.Stack, config: FixloopConfig) -> FixloopConfig:
     groups = {
         "Model": [model, anthropic],
         "GitHub": [github, repo, targets],
-        "Sandbox": [image],
+        "Sandbox": [image, egress],
+        "Who may reach the agent": list(people.values()),
         "Release assets": [bucket, prefix],
     }
     stack.template_options.metadata = {
@@ -166,8 +198,79 @@ def add_parameters(stack: cdk.Stack, config: FixloopConfig) -> FixloopConfig:
         targets={},
         targets_parameter=targets.value_as_string,
         sandbox_image_uri=image.value_as_string,
+        sandbox_egress_domains=(egress.value_as_string,),
         alarm_prefixes=(),
         watched_log_groups=(),
         alarm_email="",
         daily_token_budget=0,
+        people=People(
+            github_trusted_associations=(people["GitHubTrustedAssociations"].value_as_string,),
+            slack_team_id=(people["SlackTeamIds"].value_as_string,),
+            slack_app_id=people["SlackAppId"].value_as_string,
+            slack_allowed_users=(people["SlackAllowedUsers"].value_as_string,),
+            linear_organization_id=people["LinearOrganizationId"].value_as_string,
+            linear_allowed_users=(people["LinearAllowedUsers"].value_as_string,),
+            linear_allowed_teams=(people["LinearAllowedTeams"].value_as_string,),
+        ),
     )
+
+
+def _people_parameters(parameter: Callable[..., cdk.CfnParameter]) -> dict[str, cdk.CfnParameter]:
+    """Who may reach the agent (stacks.config.People). Empty: the workspace, app and
+    organization the Slack bot token and the Linear API key belong to, anyone in them."""
+    github = GITHUB_ASSOCIATION
+    return {
+        "GitHubTrustedAssociations": parameter(
+            "GitHubTrustedAssociations",
+            default="OWNER,MEMBER,COLLABORATOR",
+            allowed_pattern=rf"^{github}(,{github})*$",
+            constraint_description="comma-separated author_association values, e.g. OWNER,MEMBER",
+            description="Authors whose pull request reviews and comments reach the "
+            "investigation, by their author_association.",
+        ),
+        "SlackTeamIds": parameter(
+            "SlackTeamIds",
+            default="",
+            allowed_pattern=id_list_pattern(SLACK_ID),
+            constraint_description="comma-separated Slack team ids (T...), or empty",
+            description="Slack workspaces whose people may reach the agent; empty: the "
+            "workspace of the bot token.",
+        ),
+        "SlackAppId": parameter(
+            "SlackAppId",
+            default="",
+            allowed_pattern=rf"^({SLACK_ID})?$",
+            constraint_description="a Slack app id (A...), or empty",
+            description="The Slack app whose events are heard; empty: the bot token's app "
+            "(bots.info: the bot needs the users:read scope).",
+        ),
+        "SlackAllowedUsers": parameter(
+            "SlackAllowedUsers",
+            default="",
+            allowed_pattern=id_list_pattern(SLACK_ID),
+            constraint_description="comma-separated Slack user ids (U... or W...), or empty",
+            description="Only these Slack users are heard; empty: anyone of the workspace.",
+        ),
+        "LinearOrganizationId": parameter(
+            "LinearOrganizationId",
+            default="",
+            allowed_pattern=rf"^({LINEAR_ID})?$",
+            constraint_description="a Linear organization id (a UUID), or empty",
+            description="The Linear organization whose comments are heard; empty: the API "
+            "key's organization.",
+        ),
+        "LinearAllowedUsers": parameter(
+            "LinearAllowedUsers",
+            default="",
+            allowed_pattern=id_list_pattern(LINEAR_ID),
+            constraint_description="comma-separated Linear user ids (UUIDs), or empty",
+            description="Only these Linear users are heard; empty: anyone of the organization.",
+        ),
+        "LinearAllowedTeams": parameter(
+            "LinearAllowedTeams",
+            default="",
+            allowed_pattern=id_list_pattern(LINEAR_ID),
+            constraint_description="comma-separated Linear team ids (UUIDs), or empty",
+            description="Only comments on issues of these Linear teams are heard; empty: any.",
+        ),
+    }

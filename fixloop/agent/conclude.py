@@ -8,6 +8,7 @@ import json
 from fixloop.conversation import Announcer, drain, wake_if_pending
 from fixloop.delivery.protocol import DeliveryError
 from fixloop.delivery.service import deliver_fix
+from fixloop.domain import clean_title
 from fixloop.domain.events import (
     AssistantMessage,
     Delivered,
@@ -17,6 +18,7 @@ from fixloop.domain.events import (
     outcome_position,
 )
 from fixloop.domain.investigation import LoopState, Status
+from fixloop.sandbox.dispatch import stop_sandbox
 from fixloop.store import EventNotFound, stores
 from fixloop.tools.calls import calls_of
 
@@ -56,7 +58,7 @@ def deliver(state: LoopState, *, announce: Announcer) -> LoopState:
         st.investigations.record_pull_request(inv_id, pull_request)
         event = Delivered(
             kind="pull_request",
-            title=title,
+            title=draft.title,
             body=draft.body,
             diff=draft.patch,
             pull_request=pull_request,
@@ -101,6 +103,7 @@ def _close(state: LoopState, status: Status, outcome: str, announce: Announcer) 
         StatusChanged(status=status, reason=outcome),
     )
     st.investigations.close(state.investigation_id, status, outcome)
+    stop_sandbox(state.investigation_id, f"investigation {status}")
     inv = st.investigations.get(state.investigation_id)
     link = f" {inv.pull_request.url}" if status == "delivered" and inv.pull_request else ""
     announce(inv, key=f"outcome-t{state.turn}", text=f"{status.capitalize()}: {outcome}{link}")
@@ -109,5 +112,4 @@ def _close(state: LoopState, status: Status, outcome: str, announce: Announcer) 
 
 
 def _headline(text: str) -> str:
-    first = text.strip().splitlines()[0] if text.strip() else "Finished"
-    return first[:200]
+    return clean_title(text, 200) if text.strip() else "Finished"

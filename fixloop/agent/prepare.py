@@ -24,6 +24,7 @@ from fixloop.agent.toolset import map_items
 from fixloop.config import Settings, get_settings
 from fixloop.conversation import Announcer, awaited, drain
 from fixloop.cost import investigation_usage, model_cost, model_id_of
+from fixloop.domain import clean_title
 from fixloop.domain.events import (
     AssistantMessage,
     ContextGathering,
@@ -202,7 +203,7 @@ def advance(inv: Investigation, base: LoopState, *, announce: Announcer) -> Loop
 
 def announce_start(inv: Investigation, turn: int, announce: Announcer) -> None:
     if turn == 1:
-        announce(inv, key="start", text=f"Started investigating: {inv.title}")
+        announce(inv, key="start", text=f"Started investigating: {clean_title(inv.title)}")
 
 
 def move_inbox(investigation_id: str, previous_turn: int, turn: int) -> None:
@@ -217,4 +218,11 @@ def move_inbox(investigation_id: str, previous_turn: int, turn: int) -> None:
     moved = drain(investigation_id, turn, reply_to=asked.id if asked else "")
     if asked and not moved:
         # Resumed with nothing to read (only an operator can do that): say so to the model.
-        record_result(investigation_id, previous_turn, asked, "No reply arrived.", is_error=True)
+        record_result(
+            investigation_id,
+            previous_turn,
+            asked,
+            "No reply arrived.",
+            is_error=True,
+            by_fixloop=True,
+        )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fixloop.agent.toolset import map_items
 from fixloop.config import get_settings
+from fixloop.delivery.service import undeliverable
 from fixloop.domain.events import AssistantMessage
 from fixloop.domain.investigation import LoopState
 from fixloop.store import stores
@@ -22,7 +23,9 @@ DEFERRED = "Not concluded: new messages arrived, which follow. Read them, then c
 
 def route(state: LoopState, message: AssistantMessage) -> LoopState:
     """Deliver when the model concluded (or ended its turn without tools), unless messages
-    arrived that it has not read; wait for a person when it asked one; else run tools."""
+    arrived that it has not read, or the change has files a pull request does not carry
+    (the model is told which, and goes on); wait for a person when it asked one; else run
+    tools."""
     inv_id, turn = state.investigation_id, state.turn
     calls = calls_of(message.tool_uses())
     if calls.concludes:
@@ -30,6 +33,18 @@ def route(state: LoopState, message: AssistantMessage) -> LoopState:
             answer_unrun(inv_id, turn, calls.calls, DEFERRED)
             return state.model_copy(update={"action": "tools", "tool_calls": []})
         concluded = calls.conclusion
+        refusal = undeliverable(inv_id) if calls.opens_pull_request else None
+        if concluded is not None and refusal is not None:
+            # The model can fix this (remove the file, ignore it): answer and go on.
+            answer_unrun(inv_id, turn, [concluded], refusal)
+            answer_unrun(
+                inv_id,
+                turn,
+                calls.others(keep=concluded),
+                "Not run: open_pull_request was refused, so the turn did not conclude; "
+                "call it again once its files are fixed.",
+            )
+            return state.model_copy(update={"action": "tools", "tool_calls": []})
         if calls.opens_pull_request and approval_required(inv_id):
             answer_unrun(
                 inv_id,

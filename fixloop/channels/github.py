@@ -3,28 +3,38 @@ merged closes it as fixed, closed unmerged as rejected.
 
 Deliveries are verified against ``X-Hub-Signature-256`` (HMAC-SHA256 of the raw body with
 the webhook secret, compared in constant time, as GitHub documents) before anything is read,
-and recognised by ``X-GitHub-Delivery`` so a redelivery changes nothing. A pull request
+and recognised by ``X-GitHub-Delivery`` so a redelivery changes nothing (a delivery without
+one gets an id derived from the comment: its place, author, time and text). A pull request
 belongs to an investigation by its head branch, ``fixloop/<investigation id>``.
+
+Reviews, review comments and conversation comments reach the investigation only from authors
+whose ``author_association`` is in ``FIXLOOP_GITHUB_TRUSTED_ASSOCIATIONS`` (by default OWNER,
+MEMBER, COLLABORATOR: people with a say in the repository, not any GitHub user who can
+comment on a public pull request); others are acknowledged (202), logged, never stored.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from fixloop.config import get_settings
-from fixloop.conversation.inbox import Posted, post_message
+from aws_lambda_powertools import Logger
+from pydantic import BaseModel, ConfigDict, Field
+
+from fixloop.config import get_settings, id_list
+from fixloop.conversation.inbox import Posted, content_delivery_id, post_message
 from fixloop.credentials.secrets import secret_value
 from fixloop.delivery.protocol import branch_for
 from fixloop.domain.investigation import Status
-from fixloop.errors import ConfigError
+from fixloop.domain.payloads import parse_model
+from fixloop.errors import BadInputError, ConfigError
 from fixloop.store import InvestigationNotFound, stores
 
 BRANCH_PREFIX = branch_for("")
+logger = Logger(child=True)
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,67 @@ def signature_valid(secret: str, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(expected, header.removeprefix("sha256="))
 
 
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _User(_Model):
+    login: str = "someone"
+
+
+class _Head(_Model):
+    ref: str = ""
+
+
+class _PullRequest(_Model):
+    number: int | None = None
+    head: _Head = Field(default_factory=_Head)
+    merged: bool | None = None
+
+
+class _Issue(_Model):
+    number: int | None = None
+    pull_request: dict[str, Any] | None = None
+    """Present when the issue is a pull request."""
+
+
+class _Comment(_Model):
+    id: int | None = None
+    body: str | None = ""
+    path: str | None = None
+    line: int | None = None
+    original_line: int | None = None
+    user: _User = Field(default_factory=_User)
+    author_association: str = ""
+    created_at: str = ""
+
+
+class _Review(_Model):
+    id: int | None = None
+    state: str = ""
+    body: str | None = ""
+    user: _User = Field(default_factory=_User)
+    author_association: str = ""
+    submitted_at: str | None = ""
+
+
+class _Repository(_Model):
+    full_name: str = ""
+
+
+class GithubPayload(_Model):
+    """What fixloop reads of a webhook payload (GitHub's documented shapes; the rest is
+    ignored). A field of the wrong type is a 400, never a 500."""
+
+    action: str = ""
+    pull_request: _PullRequest | None = None
+    issue: _Issue | None = None
+    comment: _Comment | None = None
+    review: _Review | None = None
+    repository: _Repository = Field(default_factory=_Repository)
+    sender: _User = Field(default_factory=_User)
+
+
 def handle_webhook(secret: str, headers: dict[str, str], body: bytes) -> WebhookResult:
     """Verify, then act on one delivery. Header names are matched case-insensitively."""
     h = {k.lower(): v for k, v in headers.items()}
@@ -62,41 +133,61 @@ def handle_webhook(secret: str, headers: dict[str, str], body: bytes) -> Webhook
     if event == "ping":
         return WebhookResult(200, "pong")
     try:
-        payload: dict[str, Any] = json.loads(body)
-    except ValueError:
-        return WebhookResult(400, "body is not JSON")
-    pull = payload.get("pull_request") or (payload.get("issue") or {}).get("pull_request")
-    head = ((payload.get("pull_request") or {}).get("head") or {}).get("ref", "")
+        payload = parse_model(GithubPayload, body)
+    except BadInputError as exc:
+        return WebhookResult(400, str(exc))
     if event == "issue_comment":
-        return _issue_comment(payload, delivery) if pull else WebhookResult(202, "not a PR")
-    if not head.startswith(BRANCH_PREFIX):
+        if payload.issue is None or payload.issue.pull_request is None:
+            return WebhookResult(202, "not a PR")
+        return _issue_comment(payload, delivery)
+    pull = payload.pull_request
+    head = pull.head.ref if pull is not None else ""
+    if pull is None or not head.startswith(BRANCH_PREFIX):
         return WebhookResult(202, "not a fixloop pull request")
     investigation_id = head.removeprefix(BRANCH_PREFIX)
     try:
         inv = stores().investigations.get(investigation_id)
     except InvestigationNotFound:
         return WebhookResult(202, f"no investigation {investigation_id}")
-    action = payload.get("action")
-    sender = (payload.get("sender") or {}).get("login", "someone")
-    number = payload["pull_request"].get("number")
-    if event == "pull_request" and action == "closed":
-        merged = bool(payload["pull_request"].get("merged"))
+    if event == "pull_request" and payload.action == "closed":
+        merged = bool(pull.merged)
         status: Status = "fixed" if merged else "rejected"
         verb = "merged" if merged else "closed without merging"
         stores().investigations.transition(
             investigation_id,
             ("delivered", "running", "blocked"),
             status,
-            f"pull request #{number} {verb} by {sender}",
+            f"pull request #{pull.number} {verb} by {payload.sender.login}",
         )
         return WebhookResult(200, status)
-    text = _feedback(event, action, payload)
-    if text is None:
-        return WebhookResult(202, f"{event}/{action} needs nothing")
+    feedback = _feedback(event, payload, pull)
+    if feedback is None:
+        return WebhookResult(202, f"{event}/{payload.action} needs nothing")
+    text, author, association, sent_at = feedback
+    refusal = _untrusted_author(author, association)
+    if refusal:
+        return refusal
+    if not delivery:
+        where = f"{payload.repository.full_name}#{pull.number}"
+        delivery = content_delivery_id(
+            "github", author=author, text=text, sent_at=sent_at, where=where
+        )
     posted = post_message(
-        inv.investigation_id, text=text, author=sender, channel="github", delivery_id=delivery
+        inv.investigation_id, text=text, author=author, channel="github", delivery_id=delivery
     )
     return _answer(posted)
+
+
+def _untrusted_author(author: str, association: str) -> WebhookResult | None:
+    """A 202 for a comment whose author is not trusted (``author_association`` not in
+    ``FIXLOOP_GITHUB_TRUSTED_ASSOCIATIONS``): acknowledged, logged, not stored."""
+    trusted = {a.upper() for a in id_list(get_settings().github_trusted_associations)}
+    if association.upper() in trusted:
+        return None
+    logger.warning("github comment refused", extra={"author": author, "association": association})
+    return WebhookResult(
+        202, f"{author} ({association or 'no association'}) may not instruct fixloop: ignored"
+    )
 
 
 def _answer(posted: Posted) -> WebhookResult:
@@ -107,41 +198,62 @@ def _answer(posted: Posted) -> WebhookResult:
     return WebhookResult(202, f"investigation is {posted.status}: message not taken")
 
 
-def _feedback(event: str, action: Any, payload: dict[str, Any]) -> str | None:
-    number = payload["pull_request"].get("number")
-    if event == "pull_request_review" and action == "submitted":
-        review = payload.get("review") or {}
-        state = str(review.get("state", "")).lower()
-        if state == "approved" and not review.get("body"):
+def _feedback(
+    event: str, payload: GithubPayload, pull: _PullRequest
+) -> tuple[str, str, str, str] | None:
+    """(text, author, author_association, sent at) of a review or review comment; None
+    for anything else."""
+    number = pull.number
+    if event == "pull_request_review" and payload.action == "submitted" and payload.review:
+        review = payload.review
+        state = review.state.lower()
+        if state == "approved" and not review.body:
             return None
         verdict = {"changes_requested": "requested changes", "approved": "approved"}.get(
             state, "commented"
         )
-        return f"Review of pull request #{number} ({verdict}): {review.get('body') or ''}".strip()
-    if event == "pull_request_review_comment" and action == "created":
-        comment = payload.get("comment") or {}
-        where = f"{comment.get('path')}:{comment.get('line') or comment.get('original_line')}"
-        return f"Review comment on pull request #{number} at {where}: {comment.get('body', '')}"
+        text = f"Review of pull request #{number} ({verdict}): {review.body or ''}".strip()
+        sent = review.submitted_at or str(review.id or "")
+        return text, review.user.login, review.author_association, sent
+    if event == "pull_request_review_comment" and payload.action == "created" and payload.comment:
+        comment = payload.comment
+        where = f"{comment.path}:{comment.line or comment.original_line}"
+        text = f"Review comment on pull request #{number} at {where}: {comment.body or ''}"
+        sent = comment.created_at or str(comment.id or "")
+        return text, comment.user.login, comment.author_association, sent
     return None
 
 
-def _issue_comment(payload: dict[str, Any], delivery: str) -> WebhookResult:
+def _issue_comment(payload: GithubPayload, delivery: str) -> WebhookResult:
     """A conversation comment on a pull request: the branch is not in the payload, so find
     the investigation by the pull request recorded on it. (A scan: fine for the investigations
     one deployment holds; the listing index of the channels work replaces it.)"""
-    if payload.get("action") != "created":
+    if payload.action != "created" or payload.comment is None or payload.issue is None:
         return WebhookResult(202, "comment not created")
-    number = (payload.get("issue") or {}).get("number")
-    repo = (payload.get("repository") or {}).get("full_name", "")
+    number = payload.issue.number
+    repo = payload.repository.full_name
     for inv in stores().investigations.list(limit=500):
         pr = inv.pull_request
         if pr is not None and pr.number == number and inv.github_repo == repo:
-            comment = payload.get("comment") or {}
+            comment = payload.comment
+            author = comment.user.login
+            refusal = _untrusted_author(author, comment.author_association)
+            if refusal:
+                return refusal
+            text = f"Comment on pull request #{number}: {comment.body or ''}"
+            if not delivery:
+                delivery = content_delivery_id(
+                    "github",
+                    author=author,
+                    text=text,
+                    sent_at=comment.created_at or str(comment.id or ""),
+                    where=f"{repo}#{number}",
+                )
             return _answer(
                 post_message(
                     inv.investigation_id,
-                    text=f"Comment on pull request #{number}: {comment.get('body', '')}",
-                    author=(comment.get("user") or {}).get("login", "someone"),
+                    text=text,
+                    author=author,
                     channel="github",
                     delivery_id=delivery,
                 )

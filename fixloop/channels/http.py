@@ -22,14 +22,15 @@ class BodyTooLarge(FixloopError):
     raised across a Lambda boundary to the state machine."""
 
 
-def request_body(event: APIGatewayProxyEvent) -> bytes:
+def request_body(event: APIGatewayProxyEvent, *, limit: int | None = None) -> bytes:
     """The body exactly as the sender sent it (signatures cover these bytes), refused when
-    it is over ``max_message_bytes``: by its declared length before it is decoded, and by
-    its decoded length."""
-    limit = get_settings().max_message_bytes
+    it is over ``limit`` (default ``max_message_bytes``): by its declared length before it
+    is decoded, and by its decoded length."""
+    limit = limit or get_settings().max_message_bytes
     declared = {k.lower(): v for k, v in (event.headers or {}).items()}.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(f"body is {int(declared)} bytes; the limit is {limit}")
+    numeric = declared.isascii() and declared.isdigit()
+    if numeric and (len(declared) > 15 or int(declared) > limit):
+        raise BodyTooLarge(f"body is {declared[:16]} bytes; the limit is {limit}")
     raw = event.body or ""
     # base64 takes 4 characters per 3 bytes: a longer text cannot decode to the limit.
     if len(raw) > (limit + 2) // 3 * 4 + 4:

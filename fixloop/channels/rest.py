@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from fixloop.conversation.inbox import post_message
 from fixloop.domain import EVENT_ADAPTER
+from fixloop.domain.payloads import first_problem
 from fixloop.store import InvestigationNotFound, stores
 
 MAX_PAGE = 200
@@ -21,7 +22,13 @@ class MessageIn(BaseModel):
     """The caller's id for this message: a retry with the same id is stored once."""
 
 
+MAX_POSITION_CHARS = 200
+"""Positions are short (``t000004.2.001``); a longer ``after`` is not one."""
+
+
 def read(investigation_id: str, *, after: str | None, limit: int) -> tuple[int, dict[str, Any]]:
+    if after is not None and len(after) > MAX_POSITION_CHARS:
+        return 400, {"message": f"after: not a position (over {MAX_POSITION_CHARS} characters)"}
     try:
         inv = stores().investigations.get(investigation_id)
     except InvestigationNotFound:
@@ -47,9 +54,7 @@ def post(
     try:
         message = MessageIn.model_validate_json(body)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        return 400, {"message": f"invalid message: {where}: {first['msg']}"}
+        return 400, {"message": f"invalid message: {first_problem(exc)}"}
     try:
         posted = post_message(
             investigation_id,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fixloop.cli import commands
 from fixloop.errors import FixloopError
+from fixloop.process import Terminated, make_not_dumpable, stop_on_sigterm
 
 __all__ = ["main"]
 
@@ -15,6 +16,11 @@ __all__ = ["main"]
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    # The CLI holds the user's keys (a model API key, GITHUB_TOKEN) and, on the embedded
+    # runtime, its AWS: nothing else the user runs may read them from /proc. Ctrl-C and
+    # SIGTERM both unwind, so the runtime stops its sandboxes and their commands.
+    make_not_dumpable()
+    stop_on_sigterm()
     try:
         return int(args.func(args))
     except FixloopError as exc:
@@ -23,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fixloop: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("fixloop: stopped", file=sys.stderr)
+        return Terminated.exit_code
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -99,7 +108,11 @@ def _parser() -> argparse.ArgumentParser:
             "Serves POST /webhooks/{github,slack,linear}, POST /signals, GET "
             "/investigations/ID and POST /investigations/ID/messages with the real handlers, "
             "until interrupted. Signing secrets come from FIXLOOP_SLACK_SIGNING_SECRET, "
-            "FIXLOOP_LINEAR_WEBHOOK_SECRET and FIXLOOP_GITHUB_WEBHOOK_SECRET."
+            "FIXLOOP_LINEAR_WEBHOOK_SECRET and FIXLOOP_GITHUB_WEBHOOK_SECRET; Slack messages "
+            "are heard from FIXLOOP_SLACK_TEAM_ID and FIXLOOP_SLACK_APP_ID only (default: the "
+            "workspace and app of FIXLOOP_SLACK_BOT_TOKEN), Linear comments from "
+            "FIXLOOP_LINEAR_ORGANIZATION_ID only (default: the organization of "
+            "FIXLOOP_LINEAR_API_KEY)."
         ),
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback)")

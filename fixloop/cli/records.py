@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from fixloop.domain import EVENT_ADAPTER
-from fixloop.errors import NotFoundError
+from fixloop.domain.investigation import is_investigation_id
+from fixloop.domain.payloads import parse_json
+from fixloop.errors import BadInputError, NotFoundError
 from fixloop.store import StoredEvent
 
 
@@ -40,8 +42,17 @@ def save(summary: dict[str, Any], investigation: dict[str, Any], events: list[St
 
 
 def load(investigation_id: str) -> dict[str, Any]:
+    """The record of ``investigation_id``. Only an id of the shape fixloop makes is looked
+    up, so no argument can name a file outside the records' folder (``../../x``)."""
+    if not is_investigation_id(investigation_id):
+        shown = investigation_id[:80].encode("unicode_escape").decode("ascii")
+        raise BadInputError(
+            f"{shown!r} is not an investigation id (they look like inv-20261122093000-1a2b3c4d)"
+        )
     path = home() / "investigations" / f"{investigation_id}.json"
     if not path.is_file():
         raise NotFoundError(f"no record of investigation {investigation_id} in {path.parent}")
-    data: dict[str, Any] = json.loads(path.read_text())
+    data = parse_json(path.read_bytes(), what=f"the record {path}")
+    if not isinstance(data, dict):
+        raise BadInputError(f"the record {path} is not a record of fixloop's")
     return data

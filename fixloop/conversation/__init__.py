@@ -5,6 +5,7 @@ from fixloop.conversation.announcer import Announcer
 from fixloop.conversation.inbox import (
     REOPENABLE,
     Posted,
+    content_delivery_id,
     drain,
     is_approval,
     message_position,
@@ -21,6 +22,7 @@ __all__ = [
     "Posted",
     "WaitTask",
     "awaited",
+    "content_delivery_id",
     "drain",
     "is_approval",
     "message_position",

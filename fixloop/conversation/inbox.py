@@ -20,7 +20,9 @@ message that lands while the loop stops is seen by one side or the other, never 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Literal
 
@@ -68,7 +70,9 @@ def post_message(
 
     Raises :class:`fixloop.store.InvestigationNotFound` for an unknown id. A message for a
     closed investigation is not stored (``closed``); a delivery seen before is not stored
-    again (``duplicate``). ``wake=False`` (fixloop's own notices, e.g. a recurrence) only
+    again (``duplicate``); an empty ``delivery_id`` gets a fresh one (the channel had none,
+    nor anything to derive one from, :func:`content_delivery_id`): the message is stored,
+    never taken for another. ``wake=False`` (fixloop's own notices, e.g. a recurrence) only
     stores it: it neither answers a question nor wakes a stopped investigation, and is read
     whenever the loop next runs.
     """
@@ -76,6 +80,9 @@ def post_message(
     inv = st.investigations.get(investigation_id)
     if not _accepts(inv):
         return Posted("closed", status=inv.status)
+    if not delivery_id:
+        # Never deduplicate against another message that had no id either.
+        delivery_id = f"fresh-{uuid.uuid4().hex}"
     message = st.inbox.add(
         investigation_id, channel=channel, delivery_id=delivery_id, author=author, text=text
     )
@@ -91,6 +98,17 @@ def post_message(
     if not _accepts(inv) and st.inbox.retract(message):
         return Posted("closed", status=inv.status)
     return Posted("accepted", message.sequence, status=inv.status)
+
+
+def content_delivery_id(
+    channel: str, *, author: str, text: str, sent_at: str, where: str = ""
+) -> str:
+    """A delivery id for a message its channel sent without one, derived from what it is:
+    its channel and place (thread, issue, pull request), author, send time and text. A
+    redelivery of the same message gets the same id (stored once); two different messages,
+    even with the same text, differ in time or place."""
+    identity = json.dumps([channel, where, author, sent_at, text], ensure_ascii=False)
+    return "content-" + hashlib.sha256(identity.encode()).hexdigest()[:40]
 
 
 def _accepts(inv: Investigation) -> bool:

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from fixloop.config import get_settings
 from fixloop.conversation.announcer import Announcer
 from fixloop.conversation.inbox import resume_waiting, wake_if_pending
+from fixloop.domain import clean_title
 from fixloop.domain.events import (
     PHASE_TOOLS,
     AssistantMessage,
@@ -81,7 +82,8 @@ def open_wait(task: WaitTask, *, announce: Announcer) -> dict[str, object]:
     approval = task.kind == "approve"
     if approval:
         args = {
-            "question": f"Open the pull request “{args.get('title', '')}”? Reply “approve” to "
+            "question": f"Open the pull request “{clean_title(str(args.get('title', '')))}”? "
+            "Reply “approve” to "
             "open it, or say what to change.",
             "options": ["approve"],
         }

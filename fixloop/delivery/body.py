@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from fixloop.domain import Investigation, Signal, ToolResult
+from fixloop.domain import Investigation, Signal, ToolResult, clean_title
 from fixloop.store import StoredEvent
 
 MAX_LOG_EVENTS = 2
@@ -50,7 +50,8 @@ def compose_body(
 def _evidence(signal: Signal) -> list[str]:
     region = signal.region or "us-east-1"
     console = f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
-    lines = [f"- **Signal**: {signal.title} (first seen {signal.occurred_at.isoformat()})"]
+    seen = signal.occurred_at.isoformat()
+    lines = [f"- **Signal**: {clean_title(signal.title)} (first seen {seen})"]
     if signal.kind == "alarm":
         lines.append(f"- [Alarm {signal.source}]({console}#alarmsV2:alarm/{quote(signal.source)})")
     else:

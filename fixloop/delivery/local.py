@@ -3,13 +3,12 @@ pull request recorded beside it (``.git/fixloop/pull-requests/<number>.json``).
 
 Used by the embedded runtime unless GitHub is configured. The user's working tree, index
 and current branch are never touched: the commit is built with git plumbing on a temporary
-index and the branch ref is moved with ``update-ref``.
+index and the branch ref is moved with ``update-ref``. git runs as fixloop's own
+(:mod:`fixloop.sandbox.git`): nothing in the repository's configuration runs.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from pydantic import BaseModel
 
 from fixloop.delivery.protocol import DeliveryError, PullRequestDraft
 from fixloop.domain import PullRequestRef
+from fixloop.sandbox.git import Git
 
 
 class LocalPullRequest(BaseModel):
@@ -97,7 +97,7 @@ class LocalGitCodeHost:
                 f"commit {draft.base_commit[:12]} is not in {self.repo}: was the history rewritten?"
             )
         with tempfile.TemporaryDirectory(prefix="fixloop-deliver-") as tmp:
-            env = {**os.environ, "GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
             self._git("read-tree", draft.base_commit, env=env)
             if draft.patch:
                 patch = Path(tmp) / "change.patch"
@@ -114,7 +114,6 @@ class LocalGitCodeHost:
         parent = current or draft.base_commit
         date = draft.authored_at.isoformat()
         env = {
-            **os.environ,
             "GIT_AUTHOR_NAME": draft.author_name,
             "GIT_AUTHOR_EMAIL": draft.author_email,
             "GIT_AUTHOR_DATE": date,
@@ -134,13 +133,8 @@ class LocalGitCodeHost:
         return max((pr.number for pr in self.pulls()), default=0) + 1
 
     def _git(self, *args: str, env: dict[str, str] | None = None, check: bool = True) -> str:
-        proc = subprocess.run(
-            ["git", "-C", str(self.repo), *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-        )
+        proc = Git(self.repo, workspace=False).run(list(args), env=env)
         if check and proc.returncode != 0:
-            raise DeliveryError(f"git {args[0]} failed in {self.repo}: {proc.stderr.strip()}")
-        return proc.stdout
+            reason = proc.stderr.decode("utf-8", "replace").strip()
+            raise DeliveryError(f"git {args[0]} failed in {self.repo}: {reason}")
+        return proc.stdout.decode("utf-8", "replace")

@@ -8,10 +8,36 @@ from fixloop.config import get_settings
 from fixloop.delivery.body import compose_body
 from fixloop.delivery.hosts import code_host_for
 from fixloop.delivery.protocol import DeliveryError, PullRequestDraft, branch_for
-from fixloop.domain import Investigation, PullRequestRef, SignalReceived
+from fixloop.domain import Investigation, PullRequestRef, SignalReceived, clean_title
 from fixloop.domain.events import signal_position
+from fixloop.sandbox.changes import describe_omitted
 from fixloop.sandbox.snapshots import SnapshotStore
+from fixloop.sandbox.workspace import Snapshot
 from fixloop.store import stores
+
+__all__ = ["deliver_fix", "undeliverable"]
+
+MAX_PULL_REQUEST_TITLE = 120
+"""The model writes the title after reading untrusted text: it goes through
+:func:`~fixloop.domain.clean_title` like every title fixloop shows."""
+
+
+def undeliverable(investigation_id: str) -> str | None:
+    """Why the workspace's change cannot become a pull request as it stands (files the
+    snapshot left out: a 30 MB binary, a generated dump), for the model to fix; None if it
+    can. Read from the latest snapshot, so asking again gives the same answer."""
+    st = stores()
+    return _refusal(SnapshotStore(st.blobs).load(investigation_id))
+
+
+def _refusal(snapshot: Snapshot | None) -> str | None:
+    if snapshot is None or not snapshot.omitted:
+        return None
+    return (
+        "open_pull_request refused: the workspace has files a pull request does not carry "
+        f"(they are left out of the change):\n{describe_omitted(snapshot.omitted)}\n"
+        "Then call open_pull_request again."
+    )
 
 
 def deliver_fix(
@@ -21,7 +47,10 @@ def deliver_fix(
     turn's time) fixes the commit's dates, so a retry writes the very same commit."""
     st = stores()
     inv_id = investigation.investigation_id
-    snapshot = SnapshotStore(st.blobs, st.sandboxes).load(inv_id)
+    snapshot = SnapshotStore(st.blobs).load(inv_id)
+    refusal = _refusal(snapshot)
+    if refusal is not None:
+        raise DeliveryError(refusal)
     if snapshot is None or not snapshot.files:
         raise DeliveryError(
             "open_pull_request was called but the workspace has no change against "
@@ -30,6 +59,7 @@ def deliver_fix(
     signal = st.events.get(inv_id, signal_position())
     assert isinstance(signal, SignalReceived)
     events = list(st.events.read(inv_id))
+    title = clean_title(title, MAX_PULL_REQUEST_TITLE)
     draft = PullRequestDraft(
         investigation_id=inv_id,
         base_commit=snapshot.base_commit,

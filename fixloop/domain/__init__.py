@@ -25,6 +25,7 @@ from fixloop.domain.investigation import (
     new_investigation_id,
 )
 from fixloop.domain.signal import LogLine, Signal, load_signal, parse_signal
+from fixloop.domain.titles import clean_title
 
 __all__ = [
     "EVENT_ADAPTER",
@@ -47,6 +48,7 @@ __all__ = [
     "ToolResultsCleared",
     "ToolTask",
     "UserMessage",
+    "clean_title",
     "execution_name",
     "load_signal",
     "new_investigation_id",

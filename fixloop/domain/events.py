@@ -123,6 +123,9 @@ class ToolResult(_Event):
     content: str
     is_error: bool = False
     duration_ms: int = 0
+    by_fixloop: bool = False
+    """Written by fixloop itself (a call that was not run, and why), not a tool's output:
+    the prompt shows it as fixloop's note, not as untrusted data."""
 
 
 class CompactionSummary(_Event):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from datetime import datetime
 from typing import Any, Literal
@@ -95,6 +96,24 @@ class Investigation(BaseModel):
         return self.status not in TERMINAL_STATUSES
 
 
+INVESTIGATION_ID = re.compile(r"inv-[0-9]{14}-[0-9a-f]{8}")
+"""The shape :func:`new_investigation_id` makes."""
+_PLAUSIBLE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+
+
+def is_investigation_id(value: str) -> bool:
+    """Whether ``value`` has the shape of an id fixloop makes (``inv-YYYYMMDDHHMMSS-<8 hex>``);
+    what a file name or a path built from an id must check first."""
+    return INVESTIGATION_ID.fullmatch(value) is not None
+
+
+def plausible_id(value: str) -> bool:
+    """Whether ``value`` could be an investigation's key at all (at most 128 letters, digits,
+    ``_.:-``; no ``..``): anything else is not looked up, and so never reaches a table as a
+    key it would refuse."""
+    return _PLAUSIBLE_ID.fullmatch(value) is not None and ".." not in value
+
+
 def new_investigation_id(now: datetime | None = None) -> str:
     """A sortable, unguessable id: ``inv-YYYYMMDDHHMMSS-<8 hex>``."""
     stamp = (now or utcnow()).strftime("%Y%m%d%H%M%S")
@@ -163,3 +182,6 @@ class ToolTask(BaseModel):
     tool_use_id: str
     error: dict[str, Any] | None = None
     """Set when the Run Tool task failed after its retries (Record Tool Failure)."""
+    sandbox: dict[str, Any] | None = None
+    """Set when the sandbox answered the call (Record Sandbox Result): its result is in the
+    blob bucket at the key the call's position gives."""

@@ -23,10 +23,15 @@ from aws_lambda_powertools.utilities.parser.models import (
 )
 from pydantic import BaseModel, Field, ValidationError
 
-from fixloop.errors import SignalError
+from fixloop.domain.payloads import parse_json
+from fixloop.domain.titles import clean_title
+from fixloop.errors import BadInputError, SignalError
 
 ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"
 MAX_SIGNAL_LOG_LINES = 200
+MAX_SIGNAL_FILE_BYTES = 10 * 1024 * 1024
+"""A signal file larger than this is refused unread (a CloudWatch Logs delivery is at most
+about 1 MB, an alarm event a few KB)."""
 
 
 class AlarmState(BaseModel):
@@ -62,7 +67,17 @@ class Signal(BaseModel):
     log_lines: list[LogLine] = Field(default_factory=list)
 
     def render(self) -> str:
-        """The signal as the model first reads it."""
+        """The signal in full (``get_signal`` pages it; the prompt holds a bounded view of
+        it, :func:`fixloop.domain.signal_view.prompt_section`)."""
+        lines = self.header_lines()
+        if self.log_lines:
+            lines.append(f"Log lines ({len(self.log_lines)}):")
+            lines.extend(f"[{ln.timestamp.isoformat()}] {ln.message}" for ln in self.log_lines)
+        return "\n".join(lines)
+
+    def header_lines(self, value_chars: int | None = None) -> list[str]:
+        """What the signal says besides its log lines; each detail's value cut to
+        ``value_chars`` (head and tail kept) when given."""
         lines = [
             f"Signal: {self.title}",
             f"Kind: {self.kind}; source: {self.source}; at {self.occurred_at.isoformat()}",
@@ -70,7 +85,8 @@ class Signal(BaseModel):
         if self.account or self.region:
             lines.append(f"Account: {self.account or '?'}; region: {self.region or '?'}")
         for key, value in self.details.items():
-            lines.append(f"{key}: {value}")
+            text = str(value)
+            lines.append(f"{key}: {cut_middle(text, value_chars) if value_chars else text}")
         if self.log_lines:
             first = min(ln.timestamp for ln in self.log_lines)
             latest = max(ln.timestamp for ln in self.log_lines)
@@ -78,9 +94,19 @@ class Signal(BaseModel):
                 f"Occurrences: {len(self.log_lines)} in this signal, first at "
                 f"{first.isoformat()}, latest at {latest.isoformat()}"
             )
-            lines.append(f"Log lines ({len(self.log_lines)}):")
-            lines.extend(f"[{ln.timestamp.isoformat()}] {ln.message}" for ln in self.log_lines)
-        return "\n".join(lines)
+        return lines
+
+
+def cut_middle(text: str, limit: int) -> str:
+    """``text`` cut to about ``limit`` characters, its head and tail kept and the cut said
+    (a stack trace's end matters as much as its start)."""
+    if len(text) <= limit:
+        return text
+    marker = " [... {cut:,} characters cut ...] "
+    room = max(limit - len(marker.format(cut=len(text))), 2)
+    head = room * 2 // 3
+    tail = room - head
+    return text[:head] + marker.format(cut=len(text) - head - tail) + text[len(text) - tail :]
 
 
 def parse_signal(payload: Any) -> Signal:
@@ -108,19 +134,20 @@ def parse_signal(payload: Any) -> Signal:
     )
 
 
-def load_signal(path: Path) -> Signal:
-    """Read and parse a signal file."""
+def load_signal(path: Path, *, max_bytes: int = MAX_SIGNAL_FILE_BYTES) -> Signal:
+    """Read and parse a signal file: at most ``max_bytes`` are read, so an oversized file is
+    refused before anything is parsed."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(max_bytes + 1)
     except OSError as exc:
         raise SignalError(f"cannot read signal file {path}: {exc.strerror}") from exc
+    if len(raw) > max_bytes:
+        raise SignalError(f"signal file {path} is over {max_bytes:,} bytes: not a signal")
     try:
-        payload = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SignalError(
-            f"signal file {path} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
-            f"{exc.msg})"
-        ) from exc
+        payload = parse_json(raw, what=f"signal file {path}")
+    except BadInputError as exc:
+        raise SignalError(str(exc)) from exc
     try:
         return parse_signal(payload)
     except SignalError as exc:
@@ -146,7 +173,7 @@ def _from_alarm(payload: dict[str, Any]) -> Signal:
     return Signal(
         kind="alarm",
         source=detail.alarmName,
-        title=f"Alarm {detail.alarmName} is in ALARM",
+        title=clean_title(f"Alarm {detail.alarmName} is in ALARM"),
         occurred_at=detail.state.timestamp or event.time,
         account=event.account,
         region=event.region,
@@ -167,7 +194,7 @@ def _from_logs(decoded: CloudWatchLogsDecode) -> Signal:
     return Signal(
         kind="log_errors",
         source=decoded.logGroup,
-        title=f"Errors in {decoded.logGroup}: {first_line[:160]}",
+        title=clean_title(f"Errors in {decoded.logGroup}: {first_line}"),
         occurred_at=lines[0].timestamp,
         account=decoded.owner,
         details={

@@ -17,7 +17,7 @@ from aws_lambda_powertools import Logger
 
 from fixloop.config import get_settings
 from fixloop.conversation import post_message
-from fixloop.domain import LogLine, Signal, new_investigation_id
+from fixloop.domain import LogLine, Signal, clean_title, new_investigation_id
 from fixloop.domain.signal import utcnow
 from fixloop.errors import TransientError
 from fixloop.intake.start import start_investigation
@@ -76,7 +76,7 @@ def split_signal(signal: Signal) -> list[tuple[str, int, Signal]]:
         ]
         narrowed = signal.model_copy(
             update={
-                "title": f"{head.splitlines()[0][:160] if head else 'Errors'} in {signal.source}",
+                "title": clean_title(f"{clean_title(head or 'Errors', 90)} in {signal.source}"),
                 "occurred_at": lines[0].timestamp,
                 "log_lines": lines,
                 "details": {**signal.details, "events": len(members)},

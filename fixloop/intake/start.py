@@ -13,6 +13,7 @@ from fixloop.domain import (
     LoopState,
     Signal,
     SignalReceived,
+    clean_title,
     execution_name,
     new_investigation_id,
 )
@@ -47,7 +48,7 @@ def start_investigation(
         raise ConfigError("FIXLOOP_STATE_MACHINE_ARN is not set")
     inv = Investigation(
         investigation_id=investigation_id or new_investigation_id(),
-        title=signal.title,
+        title=clean_title(signal.title),
         repo=repo,
         commit=commit,
         github_repo=github_repo,

@@ -3,7 +3,8 @@
 Tools: ``list_investigations``, ``read_investigation`` (summary and events after a position),
 ``post_message``, ``answer_question`` and ``approve``. Every request must carry
 ``Authorization: Bearer <token>``, checked by the same verifier as the WebSocket's
-``$connect`` (a Cognito JWT in AWS, the printed token locally).
+``$connect`` (a Cognito JWT in AWS, the printed token locally), and a body within
+``FIXLOOP_MAX_MESSAGE_BYTES`` (413 above, unread).
 
 The app is stateless (``stateless_http``, JSON responses): any instance can answer any
 request, which is what a Lambda behind API Gateway needs; locally it is mounted on the live
@@ -22,7 +23,9 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from fixloop.config import get_settings
 from fixloop.live.auth import Unauthorized, verifier
+from fixloop.live.bodies import BodyLimit
 from fixloop.live.inbox import send_to_investigation
 from fixloop.live.views import investigation_summaries, read_investigation
 
@@ -127,4 +130,6 @@ def mcp_app(
         # without one, and behind API Gateway the host is not known in advance.
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
     )
-    return BearerAuth(app), server.session_manager.run
+    # The token is checked first (a stranger's body is never read), then the body's size.
+    limited = BodyLimit(app, lambda: get_settings().max_message_bytes)
+    return BearerAuth(limited), server.session_manager.run

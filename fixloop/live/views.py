@@ -8,9 +8,14 @@ from typing import Any
 from fixloop.domain import Investigation
 from fixloop.domain.describe import describe
 from fixloop.domain.events import AssistantMessage, StreamChunk
+from fixloop.errors import BadInputError
 from fixloop.store import StoredEvent, stores
 
 __all__ = ["event_text", "investigation_summaries", "read_investigation"]
+
+MAX_POSITION_CHARS = 200
+"""Positions are short (``t000004.2.001``); a longer ``after`` is not one (and a sort key
+over 1 KB is refused by DynamoDB)."""
 
 
 def investigation_summaries(limit: int = 50) -> list[dict[str, Any]]:
@@ -27,6 +32,8 @@ def read_investigation(
     """The investigation's record and up to ``limit`` events after ``after`` as text lines
     (stream chunks left out: the final messages hold the same words); ``next_after`` is where
     to continue."""
+    if after is not None and len(after) > MAX_POSITION_CHARS:
+        raise BadInputError(f"after: not a position (over {MAX_POSITION_CHARS} characters)")
     st = stores()
     inv = st.investigations.get(investigation_id)
     events: list[dict[str, Any]] = []

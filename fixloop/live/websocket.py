@@ -19,6 +19,8 @@ from pydantic import ValidationError
 
 from fixloop import aws
 from fixloop.config import get_settings
+from fixloop.domain.payloads import first_problem, parse_json
+from fixloop.errors import BadInputError
 from fixloop.live.connections import ConnectionStore
 from fixloop.live.gateway import Gateway, gateway
 from fixloop.live.inbox import send_to_investigation
@@ -52,7 +54,7 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
         return _OK
     gw = gateway(ctx)
     try:
-        body = json.loads(event.get("body") or "{}")
+        body = parse_json(str(event.get("body") or "{}"), what="message")
         if route == "subscribe":
             _subscribe(gw, connection_id, SubscribeRequest.model_validate(body))
         elif route == "send":
@@ -64,8 +66,10 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
             )
         else:
             _error(gw, connection_id, "unknown action: use subscribe, send or list")
-    except (ValueError, ValidationError) as exc:
+    except BadInputError as exc:
         _error(gw, connection_id, f"bad request: {exc}")
+    except ValidationError as exc:
+        _error(gw, connection_id, f"bad request: {first_problem(exc)}")
     except InvestigationNotFound as exc:
         _error(gw, connection_id, f"no investigation {exc}")
     return _OK

@@ -28,6 +28,7 @@ import json
 from typing import Any, Literal
 
 __all__ = [
+    "CHARS_PER_TOKEN",
     "MAX_BREAKPOINTS",
     "CacheTTL",
     "estimate_tokens",

@@ -4,7 +4,8 @@ for the real handler in ``functions/<name>/``, and its answer the HTTP response.
 The event carries what API Gateway's Lambda proxy integration sends: the raw body (base64
 when it is not UTF-8 text), single- and multi-value headers and query parameters, the path
 parameters of the resource, and a request context with a fresh request id. Routes that are
-IAM-authorized in AWS are open here: the server listens on loopback only.
+IAM-authorized in AWS are open here: the server listens on loopback only. Bodies are read
+within API Gateway's 10 MB (413 above, by ``Content-Length`` before reading any of it).
 
 Handlers run one at a time, as in one Lambda execution environment: Powertools' resolvers
 keep the current event and context on a class shared by every resolver of the process, so
@@ -25,11 +26,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from fixloop.live.bodies import BodyTooLong, read_body, too_long
 from fixloop.local.handlers import FUNCTIONS_DIR, Handler, LocalLambdaContext, load_module
 
 __all__ = ["API_ROUTES", "ApiRoute", "gateway_routes", "proxy_event"]
 
 LOCAL_FUNCTION_PREFIX = "fixloop"
+API_GATEWAY_MAX_BODY = 10 * 1024 * 1024
+"""API Gateway's REST payload limit: larger requests never reach a handler (413). The handlers
+apply their own, smaller limits (``FIXLOOP_MAX_MESSAGE_BYTES``)."""
 _ONE_AT_A_TIME = threading.Lock()
 
 
@@ -94,7 +99,11 @@ def proxy_event(route: ApiRoute, request: Request, body: bytes) -> dict[str, Any
 
 def _endpoint(route: ApiRoute, handler: Handler) -> Any:
     async def endpoint(request: Request) -> Response:
-        event = proxy_event(route, request, await request.body())
+        try:
+            body = await read_body(request, API_GATEWAY_MAX_BODY)
+        except BodyTooLong as exc:
+            return too_long(exc)
+        event = proxy_event(route, request, body)
         context = LocalLambdaContext(f"{LOCAL_FUNCTION_PREFIX}-{route.function}")
         answer: dict[str, Any] = await run_in_threadpool(_invoke, handler, event, context)
         raw = answer.get("body") or ""

@@ -44,10 +44,13 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from fixloop import aws
 from fixloop.config import get_settings
+from fixloop.domain.payloads import parse_json
+from fixloop.errors import BadInputError
 from fixloop.live import gateway as live_gateway
 from fixloop.live.auth import verifier
+from fixloop.live.bodies import BodyTooLong, read_body, too_long
 from fixloop.local.handlers import PROJECT_ROOT, Handler, LocalLambdaContext, load_module
-from fixloop.local.server import LocalServer
+from fixloop.local.server import WEBSOCKET_MAX_BYTES, LocalServer
 
 __all__ = ["LiveServer", "LocalWebSocketApi", "StreamPump", "live_routes", "provision"]
 
@@ -122,10 +125,15 @@ class LocalWebSocketApi:
         self._send_locks[connection_id] = asyncio.Lock()
         try:
             while True:
-                text = await websocket.receive_text()
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                text = message.get("text")
+                if text is None:  # a binary frame: API Gateway cannot route it on its action
+                    text = (message.get("bytes") or b"").decode("utf-8", "replace")
                 try:
-                    action = json.loads(text).get("action")
-                except (ValueError, AttributeError):
+                    action = parse_json(text, what="message").get("action")
+                except (BadInputError, AttributeError):
                     action = None
                 route = action if action in ROUTES else "$default"
                 event = {
@@ -152,7 +160,12 @@ class LocalWebSocketApi:
         if request.method == "DELETE":
             await websocket.close()
             return Response(status_code=204)
-        data = (await request.body()).decode()
+        try:
+            data = (await read_body(request, WEBSOCKET_MAX_BYTES)).decode()
+        except BodyTooLong as exc:
+            return too_long(exc)
+        except UnicodeDecodeError:
+            return JSONResponse({"message": "Data must be UTF-8 text"}, status_code=400)
         try:
             async with self._send_locks[connection_id]:
                 await websocket.send_text(data)

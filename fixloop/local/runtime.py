@@ -12,6 +12,8 @@ import io
 import json
 import logging
 import os
+import secrets
+import string
 import threading
 import zipfile
 from typing import Any, Self
@@ -44,6 +46,10 @@ class EmbeddedRuntime:
         self._server: Any = None
         self._handlers: dict[str, Handler] = {}
         self.endpoint_url = ""
+        self.access_key_id = "AKIA" + "".join(
+            secrets.choice(string.ascii_uppercase + string.digits) for _ in range(16)
+        )
+        """The run's own credential: the only one its AWS answers."""
         self.state_machine_arn = ""
         self.invocations: dict[str, int] = {}
         self.sandboxes = LocalSandboxes()
@@ -71,9 +77,9 @@ class EmbeddedRuntime:
         os.environ.update(
             {
                 "AWS_ENDPOINT_URL": self.endpoint_url,
-                "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing",
-                "AWS_SESSION_TOKEN": "testing",
+                "AWS_ACCESS_KEY_ID": self.access_key_id,
+                "AWS_SECRET_ACCESS_KEY": secrets.token_urlsafe(30),
+                "AWS_SESSION_TOKEN": secrets.token_urlsafe(30),
                 "AWS_DEFAULT_REGION": REGION,
                 "AWS_REGION": REGION,
                 "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
@@ -93,11 +99,16 @@ class EmbeddedRuntime:
         patches.install(self._dispatch)
         self.sandboxes.install()
         patches.configure_server(self.endpoint_url)
+        # From here on the server answers only this run's key: not whatever else on the
+        # machine finds its port (a sandboxed command, another program).
+        patches.set_run_credential(self._server, self.access_key_id)
         self._handlers = load_handlers(PREFIX)
         self._provision()
 
     def stop(self) -> None:
         self.sandboxes.stop_all()
+        if self._server is not None:
+            patches.set_run_credential(self._server, "")
         if self._server is not None:
             patches.stop_serving(self.endpoint_url)
             self._server.stop()

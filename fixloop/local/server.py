@@ -16,7 +16,13 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
+from fixloop.errors import BadInputError
+
 __all__ = ["LocalServer"]
+
+WEBSOCKET_MAX_BYTES = 128 * 1024
+"""API Gateway WebSockets' message limit (its frames are 32 KB): a larger message closes the
+connection (1009), and the Management API refuses larger posts."""
 
 
 class LocalServer:
@@ -31,7 +37,12 @@ class LocalServer:
         # to the handlers as the WebSocket management endpoint).
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, port))
+        try:
+            self._socket.bind((host, port))
+        except (OSError, OverflowError) as exc:  # in use, not ours, or not a port at all
+            self._socket.close()
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise BadInputError(f"cannot listen on {host}:{port}: {why}") from exc
         bound_host, bound_port = self._socket.getsockname()[:2]
         self.url = f"http://{bound_host}:{bound_port}"
         self._config = uvicorn.Config(
@@ -41,6 +52,7 @@ class LocalServer:
             lifespan="off",
             access_log=False,
             ws="websockets-sansio",
+            ws_max_size=WEBSOCKET_MAX_BYTES,
         )
         self._server = uvicorn.Server(self._config)
         self._thread: threading.Thread | None = None

@@ -19,6 +19,7 @@ from fixloop.onboarding.models import (
     WatchedFunction,
     sanitise,
 )
+from fixloop.sandbox.git import Git
 
 __all__ = [
     "Tree",
@@ -69,18 +70,7 @@ GIT_TIMEOUT_S = 120
 
 
 def _git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
-    from fixloop.sandbox.workspace import clean_git_env
-
-    try:
-        proc = subprocess.run(
-            ["git", "-C", str(repo), *args],
-            capture_output=True,
-            env=clean_git_env(),
-            timeout=GIT_TIMEOUT_S,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise FixloopError(f"git {args[0]} timed out in {repo}") from exc
+    proc = Git(repo, workspace=False).run(list(args), timeout=GIT_TIMEOUT_S)
     if check and proc.returncode != 0:
         reason = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise FixloopError(f"git {args[0]} failed in {repo}: {reason[-1] if reason else '?'}")

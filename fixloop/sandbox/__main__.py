@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 from fixloop.errors import FixloopError
+from fixloop.process import Terminated, make_not_dumpable, stop_on_sigterm
+from fixloop.sandbox.server import SandboxServer
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,32 +18,25 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--workdir", type=Path, default=None)
+    serve.add_argument(
+        "--listen-fd",
+        type=int,
+        default=None,
+        help="serve on this inherited, already listening socket (the embedded runtime's)",
+    )
     args = parser.parse_args(argv)
-    _not_dumpable()
-    from fixloop.sandbox.server import SandboxServer
-
+    make_not_dumpable()  # its environment holds the task's credentials URI
+    stop_on_sigterm()  # StopTask: commands killed and the workspace removed on the way out
     try:
-        reason = SandboxServer(args.host, args.port, args.workdir).serve()
+        reason = SandboxServer(args.host, args.port, args.workdir, args.listen_fd).serve()
     except FixloopError as exc:
         print(f"fixloop sandbox: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Terminated:
+        print("fixloop sandbox: stopped (terminated)", file=sys.stderr)
+        return Terminated.exit_code
     print(f"fixloop sandbox: stopped ({reason})", file=sys.stderr)
     return 0
-
-
-def _not_dumpable() -> None:
-    """Make this process's /proc entries unreadable to the commands it runs.
-
-    Commands get an environment without AWS variables, but as the same user they could read
-    ``/proc/<this pid>/environ`` and find the task's credentials URI there. A non-dumpable
-    process's /proc files belong to root, so they cannot (Linux only; elsewhere a no-op).
-    """
-    if sys.platform != "linux":
-        return
-    import ctypes
-
-    pr_set_dumpable = 4
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_dumpable, 0, 0, 0, 0)
 
 
 if __name__ == "__main__":

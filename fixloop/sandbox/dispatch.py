@@ -1,101 +1,280 @@
-"""Dispatch Tool: hand a code tool call to the investigation's sandbox.
+"""Dispatch Tool: hand a code tool call to the investigation's sandbox (the trusted side).
 
-The Map item waits on a task token (``lambda:invoke.waitForTaskToken``); this step only
-finds a live sandbox (starting one if needed) and passes it the call and the token. The
-sandbox runs the call, writes the result to the log and answers the token. If the sandbox
-dies, its heartbeats stop, the task times out, and the retry lands here again: the dead
-sandbox is replaced and the new one restores the workspace from its S3 snapshot.
+The Map item waits on a task token (``lambda:invoke.waitForTaskToken``); this step finds a
+live sandbox (starting one if needed, heartbeating the task while it starts), gives it the
+call with everything the call needs (the tool and its input, the investigation's facts, the
+signal, pre-signed URLs for the result and the workspace snapshot) and returns. The sandbox
+runs the call, puts its result, and answers the token; the Map's next state records the
+result in the log. The sandbox itself writes no table.
+
+If the sandbox dies, its heartbeats stop, the task times out, and the retry lands here again:
+the dead sandbox is stopped and replaced, and the new one restores the workspace snapshot.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets
+import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
 from datetime import timedelta
+from functools import lru_cache
 
 from aws_lambda_powertools import Logger
+from pydantic import BaseModel
 
 from fixloop import aws
 from fixloop.config import get_settings
+from fixloop.credentials.repo_token import RepoTokenRequest
+from fixloop.domain import Investigation, Signal
+from fixloop.domain.events import SignalReceived, signal_position, tool_result_position
 from fixloop.domain.signal import utcnow
-from fixloop.errors import SandboxUnavailable
-from fixloop.sandbox.launcher import launch
-from fixloop.sandbox.protocol import SandboxCall
+from fixloop.errors import EventNotFound, SandboxUnavailable, TransientError
+from fixloop.sandbox.launcher import launch, stop_task, task_address
+from fixloop.sandbox.protocol import SandboxCall, WorkspaceSource, result_key, snapshot_key
 from fixloop.store import stores
-from fixloop.store.sandboxes import SandboxRecord, stale_after
+from fixloop.store.sandboxes import SandboxRecord
+from fixloop.tools.execution import find_call
+from fixloop.tools.results import has_result
+
+__all__ = ["DispatchTask", "dispatch_tool", "ensure_sandbox", "stop_sandbox"]
 
 logger = Logger(child=True)
 CONNECT_TIMEOUT_S = 5.0
 POLL_S = 0.2
+URL_SECONDS = 3 * 3600
+"""Pre-signed URLs outlive the longest call (2 h) with room to spare."""
+TOKEN_SECONDS = 45 * 60
+"""A clone token is reused this long (an installation token lives an hour)."""
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # sandboxes are private
 
 
-def dispatch_tool(call: SandboxCall) -> dict[str, object]:
+class DispatchTask(BaseModel):
+    """Run In Sandbox's input."""
+
+    task_token: str
+    investigation_id: str
+    turn: int
+    index: int
+    tool_use_id: str
+
+
+def dispatch_tool(task: DispatchTask) -> dict[str, object]:
     st = stores()
-    if st.events.get(call.investigation_id, call.key) is not None:
-        # A retry after the sandbox wrote the result but before the token was answered.
+    if has_result(task.investigation_id, task.turn, task.index):
+        # A retry after the result was recorded but before the token was answered.
         aws.client("stepfunctions").send_task_success(
-            taskToken=call.task_token, output=json.dumps({"tool_use_id": call.tool_use_id})
+            taskToken=task.task_token, output=json.dumps({"tool_use_id": task.tool_use_id})
         )
-        return {"tool_use_id": call.tool_use_id, "dispatched": False}
+        return {"tool_use_id": task.tool_use_id, "dispatched": False}
+    heartbeat = _Heartbeat(task.task_token)
+    call = _call(task)
     for _ in range(3):
-        record = ensure_sandbox(call.investigation_id)
+        record = ensure_sandbox(task.investigation_id, heartbeat=heartbeat)
         try:
-            _post(record.endpoint, call)
+            _post(record, call)
         except OSError as exc:
             logger.warning(
                 "sandbox unreachable; replacing it",
                 extra={"sandbox_id": record.sandbox_id, "error": str(exc)},
             )
-            st.sandboxes.update(call.investigation_id, record.sandbox_id, status="lost")
+            st.sandboxes.update(task.investigation_id, record.sandbox_id, status="lost")
+            stop_task(record.task_arn, "unreachable: replaced")
             continue
-        return {"tool_use_id": call.tool_use_id, "sandbox_id": record.sandbox_id}
-    raise SandboxUnavailable(f"no reachable sandbox for {call.investigation_id}")
+        st.sandboxes.update(task.investigation_id, record.sandbox_id)  # last used
+        return {"tool_use_id": task.tool_use_id, "sandbox_id": record.sandbox_id}
+    raise SandboxUnavailable(f"no reachable sandbox for {task.investigation_id}")
 
 
-def ensure_sandbox(investigation_id: str) -> SandboxRecord:
+def ensure_sandbox(investigation_id: str, *, heartbeat: _Heartbeat | None = None) -> SandboxRecord:
     """The investigation's live sandbox; starts one (exactly one, across concurrent
-    dispatchers) when there is none or the last one stopped or went silent."""
+    dispatchers) when there is none or the last one stopped or was lost. While a sandbox
+    starts, the waiting call's task is kept alive with heartbeats."""
     settings = get_settings()
     st = stores()
-    heartbeat_s = settings.sandbox_heartbeat_seconds / 3
     launch_window = timedelta(seconds=settings.sandbox_launch_timeout_seconds)
     deadline = time.monotonic() + settings.sandbox_launch_timeout_seconds
     while True:
         record = st.sandboxes.get(investigation_id)
-        now = utcnow()
-        live_for = (
-            stale_after(heartbeat_s) if record and record.status == "ready" else launch_window
-        )
-        if record is not None and record.status == "ready" and record.alive(now, live_for):
+        if record is not None and record.status == "ready":
             return record
-        if record is not None and record.status == "starting" and record.alive(now, live_for):
-            if time.monotonic() > deadline:
-                raise SandboxUnavailable(f"sandbox {record.sandbox_id} did not start in time")
-            time.sleep(POLL_S)
-            continue
+        if record is not None and record.status == "starting":
+            if utcnow() - record.started_at < launch_window and time.monotonic() < deadline:
+                ready = _ready(record)
+                if ready is not None:
+                    return ready
+                if heartbeat is not None:
+                    heartbeat.beat()
+                time.sleep(POLL_S)
+                continue
+            stop_task(record.task_arn, "did not start in time: replaced")
+        if time.monotonic() >= deadline:
+            raise SandboxUnavailable(f"no sandbox started for {investigation_id} in time")
         sandbox_id = uuid.uuid4().hex
+        secret = secrets.token_urlsafe(32)
         replacing = record.sandbox_id if record is not None else None
-        if st.sandboxes.claim(investigation_id, sandbox_id, replacing):
+        if st.sandboxes.claim(investigation_id, sandbox_id, replacing, secret):
             logger.info(
                 "starting a sandbox", extra={"sandbox_id": sandbox_id, "replacing": replacing}
             )
             try:
-                task_arn = launch(investigation_id, sandbox_id)
+                task_arn = launch(investigation_id, sandbox_id, secret)
             except Exception:
                 st.sandboxes.update(investigation_id, sandbox_id, status="lost")
                 raise
             st.sandboxes.update(investigation_id, sandbox_id, task_arn=task_arn)
 
 
-def _post(endpoint: str, call: SandboxCall) -> None:
+def _ready(record: SandboxRecord) -> SandboxRecord | None:
+    """Promote a starting sandbox to ready once its task runs and it answers as itself."""
+    if not record.task_arn:
+        return None
+    status, address = task_address(record.task_arn)
+    if status in ("STOPPED", "DEPROVISIONING", "STOPPING"):
+        # It ended before it served (a failed start): replace it now, not at the deadline.
+        logger.warning("sandbox stopped while starting", extra={"sandbox_id": record.sandbox_id})
+        stores().sandboxes.update(record.investigation_id, record.sandbox_id, status="lost")
+        return None
+    if address is None:
+        return None
+    endpoint = f"http://{address}:{get_settings().sandbox_port}"
+    try:
+        with _OPENER.open(f"{endpoint}/health", timeout=CONNECT_TIMEOUT_S) as resp:
+            health = json.load(resp)
+    except (OSError, ValueError):
+        return None
+    if health.get("sandbox_id") != record.sandbox_id:
+        return None
+    st = stores()
+    if not st.sandboxes.update(
+        record.investigation_id, record.sandbox_id, status="ready", endpoint=endpoint
+    ):
+        return None  # replaced meanwhile
+    return record.model_copy(update={"status": "ready", "endpoint": endpoint})
+
+
+def stop_sandbox(investigation_id: str, reason: str) -> None:
+    """Stop the investigation's sandbox, if one runs (its investigation closed)."""
+    st = stores()
+    record = st.sandboxes.get(investigation_id)
+    if record is None or record.status in ("stopped", "lost"):
+        return
+    st.sandboxes.update(investigation_id, record.sandbox_id, status="stopped")
+    stop_task(record.task_arn, reason)
+
+
+def _call(task: DispatchTask) -> SandboxCall:
+    """Everything the sandbox needs for this call, read on the trusted side."""
+    settings = get_settings()
+    inv_id = task.investigation_id
+    call = find_call(inv_id, task.turn, task.index, task.tool_use_id)
+    investigation, signal = _fixed_facts(inv_id)
+    position_key = tool_result_position(task.turn, task.index)
+    s3 = aws.presigner()
+    bucket = settings.blobs_bucket
+
+    def presign(method: str, key: str) -> str:
+        return str(
+            s3.generate_presigned_url(
+                method, Params={"Bucket": bucket, "Key": key}, ExpiresIn=URL_SECONDS
+            )
+        )
+
+    return SandboxCall(
+        task_token=task.task_token,
+        investigation_id=inv_id,
+        turn=task.turn,
+        index=task.index,
+        tool_use_id=task.tool_use_id,
+        name=call.name,
+        input=call.input,
+        investigation=investigation,
+        signal=signal,
+        max_output_chars=settings.max_tool_output_chars,
+        workspace=WorkspaceSource(
+            repo=investigation.repo,
+            commit=investigation.commit,
+            clone_header=clone_header(investigation),
+            snapshot_url=presign("get_object", snapshot_key(inv_id)),
+        ),
+        result_url=presign("put_object", result_key(inv_id, position_key)),
+        snapshot_url=presign("put_object", snapshot_key(inv_id)),
+    )
+
+
+@lru_cache(maxsize=64)
+def _fixed_facts(investigation_id: str) -> tuple[Investigation, Signal]:
+    """The investigation and its signal, which never change after the start."""
+    st = stores()
+    signal_event = st.events.get(investigation_id, signal_position())
+    if not isinstance(signal_event, SignalReceived):
+        raise EventNotFound(investigation_id, signal_position())
+    return st.investigations.get(investigation_id), signal_event.signal
+
+
+def clone_header(investigation: Investigation) -> str | None:
+    """The header git clones a private repository with: a read-only token from the Repo
+    Token function, reused for a while (the sandbox never holds the GitHub credentials)."""
+    function = get_settings().repo_token_function
+    if not (function and investigation.github_repo and _is_http_url(investigation.repo)):
+        return None
+    return _clone_header(investigation.investigation_id, int(time.time() // TOKEN_SECONDS))
+
+
+@lru_cache(maxsize=64)
+def _clone_header(investigation_id: str, _period: int) -> str | None:
+    resp = aws.client("lambda").invoke(
+        FunctionName=get_settings().repo_token_function,
+        Payload=RepoTokenRequest(investigation_id=investigation_id).model_dump_json().encode(),
+    )
+    answer = json.loads(resp["Payload"].read() or b"{}")
+    if resp.get("FunctionError"):
+        raise TransientError(
+            f"the repository token function failed: {answer.get('errorType', 'error')}: "
+            f"{answer.get('errorMessage', '')}"
+        )
+    token = answer.get("token")
+    if not token:
+        return None
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    return f"Authorization: Basic {basic}"
+
+
+def _is_http_url(source: str) -> bool:
+    return source.startswith(("https://", "http://"))
+
+
+class _Heartbeat:
+    """Task heartbeats for the waiting call while its sandbox starts (a Fargate start and a
+    clone can take longer than the heartbeat interval)."""
+
+    def __init__(self, task_token: str) -> None:
+        self._token = task_token
+        self._every = get_settings().sandbox_heartbeat_seconds / 3
+        self._last = time.monotonic()
+        self._lock = threading.Lock()
+
+    def beat(self) -> None:
+        with self._lock:
+            if time.monotonic() - self._last < self._every:
+                return
+            self._last = time.monotonic()
+        sfn = aws.client("stepfunctions")
+        try:
+            sfn.send_task_heartbeat(taskToken=self._token)
+        except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken):
+            logger.info("the waiting call's task ended while its sandbox started")
+
+
+def _post(record: SandboxRecord, call: SandboxCall) -> None:
     req = urllib.request.Request(
-        f"{endpoint}/calls",
+        f"{record.endpoint}/calls",
         data=call.model_dump_json().encode(),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {record.secret}"},
         method="POST",
     )
     try:

@@ -3,15 +3,20 @@ embedded runtime, which hooks RunTask)."""
 
 from __future__ import annotations
 
+from aws_lambda_powertools import Logger
+
 from fixloop import aws
 from fixloop.config import get_settings
 from fixloop.errors import ConfigError, SandboxUnavailable
 
-__all__ = ["launch"]
+__all__ = ["launch", "stop_task", "task_address"]
+
+logger = Logger(child=True)
 
 
-def launch(investigation_id: str, sandbox_id: str) -> str:
-    """Run one sandbox task; returns its task ARN."""
+def launch(investigation_id: str, sandbox_id: str, secret: str) -> str:
+    """Run one sandbox task; returns its task ARN. ``secret`` is what the sandbox will want
+    with every call."""
     s = get_settings()
     if not (s.sandbox_cluster and s.sandbox_task_definition and s.sandbox_subnets):
         raise ConfigError(
@@ -41,6 +46,7 @@ def launch(investigation_id: str, sandbox_id: str) -> str:
                     "environment": [
                         {"name": "FIXLOOP_SANDBOX_INVESTIGATION", "value": investigation_id},
                         {"name": "FIXLOOP_SANDBOX_ID", "value": sandbox_id},
+                        {"name": "FIXLOOP_SANDBOX_SECRET", "value": secret},
                     ],
                 }
             ]
@@ -55,3 +61,32 @@ def launch(investigation_id: str, sandbox_id: str) -> str:
 
 def _split(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def task_address(task_arn: str) -> tuple[str, str | None]:
+    """A sandbox task's last status and, once it runs, its private IP (its ENI's, as ECS
+    reports it for the ``awsvpc`` network mode). An unknown task reads as ``STOPPED``."""
+    s = get_settings()
+    resp = aws.client("ecs").describe_tasks(cluster=s.sandbox_cluster, tasks=[task_arn])
+    for task in resp.get("tasks", []):
+        status = str(task.get("lastStatus", "PENDING"))
+        if status != "RUNNING":
+            return status, None
+        for attachment in task.get("attachments", []):
+            for detail in attachment.get("details", []):
+                if detail.get("name") == "privateIPv4Address" and detail.get("value"):
+                    return status, str(detail["value"])
+        return status, None
+    return "STOPPED", None
+
+
+def stop_task(task_arn: str, reason: str) -> None:
+    """Stop a sandbox task (replaced, lost, or its investigation closed); nothing when it
+    has no task or the task is gone."""
+    if not task_arn:
+        return
+    ecs = aws.client("ecs")
+    try:
+        ecs.stop_task(cluster=get_settings().sandbox_cluster, task=task_arn, reason=reason[:255])
+    except ecs.exceptions.ClientException as exc:  # an unknown or already stopped task
+        logger.info("sandbox task not stopped", extra={"task": task_arn, "error": str(exc)})

@@ -1,26 +1,32 @@
 """The sandbox: serves one investigation's code tool calls from a warm workspace.
 
-It is the same program in a Fargate task and in a local process. It registers its endpoint
-in the Sandboxes table, accepts calls over HTTP (``POST /calls``), runs them one at a time
-against the workspace, writes each result into the event log, and answers the call's task
-token. While a call runs it sends task heartbeats, so Step Functions notices a dead sandbox.
+It is the same program in a Fargate task and in a local process, and it sits on the
+untrusted side of the boundary: the model's commands run here. It reads and writes no table
+and holds no credentials but its task's right to answer task tokens. Each call
+(``POST /calls``, from the dispatcher only) carries what it needs; the sandbox runs calls one
+at a time against the workspace, puts each result where the call's pre-signed URL says, and
+answers the call's task token. While a call runs it sends task heartbeats, so Step Functions
+notices a dead sandbox.
 
-A mutating call is journaled into the workspace snapshot in S3 *before* its result is
-written: a replacement sandbox restores the snapshot, finds the call in the journal, and
-returns the journaled result instead of applying it again.
+A mutating call is journaled into the workspace snapshot (pre-signed PUT) *before* its
+result is put: a replacement sandbox restores the snapshot, finds the call in the journal,
+and returns the journaled result instead of applying it again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hmac
 import json
-import os
 import queue
+import shutil
+import socket
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -29,28 +35,37 @@ from pydantic import ValidationError
 
 from fixloop import aws, faults
 from fixloop.config import get_settings
-from fixloop.domain import Investigation, Signal
-from fixloop.domain.events import SignalReceived, signal_position
-from fixloop.errors import ConfigError
+from fixloop.errors import ConfigError, TransientError
 from fixloop.httpserver import QuietHTTPServer
-from fixloop.sandbox.protocol import SandboxCall
-from fixloop.sandbox.repo_access import clone_header
-from fixloop.sandbox.snapshots import SnapshotStore
+from fixloop.sandbox.protocol import SandboxCall, SandboxResult, WorkspaceSource
 from fixloop.sandbox.tools import SandboxContext, sandbox_registry
-from fixloop.sandbox.workspace import AppliedCall, Workspace
-from fixloop.store import stores
-from fixloop.tools.execution import execute
+from fixloop.sandbox.workspace import AppliedCall, Snapshot, Workspace
+from fixloop.tools.calls import Call
+from fixloop.tools.execution import run_call
 
 logger = Logger(service="fixloop-sandbox")
 
+MAX_CALL_BYTES = 64 * 1024 * 1024
+"""A call carries the signal (bounded at intake) and the tool input: far below this."""
+MAX_SNAPSHOT_BYTES = 512 * 1024 * 1024
+TRANSFER_TIMEOUT_S = 120
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # S3 is reached directly
+
 
 class SandboxServer:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, workdir: Path | None = None):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        workdir: Path | None = None,
+        listen_fd: int | None = None,
+    ):
         settings = get_settings()
         if not (settings.sandbox_investigation and settings.sandbox_id):
             raise ConfigError("FIXLOOP_SANDBOX_INVESTIGATION and FIXLOOP_SANDBOX_ID must be set")
         self.investigation_id = settings.sandbox_investigation
         self.sandbox_id = settings.sandbox_id
+        self.secret = settings.sandbox_secret
         self.heartbeat_s = settings.sandbox_heartbeat_seconds / 3
         self.idle_s = settings.sandbox_idle_seconds
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="fixloop-sandbox-"))
@@ -58,43 +73,47 @@ class SandboxServer:
         self._tokens: dict[str, set[str]] = {}
         self._tokens_lock = threading.Lock()
         self._stop = threading.Event()
-        self._httpd = QuietHTTPServer((host, port), _handler_for(self))
+        if listen_fd is None:
+            self._httpd = QuietHTTPServer((host, port), _handler_for(self))
+        else:  # a socket its launcher bound and handed down (no race for the address)
+            self._httpd = QuietHTTPServer((host, port), _handler_for(self), bind_and_activate=False)
+            self._httpd.socket.close()
+            self._httpd.socket = socket.socket(fileno=listen_fd)
+            self._httpd.server_address = self._httpd.socket.getsockname()
         self._httpd.daemon_threads = True
-        self.snapshots = SnapshotStore(stores().blobs, stores().sandboxes)
         self.workspace: Workspace | None = None
         self.registry = sandbox_registry()
-        self._facts: tuple[Investigation, Signal] | None = None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self._httpd.server_address[:2]
+        return str(host), int(port)
 
     # -- lifecycle ---------------------------------------------------------------------
     def serve(self) -> str:
-        """Run until idle, until the investigation closes, or until replaced. Returns why."""
-        st = stores()
-        inv = st.investigations.get(self.investigation_id)
-        signal = st.events.get(self.investigation_id, signal_position())
-        if not isinstance(signal, SignalReceived):
-            raise LookupError(f"investigation {self.investigation_id} has no signal")
-        # What tools read of these (repo, commit, signal) never changes: read them once.
-        self._facts = (inv, signal.signal)
-        self.workspace = self._open_workspace(inv)
+        """Run until idle or stopped. Returns why it stopped."""
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
-        endpoint = f"http://{_advertised_host(self._httpd)}:{self._httpd.server_address[1]}"
-        if not st.sandboxes.update(
-            self.investigation_id, self.sandbox_id, status="ready", endpoint=endpoint
-        ):
-            return self._shutdown("replaced before it was ready")
-        logger.info("sandbox ready", extra={"endpoint": endpoint, "sandbox_id": self.sandbox_id})
+        logger.info("sandbox ready", extra={"address": self.address, "id": self.sandbox_id})
         threading.Thread(target=self._heartbeats, daemon=True).start()
+        reason = "terminated"
+        try:
+            reason = self._loop()
+        finally:
+            self._shutdown(reason)
+        return reason
+
+    def _loop(self) -> str:
         idle_since = time.monotonic()
         while not self._stop.is_set():
             try:
                 call = self._calls.get(timeout=min(self.heartbeat_s, 1.0))
             except queue.Empty:
                 if time.monotonic() - idle_since > self.idle_s:
-                    return self._shutdown("idle")
+                    return "idle"
                 continue
             self._run(call)
             idle_since = time.monotonic()
-        return self._shutdown(self._stop_reason)
+        return self._stop_reason
 
     _stop_reason = "stopped"
 
@@ -102,37 +121,21 @@ class SandboxServer:
         self._stop_reason = reason
         self._stop.set()
 
-    def _shutdown(self, reason: str) -> str:
+    def _shutdown(self, reason: str) -> None:
         logger.info("sandbox stopping", extra={"reason": reason})
-        stores().sandboxes.update(self.investigation_id, self.sandbox_id, status="stopped")
+        self._stop.set()
         self._httpd.shutdown()
-        return reason
-
-    def _open_workspace(self, inv: Investigation) -> Workspace:
-        root = self.workdir / "workspace"
-        auth_header = clone_header(inv)
-        snapshot = self.snapshots.load(self.investigation_id)
-        if snapshot is not None:
-            logger.info("restoring workspace", extra={"applied": len(snapshot.applied)})
-            return Workspace.restore(root, inv.repo, snapshot, auth_header=auth_header)
-        return Workspace.create(root, inv.repo, inv.commit, auth_header=auth_header)
+        shutil.rmtree(self.workdir, ignore_errors=True)  # the workspace goes with its sandbox
 
     def _heartbeats(self) -> None:
-        """Keep the registration fresh, answer task heartbeats, notice the end."""
-        st = stores()
+        """Answer task heartbeats for the calls accepted and not yet answered."""
         sfn = aws.client("stepfunctions")
         while not self._stop.wait(self.heartbeat_s):
-            if not st.sandboxes.update(self.investigation_id, self.sandbox_id):
-                self.stop("replaced by another sandbox")
-                return
-            if not st.investigations.get(self.investigation_id).is_open:
-                self.stop("the investigation is closed")
-                return
             with self._tokens_lock:
                 tokens = [t for ts in self._tokens.values() for t in ts]
             for token in tokens:
                 # TaskTimedOut: a retried dispatch already brought a newer token
-                with contextlib.suppress(sfn.exceptions.TaskTimedOut):
+                with contextlib.suppress(sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken):
                     sfn.send_task_heartbeat(taskToken=token)
 
     # -- calls ---------------------------------------------------------------------------
@@ -153,24 +156,44 @@ class SandboxServer:
             self._answer(call)
 
     def _execute(self, call: SandboxCall) -> None:
-        assert self.workspace is not None and self._facts is not None  # set by serve()
-        investigation, signal = self._facts
-        workspace = self.workspace
-        execute(
-            call.investigation_id,
-            call.turn,
-            call.index,
-            call.tool_use_id,
+        workspace = self._workspace(call.workspace)
+        outcome = run_call(
+            Call(index=call.index, id=call.tool_use_id, name=call.name, input=call.input),
             registry=self.registry,
             context=lambda: SandboxContext(
-                investigation=investigation,
-                signal=signal,
-                max_output_chars=get_settings().max_tool_output_chars,
+                investigation=call.investigation,
+                signal=call.signal,
+                max_output_chars=call.max_output_chars,
                 workspace=workspace,
             ),
-            journal=_WorkspaceJournal(self),
+            journal=_SnapshotJournal(workspace, call.snapshot_url),
             key=call.key,
         )
+        result = SandboxResult(
+            content=outcome.content,
+            is_error=outcome.is_error,
+            duration_ms=outcome.duration_ms,
+            mutating=outcome.mutating,
+        )
+        _put(call.result_url, result.model_dump_json().encode())
+
+    def _workspace(self, source: WorkspaceSource) -> Workspace:
+        """The workspace, opened on the first call: the latest snapshot restored, or a fresh
+        clone at the investigated commit."""
+        if self.workspace is None:
+            root = self.workdir / "workspace"
+            data = _get(source.snapshot_url) if source.snapshot_url else None
+            if data is not None:
+                snapshot = Snapshot.model_validate_json(data)
+                logger.info("restoring workspace", extra={"applied": len(snapshot.applied)})
+                self.workspace = Workspace.restore(
+                    root, source.repo, snapshot, auth_header=source.clone_header
+                )
+            else:
+                self.workspace = Workspace.create(
+                    root, source.repo, source.commit, auth_header=source.clone_header
+                )
+        return self.workspace
 
     def _answer(self, call: SandboxCall, error: Exception | None = None) -> None:
         with self._tokens_lock:
@@ -190,25 +213,52 @@ class SandboxServer:
                 logger.info("task token no longer open", extra={"key": call.key})
 
 
-class _WorkspaceJournal:
-    """Mutating calls journaled in the workspace snapshot, saved to S3 before the result is
-    written: a replacement sandbox restores it and returns the result instead of applying
-    the call again."""
+class _SnapshotJournal:
+    """Mutating calls journaled in the workspace snapshot, put before the result: a
+    replacement sandbox restores it and returns the result instead of applying the call
+    again."""
 
-    def __init__(self, server: SandboxServer) -> None:
-        self._server = server
+    def __init__(self, workspace: Workspace, snapshot_url: str) -> None:
+        self._workspace = workspace
+        self._url = snapshot_url
 
     def applied(self, key: str) -> tuple[str, bool] | None:
-        assert self._server.workspace is not None
-        found = self._server.workspace.applied_result(key)
+        found = self._workspace.applied_result(key)
         return None if found is None else (found.content, found.is_error)
 
     def record(self, key: str, content: str, is_error: bool) -> None:
-        server = self._server
-        assert server.workspace is not None
-        server.workspace.record(key, AppliedCall(content=content, is_error=is_error))
-        server.snapshots.save(server.investigation_id, server.workspace.snapshot())
-        faults.crash_point("after_snapshot")  # tests: lost before the result is written
+        self._workspace.record(key, AppliedCall(content=content, is_error=is_error))
+        _put(self._url, self._workspace.snapshot().model_dump_json().encode())
+        faults.crash_point("after_snapshot")  # tests: lost before the result is put
+
+
+def _put(url: str, data: bytes) -> None:
+    # A Content-Type of its own: urllib would send a form's, and a server that parses forms
+    # (moto's, on the embedded runtime) takes the body for one.
+    request = urllib.request.Request(
+        url, data=data, method="PUT", headers={"Content-Type": "application/json"}
+    )
+    try:
+        with _OPENER.open(request, timeout=TRANSFER_TIMEOUT_S) as resp:
+            resp.read()
+    except (urllib.error.URLError, OSError) as exc:
+        raise TransientError(f"cannot store the call's output: {exc}") from exc
+
+
+def _get(url: str) -> bytes | None:
+    """The object behind a pre-signed GET; None when there is none (404)."""
+    try:
+        with _OPENER.open(url, timeout=TRANSFER_TIMEOUT_S) as resp:
+            data = bytes(resp.read(MAX_SNAPSHOT_BYTES + 1))
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return None
+        raise TransientError(f"cannot read the workspace snapshot: HTTP {exc.code}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise TransientError(f"cannot read the workspace snapshot: {exc}") from exc
+    if len(data) > MAX_SNAPSHOT_BYTES:
+        raise TransientError(f"the workspace snapshot is over {MAX_SNAPSHOT_BYTES} bytes")
+    return data
 
 
 def _handler_for(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
@@ -217,9 +267,17 @@ def _handler_for(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
             if self.path != "/calls":
                 self._reply(404, {"error": "not found"})
                 return
-            length = int(self.headers.get("Content-Length") or 0)
+            if not server.secret or not hmac.compare_digest(
+                self.headers.get("Authorization", ""), f"Bearer {server.secret}"
+            ):
+                self._reply(401, {"error": "calls come from the dispatcher only"})
+                return
+            declared = self.headers.get("Content-Length") or ""
+            if not declared.isdigit() or int(declared) > MAX_CALL_BYTES:
+                self._reply(413, {"error": f"a call is at most {MAX_CALL_BYTES} bytes"})
+                return
             try:
-                call = SandboxCall.model_validate_json(self.rfile.read(length))
+                call = SandboxCall.model_validate_json(self.rfile.read(int(declared)))
             except ValidationError as exc:
                 self._reply(400, {"error": str(exc)})
                 return
@@ -231,7 +289,10 @@ def _handler_for(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             if self.path == "/health":
-                self._reply(200, {"sandbox_id": server.sandbox_id})
+                self._reply(
+                    200,
+                    {"sandbox_id": server.sandbox_id, "workspace": server.workspace is not None},
+                )
             else:
                 self._reply(404, {"error": "not found"})
 
@@ -249,13 +310,4 @@ def _handler_for(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def _advertised_host(httpd: ThreadingHTTPServer) -> str:
-    """The address the dispatcher reaches: the task's private IP on Fargate (from the ECS
-    task metadata endpoint), else the address bound."""
-    metadata = os.environ.get("ECS_CONTAINER_METADATA_URI_V4")
-    if metadata:
-        with urllib.request.urlopen(f"{metadata}/task", timeout=2) as resp:
-            task = json.load(resp)
-        return str(task["Containers"][0]["Networks"][0]["IPv4Addresses"][0])
-    host = str(httpd.server_address[0])
-    return "127.0.0.1" if host in ("0.0.0.0", "") else host
+__all__ = ["SandboxServer"]

@@ -1,27 +1,23 @@
-"""Workspace snapshots in S3: what survives the loss of a sandbox."""
+"""Workspace snapshots in S3: what survives the loss of a sandbox.
+
+The sandbox puts them through a pre-signed URL (it has no bucket access of its own); the
+trusted side reads them: Deliver for the change, tests. Readers may list the ``sandboxes/``
+prefix, so a missing snapshot answers 404 (not 403) and reads as none.
+"""
 
 from __future__ import annotations
 
+from fixloop.sandbox.protocol import snapshot_key
 from fixloop.sandbox.workspace import Snapshot
 from fixloop.store.blobs import BlobStore
-from fixloop.store.sandboxes import SandboxStore
 
-
-def snapshot_key(investigation_id: str) -> str:
-    return f"sandboxes/{investigation_id}/workspace.json"
+__all__ = ["SnapshotStore"]
 
 
 class SnapshotStore:
-    def __init__(self, blobs: BlobStore, sandboxes: SandboxStore) -> None:
+    def __init__(self, blobs: BlobStore) -> None:
         self._blobs = blobs
-        self._sandboxes = sandboxes
-
-    def save(self, investigation_id: str, snapshot: Snapshot) -> None:
-        self._blobs.put(snapshot_key(investigation_id), snapshot.model_dump_json().encode())
-        self._sandboxes.mark_snapshot(investigation_id)
 
     def load(self, investigation_id: str) -> Snapshot | None:
-        record = self._sandboxes.get(investigation_id)
-        if record is None or not record.has_snapshot:
-            return None
-        return Snapshot.model_validate_json(self._blobs.get(snapshot_key(investigation_id)))
+        data = self._blobs.get_if_exists(snapshot_key(investigation_id))
+        return None if data is None else Snapshot.model_validate_json(data)

@@ -8,7 +8,9 @@ applied; :meth:`Workspace.restore` rebuilds an equal workspace from it anywhere,
 workspace survives the loss of its sandbox.
 
 Snapshots stage into a temporary index (``GIT_INDEX_FILE``), never into the clone's own
-index, so whatever a command staged is left alone.
+index, so whatever a command staged is left alone. Every git command here is fixloop's own
+(:mod:`fixloop.sandbox.git`): nothing a command wrote into ``.git`` runs. Files too large
+for a change are left out of it and recorded (:mod:`fixloop.sandbox.changes`).
 """
 
 from __future__ import annotations
@@ -17,37 +19,24 @@ import base64
 import fnmatch
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel, Field
 
-from fixloop.errors import BadInputError, FixloopError, ToolFailed, TransientError
+from fixloop.errors import BadInputError, ToolFailed
+from fixloop.sandbox import git as own_git
+from fixloop.sandbox.changes import OmittedFile, describe_omitted, omitted_changes
+from fixloop.sandbox.git import Git, WorkspaceError, last_line
+
+__all__ = ["AppliedCall", "FileChange", "Snapshot", "Workspace", "WorkspaceError"]
 
 CLONE_TIMEOUT_S = 900
-GIT_TIMEOUT_S = 300
 IDENTITY = {"user.name": "fixloop", "user.email": "fixloop@localhost"}
 """The local git identity of a workspace, so a command that commits does not fail."""
-
-_GIT_ENV_DROPPED = (
-    "GIT_DIR",
-    "GIT_WORK_TREE",
-    "GIT_INDEX_FILE",
-    "GIT_OBJECT_DIRECTORY",
-    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-    "GIT_COMMON_DIR",
-    "GIT_NAMESPACE",
-    "GIT_CEILING_DIRECTORIES",
-    "GIT_DISCOVERY_ACROSS_FILESYSTEM",
-)
-"""Variables that would point git at another repository than the workspace."""
-
-
-class WorkspaceError(FixloopError):
-    """git failed on a workspace in a way no input explains (a broken clone, a full disk)."""
 
 
 class AppliedCall(BaseModel):
@@ -78,6 +67,17 @@ class Snapshot(BaseModel):
     """Mutating calls already applied, by the key the caller chose for each."""
     files: list[FileChange] = Field(default_factory=list)
     """The same change file by file (for code hosts that take contents, not patches)."""
+    omitted: list[OmittedFile] = Field(default_factory=list)
+    """New or changed files left out of ``patch`` and ``files`` (too large, binary)."""
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """The working tree staged into a temporary index: how to reach it, what it left out."""
+
+    git: Git
+    env: dict[str, str]
+    omitted: list[OmittedFile]
 
 
 class Workspace:
@@ -123,28 +123,27 @@ class Workspace:
         remote = {"protocol.ext.allow": "never"}
         if auth_header:
             remote["http.extraHeader"] = auth_header
-        proc = _run_git(
-            None,
-            ["clone", "--quiet", "--no-checkout", "--", source, str(root)],
-            timeout=CLONE_TIMEOUT_S,
-            config=remote,
-        )
+        proc = own_git.clone(source, root, remote, CLONE_TIMEOUT_S)
         if proc.returncode != 0:
-            raise BadInputError(f"cannot clone {source}: {_last_line(proc.stderr)}")
-        sha = _rev_parse(root, commit)
+            raise BadInputError(f"cannot clone {source}: {last_line(proc.stderr)}")
+        git = Git(root)
+        sha = _rev_parse(git, commit)
         if sha is None:
             # A commit that no branch or tag reaches may still be fetched by its id.
-            _run_git(
-                root, ["fetch", "--quiet", "origin", commit], timeout=CLONE_TIMEOUT_S, config=remote
+            git.run(
+                ["fetch", "--quiet", "origin", commit],
+                config=remote,
+                network=True,
+                timeout=CLONE_TIMEOUT_S,
             )
-            sha = _rev_parse(root, commit)
+            sha = _rev_parse(git, commit)
         if sha is None:
             raise BadInputError(f"commit {commit!r} is not in {source}")
-        proc = _run_git(root, ["checkout", "--quiet", "--detach", sha])
+        proc = git.run(["checkout", "--quiet", "--detach", sha])
         if proc.returncode != 0:
-            raise BadInputError(f"cannot check out {commit} of {source}: {_last_line(proc.stderr)}")
+            raise BadInputError(f"cannot check out {commit} of {source}: {last_line(proc.stderr)}")
         for key, value in IDENTITY.items():
-            _git_ok(root, ["config", key, value])
+            git.ok(["config", key, value])
         return cls(root, sha)
 
     @classmethod
@@ -174,36 +173,41 @@ class Workspace:
         with tempfile.NamedTemporaryFile(suffix=".patch", delete=False) as f:
             f.write(patch.encode("utf-8", "surrogateescape"))
         try:
-            proc = _run_git(self.root, ["apply", "--binary", "--whitespace=nowarn", "--", f.name])
+            proc = Git(self.root).run(["apply", "--binary", "--whitespace=nowarn", "--", f.name])
         finally:
             os.unlink(f.name)
         if proc.returncode != 0:
             raise BadInputError(
                 f"the snapshot's patch does not apply to {self.base_commit[:12]}: "
-                f"{_last_line(proc.stderr)}"
+                f"{last_line(proc.stderr)}"
             )
 
     # -- state -----------------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
-        """The working tree as a binary patch against the base commit, and the journal."""
-        with self._staged_tree() as env:
-            raw = self._diff_cached(env, binary=True)
+        """The working tree as a binary patch against the base commit, and the journal;
+        files too large for a change are left out and listed in ``omitted``."""
+        with self._staged_tree() as staged:
+            raw = self._diff_cached(staged, binary=True)
             try:
                 patch = raw.decode("utf-8")
             except UnicodeDecodeError:
                 # A text file in another encoding: encode every file as a binary patch
                 # (base85, ASCII) rather than store bytes a JSON string cannot hold.
-                patch = self._diff_cached(env, binary=True, all_binary=True).decode("utf-8")
-            files = self._changed_files(env)
+                patch = self._diff_cached(staged, binary=True, all_binary=True).decode("utf-8")
+            files = self._changed_files(staged)
         return Snapshot(
-            base_commit=self.base_commit, patch=patch, applied=dict(self.applied), files=files
+            base_commit=self.base_commit,
+            patch=patch,
+            applied=dict(self.applied),
+            files=files,
+            omitted=staged.omitted,
         )
 
-    def _changed_files(self, env: dict[str, str]) -> list[FileChange]:
+    def _changed_files(self, staged: _Staged) -> list[FileChange]:
         """Each path the staged tree changes against the base, with its staged content."""
-        out = _git_ok(
-            self.root,
+        git, env = staged.git, staged.env
+        out = git.ok(
             ["diff", "--cached", "--name-status", "--no-renames", "-z", self.base_commit, "--"],
             env=env,
         )
@@ -214,9 +218,9 @@ class Workspace:
             if status == b"D":
                 changes.append(FileChange(path=path))
                 continue
-            entry = _git_ok(self.root, ["ls-files", "-s", "-z", "--", path], env=env)
+            entry = git.ok(["ls-files", "-s", "-z", "--", f":(literal){path}"], env=env)
             mode, sha = entry.split(b" ")[:2]
-            blob = _git_ok(self.root, ["cat-file", "blob", sha.decode()], env=env)
+            blob = git.ok(["cat-file", "blob", sha.decode()], env=env)
             changes.append(
                 FileChange(
                     path=path,
@@ -228,11 +232,18 @@ class Workspace:
 
     def diff(self) -> str:
         """A unified diff of the working tree against the base commit, for people and the
-        model: untracked files included, binary files only named ("Binary files ... differ").
+        model: untracked files included, binary files only named ("Binary files ... differ"),
+        and after it the files left out of the change, if any.
         """
-        with self._staged_tree() as env:
-            raw = self._diff_cached(env, binary=False)
-        return raw.decode("utf-8", "replace")
+        with self._staged_tree() as staged:
+            raw = self._diff_cached(staged, binary=False)
+        text = raw.decode("utf-8", "replace")
+        if staged.omitted:
+            text += (
+                "\nLeft out of the change (not in the snapshot, refused by open_pull_request):\n"
+                f"{describe_omitted(staged.omitted)}\n"
+            )
+        return text
 
     def record(self, call_key: str, result: AppliedCall) -> None:
         """Journal a mutating call as applied, so it is never applied twice."""
@@ -242,29 +253,36 @@ class Workspace:
         return self.applied.get(call_key)
 
     @contextmanager
-    def _staged_tree(self) -> Iterator[dict[str, str]]:
-        """Stage the whole working tree into a temporary index; yield git's environment."""
+    def _staged_tree(self) -> Iterator[_Staged]:
+        """Stage the working tree into a temporary index, leaving out files too large for a
+        change; yield how to reach it."""
+        git = Git(self.root)
         with tempfile.TemporaryDirectory(prefix="fixloop-index-") as tmp:
-            env = clean_git_env()
-            env["GIT_INDEX_FILE"] = str(Path(tmp) / "index")
+            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
             own_index = self.root / ".git" / "index"
-            if own_index.is_file():
+            if own_index.is_file() and not own_index.is_symlink():
                 # Start from the clone's index for its cached file stats (no re-hashing of
                 # unchanged files); read-tree -m then resets the entries to the base commit.
                 shutil.copyfile(own_index, env["GIT_INDEX_FILE"])
-            if _run_git(self.root, ["read-tree", "-m", self.base_commit], env=env).returncode:
+            if git.run(["read-tree", "-m", self.base_commit], env=env).returncode:
                 Path(env["GIT_INDEX_FILE"]).unlink(missing_ok=True)  # unmerged: start afresh
-                _git_ok(self.root, ["read-tree", self.base_commit], env=env)
-            _git_ok(self.root, ["add", "-A"], env=env)
-            yield env
+                git.ok(["read-tree", self.base_commit], env=env)
+            omitted = omitted_changes(git, env, self.root)
+            specs = [b".", *(b":(exclude,literal)" + os.fsencode(o.path) for o in omitted)]
+            pathspecs = Path(tmp) / "pathspecs"
+            pathspecs.write_bytes(b"".join(spec + b"\0" for spec in specs))
+            add = ["add", "-A", f"--pathspec-from-file={pathspecs}", "--pathspec-file-nul"]
+            git.ok(add, env=env)
+            yield _Staged(git, env, omitted)
 
-    def _diff_cached(self, env: dict[str, str], *, binary: bool, all_binary: bool = False) -> bytes:
+    def _diff_cached(self, staged: _Staged, *, binary: bool, all_binary: bool = False) -> bytes:
         args = [
             "diff",
             "--cached",
             "--no-color",
             "--no-ext-diff",
             "--no-textconv",
+            "--ignore-submodules=all",
             "--src-prefix=a/",
             "--dst-prefix=b/",
         ]
@@ -275,7 +293,7 @@ class Workspace:
                 attributes = Path(tmp) / "attributes"
                 attributes.write_text("* -diff\n")
                 config["core.attributesFile"] = str(attributes)
-            return _git_ok(self.root, [*args, self.base_commit, "--"], env=env, config=config)
+            return staged.git.ok([*args, self.base_commit, "--"], env=staged.env, config=config)
 
     # -- paths -----------------------------------------------------------------------------
 
@@ -316,9 +334,9 @@ class Workspace:
         args = ["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--"]
         if base != ".":
             args.append(f":(literal){base}")
-        proc = _run_git(self.root, args)
+        proc = Git(self.root).run(args)
         if proc.returncode != 0:
-            raise ToolFailed(f"cannot list files under {under!r}: {_last_line(proc.stderr)}")
+            raise ToolFailed(f"cannot list files under {under!r}: {last_line(proc.stderr)}")
         names = {n for n in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if n}
         # The index may still list files a command deleted.
         found = [n for n in names if os.path.lexists(self.root / n)]
@@ -362,57 +380,6 @@ def _remove(root: Path, created: bool) -> None:
                 child.unlink(missing_ok=True)
 
 
-def clean_git_env() -> dict[str, str]:
-    """This process's environment without what would point git at another repository."""
-    env = {k: v for k, v in os.environ.items() if k not in _GIT_ENV_DROPPED}
-    env["GIT_TERMINAL_PROMPT"] = "0"  # a private URL fails instead of waiting for a password
-    return env
-
-
-def _run_git(
-    root: Path | None,
-    args: list[str],
-    *,
-    env: dict[str, str] | None = None,
-    config: dict[str, str] | None = None,
-    timeout: float = GIT_TIMEOUT_S,
-) -> subprocess.CompletedProcess[bytes]:
-    cmd = ["git"]
-    if root is not None:
-        cmd += ["-C", str(root)]
-    for key, value in (config or {}).items():
-        cmd += ["-c", f"{key}={value}"]
-    try:
-        return subprocess.run(
-            [*cmd, *args],
-            capture_output=True,
-            env=env if env is not None else clean_git_env(),
-            stdin=subprocess.DEVNULL,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise TransientError(f"git {args[0]} timed out after {timeout:.0f}s") from exc
-
-
-def _git_ok(
-    root: Path,
-    args: list[str],
-    *,
-    env: dict[str, str] | None = None,
-    config: dict[str, str] | None = None,
-) -> bytes:
-    proc = _run_git(root, args, env=env, config=config)
-    if proc.returncode != 0:
-        raise WorkspaceError(f"git {args[0]} failed in {root}: {_last_line(proc.stderr)}")
-    return proc.stdout
-
-
-def _rev_parse(root: Path, commit: str) -> str | None:
-    proc = _run_git(root, ["rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}"])
+def _rev_parse(git: Git, commit: str) -> str | None:
+    proc = git.run(["rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}"])
     return proc.stdout.decode().strip() if proc.returncode == 0 else None
-
-
-def _last_line(stderr: bytes) -> str:
-    lines = stderr.decode("utf-8", "replace").strip().splitlines()
-    return lines[-1] if lines else "git gave no reason"

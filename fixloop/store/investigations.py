@@ -6,10 +6,13 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from fixloop.domain.investigation import Investigation, PullRequestRef, Status
+from fixloop.domain.investigation import Investigation, PullRequestRef, Status, plausible_id
 from fixloop.domain.signal import utcnow
 from fixloop.errors import InvestigationNotFound
 from fixloop.store.conditions import applied
+
+MAX_SCANNED = 10_000
+"""Records a listing reads at most (a status index replaces the scan when lists grow)."""
 
 
 class InvestigationStore:
@@ -26,6 +29,8 @@ class InvestigationStore:
         )
 
     def get(self, investigation_id: str) -> Investigation:
+        if not plausible_id(investigation_id):  # not a key the table could hold
+            raise InvestigationNotFound(investigation_id[:80])
         resp = self._table.get_item(Key={"pk": investigation_id}, ConsistentRead=True)
         item = resp.get("Item")
         if not item:
@@ -150,9 +155,21 @@ class InvestigationStore:
         )
 
     def list(self, limit: int = 50) -> list[Investigation]:
-        # A status GSI replaces this scan when listing matters (issue: surfaces).
-        resp = self._table.scan(Limit=limit)
-        return [Investigation.model_validate(i) for i in resp.get("Items", [])]
+        """The newest ``limit`` investigations, newest first.
+
+        A scan of the whole table (bounded by :data:`MAX_SCANNED`), sorted here: DynamoDB
+        returns a scan's items in no useful order, so the first page is not the newest."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {}
+        while len(items) < MAX_SCANNED:
+            resp = self._table.scan(**kwargs)
+            items.extend(resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                break
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        invs = [Investigation.model_validate(i) for i in items]
+        invs.sort(key=lambda inv: inv.created_at, reverse=True)
+        return invs[:limit]
 
 
 def _now() -> str:

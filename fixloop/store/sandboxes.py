@@ -1,8 +1,9 @@
 """Which sandbox serves which investigation (table ``Sandboxes``, pk = investigation id).
 
 One record per investigation. A dispatcher claims the right to start a sandbox with a
-conditional write, so concurrent tool calls start one sandbox, not one each; the sandbox
-then records its endpoint and keeps ``heartbeat_at`` fresh while it lives.
+conditional write, so concurrent tool calls start one sandbox, not one each. Only the
+trusted side writes it (the dispatcher, Deliver and Mark Failed): the sandbox itself has no
+table access. ``heartbeat_at`` is when a dispatcher last used the sandbox.
 """
 
 from __future__ import annotations
@@ -27,10 +28,9 @@ class SandboxRecord(BaseModel):
     task_arn: str = ""
     started_at: datetime
     heartbeat_at: datetime
-    has_snapshot: bool = False
-
-    def alive(self, now: datetime, stale_after: timedelta) -> bool:
-        return self.status in ("starting", "ready") and now - self.heartbeat_at < stale_after
+    secret: str = ""
+    """What the dispatcher shows the sandbox with each call (``Authorization: Bearer``), so
+    nothing else that reaches its port (a command, in the uid mode) can hand it a call."""
 
 
 class SandboxStore:
@@ -41,7 +41,9 @@ class SandboxStore:
         item = self._table.get_item(Key={"pk": investigation_id}, ConsistentRead=True).get("Item")
         return SandboxRecord.model_validate(item) if item else None
 
-    def claim(self, investigation_id: str, sandbox_id: str, replacing: str | None) -> bool:
+    def claim(
+        self, investigation_id: str, sandbox_id: str, replacing: str | None, secret: str = ""
+    ) -> bool:
         """Record ``sandbox_id`` as starting, if the record still holds ``replacing``.
 
         False when another dispatcher claimed first: use its sandbox instead.
@@ -54,6 +56,7 @@ class SandboxStore:
             ":now": now.isoformat(),
             ":exp": int((now + RECORD_TTL).timestamp()),
             ":empty": "",
+            ":secret": secret,
         }
         if replacing is None:
             condition = "attribute_not_exists(pk)"
@@ -67,24 +70,12 @@ class SandboxStore:
                 UpdateExpression=(
                     "SET investigation_id = :inv, sandbox_id = :id, #s = :starting, "
                     "started_at = :now, heartbeat_at = :now, expires_at = :exp, "
-                    "endpoint = :empty, task_arn = :empty"
+                    "endpoint = :empty, task_arn = :empty, secret = :secret"
                 ),
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=values,
             )
-        )
-
-    def mark_snapshot(self, investigation_id: str) -> None:
-        """Note that the investigation's workspace has a snapshot in S3.
-
-        Readers check this instead of probing S3: without s3:ListBucket (which sandboxes do
-        not get) a missing object answers 403, indistinguishable from a denied one.
-        """
-        self._table.update_item(
-            Key={"pk": investigation_id},
-            UpdateExpression="SET has_snapshot = :t",
-            ExpressionAttributeValues={":t": True},
         )
 
     def update(self, investigation_id: str, sandbox_id: str, **fields: str) -> bool:
@@ -111,8 +102,3 @@ class SandboxStore:
         if names:
             kwargs["ExpressionAttributeNames"] = names
         return applied(lambda: self._table.update_item(**kwargs))
-
-
-def stale_after(heartbeat_interval_s: float) -> timedelta:
-    """A sandbox that missed three heartbeats is taken for lost."""
-    return timedelta(seconds=3 * heartbeat_interval_s)

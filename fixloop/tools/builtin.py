@@ -9,11 +9,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from fixloop.domain.signal_view import signal_page
 from fixloop.tools.registry import Tool, ToolContext, cap_output
-
-
-class NoInput(BaseModel):
-    pass
 
 
 class OpenPullRequestInput(BaseModel):
@@ -39,15 +36,36 @@ class FinishInput(BaseModel):
     summary: str = Field(min_length=1, description="What was found and why no change is needed.")
 
 
-def get_signal(ctx: ToolContext, _: NoInput) -> str:
-    return cap_output(ctx.signal.render(), ctx.max_output_chars)
+class GetSignalInput(BaseModel):
+    offset: int = Field(default=0, ge=0, description="The first log line to show, numbered from 0.")
+    limit: int | None = Field(
+        default=None, ge=1, description="How many log lines at most (default: as many as fit)."
+    )
+    char_offset: int = Field(
+        default=0,
+        ge=0,
+        description="Start this many characters into the first line: to read a log line "
+        "longer than one page, as the previous page says.",
+    )
+
+
+def get_signal(ctx: ToolContext, args: GetSignalInput) -> str:
+    page = signal_page(
+        ctx.signal,
+        offset=args.offset,
+        limit=args.limit,
+        char_offset=args.char_offset,
+        max_chars=ctx.max_output_chars,
+    )
+    return cap_output(page, ctx.max_output_chars)
 
 
 SIGNAL_TOOL = Tool(
     "get_signal",
     "Show the production signal that opened this investigation: alarm or log details and "
-    "every log line received with it.",
-    NoInput,
+    "every log line received with it, in pages when it is long (each page says how to read "
+    "on).",
+    GetSignalInput,
     get_signal,
 )
 OPEN_PULL_REQUEST = Tool(

@@ -1,9 +1,10 @@
-"""One way to run a tool call: find it in the log, run it once, time it, record its result.
+"""One way to run a tool call: run it once, time it, cap it, and record its result.
 
-The Run Tool Lambda (telemetry and the signal) and the sandbox (code tools) both run calls
-through :func:`execute`; they differ only in the registry they look tools up in, the context
-they give a tool, and (the sandbox) a :class:`Journal` that keeps mutating calls from being
-applied twice when a sandbox is replaced mid-call.
+:func:`run_call` runs a call against a registry and a context, touching no table: the
+sandbox runs its code tools with it. :func:`execute` is the Run Tool Lambda's whole step:
+find the call in the log, :func:`run_call`, record. The sandbox's results are recorded by
+:func:`record_result_of` on the trusted side, failures after retries by
+:func:`record_failure`; all of them write through :mod:`fixloop.tools.results`.
 """
 
 from __future__ import annotations
@@ -18,12 +19,32 @@ from aws_lambda_powertools import Logger
 from fixloop.errors import ToolFailed
 from fixloop.store import stores
 from fixloop.tools.calls import Call
-from fixloop.tools.registry import Tool, ToolContext, ToolRegistry, cap_output
+from fixloop.tools.registry import ToolContext, ToolRegistry, cap_output
 from fixloop.tools.results import has_result, record_result
 
-__all__ = ["Executed", "Journal", "execute", "find_call", "record_failure"]
+__all__ = [
+    "Executed",
+    "Journal",
+    "Outcome",
+    "execute",
+    "find_call",
+    "record_failure",
+    "record_result_of",
+    "run_call",
+]
 
 logger = Logger(child=True)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What running a call produced."""
+
+    content: str
+    is_error: bool
+    duration_ms: int = 0
+    mutating: bool = False
+    """The call changed the workspace (the sandbox saved a snapshot before answering)."""
 
 
 @dataclass(frozen=True)
@@ -41,13 +62,37 @@ class Journal(Protocol):
         """The journaled (content, is_error) of call ``key``, if it was applied."""
 
     def record(self, key: str, content: str, is_error: bool) -> None:
-        """Journal a mutating call durably, before its result is written to the log."""
+        """Journal a mutating call durably, before its result leaves the sandbox."""
 
 
 def find_call(investigation_id: str, turn: int, index: int, tool_use_id: str) -> Call:
     """The call as the turn made it (turn 0: the calls fixloop makes itself)."""
     use = stores().events.tool_use(investigation_id, turn, tool_use_id)
     return Call(index=index, id=tool_use_id, name=str(use.get("name")), input=use.get("input"))
+
+
+def run_call(
+    call: Call,
+    *,
+    registry: ToolRegistry,
+    context: Callable[[], ToolContext],
+    journal: Journal | None = None,
+    key: str = "",
+) -> Outcome:
+    """Run the call once. With a ``journal``, a mutating call already applied returns its
+    journaled result instead of running again; ``key`` names the call in the journal."""
+    started = time.monotonic()
+    tool = registry.get(call.name)
+    mutating = tool is not None and tool.mutating
+    journaled = journal.applied(key) if journal is not None else None
+    if journaled is not None:
+        logger.info("call already applied; returning its journaled result")
+        content, is_error = journaled
+    else:
+        content, is_error = _run(call, registry, context)
+        if journal is not None and mutating:
+            journal.record(key, content, is_error)
+    return Outcome(content, is_error, int((time.monotonic() - started) * 1000), mutating)
 
 
 def execute(
@@ -58,34 +103,28 @@ def execute(
     *,
     registry: ToolRegistry,
     context: Callable[[], ToolContext],
-    journal: Journal | None = None,
-    key: str = "",
 ) -> Executed:
-    """Run the call once and record its result. A call whose result is stored is not run
-    again (a retried task); with a ``journal``, a mutating call already applied returns its
-    journaled result instead of running. ``key`` names the call in the journal."""
+    """Run Tool: run the call once and record its result. A call whose result is stored is
+    not run again (a retried task)."""
     if has_result(investigation_id, turn, index):
         return Executed(ran=False)
     call = find_call(investigation_id, turn, index, tool_use_id)
-    started = time.monotonic()
-    journaled = journal.applied(key) if journal is not None else None
-    if journaled is not None:
-        logger.info("call already applied; returning its journaled result")
-        content, is_error = journaled
-    else:
-        tool = registry.get(call.name)
-        content, is_error = _run(tool, call, registry, context)
-        if journal is not None and tool is not None and tool.mutating:
-            journal.record(key, content, is_error)
+    return record_result_of(
+        investigation_id, turn, call, run_call(call, registry=registry, context=context)
+    )
+
+
+def record_result_of(investigation_id: str, turn: int, call: Call, outcome: Outcome) -> Executed:
+    """Record what a call produced (first writer wins)."""
     record_result(
         investigation_id,
         turn,
         call,
-        content,
-        is_error=is_error,
-        duration_ms=int((time.monotonic() - started) * 1000),
+        outcome.content,
+        is_error=outcome.is_error,
+        duration_ms=outcome.duration_ms,
     )
-    return Executed(ran=True, is_error=is_error)
+    return Executed(ran=True, is_error=outcome.is_error)
 
 
 def record_failure(
@@ -98,13 +137,13 @@ def record_failure(
     cause = str(error.get("Cause", ""))
     first = cause.strip().splitlines()[0] if cause.strip() else ""
     text = f"the tool could not run after retries: {error.get('Error', 'error')}: {first}"
-    record_result(investigation_id, turn, call, text[:2000], is_error=True)
-    return Executed(ran=True, is_error=True)
+    return record_result_of(investigation_id, turn, call, Outcome(text[:2000], True))
 
 
 def _run(
-    tool: Tool | None, call: Call, registry: ToolRegistry, context: Callable[[], ToolContext]
+    call: Call, registry: ToolRegistry, context: Callable[[], ToolContext]
 ) -> tuple[str, bool]:
+    tool = registry.get(call.name)
     if tool is None:
         available = ", ".join(sorted(registry.names))
         return f"unknown tool {call.name!r}; available tools: {available}", True

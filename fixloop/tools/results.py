@@ -36,8 +36,10 @@ def record_result(
     *,
     is_error: bool = False,
     duration_ms: int = 0,
+    by_fixloop: bool = False,
 ) -> bool:
-    """Write the call's result; False if it already had one (first writer wins)."""
+    """Write the call's result; False if it already had one (first writer wins).
+    ``by_fixloop``: the text is fixloop's own note, not a tool's output."""
     return stores().events.append(
         investigation_id,
         tool_result_position(turn, call.index),
@@ -48,6 +50,7 @@ def record_result(
             content=content,
             is_error=is_error,
             duration_ms=duration_ms,
+            by_fixloop=by_fixloop,
         ),
     )
 
@@ -56,4 +59,4 @@ def answer_unrun(investigation_id: str, turn: int, calls: Iterable[Call], why: s
     """Answer calls that will not run with an error result saying why, so the transcript
     stays valid and the model knows what happened to them."""
     for call in calls:
-        record_result(investigation_id, turn, call, why, is_error=True)
+        record_result(investigation_id, turn, call, why, is_error=True, by_fixloop=True)

@@ -9,20 +9,26 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from fixloop.channels.http import refuse_bad_requests, request_body
+from fixloop.config import get_settings
+from fixloop.domain.payloads import parse_json
+from fixloop.errors import BadInputError
 from fixloop.intake.triggers import handle_payload
 from fixloop.metrics import emits_metrics
 
 logger = Logger()
 tracer = Tracer()
 app = APIGatewayRestResolver()
+refuse_bad_requests(app)
 
 
 @app.post("/signals")
 def signals() -> Response[str]:
+    body = request_body(app.current_event, limit=get_settings().max_signal_bytes)
     try:
-        payload = json.loads(app.current_event.decoded_body or "")
-    except ValueError:
-        return _reply(400, {"refused": "the body is not JSON"})
+        payload = parse_json(body, what="the body")
+    except BadInputError as exc:
+        return _reply(400, {"refused": str(exc)})
     result = handle_payload(payload)
     return _reply(400 if result.refused else 202, result.as_json())
 

@@ -8,8 +8,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from fixloop.faults import injectable
-from fixloop.sandbox.dispatch import dispatch_tool
-from fixloop.sandbox.protocol import SandboxCall
+from fixloop.sandbox.dispatch import DispatchTask, dispatch_tool
 
 logger = Logger()
 tracer = Tracer()
@@ -19,4 +18,4 @@ tracer = Tracer()
 @tracer.capture_lambda_handler
 @injectable("dispatch_tool")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return dispatch_tool(SandboxCall.model_validate(event))
+    return dispatch_tool(DispatchTask.model_validate(event))

@@ -24,7 +24,7 @@ def get_investigation(investigation_id: str) -> Response[str]:
     status, body = rest.read(
         investigation_id,
         after=query.get("after") or None,
-        limit=int(limit) if limit.isdigit() else 100,
+        limit=int(limit) if limit.isascii() and limit.isdigit() and len(limit) <= 6 else 100,
     )
     return json_response(status, body)
 

@@ -6,7 +6,8 @@ makes the loop steps and the entry points with their environment, and grants eac
 entry says (stacks/constructs/grants.py). Loop steps are invoked by the state machine; entry
 points from outside: the webhooks and the signals API by API Gateway (webhooks.py), the signal
 trigger by EventBridge and CloudWatch Logs subscription filters (triggers.py), Repo Token by the
-sandbox. The live functions are made with their APIs (live.py).
+dispatcher (the functions an entry ``invokes``). The live functions are made with their APIs
+(live.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,15 @@ from constructs import Construct
 
 from fixloop.functions import CATALOGUE, FunctionSpec, Surface
 from layers.bundler import PROJECT_ROOT
-from stacks.constructs.grants import ChannelSecrets, Reach, Secrets, grant, secret_environment
+from stacks.config import People
+from stacks.constructs.grants import (
+    ChannelSecrets,
+    Reach,
+    Secrets,
+    grant,
+    grant_invokes,
+    secret_environment,
+)
 from stacks.constructs.layer import LAYER_ARCHITECTURE, LAYER_RUNTIME
 from stacks.constructs.network import Network
 from stacks.constructs.sandbox import SandboxCluster
@@ -144,7 +153,8 @@ class LoopFunctions(Construct):
     ``sandbox`` is where functions that dispatch to sandboxes run their tasks (and its
     network, where those functions are attached). ``github_webhook_secret`` is the secret
     GitHub signs webhook deliveries with. ``targets`` (JSON) and ``default_github_repo`` tell
-    the triaging functions which repository a signal is about.
+    the triaging functions which repository a signal is about. ``people`` tells the functions
+    that receive a channel's requests who may reach the agent through it.
     """
 
     def __init__(
@@ -168,6 +178,7 @@ class LoopFunctions(Construct):
         linear_team_id: str = "",
         human_timeout_seconds: int = 86_400,
         require_approval: bool = False,
+        people: People | None = None,
         functions_dir: Path = FUNCTIONS_DIR,
         specs: tuple[FunctionSpec, ...] = _LOOP_AND_ENTRY,
     ) -> None:
@@ -208,12 +219,16 @@ class LoopFunctions(Construct):
             env.update(secret_environment(spec, reach.secrets))
             if spec.dispatches_sandboxes:
                 env.update(sandbox.dispatch_environment())
+            elif spec.stops_sandboxes:
+                env.update(sandbox.stop_environment())
             if spec.triages:
                 env["FIXLOOP_TARGETS"] = targets
                 env["FIXLOOP_DEFAULT_GITHUB_REPO"] = default_github_repo
             if spec.posts and channel_secrets is not None:
                 env["FIXLOOP_SLACK_CHANNEL"] = slack_channel
                 env["FIXLOOP_LINEAR_TEAM_ID"] = linear_team_id
+            if spec.signing_secret and people is not None:
+                env.update(people.environment(spec.signing_secret))
             fn, role = lambda_function(
                 self,
                 spec,
@@ -225,6 +240,11 @@ class LoopFunctions(Construct):
             grant(self, spec, role, fn, reach)
             self.functions[spec.folder] = fn
             self.roles[spec.folder] = role
+        # Once every function exists: those invoked by name, for the ones that invoke them.
+        for spec in specs:
+            grant_invokes(
+                spec, self.functions[spec.folder], self.roles[spec.folder], self.functions
+            )
 
         # The published version of each loop step: a new one whenever its code or
         # configuration changes, the previous one retained for executions still on it.

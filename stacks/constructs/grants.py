@@ -1,14 +1,19 @@
 """What a Lambda function may touch, from its catalogue entry (fixloop/functions.py).
 
 :func:`grant` gives a function's role exactly what its capabilities say, on the stack's own
-resources (:class:`Reach`), and :func:`secret_environment` tells it where the secrets it may
-read are. The Live API's own resources (its Connections table and Management API) are granted
-by stacks/constructs/live.py, from the same entries.
+resources (:class:`Reach`), :func:`grant_invokes` the functions it invokes by name, and
+:func:`secret_environment` tells it where the secrets it may read are. The Live API's own
+resources (its Connections table and Management API) are granted by
+stacks/constructs/live.py, from the same entries.
+
+Keys of the Blobs bucket are derived from the runtime's own key functions
+(``fixloop.sandbox.protocol``), so a grant names exactly the objects the code reads and writes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -17,11 +22,31 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from fixloop.functions import FunctionSpec, Records
+from fixloop.sandbox.protocol import result_key, snapshot_key
 from stacks.constructs.sandbox import SandboxCluster
 from stacks.constructs.storage import Storage
 from stacks.nag import acknowledge, flatten, iam5_resource
 
-__all__ = ["ChannelSecrets", "Reach", "Secrets", "grant", "secret_environment"]
+__all__ = [
+    "EVENT_BODIES",
+    "SANDBOX_RESULTS",
+    "SNAPSHOTS",
+    "ChannelSecrets",
+    "Reach",
+    "Secrets",
+    "function_variable",
+    "grant",
+    "grant_invokes",
+    "secret_environment",
+]
+
+EVENT_BODIES = "events/*"
+"""Event bodies too large for an item (fixloop.store.events)."""
+SNAPSHOTS = snapshot_key("*")
+"""Workspace snapshots: a sandbox puts them (pre-signed), the dispatcher signs the URLs that
+restore one, Deliver reads the change from them."""
+SANDBOX_RESULTS = result_key("*", "*")
+"""What a sandbox puts for each call (pre-signed); Run Tool records it."""
 
 SIGNING_SECRET_VARIABLES = {
     "github": "FIXLOOP_GITHUB_WEBHOOK_SECRET_ARN",
@@ -42,6 +67,12 @@ class ChannelSecrets:
 
     def signing_secret(self, channel: str) -> secretsmanager.ISecret:
         return {"slack": self.slack_signing_secret, "linear": self.linear_webhook_secret}[channel]
+
+    def posting(self, channel: str) -> tuple[str, secretsmanager.ISecret]:
+        """The variable naming the credential ``channel`` posts with, and its secret."""
+        if channel == "slack":
+            return "FIXLOOP_SLACK_BOT_TOKEN_ARN", self.slack_bot_token
+        return "FIXLOOP_LINEAR_API_KEY_ARN", self.linear_api_key
 
 
 @dataclass(frozen=True)
@@ -84,10 +115,23 @@ def secret_environment(spec: FunctionSpec, secrets: Secrets) -> dict[str, str]:
     signing = secrets.signing(spec.signing_secret)
     if signing is not None:
         env[SIGNING_SECRET_VARIABLES[spec.signing_secret]] = signing.secret_arn
-    if spec.posts and secrets.channels is not None:
-        env["FIXLOOP_SLACK_BOT_TOKEN_ARN"] = secrets.channels.slack_bot_token.secret_arn
-        env["FIXLOOP_LINEAR_API_KEY_ARN"] = secrets.channels.linear_api_key.secret_arn
+    for variable, secret in _posting_credentials(spec, secrets):
+        env[variable] = secret.secret_arn
     return env
+
+
+def _posting_credentials(
+    spec: FunctionSpec, secrets: Secrets
+) -> list[tuple[str, secretsmanager.ISecret]]:
+    """The Slack and Linear credentials ``spec`` reads: both to post, or the one of its
+    inbound channel to learn where it is installed."""
+    if secrets.channels is None:
+        return []
+    if spec.posts:
+        return [secrets.channels.posting("slack"), secrets.channels.posting("linear")]
+    if spec.learns_installation and spec.signing_secret in ("slack", "linear"):
+        return [secrets.channels.posting(spec.signing_secret)]
+    return []
 
 
 def grant(
@@ -96,10 +140,8 @@ def grant(
     """Give ``role`` (``fn``'s) what ``spec`` may touch; ``scope`` holds any policy of its own."""
     storage = reach.storage
     _grant_records(spec.records, role, storage)
-    if spec.blobs:
-        _grant_blobs(role, storage, list_bucket=spec.lists_blobs)
-    if spec.reads_event_bodies:
-        _grant_event_bodies(role, storage)
+    if spec.writes_event_bodies or spec.reads_event_bodies:
+        _grant_event_bodies(role, storage, write=spec.writes_event_bodies)
     if spec.triages:
         storage.fingerprints.grant_read_write_data(role)
     if spec.inbox or spec.posts or spec.notes:
@@ -115,12 +157,16 @@ def grant(
         # no reference to the state machine, so no dependency cycle.
         _allow(role, ["states:StartExecution"], [reach.state_machine_arn])
     if spec.dispatches_sandboxes:
-        if reach.sandbox is None:
-            raise ValueError(f"{spec.folder} dispatches sandboxes: the stack has no sandbox")
-        _grant_dispatch(role, storage=storage, sandbox=reach.sandbox, reach=reach)
-    if spec.reads_sandboxes:
-        # The workspace snapshot (the change) the sandbox left.
-        storage.sandboxes.grant_read_data(role)
+        _grant_dispatch(role, storage=storage, sandbox=_sandbox(spec, reach), reach=reach)
+    if spec.reads_sandbox_results:
+        _grant_sandbox_objects(role, storage, read=[SANDBOX_RESULTS])
+    if spec.reads_snapshots:
+        _grant_sandbox_objects(role, storage, read=[SNAPSHOTS])
+    if spec.stops_sandboxes:
+        # Its Sandboxes record (marked stopped), and the task.
+        _allow(role, ["dynamodb:GetItem", "dynamodb:UpdateItem"], [storage.sandboxes.table_arn])
+        storage.grant_key(role, write=True)
+        _sandbox(spec, reach).grant_stop(role)
     _grant_secrets(spec, role, reach.secrets)
     if spec.calls_models:
         _grant_bedrock(role)
@@ -139,8 +185,44 @@ def grant(
         )
 
 
-def _allow(role: iam.Role, actions: list[str], resources: list[str]) -> None:
-    role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=resources))
+def function_variable(folder: str) -> str:
+    """The variable naming the function in ``functions/<folder>`` to one that invokes it
+    (``repo_token``: ``FIXLOOP_REPO_TOKEN_FUNCTION``, fixloop.config's repo_token_function)."""
+    return f"FIXLOOP_{folder.upper()}_FUNCTION"
+
+
+def grant_invokes(
+    spec: FunctionSpec,
+    fn: lambda_.Function,
+    role: iam.Role,
+    functions: dict[str, lambda_.Function],
+) -> None:
+    """Tell ``fn`` the functions its entry invokes (:func:`function_variable`) and let its role
+    invoke each of them: the function itself (its unqualified ARN), not CDK's grant_invoke,
+    which adds ``ARN:*`` (every version and alias)."""
+    for folder in spec.invokes:
+        target = functions.get(folder)
+        if target is None:
+            raise ValueError(f"{spec.folder} invokes {folder}, which is not built here")
+        fn.add_environment(function_variable(folder), target.function_name)
+        _allow(role, ["lambda:InvokeFunction"], [target.function_arn])
+
+
+def _sandbox(spec: FunctionSpec, reach: Reach) -> SandboxCluster:
+    if reach.sandbox is None:
+        raise ValueError(f"{spec.folder} reaches sandboxes: the stack has no sandbox")
+    return reach.sandbox
+
+
+def _allow(
+    role: iam.Role,
+    actions: list[str],
+    resources: list[str],
+    conditions: dict[str, Any] | None = None,
+) -> None:
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=actions, resources=resources, conditions=conditions)
+    )
 
 
 def _grant_records(records: Records, role: iam.Role, storage: Storage) -> None:
@@ -156,45 +238,65 @@ def _grant_records(records: Records, role: iam.Role, storage: Storage) -> None:
         storage.investigations.grant_write_data(role)
 
 
-def _grant_blobs(role: iam.Role, storage: Storage, *, list_bucket: bool) -> None:
-    """Read and write objects (and, with ``list_bucket``, list them); no delete, no bucket
-    configuration."""
-    bucket = storage.blobs
-    _allow(role, ["s3:GetObject", "s3:PutObject"], [bucket.arn_for_objects("*")])
-    if list_bucket:
-        # ListBucket turns a read of a missing key into 404 (not 403).
-        _allow(role, ["s3:ListBucket"], [bucket.bucket_arn])
-    storage.grant_key(role, write=True)
-    acknowledge(
-        role,
-        iam5_resource(flatten(bucket.arn_for_objects("*"), cdk.Stack.of(bucket))),
-        "Blob keys are derived from investigation ids at run time; the functions need "
-        "every object of this one bucket.",
-    )
-
-
-def _grant_event_bodies(role: iam.Role, storage: Storage) -> None:
-    """Read the bodies of events too large for DynamoDB, stored under ``events/``."""
-    event_bodies = storage.blobs.arn_for_objects("events/*")
-    _allow(role, ["s3:GetObject"], [event_bodies])
-    storage.grant_key(role, write=False)
+def _grant_event_bodies(role: iam.Role, storage: Storage, *, write: bool) -> None:
+    """Read (and, with ``write``, write) the bodies of events too large for DynamoDB. Never
+    probed: an event names its body's key only once the body is stored, so no ListBucket."""
+    event_bodies = storage.blobs.arn_for_objects(EVENT_BODIES)
+    _allow(role, ["s3:GetObject", "s3:PutObject"] if write else ["s3:GetObject"], [event_bodies])
+    storage.grant_key(role, write=write)
     acknowledge(
         role,
         iam5_resource(flatten(event_bodies, cdk.Stack.of(storage.blobs))),
         "Event bodies too large for DynamoDB are stored under events/<investigation>/; "
-        "reading an event of any investigation may need its body. Read only.",
+        "an event of any investigation may have one. Nothing else of the bucket.",
     )
+
+
+def _grant_sandbox_objects(
+    role: iam.Role, storage: Storage, *, read: list[str], write: list[str] | None = None
+) -> None:
+    """Objects sandboxes put or restore (keys ``read`` and ``write``, patterns under
+    ``sandboxes/``), and listing the ones read: a missing object then answers 404 (none)
+    instead of 403 (denied). The listing is bounded by the same patterns as ``s3:prefix``:
+    for a missing key, S3 checks ListBucket with that key as the prefix (what Ceph RGW
+    copied from AWS, ceph/ceph#68577; AWS documents only that ListBucket decides)."""
+    bucket = storage.blobs
+    stack = cdk.Stack.of(bucket)
+    _allow(role, ["s3:GetObject"], [bucket.arn_for_objects(key) for key in read])
+    if write:
+        _allow(role, ["s3:PutObject"], [bucket.arn_for_objects(key) for key in write])
+    _allow(role, ["s3:ListBucket"], [bucket.bucket_arn], {"StringLike": {"s3:prefix": list(read)}})
+    # SSE-KMS: a GET decrypts with the bucket's key, a PUT asks it for a data key; a
+    # pre-signed URL does either with its signer's permissions.
+    _allow(
+        role,
+        ["kms:Decrypt", "kms:GenerateDataKey"] if write else ["kms:Decrypt"],
+        [storage.key.key_arn],
+    )
+    for key in dict.fromkeys([*read, *(write or [])]):
+        acknowledge(
+            role,
+            iam5_resource(flatten(bucket.arn_for_objects(key), stack)),
+            f"Keys {key} are derived from investigation ids and log positions at run time "
+            "(fixloop.sandbox.protocol); the role reaches that pattern of the one Blobs "
+            "bucket, no other key.",
+        )
 
 
 def _grant_dispatch(
     role: iam.Role, *, storage: Storage, sandbox: SandboxCluster, reach: Reach
 ) -> None:
-    """Start, find and replace sandboxes; answer the task token itself when the result is
-    already in the log (a retried dispatch)."""
+    """Start, find, replace and stop sandboxes; sign what a sandbox reads and puts (a
+    pre-signed URL acts with the signer's permissions, SSE-KMS included); answer the task
+    token itself when the result is already recorded (a retried dispatch), and heartbeat it
+    while a sandbox starts."""
     storage.sandboxes.grant_read_write_data(role)
     sandbox.grant_dispatch(role)
-    # The state machine ARN is the resource: see TASK_RESPONSE_ACTIONS in sandbox.py.
-    _allow(role, ["states:SendTaskSuccess", "states:SendTaskFailure"], [reach.state_machine_arn])
+    # A snapshot to restore (GET), the snapshot and the call's result to put (PUT).
+    _grant_sandbox_objects(role, storage, read=[SNAPSHOTS], write=[SNAPSHOTS, SANDBOX_RESULTS])
+    # The state machine ARN is the resource: see TASK_RESPONSE_ACTIONS in sandbox.py (the
+    # dispatcher never fails a token: a failed dispatch raises, and the state retries).
+    _allow(role, ["states:SendTaskSuccess", "states:SendTaskHeartbeat"], [reach.state_machine_arn])
 
 
 def _grant_secrets(spec: FunctionSpec, role: iam.Role, secrets: Secrets) -> None:
@@ -206,9 +308,7 @@ def _grant_secrets(spec: FunctionSpec, role: iam.Role, secrets: Secrets) -> None
     ):
         if wanted and secret is not None:
             secret.grant_read(role)
-    readable: list[secretsmanager.ISecret] = []
-    if spec.posts and secrets.channels is not None:
-        readable += [secrets.channels.slack_bot_token, secrets.channels.linear_api_key]
+    readable = [secret for _, secret in _posting_credentials(spec, secrets)]
     signing = secrets.signing(spec.signing_secret)
     if signing is not None:
         readable.append(signing)

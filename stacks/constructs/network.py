@@ -3,14 +3,23 @@
 Sandbox tasks and the dispatch function live in the private subnets; the public subnets exist
 only for the NAT gateway (nothing is placed there and tasks get no public IP). S3 and DynamoDB
 are reached through gateway endpoints, everything else (git hosts, package indexes, the other
-AWS APIs) through the NAT gateway.
+AWS APIs) through the NAT gateway. What the VPC may resolve is an allow-list
+(stacks/constructs/egress.py); the gateway endpoints take this stack's bucket and this
+account's tables only, so the S3 and DynamoDB names the allow-list must hold lead nowhere else.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
+
+from stacks.constructs.egress import DnsFirewall, ecr_layer_bucket
 
 __all__ = ["SANDBOX_PORT", "Network"]
 
@@ -21,14 +30,24 @@ _PRIVATE = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
 
 
 class Network(Construct):
-    """VPC, flow logs, gateway endpoints and the two security groups of the sandbox.
+    """VPC, flow logs, gateway endpoints, the DNS allow-list and the two security groups of
+    the sandbox.
 
+    ``blobs``: the one bucket the VPC may reach through its S3 endpoint (besides ECR's layer
+    bucket); ``egress_domains``: what its resolver answers (:func:`egress.egress_domains`).
     The VPC takes its availability zones from the stack (``Stack.availability_zones``):
     :class:`stacks.FixloopStack` makes those the first two of the region at deploy time
     (``Fn::GetAZs``), so synthesis never looks them up, even with an explicit environment.
     """
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        blobs: s3.IBucket,
+        egress_domains: Sequence[str],
+    ) -> None:
         super().__init__(scope, construct_id)
 
         self.vpc = ec2.Vpc(
@@ -46,19 +65,19 @@ class Network(Construct):
                     name="Private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=20
                 ),
             ],
-            gateway_endpoints={
-                "S3": ec2.GatewayVpcEndpointOptions(
-                    service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[_PRIVATE]
-                ),
-                "DynamoDB": ec2.GatewayVpcEndpointOptions(
-                    service=ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets=[_PRIVATE]
-                ),
-            },
             # Nothing uses the default security group. Stripping its rules takes a custom
             # resource (a Node.js Lambda function and its role) that this stack would not
             # otherwise need.
             restrict_default_security_group=False,
         )
+        self.s3_endpoint = self.vpc.add_gateway_endpoint(
+            "S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[_PRIVATE]
+        )
+        self.dynamodb_endpoint = self.vpc.add_gateway_endpoint(
+            "DynamoDB", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets=[_PRIVATE]
+        )
+        self._restrict_endpoints(blobs)
+        self.dns_firewall = DnsFirewall(self, "DnsFirewall", vpc=self.vpc, domains=egress_domains)
         self.private_subnet_selection = _PRIVATE
         """Where sandbox tasks and the dispatch function run."""
         self.private_subnets = self.vpc.select_subnets(subnet_type=_PRIVATE.subnet_type)
@@ -97,8 +116,9 @@ class Network(Construct):
         )
         # Outbound: HTTPS only: git clone, pip/package indexes, the AWS APIs (DynamoDB and S3
         # through the gateway endpoints, Step Functions, ECR and CloudWatch Logs through the
-        # NAT gateway). Security groups do not filter the VPC's DNS resolver nor the ECS task
-        # metadata and credentials endpoint (169.254.170.2), so those need no rule.
+        # NAT gateway), to the names the DNS allow-list resolves. Security groups do not
+        # filter the VPC's DNS resolver nor the ECS task metadata and credentials endpoint
+        # (169.254.170.2), so those need no rule.
         # A repository whose tests need other ports (a database, SSH git remotes, plain HTTP
         # mirrors) can be given them here, per repository, by an operator who decides so.
         self.sandbox_security_group.add_egress_rule(
@@ -106,4 +126,48 @@ class Network(Construct):
         )
         self.dispatch_security_group.add_egress_rule(
             ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS: ECS, DynamoDB, Step Functions APIs"
+        )
+
+    def _restrict_endpoints(self, blobs: s3.IBucket) -> None:
+        """Endpoint policies: through the S3 endpoint, the Blobs bucket and the layers of
+        this region's ECR images; through the DynamoDB endpoint, this account's tables. A
+        command with someone else's credentials cannot use either to write elsewhere (what a
+        caller may do inside these is its role's business)."""
+        stack = cdk.Stack.of(self)
+        anyone = iam.AnyPrincipal()
+        self.s3_endpoint.add_to_policy(
+            iam.PolicyStatement(
+                principals=[anyone],
+                actions=["s3:GetObject", "s3:PutObject"],
+                resources=[blobs.arn_for_objects("*")],
+            )
+        )
+        self.s3_endpoint.add_to_policy(
+            iam.PolicyStatement(
+                principals=[anyone], actions=["s3:ListBucket"], resources=[blobs.bucket_arn]
+            )
+        )
+        # Fargate pulls image layers from ECR's bucket (a pre-signed GET).
+        self.s3_endpoint.add_to_policy(
+            iam.PolicyStatement(
+                principals=[anyone],
+                actions=["s3:GetObject"],
+                resources=[
+                    f"arn:{stack.partition}:s3:::{ecr_layer_bucket(stack.region)}/*",
+                ],
+            )
+        )
+        self.dynamodb_endpoint.add_to_policy(
+            iam.PolicyStatement(
+                principals=[anyone],
+                actions=["dynamodb:*"],
+                resources=[
+                    stack.format_arn(
+                        service="dynamodb",
+                        resource="table",
+                        resource_name="*",
+                        arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME,
+                    )
+                ],
+            )
         )

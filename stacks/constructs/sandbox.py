@@ -2,9 +2,13 @@
 
 One task serves the code tools of one investigation (``python -m fixloop.sandbox serve``):
 the dispatch function starts it with ``ecs:RunTask`` in the private subnets, without a public
-IP, and posts tool calls to it on port 8080; the task writes results to the Events table and
-answers the Step Functions task tokens itself, and stops when idle. Its role reaches the three
-tables, two prefixes of Blobs and the task tokens of one state machine, and nothing else.
+IP, and posts it each tool call with everything the call needs (pre-signed URLs for what it
+puts included); the task answers the call's Step Functions task token, and stops when idle or
+when its investigation closes (Deliver, Mark Failed).
+
+The sandbox runs the model's commands on the repository's code, so it holds nothing worth
+stealing: its role may answer task tokens of one state machine and nothing else (no table,
+no bucket, no key, no function), and its environment names no table, bucket or secret.
 """
 
 from __future__ import annotations
@@ -13,21 +17,21 @@ import aws_cdk as cdk
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from fixloop.config import Settings
 from layers.bundler import PROJECT_ROOT
 from stacks.constructs.network import SANDBOX_PORT, Network
-from stacks.constructs.storage import Storage
 from stacks.nag import acknowledge, flatten, iam5_resource
 
 __all__ = [
-    "SANDBOX_BLOB_PREFIXES",
     "SANDBOX_COMMAND",
     "SANDBOX_CONTAINER",
     "SANDBOX_DOCKERFILE",
     "SANDBOX_FAMILY",
+    "SANDBOX_HEARTBEAT_SECONDS",
+    "SANDBOX_IDLE_SECONDS",
     "SANDBOX_IMAGE_EXCLUDES",
     "TASK_RESPONSE_ACTIONS",
     "SandboxCluster",
@@ -37,8 +41,10 @@ SANDBOX_FAMILY = "fixloop-sandbox"
 SANDBOX_CONTAINER = "sandbox"
 SANDBOX_DOCKERFILE = "sandbox/Dockerfile"
 SANDBOX_COMMAND = ["python", "-m", "fixloop.sandbox", "serve", "--port", str(SANDBOX_PORT)]
-SANDBOX_BLOB_PREFIXES = ("sandboxes/", "events/")
-"""Workspace snapshots, and event bodies too large to store inline in the Events table."""
+SANDBOX_HEARTBEAT_SECONDS = Settings.model_fields["sandbox_heartbeat_seconds"].default
+SANDBOX_IDLE_SECONDS = Settings.model_fields["sandbox_idle_seconds"].default
+"""The sandbox's settings are the runtime's defaults, which the functions use too (Prepare
+puts the heartbeat interval in the loop's payload): one value on both sides."""
 
 SANDBOX_IMAGE_EXCLUDES = [
     # Docker ignore syntax, applied to the repository root (the build context): everything
@@ -85,7 +91,6 @@ class SandboxCluster(Construct):
         construct_id: str,
         *,
         network: Network,
-        storage: Storage,
         state_machine_arn: str,
         image_uri: str = "",
     ) -> None:
@@ -105,9 +110,12 @@ class SandboxCluster(Construct):
             self,
             "TaskRole",
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
-            description="fixloop sandbox task: its investigation's records and task tokens",
+            description="fixloop sandbox task: answers task tokens, nothing else",
         )
-        self._grant_task(self.task_role, storage)
+        # Exactly what the sandbox program calls: no table, bucket, key or function.
+        self.task_role.add_to_principal_policy(
+            iam.PolicyStatement(actions=list(TASK_RESPONSE_ACTIONS), resources=[state_machine_arn])
+        )
         # CDK adds what the execution role needs as the task definition is built: pulling
         # the image asset from the bootstrap repository and writing to the log group.
         self.execution_role = iam.Role(
@@ -138,27 +146,18 @@ class SandboxCluster(Construct):
             command=SANDBOX_COMMAND,
             port_mappings=[ecs.PortMapping(container_port=SANDBOX_PORT, protocol=ecs.Protocol.TCP)],
             logging=ecs.LogDrivers.aws_logs(stream_prefix="sandbox", log_group=self.log_group),
+            # What the server needs to run, nothing it could be robbed of: each call brings
+            # its own facts and the URLs it puts to (the dispatcher adds the investigation and
+            # the sandbox id as overrides when it starts the task).
             environment={
-                "FIXLOOP_EVENTS_TABLE": storage.events.table_name,
-                "FIXLOOP_INVESTIGATIONS_TABLE": storage.investigations.table_name,
-                "FIXLOOP_SANDBOXES_TABLE": storage.sandboxes.table_name,
-                "FIXLOOP_BLOBS_BUCKET": storage.blobs.bucket_name,
+                "AWS_DEFAULT_REGION": cdk.Stack.of(self).region,
+                "FIXLOOP_SANDBOX_HEARTBEAT_SECONDS": str(SANDBOX_HEARTBEAT_SECONDS),
+                "FIXLOOP_SANDBOX_IDLE_SECONDS": str(SANDBOX_IDLE_SECONDS),
                 "POWERTOOLS_SERVICE_NAME": "fixloop-sandbox",
             },
             essential=True,
         )
-        self._acknowledge(storage)
-
-    def allow_repo_token(self, repo_token: lambda_.IFunction) -> None:
-        """Let the sandbox ask Repo Token for a read-only clone token (and nothing else of
-        GitHub's): invoke that one function, named in FIXLOOP_REPO_TOKEN_FUNCTION."""
-        self.container.add_environment("FIXLOOP_REPO_TOKEN_FUNCTION", repo_token.function_name)
-        # The function itself, not grant_invoke's "ARN:*" (every version and alias).
-        self.task_role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["lambda:InvokeFunction"], resources=[repo_token.function_arn]
-            )
-        )
+        self._acknowledge()
 
     def _image(self, image_uri: str) -> ecs.ContainerImage:
         """The image at ``image_uri`` (already in ECR), else sandbox/Dockerfile as an image
@@ -189,7 +188,7 @@ class SandboxCluster(Construct):
     def dispatch_environment(self) -> dict[str, str]:
         """What the dispatch function needs to run a sandbox task and reach it."""
         return {
-            "FIXLOOP_SANDBOX_CLUSTER": self.cluster.cluster_arn,
+            **self.stop_environment(),
             "FIXLOOP_SANDBOX_TASK_DEFINITION": self.task_definition.task_definition_arn,
             "FIXLOOP_SANDBOX_SUBNETS": ",".join(self.network.private_subnets.subnet_ids),
             "FIXLOOP_SANDBOX_SECURITY_GROUPS": (
@@ -197,7 +196,14 @@ class SandboxCluster(Construct):
             ),
             "FIXLOOP_SANDBOX_CONTAINER": SANDBOX_CONTAINER,
             "FIXLOOP_SANDBOX_PORT": str(SANDBOX_PORT),
+            # S3 by its regional name in every region (us-east-1 included), for the function's
+            # own calls and the URLs it signs: the VPC's DNS allow-list holds that name only.
+            "AWS_S3_US_EAST_1_REGIONAL_ENDPOINT": "regional",
         }
+
+    def stop_environment(self) -> dict[str, str]:
+        """What a function needs to stop sandbox tasks (the cluster they run on)."""
+        return {"FIXLOOP_SANDBOX_CLUSTER": self.cluster.cluster_arn}
 
     def grant_dispatch(self, role: iam.Role) -> None:
         """Run this task definition on this cluster, watch and stop its tasks."""
@@ -238,6 +244,20 @@ class SandboxCluster(Construct):
             "the sandbox cluster only (DescribeTasks, StopTask, and tags set by RunTask).",
         )
 
+    def grant_stop(self, role: iam.Role) -> None:
+        """Stop tasks of this cluster (an investigation's sandbox when it closes), nothing
+        else of ECS."""
+        tasks = self._tasks_arn()
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["ecs:StopTask"], resources=[tasks])
+        )
+        acknowledge(
+            role,
+            iam5_resource(flatten(tasks, cdk.Stack.of(self))),
+            "Task ids are assigned by ECS when a sandbox starts; StopTask covers the tasks of "
+            "the sandbox cluster only.",
+        )
+
     def _tasks_arn(self) -> str:
         return cdk.Stack.of(self).format_arn(
             service="ecs",
@@ -246,44 +266,7 @@ class SandboxCluster(Construct):
             arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME,
         )
 
-    def _grant_task(self, role: iam.Role, storage: Storage) -> None:
-        """Exactly what the sandbox program calls; no table-wide or bucket-wide grant."""
-        table_actions = (
-            (storage.events, ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]),
-            (storage.investigations, ["dynamodb:GetItem"]),
-            (
-                storage.sandboxes,
-                ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-            ),
-        )
-        for table, actions in table_actions:
-            role.add_to_principal_policy(
-                iam.PolicyStatement(actions=actions, resources=[table.table_arn])
-            )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["s3:GetObject", "s3:PutObject"],
-                resources=[
-                    storage.blobs.arn_for_objects(f"{prefix}*") for prefix in SANDBOX_BLOB_PREFIXES
-                ],
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=list(TASK_RESPONSE_ACTIONS), resources=[self.state_machine_arn]
-            )
-        )
-        storage.grant_key(role, write=True)
-
-    def _acknowledge(self, storage: Storage) -> None:
-        stack = cdk.Stack.of(self)
-        for prefix in SANDBOX_BLOB_PREFIXES:
-            acknowledge(
-                self.task_role,
-                iam5_resource(flatten(storage.blobs.arn_for_objects(f"{prefix}*"), stack)),
-                f"Keys under {prefix} are derived from investigation ids at run time; a "
-                "sandbox reads and writes that prefix of the one Blobs bucket, no other.",
-            )
+    def _acknowledge(self) -> None:
         acknowledge(
             self.execution_role,
             iam5_resource("*"),
@@ -297,6 +280,7 @@ class SandboxCluster(Construct):
         acknowledge(
             self.task_definition,
             "AwsSolutions-ECS2",
-            "The environment holds table and bucket names and the Powertools service name, "
-            "none of them secret; the task reads data through its role, not from variables.",
+            "The environment holds the region, the heartbeat and idle intervals and the "
+            "Powertools service name, none of them secret; it names no table, bucket or "
+            "secret: each call brings what it needs from the dispatcher.",
         )

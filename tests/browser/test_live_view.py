@@ -1,8 +1,9 @@
 """The web live view in a real browser (Playwright driving Debian's chromium) during a running
 investigation on the embedded runtime.
 
-chromium is installed by ``scripts/install-chromium.sh`` (run by ``make test``). Without it the
-test is skipped with the reason, except under CI (``CI=true``), where it fails: CI must run it.
+chromium is installed by ``scripts/install-debian-packages.sh`` (run by ``make test``).
+Without it the test is skipped with the reason, except under CI (``CI=true``), where it
+fails: CI must run it.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ def test_tools() -> Iterator[None]:
 def chromium() -> str:
     if not Path(CHROMIUM).exists():
         reason = (
-            f"chromium not found at {CHROMIUM}: run scripts/install-chromium.sh "
-            "(as root, with apt) to run the browser test"
+            f"chromium not found at {CHROMIUM}: run scripts/install-debian-packages.sh "
+            "chromium (as root, with apt) to run the browser test"
         )
         if os.environ.get("CI"):
             pytest.fail(reason)

@@ -1,19 +1,23 @@
 """A local HTTP server speaking the part of Linear's GraphQL API fixloop uses
-(``issueCreate``, ``commentCreate``), for tests of fixloop's Linear client::
+(``issueCreate``, ``commentCreate``, and ``organization``, from which the organization the API
+key belongs to is learned), for tests of fixloop's Linear client::
 
     with LinearServer(api_key="lin_api_test") as linear:
         ... settings linear_api_url=linear.url ...
         assert linear.comments[0]["body"] == ...
 
 ``POST /graphql`` with ``{"query", "variables"}``; the API key comes as ``Authorization``
-(an unknown one answers 401 with a GraphQL error, as Linear does). An ``id`` given in the
-input is used as the entity's id; an id already taken answers an error saying so. Every
-request is recorded in :attr:`requests`.
+(an unknown one answers 401 with a GraphQL error whose ``extensions.code`` is
+``AUTHENTICATION_ERROR``, as Linear does). ``query { organization { id } }`` answers the key's
+organization. An ``id`` given in the input is used as the entity's id; an id already taken
+answers an error saying so. The next :attr:`fail_next` requests answer 503 (an outage).
+Every request is recorded in :attr:`requests`.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -28,6 +32,10 @@ __all__ = ["LinearServer"]
 @dataclass
 class LinearServer:
     api_key: str = "lin_api_test"
+    organization_id: str = "org-1"
+    """The organization the API key belongs to."""
+    fail_next: int = 0
+    """This many of the coming requests answer 503 (an outage)."""
     requests: list[dict[str, Any]] = field(default_factory=list)
     issues: dict[str, dict[str, Any]] = field(default_factory=dict)
     comments: list[dict[str, Any]] = field(default_factory=list)
@@ -60,9 +68,14 @@ class LinearServer:
         with self._lock:
             request = json.loads(raw or b"{}")
             self.requests.append({"auth": auth, **request})
+            if self.fail_next > 0:
+                self.fail_next -= 1
+                return 503, {"errors": [{"message": "Service unavailable"}]}
             if auth != self.api_key:
-                return 401, {"errors": [{"message": "Authentication required, not authenticated"}]}
+                return 401, {"errors": [_AUTHENTICATION_ERROR]}
             query = str(request.get("query", ""))
+            if not query.lstrip().startswith("mutation"):  # a query, maybe anonymous
+                return self._query(query)
             data = (request.get("variables") or {}).get("input") or {}
             entity_id = str(data.get("id") or uuid.uuid4())
             taken = entity_id in self.issues or any(c["id"] == entity_id for c in self.comments)
@@ -82,3 +95,19 @@ class LinearServer:
                 self.comments.append(comment)
                 return 200, {"data": {"commentCreate": {"success": True, "comment": comment}}}
             return 200, {"errors": [{"message": "unsupported operation"}]}
+
+    def _query(self, query: str) -> tuple[int, dict[str, Any]]:
+        if re.search(r"\borganization\s*\{", query):
+            organization = {"id": self.organization_id, "name": "Acme", "urlKey": "acme"}
+            return 200, {"data": {"organization": organization}}
+        return 200, {"errors": [{"message": "unsupported query"}]}
+
+
+_AUTHENTICATION_ERROR = {
+    "message": "Authentication required, not authenticated",
+    "extensions": {
+        "type": "authentication error",
+        "code": "AUTHENTICATION_ERROR",
+        "userPresentableMessage": "You need to authenticate to access this operation.",
+    },
+}

@@ -33,6 +33,7 @@ __all__ = [
     "state_machine_arn_json",
     "statement_resources",
     "table_ids",
+    "walk_json",
     "walk_states",
     "webhook_secret_id",
 ]
@@ -175,6 +176,14 @@ def walk_states(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
             yield from walk_states(processor["States"])
         for branch in state.get("Branches", []):
             yield from walk_states(branch["States"])
+
+
+def walk_json(node: Any) -> Iterator[Any]:
+    """``node`` and every value inside it (dicts, lists), depth first."""
+    yield node
+    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+    for child in children:
+        yield from walk_json(child)
 
 
 def permissions_of(template_json: dict[str, Any], fn_id: str) -> list[dict[str, Any]]:

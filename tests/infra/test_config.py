@@ -16,6 +16,7 @@ from stacks.config import (
     CONTEXT_DAILY_TOKEN_BUDGET,
     CONTEXT_DEFAULT_GITHUB_REPO,
     CONTEXT_MODEL,
+    CONTEXT_SANDBOX_EGRESS_DOMAINS,
     CONTEXT_TARGETS,
     CONTEXT_WATCHED_LOG_GROUPS,
 )
@@ -27,6 +28,9 @@ from stacks.config import (
         ({CONTEXT_MODEL: "openai:gpt"}, "model must be"),
         ({CONTEXT_ALARM_EMAIL: "not-an-address"}, "alarm_email"),
         ({CONTEXT_DAILY_TOKEN_BUDGET: "lots"}, "whole number"),
+        ({CONTEXT_SANDBOX_EGRESS_DOMAINS: '["https://pypi.acme.example"]'}, "egress_domains"),
+        ({CONTEXT_SANDBOX_EGRESS_DOMAINS: "*"}, "egress_domains"),
+        ({CONTEXT_SANDBOX_EGRESS_DOMAINS: "PyPI.acme.example"}, "egress_domains"),
     ],
 )
 def test_bad_configuration_fails_synth_with_the_reason(
@@ -105,3 +109,14 @@ def test_trigger_context_from_cdk_json_or_the_command_line() -> None:
             FixloopConfig.from_context(app.node)
     with pytest.raises(TypeError, match="fixloop:watched_log_groups"):
         FixloopConfig.from_context(cdk.App(context={CONTEXT_WATCHED_LOG_GROUPS: [1]}).node)
+
+
+def test_sandbox_egress_domains_from_cdk_json_or_the_command_line() -> None:
+    # Given added domains as a JSON list (cdk.json) and as the strings `-c` passes
+    as_json = cdk.App(context={CONTEXT_SANDBOX_EGRESS_DOMAINS: ["pypi.acme.example", "*.acme.io"]})
+    as_string = cdk.App(context={CONTEXT_SANDBOX_EGRESS_DOMAINS: "pypi.acme.example,*.acme.io"})
+
+    # When / Then both give the same list, subdomain wildcards included
+    config = FixloopConfig.from_context(as_json.node)
+    assert config.sandbox_egress_domains == ("pypi.acme.example", "*.acme.io")
+    assert FixloopConfig.from_context(as_string.node) == config

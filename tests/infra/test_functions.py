@@ -9,7 +9,7 @@ from typing import Any
 
 from aws_cdk.assertions import Template
 
-from fixloop.functions import CATALOGUE, LOOP_STEPS, Surface
+from fixloop.functions import CATALOGUE, LOOP_STEPS, Surface, spec_of
 from stacks.constructs.functions import FUNCTIONS_DIR
 from tests.infra.support import (
     STATE_MACHINE_NAME,
@@ -58,6 +58,13 @@ def test_every_handler_folder_is_catalogued_and_every_entry_has_its_handler() ->
     assert len({spec.construct_id for spec in CATALOGUE}) == len(CATALOGUE)
     assert [s.folder for s in CATALOGUE if s.asl_placeholder] == [s.folder for s in LOOP_STEPS]
     assert all(s.surface is Surface.LOOP for s in LOOP_STEPS)
+    # And a function invoked by another is catalogued as invoked by name (the embedded
+    # runtime registers those), and is not a live function (built elsewhere)
+    invoked = {folder for spec in CATALOGUE for folder in spec.invokes}
+    assert invoked == {"repo_token"}
+    assert all(
+        spec_of(f).invoked_by_name and spec_of(f).surface is not Surface.LIVE for f in invoked
+    )
 
 
 def test_loop_functions_on_python313_arm64_with_the_layer(
@@ -113,8 +120,16 @@ def test_functions_environment(template_json: dict[str, Any]) -> None:
         "wait_for_human",
     ]
     assert [n for n, e in envs.items() if "FIXLOOP_ANTHROPIC_SECRET_ARN" in e] == ["model_turn"]
-    # And only dispatch_tool knows where sandboxes run
-    assert [n for n, e in envs.items() if "FIXLOOP_SANDBOX_CLUSTER" in e] == ["dispatch_tool"]
+    # And only dispatch_tool knows how to run a sandbox; it and the steps that close an
+    # investigation (and stop its sandbox) know the cluster
+    assert [n for n, e in envs.items() if "FIXLOOP_SANDBOX_TASK_DEFINITION" in e] == [
+        "dispatch_tool"
+    ]
+    assert [n for n, e in envs.items() if "FIXLOOP_SANDBOX_CLUSTER" in e] == [
+        "deliver",
+        "mark_failed",
+        "dispatch_tool",
+    ]
     assert f":stateMachine:{STATE_MACHINE_NAME}" in json.dumps(
         envs["prepare"]["FIXLOOP_STATE_MACHINE_ARN"]
     )

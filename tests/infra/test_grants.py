@@ -1,5 +1,5 @@
 """What each function may touch (stacks/constructs/grants.py, from the catalogue's capabilities):
-models, secrets, blobs, the inbox, itself."""
+models, secrets, blobs, the inbox, sandboxes, itself and the functions it invokes."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ import json
 from typing import Any
 
 from fixloop.functions import LOOP_STEPS
+from fixloop.sandbox.protocol import result_key, snapshot_key
 from tests.infra.support import (
     GITHUB_SECRET_NAME,
     SECRET_NAME,
     actions,
     all_function_ids,
+    only,
+    permissions_of,
     policy_of_role,
     resources,
     role_of_function,
@@ -84,44 +87,147 @@ def test_only_model_turn_invokes_bedrock_and_only_named_functions_read_secrets(
     assert f":secret:{SECRET_NAME}-??????" in json.dumps(secret["Resource"])
 
 
-def test_blobs_only_for_the_functions_that_store_blobs(template_json: dict[str, Any]) -> None:
-    # Given each loop function's policy statements
-    # When the S3 actions are collected
-    s3_actions = {
-        name: sorted(
-            a
-            for s in policy_of_role(template_json, role_of_function(template_json, name))
-            for a in actions(s)
-            if a.startswith("s3:")
+def test_blobs_only_the_keys_each_function_reads_or_writes(
+    template_json: dict[str, Any],
+) -> None:
+    # Given each loop function's policy statements and the bucket
+    blobs_id, _ = only(template_json, "AWS::S3::Bucket")
+    bucket = json.dumps({"Fn::GetAtt": [blobs_id, "Arn"]})
+
+    def key_of(resource: Any) -> str:
+        if json.dumps(resource) == bucket:
+            return "(bucket)"
+        (arn, key) = resource["Fn::Join"][1]
+        assert json.dumps(arn) == bucket, resource
+        return str(key).removeprefix("/")
+
+    # When the S3 actions are collected with the keys they apply to (a listing with the
+    # prefixes its condition allows)
+    s3: dict[str, set[tuple[str, str]]] = {}
+    for name in (spec.folder for spec in LOOP_STEPS):
+        s3[name] = set()
+        for statement in policy_of_role(template_json, role_of_function(template_json, name)):
+            for action in (a for a in actions(statement) if a.startswith("s3:")):
+                for resource in statement_resources(statement):
+                    if action == "s3:ListBucket":
+                        assert key_of(resource) == "(bucket)", name
+                        (prefixes,) = statement["Condition"]["StringLike"].values()
+                        s3[name] |= {(action, p) for p in prefixes}
+                    else:
+                        s3[name].add((action, key_of(resource)))
+
+    # Then the steps that log read and write event bodies (events/), nothing else of the
+    # bucket; run_tool reads what sandboxes put (their results), deliver their workspace
+    # snapshots, and each may list only those keys (a missing one reads as none, not as
+    # denied); dispatch_tool reads event bodies and signs what a sandbox restores and puts;
+    # mark_failed and wait_for_human have none. No function lists the bucket freely, writes
+    # what another reads from a sandbox, or reaches the whole bucket.
+    events = {("s3:GetObject", "events/*"), ("s3:PutObject", "events/*")}
+    snapshot, result = "sandboxes/*/workspace.json", "sandboxes/*/results/*.json"
+    assert s3 == {
+        "prepare": events,
+        "model_turn": events,
+        "run_tool": events | {("s3:GetObject", result), ("s3:ListBucket", result)},
+        "deliver": events | {("s3:GetObject", snapshot), ("s3:ListBucket", snapshot)},
+        "mark_failed": set(),
+        "dispatch_tool": {
+            ("s3:GetObject", "events/*"),
+            ("s3:GetObject", snapshot),
+            ("s3:PutObject", snapshot),
+            ("s3:PutObject", result),
+            ("s3:ListBucket", snapshot),
+        },
+        "wait_for_human": set(),
+    }
+    # And those keys are the runtime's own (fixloop.sandbox.protocol)
+    assert (snapshot_key("*"), result_key("*", "*")) == (snapshot, result)
+
+
+def test_only_the_dispatcher_invokes_repo_token(template_json: dict[str, Any]) -> None:
+    # Given every IAM statement of the template and the Repo Token function
+    fn_id = all_function_ids(template_json)["repo_token"]
+    invokers = [
+        (p["Properties"]["Roles"], s)
+        for p in resources(template_json, "AWS::IAM::Policy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if any(a in ("lambda:InvokeFunction", "lambda:*", "*") for a in actions(s))
+        and any(
+            fn_id in json.dumps(r) or r == "*" or ":function:*" in json.dumps(r)
+            for r in statement_resources(s)
         )
-        for name in (spec.folder for spec in LOOP_STEPS)
+    ]
+
+    # When / Then the one statement that may invoke it is the dispatcher's, on the function
+    # itself (its unqualified ARN: no version or alias, no wildcard)
+    assert len(invokers) == 1, invokers
+    roles, statement = invokers[0]
+    assert roles == [{"Ref": role_of_function(template_json, "dispatch_tool")}]
+    assert statement_resources(statement) == [{"Fn::GetAtt": [fn_id, "Arn"]}]
+    # And no service or account is given a resource policy on it
+    assert not permissions_of(template_json, fn_id)
+    # And only the dispatcher is told its name
+    assert [
+        name
+        for name, fn in all_function_ids(template_json).items()
+        if "FIXLOOP_REPO_TOKEN_FUNCTION"
+        in template_json["Resources"][fn]["Properties"]["Environment"]["Variables"]
+    ] == ["dispatch_tool"]
+
+
+def test_deliver_and_mark_failed_stop_only_tasks_of_the_sandbox_cluster(
+    template_json: dict[str, Any],
+) -> None:
+    # Given every function's ECS statements, the sandbox cluster and the Sandboxes table
+    cluster_id, _ = only(template_json, "AWS::ECS::Cluster")
+    tasks = f'":task/", {{"Ref": "{cluster_id}"}}, "/*"'
+    sandboxes = table_ids(template_json)["Sandboxes"]
+
+    def statements(name: str) -> list[dict[str, Any]]:
+        return policy_of_role(template_json, role_of_function(template_json, name))
+
+    ecs = {
+        name: [s for s in statements(name) if any(a.startswith("ecs:") for a in actions(s))]
+        for name in all_function_ids(template_json)
     }
 
-    # Then prepare, model_turn, run_tool and deliver (the workspace snapshot) read and write
-    # objects, dispatch_tool reads (offloaded event bodies); mark_failed has none
-    rw = ["s3:GetObject", "s3:ListBucket", "s3:PutObject"]
-    assert s3_actions == {
-        "prepare": rw,
-        "model_turn": rw,
-        "run_tool": rw,
-        "deliver": rw,
-        "mark_failed": [],
-        "dispatch_tool": ["s3:GetObject"],
-        "wait_for_human": [],
-    }
+    # When / Then only the dispatcher and the two steps that close an investigation touch
+    # ECS at all
+    assert sorted(n for n, found in ecs.items() if found) == [
+        "deliver",
+        "dispatch_tool",
+        "mark_failed",
+    ]
+    for name in ("deliver", "mark_failed"):
+        # And those two may stop tasks of the sandbox cluster, nothing else of ECS
+        (stop,) = ecs[name]
+        assert actions(stop) == ["ecs:StopTask"], name
+        assert tasks in json.dumps(stop["Resource"]), name
+        # And read and update the Sandboxes record (no put, no delete, no scan)
+        on_sandboxes = {
+            a
+            for s in statements(name)
+            if any(r == {"Fn::GetAtt": [sandboxes, "Arn"]} for r in statement_resources(s))
+            for a in actions(s)
+        }
+        assert on_sandboxes == {"dynamodb:GetItem", "dynamodb:UpdateItem"}, name
+        # And they know the cluster, not where or how to run a task
+        fn = template_json["Resources"][all_function_ids(template_json)[name]]["Properties"]
+        env = fn["Environment"]["Variables"]
+        assert env["FIXLOOP_SANDBOX_CLUSTER"] == {"Fn::GetAtt": [cluster_id, "Arn"]}, name
+        assert "FIXLOOP_SANDBOX_TASK_DEFINITION" not in env and "VpcConfig" not in fn, name
 
 
 def test_channel_functions_reach_inbox_waits_their_secret_and_task_tokens(
     template_json: dict[str, Any],
 ) -> None:
     tables = table_ids(template_json)
-    signing = dict(
-        zip(
-            ("slack_events", "linear_webhook"),
-            secret_ids(template_json, "SlackSigningSecret", "LinearWebhookSecret"),
-            strict=True,
-        )
+    slack_signing, linear_signing, bot_token, api_key = secret_ids(
+        template_json, "SlackSigningSecret", "LinearWebhookSecret", "SlackBotToken", "LinearApiKey"
     )
+    secrets = {
+        "slack_events": [{"Ref": slack_signing}, {"Ref": bot_token}],
+        "linear_webhook": [{"Ref": linear_signing}, {"Ref": api_key}],
+    }
     for name in CHANNEL_FUNCTIONS:
         # Given the function's role
         statements = policy_of_role(template_json, role_of_function(template_json, name))
@@ -138,9 +244,10 @@ def test_channel_functions_reach_inbox_waits_their_secret_and_task_tokens(
             "states:StartExecution",
         ], name
         assert all(statement_resources(s) == [state_machine_arn_json()] for s in granted("states:"))
-        # And it reads its own signing secret only (the REST API none: IAM authorizes it)
+        # And it reads its own signing secret and the credential its channel's workspace or
+        # organization is learned from, only (the REST API none: IAM authorizes it)
         reads = [r for s in granted("secretsmanager:") for r in statement_resources(s)]
-        assert reads == ([{"Ref": signing[name]}] if name in signing else []), name
+        assert sorted(map(str, reads)) == sorted(map(str, secrets.get(name, []))), name
         assert all(actions(s) == ["secretsmanager:GetSecretValue"] for s in granted("secrets"))
 
 

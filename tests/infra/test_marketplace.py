@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from stacks.config import MODEL_PATTERN
+from stacks.constructs.egress import DEFAULT_EGRESS_DOMAINS
 from stacks.marketplace import build_marketplace
-from stacks.parameters import IMAGE_URI_PATTERN
+from stacks.parameters import DOMAINS_PATTERN, IMAGE_URI_PATTERN
 
 BOOTSTRAP_MARKERS = (
     "cdk-hnb659fds",  # the default bootstrap qualifier: bucket, repository, roles
@@ -71,6 +72,14 @@ def test_parameters_are_constrained_and_grouped_for_the_console(template: dict[s
         "DefaultGitHubRepo",
         "Targets",
         "SandboxImageUri",
+        "SandboxEgressDomains",
+        "GitHubTrustedAssociations",
+        "SlackTeamIds",
+        "SlackAppId",
+        "SlackAllowedUsers",
+        "LinearOrganizationId",
+        "LinearAllowedUsers",
+        "LinearAllowedTeams",
         "AssetsBucket",
         "AssetsPrefix",
     }
@@ -108,6 +117,64 @@ def test_parameters_reach_the_functions_and_the_sandbox(template: dict[str, Any]
     ] * 2
     (container,) = task["Properties"]["ContainerDefinitions"]
     assert container["Image"] == {"Ref": "SandboxImageUri"}
+    # And who may reach the agent is told to the function of each inbound channel
+    told = [
+        (name, value["Ref"])
+        for env in envs
+        for name, value in env.items()
+        if name in PEOPLE_PARAMETERS
+    ]
+    assert sorted(told) == sorted(PEOPLE_PARAMETERS.items())
+    assert parameters_default(template, "GitHubTrustedAssociations") == "OWNER,MEMBER,COLLABORATOR"
+
+
+PEOPLE_PARAMETERS = {
+    "FIXLOOP_GITHUB_TRUSTED_ASSOCIATIONS": "GitHubTrustedAssociations",
+    "FIXLOOP_SLACK_TEAM_ID": "SlackTeamIds",
+    "FIXLOOP_SLACK_APP_ID": "SlackAppId",
+    "FIXLOOP_SLACK_ALLOWED_USERS": "SlackAllowedUsers",
+    "FIXLOOP_LINEAR_ORGANIZATION_ID": "LinearOrganizationId",
+    "FIXLOOP_LINEAR_ALLOWED_USERS": "LinearAllowedUsers",
+    "FIXLOOP_LINEAR_ALLOWED_TEAMS": "LinearAllowedTeams",
+}
+
+
+def parameters_default(template: dict[str, Any], name: str) -> str:
+    return str(template["Parameters"][name]["Default"])
+
+
+def test_sandbox_egress_follows_the_image_registry_and_the_domains_parameter(
+    template: dict[str, Any],
+) -> None:
+    # Given the sandbox VPC's allowed domains and the condition they are chosen with
+    ((_, allowed),) = [
+        (k, r)
+        for k, r in of_type(template, "AWS::Route53Resolver::FirewallDomainList").items()
+        if r["Properties"]["Domains"] != ["*"]
+    ]
+    domains = allowed["Properties"]["Domains"]
+    (condition,) = template["Conditions"].values()
+
+    # When the two branches of the choice are read (the first splits a join on ",", whose
+    # literal parts CDK merges: split those the same way)
+    given, fixed = domains["Fn::If"][1:]
+    separator, joined = given["Fn::Split"][1]["Fn::Join"]
+    assert given["Fn::Split"][0] == separator == ","
+    parts = [p for item in joined for p in (item.split(",") if isinstance(item, str) else [item])]
+
+    # Then without SandboxEgressDomains the list is the defaults and the AWS endpoints, the
+    # image's registry, ECR API and layer bucket taken from SandboxImageUri (its host, and
+    # its region: the Marketplace's registry is in us-east-1 whatever the stack's region)
+    assert condition == {"Fn::Not": [{"Fn::Equals": [{"Ref": "SandboxEgressDomains"}, ""]}]}
+    assert fixed[: len(DEFAULT_EGRESS_DOMAINS)] == list(DEFAULT_EGRESS_DOMAINS)
+    host = {"Fn::Select": [0, {"Fn::Split": ["/", {"Ref": "SandboxImageUri"}]}]}
+    region = {"Fn::Select": [3, {"Fn::Split": [".", host]}]}
+    assert host in fixed
+    text = json.dumps(fixed)
+    assert json.dumps(["api.ecr.", region, "."])[1:-1] in text
+    assert json.dumps(["prod-", region, "-starport-layer-bucket.s3.", region, "."])[1:-1] in text
+    # And with it, the same list with the parameter's domains after it
+    assert parts == [*fixed, {"Ref": "SandboxEgressDomains"}]
 
 
 def test_every_code_location_is_a_packaged_zip_under_the_prefix(
@@ -170,6 +237,22 @@ def test_image_uri_constraint(uri: str, valid: bool) -> None:
 
 
 @pytest.mark.parametrize(
+    ("domains", "valid"),
+    [
+        ("", True),
+        ("pypi.acme.example", True),
+        ("pypi.acme.example,*.artifacts.acme.example", True),
+        ("pypi.acme.example, npm.acme.example", False),
+        ("https://pypi.acme.example", False),
+        ("*", False),
+        ("Pypi.Acme.Example", False),
+    ],
+)
+def test_egress_domains_constraint(domains: str, valid: bool) -> None:
+    assert bool(re.match(DOMAINS_PATTERN, domains)) is valid
+
+
+@pytest.mark.parametrize(
     ("spec", "valid"),
     [
         ("bedrock", True),
@@ -181,3 +264,28 @@ def test_image_uri_constraint(uri: str, valid: bool) -> None:
 )
 def test_model_spec_constraint(spec: str, valid: bool) -> None:
     assert bool(re.match(MODEL_PATTERN, spec)) is valid
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value", "valid"),
+    [
+        ("SlackTeamIds", "", True),
+        ("SlackTeamIds", "T0ACME,T0OPS", True),
+        ("SlackTeamIds", "T0ACME, T0OPS", False),
+        ("SlackAppId", "A0FIXLOOP", True),
+        ("SlackAppId", "A1,A2", False),
+        ("SlackAllowedUsers", "U0ANA,W0BO", True),
+        ("SlackAllowedUsers", "@ana", False),
+        ("LinearOrganizationId", "9f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f", True),
+        ("LinearOrganizationId", "acme", False),
+        ("LinearAllowedTeams", "ENG", False),
+        ("GitHubTrustedAssociations", "OWNER,MEMBER", True),
+        ("GitHubTrustedAssociations", "", False),
+        ("GitHubTrustedAssociations", "OWNER,EVERYONE", False),
+    ],
+)
+def test_people_constraints(
+    template: dict[str, Any], parameter: str, value: str, valid: bool
+) -> None:
+    # Given / When a value is checked as CloudFormation would / Then ids of the right kind only
+    assert bool(re.match(template["Parameters"][parameter]["AllowedPattern"], value)) is valid

@@ -1,4 +1,5 @@
-"""The sandbox network (stacks/constructs/network.py): VPC, endpoints, security groups."""
+"""The sandbox network (stacks/constructs/network.py): VPC, endpoints and their policies,
+security groups. (Its DNS allow-list: test_egress.py.)"""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ from typing import Any
 
 from aws_cdk.assertions import Template
 
-from tests.infra.support import resources, rules_of, security_group_id
+from tests.infra.support import (
+    actions,
+    only,
+    resources,
+    rules_of,
+    security_group_id,
+    statement_resources,
+)
 
 SANDBOX_PORT = 8080
 
@@ -70,3 +78,50 @@ def test_sandbox_security_group_admits_only_the_dispatch_function_on_8080(
         (443, json.dumps("0.0.0.0/0")),
         (SANDBOX_PORT, json.dumps({"Fn::GetAtt": [sandbox_sg, "GroupId"]})),
     ]
+
+
+def test_gateway_endpoints_reach_only_the_blobs_bucket_ecr_layers_and_this_accounts_tables(
+    template_json: dict[str, Any],
+) -> None:
+    # Given the two gateway endpoints' policies and the bucket
+    endpoints = resources(template_json, "AWS::EC2::VPCEndpoint").values()
+    policies = {
+        # (the service name is "com.amazonaws.<region>.<service>")
+        e["Properties"]["ServiceName"]["Fn::Join"][1][-1].removeprefix("."): e["Properties"][
+            "PolicyDocument"
+        ]["Statement"]
+        for e in endpoints
+    }
+    blobs_id, _ = only(template_json, "AWS::S3::Bucket")
+    bucket = {"Fn::GetAtt": [blobs_id, "Arn"]}
+
+    # When their statements are grouped by resource
+    def granted(service: str) -> dict[str, set[str]]:
+        by_resource: dict[str, set[str]] = {}
+        for statement in policies[service]:
+            assert statement["Effect"] == "Allow" and statement["Principal"] == {"AWS": "*"}
+            assert "Condition" not in statement and "NotResource" not in statement
+            for resource in statement_resources(statement):
+                by_resource.setdefault(json.dumps(resource), set()).update(actions(statement))
+        return by_resource
+
+    # Then S3 through the VPC is the Blobs bucket (its objects, its listing) and the layers of
+    # this region's ECR images: a name that resolves to S3 leads to no other bucket
+    layers = {
+        "Fn::Join": [
+            "",
+            ["arn:", {"Ref": "AWS::Partition"}, ":s3:::prod-", {"Ref": "AWS::Region"},
+             "-starport-layer-bucket/*"],
+        ]
+    }  # fmt: skip
+    assert granted("s3") == {
+        json.dumps({"Fn::Join": ["", [bucket, "/*"]]}): {"s3:GetObject", "s3:PutObject"},
+        json.dumps(bucket): {"s3:ListBucket"},
+        json.dumps(layers): {"s3:GetObject"},
+    }
+    # And DynamoDB through the VPC is this account's tables in this region
+    ((tables, table_actions),) = granted("dynamodb").items()
+    assert '":dynamodb:", {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}, ":table/*"' in (
+        tables
+    )
+    assert table_actions == {"dynamodb:*"}

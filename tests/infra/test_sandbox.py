@@ -10,11 +10,14 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk.assertions import Template
 
+from fixloop.config import Settings
+from stacks import FixloopStack
 from stacks.constructs.loop import INVESTIGATION_ASL
 from stacks.constructs.sandbox import SANDBOX_COMMAND
+from stacks.nag import flatten, iam5_resource
 from tests.infra.support import (
+    acknowledgments,
     actions,
-    data_key_json,
     function_ids,
     only,
     policy_of_role,
@@ -25,6 +28,7 @@ from tests.infra.support import (
     state_machine_arn_json,
     statement_resources,
     table_ids,
+    walk_json,
 )
 
 SANDBOX_CPU, SANDBOX_MEMORY_MIB, SANDBOX_STORAGE_GIB = "1024", "2048", 30
@@ -44,10 +48,9 @@ def test_cluster_has_container_insights(template: Template) -> None:
 
 
 def test_sandbox_task_definition(template_json: dict[str, Any]) -> None:
-    # Given the Fargate task definition and the template's tables
+    # Given the Fargate task definition
     _, task_definition = only(template_json, "AWS::ECS::TaskDefinition")
     props = task_definition["Properties"]
-    tables = table_ids(template_json)
 
     # When its single container is read
     (container,) = props["ContainerDefinitions"]
@@ -70,19 +73,57 @@ def test_sandbox_task_definition(template_json: dict[str, Any]) -> None:
     assert container["LogConfiguration"]["LogDriver"] == "awslogs"
     log_group = container["LogConfiguration"]["Options"]["awslogs-group"]["Ref"]
     assert template_json["Resources"][log_group]["Properties"]["RetentionInDays"] == 30
-    # And its environment names the tables, the bucket and the Powertools service, no secret
+    # And its environment is what the server needs to run: the region, the runtime's own
+    # heartbeat and idle intervals (the functions use the same defaults), the Powertools
+    # service; no table, bucket, function or secret
     env = {e["Name"]: e["Value"] for e in container["Environment"]}
     assert env == {
-        "FIXLOOP_EVENTS_TABLE": {"Ref": tables["Events"]},
-        "FIXLOOP_INVESTIGATIONS_TABLE": {"Ref": tables["Investigations"]},
-        "FIXLOOP_SANDBOXES_TABLE": {"Ref": tables["Sandboxes"]},
-        "FIXLOOP_BLOBS_BUCKET": {"Ref": only(template_json, "AWS::S3::Bucket")[0]},
+        "AWS_DEFAULT_REGION": {"Ref": "AWS::Region"},
+        "FIXLOOP_SANDBOX_HEARTBEAT_SECONDS": str(Settings().sandbox_heartbeat_seconds),
+        "FIXLOOP_SANDBOX_IDLE_SECONDS": str(Settings().sandbox_idle_seconds),
         "POWERTOOLS_SERVICE_NAME": "fixloop-sandbox",
-        "FIXLOOP_REPO_TOKEN_FUNCTION": {
-            "Ref": function_ids(template_json, "entry point")["repo_token"]
-        },
     }
     assert "Secrets" not in container
+
+
+def test_sandbox_server_holds_no_secret_table_or_bucket(template_json: dict[str, Any]) -> None:
+    # Given the sandbox task definition, its task role's statements, and every resource of
+    # the template that holds data or credentials
+    _, task_definition = only(template_json, "AWS::ECS::TaskDefinition")
+    (container,) = task_definition["Properties"]["ContainerDefinitions"]
+    statements = policy_of_role(template_json, sandbox_task_role(template_json))
+    valuable = {
+        logical_id
+        for logical_id, r in template_json["Resources"].items()
+        if r["Type"]
+        in (
+            "AWS::DynamoDB::Table",
+            "AWS::S3::Bucket",
+            "AWS::SecretsManager::Secret",
+            "AWS::KMS::Key",
+            "AWS::Lambda::Function",
+        )
+    }
+    named = {
+        node.get("Ref") or node.get("Fn::GetAtt", [None])[0]
+        for node in walk_json(container)
+        if isinstance(node, dict)
+    }
+    reached = {
+        node.get("Ref") or node.get("Fn::GetAtt", [None])[0]
+        for node in walk_json(statements)
+        if isinstance(node, dict)
+    }
+
+    # When / Then neither the container (environment, secrets) nor the task role names any
+    # of them: a command that reads the server's environment or its role's credentials finds
+    # nothing worth stealing
+    assert not named & valuable, named & valuable
+    assert not reached & valuable, reached & valuable
+    assert "Secrets" not in container and "EnvironmentFiles" not in container
+    text = json.dumps(statements)
+    for service in ("dynamodb:", "s3:", "kms:", "lambda:", "secretsmanager:", "ecs:", "iam:"):
+        assert service not in text, service
 
 
 def test_sandbox_image_is_staged_from_the_dockerfile_with_a_minimal_context(
@@ -112,7 +153,7 @@ def test_sandbox_image_is_staged_from_the_dockerfile_with_a_minimal_context(
     assert not [p for p in staged if "__pycache__" in p or p.endswith(".pyc")]
 
 
-def test_dockerfile_runs_the_task_command_as_an_unprivileged_user() -> None:
+def test_dockerfile_runs_commands_as_an_unprivileged_user() -> None:
     # Given the sandbox Dockerfile
     dockerfile = (INVESTIGATION_ASL.parent.parent / "sandbox" / "Dockerfile").read_text()
     instructions = [
@@ -126,10 +167,15 @@ def test_dockerfile_runs_the_task_command_as_an_unprivileged_user() -> None:
     for name, argument in instructions:
         by_name.setdefault(name, []).append(argument)
 
-    # Then it starts from python:3.13-slim, drops root, exposes 8080, and its CMD (no
-    # ENTRYPOINT, which the task's command would not replace) is the task's command
+    # Then it starts from python:3.13-slim; the server stays root so that it can start every
+    # command as the unprivileged `sandbox` user (docs/security.md), confined with bubblewrap
+    # where the platform allows; it exposes 8080, and its CMD (no ENTRYPOINT, which the
+    # task's command would not replace) is the task's command
     assert by_name["FROM"] == ["python:3.13-slim"]
-    assert by_name["USER"] == ["sandbox"]
+    assert by_name["USER"] == ["root"]
+    assert "FIXLOOP_SANDBOX_USER=sandbox" in dockerfile
+    assert "useradd --system --gid sandbox" in dockerfile
+    assert "bubblewrap" in dockerfile and "util-linux" in dockerfile
     assert by_name["WORKDIR"][-1] == "/workspace"
     assert by_name["EXPOSE"] == ["8080"]
     assert "ENTRYPOINT" not in by_name
@@ -201,10 +247,12 @@ def test_dispatch_function_runs_only_the_sandbox_task_and_passes_only_its_roles(
     assert pass_role["Condition"] == {
         "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
     }
-    # And it answers task tokens of the investigation state machine
+    # And it answers task tokens of the investigation state machine (a recorded result) and
+    # heartbeats them (a sandbox starting), never fails one
     (answer,) = granted("states:SendTaskSuccess")
-    assert set(actions(answer)) == {"states:SendTaskSuccess", "states:SendTaskFailure"}
+    assert set(actions(answer)) == {"states:SendTaskSuccess", "states:SendTaskHeartbeat"}
     assert answer["Resource"] == state_machine_arn_json()
+    assert not granted("states:SendTaskFailure")
     # And it writes the Sandboxes table, but only reads Events and Investigations
     written = {
         r["Fn::GetAtt"][0]
@@ -222,62 +270,77 @@ def test_dispatch_function_runs_only_the_sandbox_task_and_passes_only_its_roles(
     assert read == {tables[t] for t in ("Events", "Investigations", "Sandboxes")}
 
 
-def test_sandbox_task_role_reaches_only_its_records_and_task_tokens(
+def test_dispatch_function_signs_only_sandbox_objects_and_invokes_only_repo_token(
     template_json: dict[str, Any],
 ) -> None:
-    # Given the sandbox task role, everything attached to it, and the data resources
+    # Given the dispatch function's statements, the bucket and the Repo Token function
+    statements = policy_of_role(template_json, role_of_function(template_json, "dispatch_tool"))
+    blobs_id, _ = only(template_json, "AWS::S3::Bucket")
+    repo_token = function_ids(template_json, "entry point")["repo_token"]
+    fn = template_json["Resources"][function_ids(template_json)["dispatch_tool"]]["Properties"]
+
+    def objects(key: str) -> dict[str, Any]:
+        return {"Fn::Join": ["", [{"Fn::GetAtt": [blobs_id, "Arn"]}, f"/{key}"]]}
+
+    # When its S3, KMS and Lambda statements are read
+    def granted(prefix: str) -> list[dict[str, Any]]:
+        return [s for s in statements if any(a.startswith(prefix) for a in actions(s))]
+
+    s3 = {
+        (a, json.dumps(r))
+        for s in granted("s3:")
+        for a in actions(s)
+        for r in statement_resources(s)
+    }
+
+    # Then it gets a workspace snapshot and puts snapshots and results (for the URLs it signs
+    # a sandbox), reads event bodies, and lists only the snapshots' keys (a missing one is
+    # 404 to the sandbox's pre-signed GET): nothing else of the bucket
+    snapshot, result = "sandboxes/*/workspace.json", "sandboxes/*/results/*.json"
+    assert s3 == {
+        ("s3:GetObject", json.dumps(objects(snapshot))),
+        ("s3:PutObject", json.dumps(objects(snapshot))),
+        ("s3:PutObject", json.dumps(objects(result))),
+        ("s3:GetObject", json.dumps(objects("events/*"))),
+        ("s3:ListBucket", json.dumps({"Fn::GetAtt": [blobs_id, "Arn"]})),
+    }
+    (listing,) = [s for s in granted("s3:") if "s3:ListBucket" in actions(s)]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": [snapshot]}}
+    # And it may use the data key for what it signs (a pre-signed PUT or GET of an SSE-KMS
+    # object acts with the signer's permissions)
+    assert any(
+        {"kms:GenerateDataKey", "kms:Decrypt"} <= set(actions(s))
+        and s["Resource"] == {"Fn::GetAtt": [only(template_json, "AWS::KMS::Key")[0], "Arn"]}
+        for s in granted("kms:")
+    )
+    # And it invokes Repo Token, by its unqualified ARN, and knows its name
+    (invoke,) = granted("lambda:")
+    assert actions(invoke) == ["lambda:InvokeFunction"]
+    assert invoke["Resource"] == {"Fn::GetAtt": [repo_token, "Arn"]}
+    assert fn["Environment"]["Variables"]["FIXLOOP_REPO_TOKEN_FUNCTION"] == {"Ref": repo_token}
+
+
+def test_sandbox_task_role_answers_task_tokens_and_nothing_else(
+    template_json: dict[str, Any],
+) -> None:
+    # Given the sandbox task role and everything attached to it
     role_id = sandbox_task_role(template_json)
     role = template_json["Resources"][role_id]["Properties"]
     statements = policy_of_role(template_json, role_id)
-    tables = table_ids(template_json)
-    blobs_id, _ = only(template_json, "AWS::S3::Bucket")
-    repo_token = function_ids(template_json, "entry point")["repo_token"]
 
-    def objects(prefix: str) -> dict[str, Any]:
-        return {"Fn::Join": ["", [{"Fn::GetAtt": [blobs_id, "Arn"]}, f"/{prefix}*"]]}
-
-    expected = {
-        json.dumps({"Fn::GetAtt": [tables["Events"], "Arn"]}): {
-            "dynamodb:GetItem",
-            "dynamodb:PutItem",
-            "dynamodb:Query",
-        },
-        json.dumps({"Fn::GetAtt": [tables["Investigations"], "Arn"]}): {"dynamodb:GetItem"},
-        json.dumps({"Fn::GetAtt": [tables["Sandboxes"], "Arn"]}): {
-            "dynamodb:GetItem",
-            "dynamodb:PutItem",
-            "dynamodb:UpdateItem",
-        },
-        json.dumps(objects("sandboxes/")): {"s3:GetObject", "s3:PutObject"},
-        json.dumps(objects("events/")): {"s3:GetObject", "s3:PutObject"},
-        json.dumps(state_machine_arn_json()): {
-            "states:SendTaskSuccess",
-            "states:SendTaskFailure",
-            "states:SendTaskHeartbeat",
-        },
-        # a read-only clone token, asked of Repo Token: not the GitHub credentials themselves
-        json.dumps({"Fn::GetAtt": [repo_token, "Arn"]}): {"lambda:InvokeFunction"},
-        # (the data key: decrypt what it reads, data keys for what it writes)
-        data_key_json(template_json): {
-            "kms:Decrypt",
-            "kms:DescribeKey",
-            "kms:Encrypt",
-            "kms:GenerateDataKey",
-        },
-    }
-
-    # When the allowed actions are grouped by resource
-    granted: dict[str, set[str]] = {}
-    for statement in statements:
-        assert statement["Effect"] == "Allow"
-        assert "Condition" not in statement and "NotAction" not in statement, statement
-        for resource in statement_resources(statement):
-            granted.setdefault(json.dumps(resource), set()).update(actions(statement))
-
-    # Then the role reaches exactly those resources with exactly those actions: no other
-    # table, no whole bucket, no ECS, no IAM, no wildcard
-    assert granted == expected
-    assert json.dumps({"Fn::GetAtt": [tables["Fingerprints"], "Arn"]}) not in granted
+    # When / Then its one statement answers task tokens of the investigation state machine:
+    # no table, no bucket, no key, no function, no ECS, no IAM, no wildcard, no condition
+    assert statements == [
+        {
+            "Action": [
+                "states:SendTaskSuccess",
+                "states:SendTaskFailure",
+                "states:SendTaskHeartbeat",
+            ],
+            "Effect": "Allow",
+            "Resource": state_machine_arn_json(),
+        }
+    ]
     # And nothing is attached to it any other way
     assert "ManagedPolicyArns" not in role and "Policies" not in role
     assert not [
@@ -309,3 +372,36 @@ def test_sandbox_execution_role_pulls_the_image_and_writes_logs_only(
         "logs:CreateLogStream",
         "logs:PutLogEvents",
     }
+
+
+def test_sandbox_acknowledgments_are_scoped_and_have_reasons(stack: FixloopStack) -> None:
+    # Given the acknowledgments on the sandbox's constructs and on the dispatcher's role
+    by_rule = acknowledgments(stack.sandbox.node.find_all())
+    dispatcher = acknowledgments([stack.functions.roles["dispatch_tool"]])
+
+    def objects(key: str) -> str:
+        return iam5_resource(flatten(stack.storage.blobs.arn_for_objects(key), stack))
+
+    # When / Then the sandbox's are ECR's authorization wildcard (the execution role) and the
+    # environment without secrets manager (ECS2, whose reason says what it holds); the task
+    # role needs none: it has no wildcard
+    assert set(by_rule) == {iam5_resource("*"), "AwsSolutions-ECS2"}
+    ((path, reason),) = by_rule["AwsSolutions-ECS2"]
+    assert path == stack.sandbox.task_definition.node.path
+    assert "region" in reason and "no table, bucket or secret" in reason
+    ((path, _),) = by_rule[iam5_resource("*")]
+    assert path == stack.sandbox.execution_role.node.path
+    # And the dispatcher's wildcards are X-Ray and the VPC's interfaces, the cluster's tasks,
+    # event bodies and the two sandbox key patterns, each with a reason
+    cluster = stack.resolve(stack.sandbox.cluster.cluster_name)["Ref"]
+    tasks = iam5_resource(
+        f"arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/<{cluster}>/*"
+    )
+    assert set(dispatcher) == {
+        iam5_resource("*"),
+        tasks,
+        objects("events/*"),
+        objects("sandboxes/*/workspace.json"),
+        objects("sandboxes/*/results/*.json"),
+    }
+    assert all(reason.strip() for places in dispatcher.values() for _, reason in places)

@@ -192,7 +192,7 @@ def test_trigger_functions_outside_the_vpc_know_targets_and_the_state_machine(
     ) == sorted(TRIGGERS)
 
 
-def test_trigger_roles_reach_only_triage_records_blob_objects_and_the_state_machine(
+def test_trigger_roles_reach_only_triage_records_event_bodies_and_the_state_machine(
     template_json: dict[str, Any],
 ) -> None:
     # Given the resources a trigger may reach
@@ -202,7 +202,7 @@ def test_trigger_roles_reach_only_triage_records_blob_objects_and_the_state_mach
         json.dumps({"Fn::GetAtt": [tables[t], "Arn"]})
         for t in ("Fingerprints", "Investigations", "Events", "Inbox")
     }
-    objects = json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [blobs_id, "Arn"]}, "/*"]]})
+    objects = json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [blobs_id, "Arn"]}, "/events/*"]]})
     machine = json.dumps(state_machine_arn_json())
 
     for name in TRIGGERS:
@@ -218,9 +218,9 @@ def test_trigger_roles_reach_only_triage_records_blob_objects_and_the_state_mach
                 granted.setdefault(json.dumps(resource), set()).update(actions(statement))
 
         # Then it reaches Fingerprints, Investigations, Events and Inbox (a recurrence notice),
-        # the blobs' objects and the
-        # state machine, besides its own log group and X-Ray: no other table, no bucket
-        # listing, no secret, no sandbox
+        # the event bodies of the blobs (events/) and the state machine, besides its own log
+        # group and X-Ray: no other table, no other object, no bucket listing, no secret, no
+        # sandbox
         assert set(granted) == records | {
             objects,
             machine,
@@ -248,7 +248,7 @@ def test_trigger_roles_reach_only_triage_records_blob_objects_and_the_state_mach
 def test_trigger_acknowledgments_are_scoped_and_have_reasons(stack: FixloopStack) -> None:
     # Given the acknowledgments on the triggers' constructs and on the trigger roles
     by_rule = acknowledgments(stack.triggers.node.find_all())
-    blob_objects = iam5_resource(flatten(stack.storage.blobs.arn_for_objects("*"), stack))
+    blob_objects = iam5_resource(flatten(stack.storage.blobs.arn_for_objects("events/*"), stack))
 
     # When / Then the only one of the triggers' constructs is the dead-letter queue's
     # (a DLQ without a DLQ of its own)
@@ -256,7 +256,7 @@ def test_trigger_acknowledgments_are_scoped_and_have_reasons(stack: FixloopStack
     ((path, reason),) = by_rule["AwsSolutions-SQS3"]
     assert path == stack.triggers.alarm_dead_letters.node.path
     assert "dead-letter queue" in reason
-    # And each trigger role has only the X-Ray wildcard and the blobs' objects acknowledged
+    # And each trigger role has only the X-Ray wildcard and the event bodies acknowledged
     for name in TRIGGERS:
         role_rules = acknowledgments([stack.functions.roles[name]])
         assert set(role_rules) == {iam5_resource("*"), blob_objects}, name

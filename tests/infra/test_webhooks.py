@@ -259,12 +259,17 @@ def test_webhook_role_reads_its_secret_starts_the_state_machine_and_writes_recor
             tables["Waits"],
         }
     )
-    # (objects of the blobs bucket: an event body too large for an item goes there)
+    # (event bodies of the blobs bucket: one too large for an item goes there; nothing else
+    # of the bucket, no listing)
     assert sorted(a for st in granted("s3:") for a in actions(st)) == [
         "s3:GetObject",
-        "s3:ListBucket",
         "s3:PutObject",
     ]
+    assert all(
+        json.dumps(r).endswith('"/events/*"]]}')
+        for st in granted("s3:")
+        for r in statement_resources(st)
+    )
     assert not granted("ec2:") and not granted("ecs:")
     assert not granted("iam:") and not granted("bedrock:")
     # And every statement is one of those, its log group's, or X-Ray's

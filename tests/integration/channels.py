@@ -17,6 +17,7 @@ from typing import Any
 from slack_sdk.signature import SignatureVerifier
 
 from fixloop.channels import github as github_channel
+from fixloop.channels.learned import forget_all
 from fixloop.local.gateway import gateway_routes
 from fixloop.local.server import LocalServer
 from tests.fakes.linear_server import LinearServer
@@ -30,6 +31,9 @@ SLACK_TOKEN = "xoxb-test-token"
 LINEAR_KEY = "lin_api_test"
 SLACK_CHANNEL = "C0FIXLOOP"
 LINEAR_TEAM = "team-1"
+SLACK_TEAM = "T1"
+SLACK_APP = "A1"
+LINEAR_ORGANIZATION = "org-1"
 
 
 @dataclass
@@ -124,8 +128,8 @@ def slack_event(
 ) -> dict[str, Any]:
     return {
         "type": "event_callback",
-        "team_id": "T1",
-        "api_app_id": "A1",
+        "team_id": SLACK_TEAM,
+        "api_app_id": SLACK_APP,
         "event_id": event_id or f"Ev{uuid.uuid4().hex[:10]}",
         "event_time": int(time.time()),
         "event": {
@@ -155,6 +159,7 @@ def linear_comment(
         "url": "https://linear.app/acme/issue/ENG-1#comment",
         "webhookTimestamp": int((time.time() - age_s) * 1000),
         "webhookId": "wh-1",
+        "organizationId": LINEAR_ORGANIZATION,
     }
 
 
@@ -162,7 +167,12 @@ def review_comment(investigation_id: str, body: str) -> dict[str, Any]:
     return {
         "action": "created",
         "pull_request": {"number": 1, "head": {"ref": f"fixloop/{investigation_id}"}},
-        "comment": {"body": body, "path": "app/util.py", "line": 2},
+        "comment": {
+            "body": body,
+            "path": "app/util.py",
+            "line": 2,
+            "author_association": "MEMBER",
+        },
         "repository": {"full_name": "acme/svc"},
         "sender": {"login": "reviewer"},
     }
@@ -177,17 +187,26 @@ SETTINGS = {
     "linear_team_id": LINEAR_TEAM,
     "github_webhook_secret": GITHUB_SECRET,
 }
+"""As deployed by default: the workspace, app and organization whose people are heard are
+not configured, but learned from the bot token and the API key (the local Slack and Linear
+say they are :data:`SLACK_TEAM`, :data:`SLACK_APP` and :data:`LINEAR_ORGANIZATION`)."""
+PEOPLE = ("slack_team_id", "slack_app_id", "linear_organization_id")
 
 
 @contextmanager
 def serving(runtime: LocalRuntime) -> Iterator[Channels]:
     """The webhooks and REST API on the local server, Slack and Linear on local servers."""
-    with SlackServer(token=SLACK_TOKEN) as slack, LinearServer(api_key=LINEAR_KEY) as linear:
+    slack_api = SlackServer(token=SLACK_TOKEN, team_id=SLACK_TEAM, app_id=SLACK_APP)
+    linear_api = LinearServer(api_key=LINEAR_KEY, organization_id=LINEAR_ORGANIZATION)
+    with slack_api as slack, linear_api as linear:
         runtime.configure(**SETTINGS, slack_api_url=slack.api_url, linear_api_url=linear.url)
         github_channel.webhook_secret.cache_clear()
+        forget_all()
         try:
             with LocalServer(gateway_routes()) as server:
                 yield Channels(server.url, slack, linear)
         finally:
-            runtime.configure(**dict.fromkeys(SETTINGS), slack_api_url=None, linear_api_url=None)
+            unset = dict.fromkeys((*SETTINGS, *PEOPLE))
+            runtime.configure(**unset, slack_api_url=None, linear_api_url=None)
             github_channel.webhook_secret.cache_clear()
+            forget_all()

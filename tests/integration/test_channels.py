@@ -207,8 +207,8 @@ def test_a_waiting_investigation_is_resumed_from_slack_then_linear_in_one_thread
     prompt = build_messages(log_of(inv_id))
     results = [b for m in prompt for b in m["content"] if b.get("type") == "tool_result"]
     assert [r["content"] for r in results] == [
-        "[slack] U_ANA: use the replica",
-        "[linear] Bo: and add a test",
+        '<untrusted source="slack" author="U_ANA">\nuse the replica\n</untrusted>',
+        '<untrusted source="linear" author="Bo">\nand add a test\n</untrusted>',
     ]
     assert results[0]["tool_use_id"] == ask_id(inv_id)
     # And Slack got one thread: start, both questions, the outcome

@@ -190,9 +190,12 @@ def test_demo_ends_with_a_delivered_pull_request(tmp_path: Path) -> None:
 
 
 def test_show_an_unknown_investigation(tmp_path: Path) -> None:
-    proc = _run("show", "inv-nope", env={"FIXLOOP_HOME": str(tmp_path)})
+    # (a well-formed id: one that is not an id at all is a bad argument, exit 2, see
+    # tests/security/test_cli_input.py)
+    unknown = "inv-20261122093000-0badc0de"
+    proc = _run("show", unknown, env={"FIXLOOP_HOME": str(tmp_path)})
     assert proc.returncode == 4
-    assert "no record of investigation inv-nope" in proc.stderr
+    assert f"no record of investigation {unknown}" in proc.stderr
 
 
 def test_an_endpoint_setting_points_the_cli_at_an_existing_local_aws(

@@ -125,7 +125,7 @@ def test_large_old_tool_results_are_cleared_first(budget: None) -> None:
     assert _size(request) <= BUDGET * 0.6
     # And the recent turns keep their results verbatim, the older ones show a placeholder
     results = [b for m in request.messages for b in m["content"] if b.get("type") == "tool_result"]
-    assert results[-1]["content"].startswith("8 yyy")
+    assert results[-1]["content"].startswith('<untrusted source="tool" tool="get_signal">\n8 yyy')
     assert results[0]["content"].startswith("[cleared to keep the context small")
     _valid(request.messages)
 

@@ -107,7 +107,11 @@ def test_review_feedback_revises_the_pull_request_and_merge_closes_it(
     review = _pull_payload(
         investigation_id,
         action="submitted",
-        review={"state": "changes_requested", "body": "Return None, not 0."},
+        review={
+            "state": "changes_requested",
+            "body": "Return None, not 0.",
+            "author_association": "COLLABORATOR",
+        },
     )
     status, message = _send(webhook, "pull_request_review", review, delivery="d-1")
     # Then the message reaches the log before the next turn and the loop revises the PR

@@ -52,8 +52,12 @@ def test_a_question_waits_and_the_first_reply_is_its_result(
         [tool_use("finish", summary="Will retry as asked.")],
     ]
     inv_id = start_scripted(repo, turns, tmp_path / "s.jsonl")
-    # When it waits
+    # When it waits (the wait is registered, then the question recorded and posted)
     wait_for(lambda: waiting(inv_id), what="the wait")
+    wait_for(
+        lambda: any(isinstance(e.event, QuestionAsked) for e in log_of(inv_id)),
+        what="the question in the log",
+    )
     asked = [e.event for e in log_of(inv_id) if isinstance(e.event, QuestionAsked)]
     assert [(q.question, q.options) for q in asked] == [("Retry or fail fast?", ["retry", "fail"])]
     assert stores().investigations.get(inv_id).status == "running"
@@ -70,9 +74,11 @@ def test_a_question_waits_and_the_first_reply_is_its_result(
     kinds = [
         (b["type"], b.get("tool_use_id"), b.get("content") or b.get("text")) for b in user_after_ask
     ]
-    assert ("tool_result", ask_id(inv_id), "[slack] ana: retry") in kinds
+    reply = '<untrusted source="slack" author="ana">\nretry\n</untrusted>'
+    assert ("tool_result", ask_id(inv_id), reply) in kinds
     later = [b for m in messages[2:] if m["role"] == "user" for b in m["content"]]
-    assert [b.get("text") for b in later].count("[api] bo: or not") == 1
+    other = '<untrusted source="api" author="bo">\nor not\n</untrusted>'
+    assert [b.get("text") for b in later].count(other) == 1
     # every tool_use has its tool_result (the other call was not run, and says why)
     results = [b for b in user_after_ask if b["type"] == "tool_result"]
     assert len(results) == 2
@@ -153,8 +159,8 @@ def test_a_pull_request_waits_for_approval_and_feedback_goes_to_the_model(
     assert final.status == "delivered" and final.pull_request is not None
     prompt = build_messages(log_of(inv_id))
     results = [b["content"] for m in prompt for b in m["content"] if b.get("type") == "tool_result"]
-    assert "[slack] ana: Return None, not 0" in results
-    assert results[-1] == "[slack] ana: Approve."
+    assert '<untrusted source="slack" author="ana">\nReturn None, not 0\n</untrusted>' in results
+    assert results[-1] == '<untrusted source="slack" author="ana">\nApprove.\n</untrusted>'
     assert stores().inbox.pending(inv_id) == []
 
 

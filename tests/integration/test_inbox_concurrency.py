@@ -112,7 +112,8 @@ def test_concurrent_messages_reach_the_model_once_in_order(
         for b in m["content"]
     ]
     for _channel, text in expected:
-        assert sum(r.endswith(f": {text}") for r in rendered) == 1, text
+        ends = (f"\n{text}\n</untrusted>", f": {text}\n</untrusted>")  # (GitHub's have a prefix)
+        assert sum(r.endswith(ends) for r in rendered) == 1, text
     # the transcript is valid: every tool_use has exactly one tool_result
     uses = [
         b["id"]

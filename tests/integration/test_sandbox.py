@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from fixloop.domain import Delivered, ToolResult
 from fixloop.sandbox.snapshots import SnapshotStore
 from fixloop.store import stores
+from fixloop.tools import Tool, ToolContext
 from tests.integration.scenario import log_of, run_scripted, start_scripted
 from tests.runtime import LocalRuntime
-from tests.support import text, tool_use
+from tests.support import extra_tools, processes_with, text, tool_use
 
 
 @pytest.fixture
@@ -88,13 +91,15 @@ def test_a_sandbox_killed_mid_call_is_replaced_and_nothing_is_applied_twice(
     runtime: LocalRuntime, repo: Path, tmp_path: Path, fast_heartbeats: None
 ) -> None:
     # Given an edit, then a slow command that appends a line, during which the sandbox dies
-    marker = tmp_path / "started"
+    # (it is seen to have started by its sleep, with a duration no other process has: the
+    # command, confined, cannot write outside its workspace)
+    sleep = f"sleep 2.{uuid.uuid4().int % 10**6:06d}"
     turns = [
         [tool_use("edit_file", path="app/util.py", old_text="return x", new_text="return x  # v2")],
         [
             tool_use(
                 "run_command",
-                command=f"echo run >> runs.txt; touch {marker}; sleep 2; echo line >> out.txt",
+                command=f"echo run >> runs.txt; {sleep}; echo line >> out.txt",
             )
         ],
         [tool_use("git_diff")],
@@ -106,7 +111,7 @@ def test_a_sandbox_killed_mid_call_is_replaced_and_nothing_is_applied_twice(
 
     def kill_when_started() -> None:
         deadline = time.monotonic() + 60
-        while not marker.exists() and time.monotonic() < deadline:
+        while not processes_with(sleep) and time.monotonic() < deadline:
             time.sleep(0.05)
         killed.append(runtime.sandboxes.kill(investigation_id))
 
@@ -151,7 +156,7 @@ def test_a_sandbox_lost_after_journaling_a_change_is_not_applied_again(
     results = list(_results(inv_id).values())
     assert [r.is_error for r in results] == [False, False]
     assert results[0].content.startswith("edited app/util.py")
-    snapshot = SnapshotStore(stores().blobs, stores().sandboxes).load(inv_id)
+    snapshot = SnapshotStore(stores().blobs).load(inv_id)
     assert snapshot is not None
     assert snapshot.patch.count("+    return -x") == 1
     assert snapshot.patch.count("+once") == 1
@@ -199,21 +204,31 @@ def test_a_sandbox_stops_itself_when_its_investigation_closes(
     assert record is not None and record.status == "stopped"
 
 
+class _Pause(BaseModel):
+    seconds: float
+
+
+def _pause(ctx: ToolContext, args: _Pause) -> str:
+    time.sleep(args.seconds)
+    return f"paused {args.seconds} s"
+
+
 def test_an_idle_sandbox_stops_and_the_next_call_gets_a_new_one_with_the_edits(
     runtime: LocalRuntime, repo: Path, tmp_path: Path
 ) -> None:
     # Given sandboxes that stop after 1 s without calls, and an investigation that edits,
-    # then spends a few turns on non-sandbox tools, then reads the edited file
+    # then spends longer than that on a tool outside the sandbox, then reads the edited file
     runtime.configure(sandbox_idle_seconds="1")
     try:
         turns = [
             [tool_use("write_file", path="notes.txt", content="kept\n")],
-            *[[tool_use("get_signal")] for _ in range(25)],
+            [tool_use("pause", seconds=3)],
             [tool_use("read_file", path="notes.txt")],
             [tool_use("finish", summary="done")],
         ]
         started = time.monotonic()
-        summary = run_scripted(runtime, repo, turns, tmp_path / "s.jsonl")
+        with extra_tools(Tool("pause", "Wait (tests only).", _Pause, _pause)):
+            summary = run_scripted(runtime, repo, turns, tmp_path / "s.jsonl")
     finally:
         runtime.configure(sandbox_idle_seconds=None)
     # Then the first sandbox stopped itself while idle, and its successor restored the edit

@@ -15,7 +15,7 @@ from tests.support import ROOT
 PACKAGE = ROOT / "fixloop"
 MAX_MODULE_LINES = 600
 
-BASE = frozenset({"errors", "config", "aws"})
+BASE = frozenset({"errors", "config", "aws", "process"})
 """Modules every part of fixloop may import."""
 
 MAY_IMPORT: dict[str, frozenset[str]] = {
@@ -23,6 +23,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "config": frozenset({"errors"}),
     "aws": frozenset({"config", "errors"}),
     "faults": BASE,
+    "process": frozenset(),
     "metrics": BASE | {"llm"},
     "httpserver": BASE,
     "domain": BASE,

@@ -33,4 +33,6 @@ def test_prompt_alternates_and_pairs_tool_results_with_their_calls() -> None:
     results = messages[2]["content"]
     assert [r.get("tool_use_id") for r in results[:2]] == ["a", "b"]
     assert results[1]["is_error"] is True
-    assert results[2]["text"] == "[slack] ana: look at the coupon code"
+    assert results[2]["text"] == (
+        '<untrusted source="slack" author="ana">\nlook at the coupon code\n</untrusted>'
+    )

@@ -13,7 +13,7 @@ from fixloop.errors import ToolFailed
 from fixloop.sandbox import SANDBOX_TOOLS, Workspace
 from fixloop.sandbox.tools import SandboxContext
 from fixloop.tools import ToolContext, cap_output
-from tests.support import alarm_event, head, make_repo
+from tests.support import alarm_event, head, make_repo, processes_with
 
 
 @pytest.fixture
@@ -379,7 +379,7 @@ def test_run_command_environment_has_no_credentials(
 
 def test_run_command_timeout_kills_the_whole_process_group(ws: Workspace) -> None:
     # Given a command that starts a child meant to outlive the shell, then blocks
-    command = "echo started; sleep 60 & echo $! > child.pid; echo $$ > shell.pid; sleep 30"
+    command = "echo started; sleep 60.0731 & echo $! > child.pid; echo $$ > shell.pid; sleep 30"
     # When it runs with a 1 s limit
     started = time.monotonic()
     with pytest.raises(ToolFailed) as caught:
@@ -389,24 +389,26 @@ def test_run_command_timeout_kills_the_whole_process_group(ws: Workspace) -> Non
     assert elapsed < 3
     assert str(caught.value).startswith("timed out after 1s")
     assert "started" in str(caught.value)
-    # and neither the shell nor its child is left running
-    pids = [int((ws.root / f).read_text()) for f in ("child.pid", "shell.pid")]
+    # and neither the shell nor its child is left running (found by their command lines:
+    # the pids they wrote are those of their own PID namespace)
+    assert (ws.root / "child.pid").read_text().strip()
+    assert (ws.root / "shell.pid").read_text().strip()
     deadline = time.monotonic() + 2
-    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+    while processes_with("60.0731") and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert not any(_alive(p) for p in pids)
+    assert not processes_with("60.0731")
 
 
 def test_run_command_background_processes_end_with_the_command(ws: Workspace) -> None:
     # Given a command that leaves a process behind and exits
-    out = _run("run_command", ws, command="sleep 60 & echo $! > child.pid; echo done")
+    out = _run("run_command", ws, command="sleep 60.0732 & echo $! > child.pid; echo done")
     # Then the command's result comes at once, and the leftover is gone
     assert out.endswith("exit code 0\ndone\n")
-    pid = int((ws.root / "child.pid").read_text())
+    assert int((ws.root / "child.pid").read_text()) > 0
     deadline = time.monotonic() + 2
-    while _alive(pid) and time.monotonic() < deadline:
+    while processes_with("60.0732") and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert not _alive(pid)
+    assert not processes_with("60.0732")
 
 
 def test_run_command_caps_large_output(ws: Workspace) -> None:

@@ -17,6 +17,8 @@ what was observed):
 - :mod:`.dynamodb_lock`: DynamoDB requests are applied one at a time (moto is not
   thread-safe there).
 - :mod:`.ecs_tasks`: RunTask/StopTask call hooks (moto runs no container).
+- :mod:`.run_credential`: only requests signed with the run's own key are answered (moto
+  answers anyone who reaches its port).
 - Speed: :mod:`.jsonpath_cache` (JSONPath parsed once), :mod:`.dynamodb_query` (a query
   reads its partition, not the table), :mod:`.server_routing` (a request's backend found once
   per host), and :mod:`.in_process` (this process's requests skip HTTP; applied per server by
@@ -57,6 +59,7 @@ from fixloop.local.patches import (
     lambda_invoke,
     lambda_runtime,
     retry_sleep,
+    run_credential,
     server_routing,
     service_integrations,
 )
@@ -81,6 +84,7 @@ __all__ = [
     "server_app",
     "set_internal_endpoint",
     "set_retry_sleep",
+    "set_run_credential",
     "set_task_hooks",
     "stop_serving",
     "uninstall",
@@ -103,6 +107,7 @@ PATCHES: Final[tuple[ModuleType, ...]] = (
     jsonpath_cache,
     dynamodb_query,
     server_routing,
+    run_credential,
 )
 """What :func:`install` applies: each module's ``replacements()``."""
 
@@ -167,6 +172,14 @@ def configure_server(endpoint_url: str, *, timeout: float = 10.0) -> None:
     if applied.get("lambda", {}).get("use_docker") is not False:
         raise RuntimeError(f"moto at {base} did not accept {MOTO_CONFIG}: it answered {applied}")
     set_internal_endpoint(base)
+
+
+def set_run_credential(server: Any, access_key_id: str) -> None:
+    """Have ``server`` (a ``ThreadedMotoServer``) answer only requests signed with
+    ``access_key_id`` ("" answers all), and let the interpreter's own clients sign with the
+    run's key from now on."""
+    run_credential.set_run_credential(server_app(server), access_key_id)
+    interpreter_clients.forget_clients()
 
 
 @contextmanager

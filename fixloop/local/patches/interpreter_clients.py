@@ -11,6 +11,7 @@ kept.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from typing import Any
@@ -103,9 +104,11 @@ def _client(endpoint: str, region: str, service: str, timeout: float) -> Any:
         client = _state.clients.get(key)
         if client is None:
             if _state.session is None:
-                # A private session: the default one is not safe to share across threads.
+                # A private session: the default one is not safe to share across threads. It
+                # signs with the run's key (the server answers no other, see run_credential).
                 _state.session = boto3.session.Session(
-                    aws_access_key_id="ak", aws_secret_access_key="sk"
+                    aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID") or "ak",
+                    aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY") or "sk",
                 )
             client = _state.session.client(
                 service_name=service,

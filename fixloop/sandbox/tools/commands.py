@@ -1,11 +1,11 @@
-"""Running a command in the workspace: time-limited, output-capped, nothing left behind."""
+"""Running a command in the workspace: confined, time-limited, output-capped, nothing left
+behind. How it is confined (who it runs as, what it can reach) is
+:mod:`fixloop.sandbox.confinement`'s."""
 
 from __future__ import annotations
 
 import codecs
-import contextlib
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -15,6 +15,7 @@ from typing import IO
 from pydantic import BaseModel, Field
 
 from fixloop.errors import ToolFailed
+from fixloop.sandbox.confinement import confinement
 from fixloop.sandbox.tools.context import workspace_of
 from fixloop.tools.registry import Tool, ToolContext, cap_output
 
@@ -44,31 +45,20 @@ class RunCommandInput(BaseModel):
 
 def run_command(ctx: ToolContext, args: RunCommandInput) -> str:
     ws = workspace_of(ctx, "run_command")
+    confined = confinement()  # a tool error when commands cannot be confined here
     output = _Output(keep=max(4 * ctx.max_output_chars, 1_000_000))
-    try:
-        proc = subprocess.Popen(
-            ["bash", "-c", args.command],
-            cwd=ws.root,
-            env=command_env(ws.home),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, killed as a whole
-        )
-    except OSError as exc:
-        raise ToolFailed(f"could not start the command: {exc}") from exc
-    assert proc.stdout is not None
-    reader = threading.Thread(target=output.drain, args=(proc.stdout,), daemon=True)
-    reader.start()
     timed_out = False
-    try:
-        proc.wait(timeout=args.timeout_s)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-    finally:
-        # Nothing outlives the command: not on a timeout, not a background process it left.
-        _kill_group(proc.pid)
-        proc.wait()
+    # Nothing outlives the command: not on a timeout, not a background process it left.
+    with confined.running(
+        ["bash", "-c", args.command], ws.root, ws.home, command_env(ws.home)
+    ) as proc:
+        assert proc.stdout is not None
+        reader = threading.Thread(target=output.drain, args=(proc.stdout,), daemon=True)
+        reader.start()
+        try:
+            proc.wait(timeout=args.timeout_s)
+        except subprocess.TimeoutExpired:
+            timed_out = True
     reader.join(timeout=OUTPUT_GRACE_S)
     if not reader.is_alive():
         proc.stdout.close()
@@ -108,7 +98,8 @@ RUN_COMMAND = Tool(
     "run_command",
     "Run a bash command from the repository root, e.g. the test suite; returns its exit "
     "code and its output (stdout and stderr together, long output cut in the middle). "
-    "Each call is a fresh shell with a minimal environment and no cloud credentials; "
+    "Each call is a fresh shell as an unprivileged user with a minimal environment, no "
+    "cloud credentials and usually no network; only the workspace is writable (and /tmp); "
     "processes it starts in the background are killed when it ends. A non-zero exit code "
     "is a normal result.",
     RunCommandInput,
@@ -116,12 +107,6 @@ RUN_COMMAND = Tool(
     runs_in="sandbox",
     mutating=True,
 )
-
-
-def _kill_group(pgid: int) -> None:
-    # ESRCH: the group is gone; EPERM: only zombies are left in it.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
 
 
 class _Output:

@@ -11,6 +11,7 @@ import re
 from pydantic import BaseModel, Field
 
 from fixloop.errors import ToolFailed
+from fixloop.sandbox.limits import MAX_WRITE_BYTES, SNAPSHOT_TEXT_FILE_BYTES, megabytes
 from fixloop.sandbox.tools.context import workspace_of
 from fixloop.sandbox.workspace import Workspace
 from fixloop.tools.registry import Tool, ToolContext, cap_output
@@ -112,6 +113,7 @@ def edit_file(ctx: ToolContext, args: EditFileInput) -> str:
     ws = workspace_of(ctx, "edit_file")
     if args.old_text == args.new_text:
         raise ToolFailed("old_text and new_text are the same: there is nothing to change")
+    _within_write_cap("new_text", len(args.new_text.encode("utf-8", "surrogatepass")))
     rel, data = _read(ws, args.path)
     text = data.decode("utf-8", "surrogateescape")  # bytes that are not UTF-8 stay as they are
     old, new = args.old_text, args.new_text
@@ -131,6 +133,11 @@ def edit_file(ctx: ToolContext, args: EditFileInput) -> str:
         updated = (text[:at] + new + text[at + len(old) :]).encode("utf-8", "surrogateescape")
     except UnicodeEncodeError as exc:
         raise ToolFailed(f"new_text cannot be written as UTF-8: {exc}") from exc
+    if len(updated) > max(len(data), SNAPSHOT_TEXT_FILE_BYTES):
+        raise ToolFailed(
+            f"the edit would make {rel} {megabytes(len(updated))}, larger than a file of the "
+            f"change may be ({megabytes(SNAPSHOT_TEXT_FILE_BYTES)}): nothing was changed"
+        )
     ws.resolve(args.path).write_bytes(updated)
     first = text.count("\n", 0, at) + 1
     replaced = _line_range(first, first + _span(old) - 1)
@@ -152,6 +159,7 @@ def write_file(ctx: ToolContext, args: WriteFileInput) -> str:
         data = args.content.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise ToolFailed(f"content cannot be written as UTF-8: {exc}") from exc
+    _within_write_cap("content", len(data))
     existed = full.exists()
     try:
         full.parent.mkdir(parents=True, exist_ok=True)
@@ -212,6 +220,15 @@ GIT_DIFF = Tool(
     git_diff,
     runs_in="sandbox",
 )
+
+
+def _within_write_cap(what: str, size: int) -> None:
+    if size > MAX_WRITE_BYTES:
+        raise ToolFailed(
+            f"{what} is {megabytes(size)}, over the {megabytes(MAX_WRITE_BYTES)} limit: nothing "
+            "was written. Files that large rarely belong in a fix; if a test needs one, "
+            "generate it with run_command"
+        )
 
 
 def _read(ws: Workspace, path: str) -> tuple[str, bytes]:

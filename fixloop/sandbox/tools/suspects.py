@@ -11,16 +11,15 @@ with the frames it explains.
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 from pydantic import BaseModel, Field
 
-from fixloop.errors import ToolFailed, TransientError
+from fixloop.errors import ToolFailed
+from fixloop.sandbox.git import Git, last_line
 from fixloop.sandbox.tools.context import workspace_of
-from fixloop.sandbox.workspace import Workspace, clean_git_env
 from fixloop.tools.registry import Tool, ToolContext, cap_output
 from fixloop.triage import AppFrame, application_frames
 
@@ -89,7 +88,8 @@ def suspect_commits(ctx: ToolContext, args: SuspectCommitsInput) -> str:
             "N', Node 'at f (file:line:col)' and Java 'at a.B.m(B.java:42)' frames outside "
             "libraries, in text and JSON logs); pass stack_trace, e.g. from query_logs"
         )
-    files = _files_at(ws)
+    git = Git(ws.root)
+    files = _files_at(git, ws.base_commit)
     by_commit: dict[str, list[tuple[AppFrame, Blame]]] = {}
     unexplained: list[str] = []
     for frame in frames[:MAX_FRAMES]:
@@ -100,7 +100,7 @@ def suspect_commits(ctx: ToolContext, args: SuspectCommitsInput) -> str:
         if len(matched) > 1:
             unexplained.append(f"{frame} (matches several files: {', '.join(matched[:4])})")
             continue
-        blame = _blame(ws, matched[0], frame.line)
+        blame = _blame(git, ws.base_commit, matched[0], frame.line)
         if isinstance(blame, str):
             unexplained.append(f"{frame} ({blame})")
             continue
@@ -126,20 +126,21 @@ def suspect_commits(ctx: ToolContext, args: SuspectCommitsInput) -> str:
     return cap_output("\n".join(lines), ctx.max_output_chars)
 
 
-def _files_at(ws: Workspace) -> list[str]:
-    out = _git(ws.root, ["ls-tree", "-r", "-z", "--name-only", ws.base_commit])
+def _files_at(git: Git, base_commit: str) -> list[str]:
+    out = git.run(["ls-tree", "-r", "-z", "--name-only", base_commit], timeout=GIT_TIMEOUT_S)
     if out.returncode != 0:
-        raise ToolFailed(f"cannot list the files of {ws.base_commit[:12]}: {_last(out.stderr)}")
+        raise ToolFailed(f"cannot list the files of {base_commit[:12]}: {last_line(out.stderr)}")
     return [n for n in out.stdout.decode("utf-8", "surrogateescape").split("\0") if n]
 
 
-def _blame(ws: Workspace, path: str, line: int) -> Blame | str:
+def _blame(git: Git, base_commit: str, path: str, line: int) -> Blame | str:
     """The commit that last changed ``path``:``line`` at the base commit, or why not."""
-    proc = _git(
-        ws.root, ["blame", "--porcelain", "-L", f"{line},{line}", ws.base_commit, "--", path]
+    proc = git.run(
+        ["blame", "--porcelain", "-L", f"{line},{line}", base_commit, "--", path],
+        timeout=GIT_TIMEOUT_S,
     )
     if proc.returncode != 0:
-        reason = _last(proc.stderr)
+        reason = last_line(proc.stderr)
         if "has only" in reason:
             return f"past the end of {path} at the base commit: {reason}"
         return f"git blame failed: {reason}"
@@ -150,9 +151,11 @@ def _blame(ws: Workspace, path: str, line: int) -> Blame | str:
     source = next((ln[1:] for ln in out if ln.startswith("\t")), "").strip()
     if len(source) > MAX_SOURCE_CHARS:
         source = source[:MAX_SOURCE_CHARS] + " [...]"
-    log = _git(ws.root, ["log", "-1", "--format=%H%x1f%an%x1f%ae%x1f%at%x1f%s", sha, "--"])
+    log = git.run(
+        ["log", "-1", "--format=%H%x1f%an%x1f%ae%x1f%at%x1f%s", sha, "--"], timeout=GIT_TIMEOUT_S
+    )
     if log.returncode != 0:
-        return f"git log failed for {sha[:12]}: {_last(log.stderr)}"
+        return f"git log failed for {sha[:12]}: {last_line(log.stderr)}"
     fields = log.stdout.decode("utf-8", "replace").strip().split("\x1f")
     if len(fields) != 5:
         return f"git log gave no details for {sha[:12]}"
@@ -167,25 +170,6 @@ def _blame(ws: Workspace, path: str, line: int) -> Blame | str:
         line=line,
         source=source,
     )
-
-
-def _git(root: Path, args: list[str]) -> subprocess.CompletedProcess[bytes]:
-    try:
-        return subprocess.run(
-            ["git", "-C", str(root), *args],
-            capture_output=True,
-            env=clean_git_env(),
-            stdin=subprocess.DEVNULL,
-            timeout=GIT_TIMEOUT_S,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise TransientError(f"git {args[0]} timed out after {GIT_TIMEOUT_S}s") from exc
-
-
-def _last(stderr: bytes) -> str:
-    lines = stderr.decode("utf-8", "replace").strip().splitlines()
-    return lines[-1] if lines else "git gave no reason"
 
 
 def _iso(value: datetime) -> str:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from fixloop.sandbox.workspace import clean_git_env
+from fixloop.sandbox.git import git_env
 from tests.fakes.github.protocol import JsonDict, error, iso
 
 __all__ = ["SHA", "ZERO_SHA", "BareRepository", "GitFailed"]
@@ -172,6 +172,4 @@ def _git_date(value: str) -> str:
 
 
 def _git_env() -> dict[str, str]:
-    env = clean_git_env()
-    env["GIT_CONFIG_NOSYSTEM"] = "1"
-    return env
+    return git_env()

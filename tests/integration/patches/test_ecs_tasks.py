@@ -15,11 +15,16 @@ from tests.integration.patches.harness import PREFIX, Moto
 def hooks() -> Iterator[tuple[list[tuple[str, dict[str, str]]], list[str]]]:
     started: list[tuple[str, dict[str, str]]] = []
     stopped: list[str] = []
-    patches.set_task_hooks(lambda arn, env: started.append((arn, env)), stopped.append)
+
+    def run(arn: str, env: dict[str, str]) -> None:
+        started.append((arn, env))
+
+    # The hooks are process-wide: an embedded runtime of this test process has its own set.
+    previous = patches.set_task_hooks(run, stopped.append)
     try:
         yield started, stopped
     finally:
-        patches.set_task_hooks(None, None)
+        patches.set_task_hooks(*previous)
 
 
 def test_run_task_and_stop_task_reach_the_hooks(
