@@ -176,6 +176,19 @@ def test_only_a_final_assistant_message_may_be_empty(client: anthropic.Anthropic
     )
 
 
+def test_an_assistant_message_may_not_end_with_its_thinking(
+    server: MessagesServer, client: anthropic.Anthropic
+) -> None:
+    thought = {"type": "thinking", "thinking": "Hm.", "signature": sign_thinking("Hm.")}
+    ended = [user("Why?"), assistant(thought), user("Well?")]
+    assert refused(client, messages=ended) == (
+        "messages.1: The final block in an assistant message cannot be `thinking`."
+    )
+    accepted(
+        server, client, messages=[user("Why?"), assistant(thought, "The deploy."), user("Well?")]
+    )
+
+
 def test_consecutive_messages_of_one_role_are_combined_not_refused(
     server: MessagesServer, client: anthropic.Anthropic
 ) -> None:

@@ -12,7 +12,8 @@ them, from the 400s it returns):
   message just before; tool names match ``^[a-zA-Z0-9_-]{1,128}$`` (the pattern the API's
   400 quotes) and are unique; ``tool_use`` ids are unique.
 * Errors page, common validation errors: empty or blank text blocks; a final assistant message
-  (prefill) ending in whitespace; "Prefill not supported" on Claude 4.6 and later.
+  (prefill) ending in whitespace; "Prefill not supported" on Claude 4.6 and later; an
+  assistant message ending with a thinking block.
 * Extended thinking: thinking is incompatible with forced tool use (``tool_choice`` ``any`` or
   ``tool``), with ``temperature`` other than 1 and with ``top_k``; thinking blocks carry a
   ``signature`` that must match; the latest assistant message's thinking blocks come back
@@ -79,7 +80,8 @@ class Turn:
 
 def check_request(body: JsonDict, ledger: ThinkingLedger, *, counting: bool = False) -> None:
     """Raise :class:`Refusal` if the API would refuse ``body``. ``counting``: a
-    ``count_tokens`` request (no ``max_tokens``, no limit on the prompt it counts)."""
+    ``count_tokens`` request, held to the shape rules only (it has no ``max_tokens``, counts a
+    prompt of any size, and the token counting page says nothing of checking signatures)."""
     limits = limits_of(str(body.get("model", "")))
     _tools(body)
     if not counting:
@@ -91,7 +93,7 @@ def check_request(body: JsonDict, ledger: ThinkingLedger, *, counting: bool = Fa
     turns = _turns(messages)
     _tool_results(turns)
     _final_assistant(turns, limits)
-    _thinking_blocks(body, messages, turns, ledger)
+    _thinking_blocks(body, messages, turns, None if counting else ledger)
     if not counting:
         _context(body, limits)
 
@@ -182,7 +184,16 @@ def _contents(messages: list[JsonDict]) -> None:
                 f"messages.{i}: all messages must have non-empty content except for the "
                 "optional final assistant message"
             )
-        for j, block in enumerate(_blocks(content) if content != "" else []):
+        blocks = _blocks(content) if content != "" else []
+        if (
+            message.get("role") == "assistant"
+            and blocks
+            and blocks[-1].get("type") in THINKING_TYPES
+        ):
+            raise Refusal(
+                f"messages.{i}: The final block in an assistant message cannot be `thinking`."
+            )
+        for j, block in enumerate(blocks):
             kind = block.get("type")
             if kind == "text" and block.get("text") == "":
                 raise Refusal("messages: text content blocks must be non-empty")
@@ -253,12 +264,14 @@ def _final_assistant(turns: list[Turn], limits: ModelLimits) -> None:
 
 
 def _thinking_blocks(
-    body: JsonDict, messages: list[JsonDict], turns: list[Turn], ledger: ThinkingLedger
+    body: JsonDict, messages: list[JsonDict], turns: list[Turn], ledger: ThinkingLedger | None
 ) -> None:
     for i, message in enumerate(messages):
         for j, block in enumerate(_blocks(message.get("content"))):
             if block.get("type") == "thinking" and block.get("signature") is None:
                 raise Refusal(f"messages.{i}.content.{j}.thinking.signature: Field required")
+    if ledger is None:
+        return
     _prefix_check(body, ledger)
     if not thinking_on(body):
         return
