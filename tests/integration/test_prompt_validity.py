@@ -45,7 +45,7 @@ class Replies:
 
     def __init__(self, turns: list[list[dict[str, Any]]]) -> None:
         self.turns = turns
-        self.on_turn: dict[int, Callable[[], None]] = {}
+        self.on_turn: dict[int, Callable[[], object]] = {}
         self.asked = 0
 
     def __call__(self, body: dict[str, Any]) -> MessageReply:

@@ -81,7 +81,8 @@ class Turn:
 def check_request(body: JsonDict, ledger: ThinkingLedger, *, counting: bool = False) -> None:
     """Raise :class:`Refusal` if the API would refuse ``body``. ``counting``: a
     ``count_tokens`` request, held to the shape rules only (it has no ``max_tokens``, counts a
-    prompt of any size, and the token counting page says nothing of checking signatures)."""
+    prompt of any size or ending, and the token counting page says nothing of checking
+    signatures)."""
     limits = limits_of(str(body.get("model", "")))
     _tools(body)
     if not counting:
@@ -92,13 +93,14 @@ def check_request(body: JsonDict, ledger: ThinkingLedger, *, counting: bool = Fa
     _contents(messages)
     turns = _turns(messages)
     _tool_results(turns)
-    _final_assistant(turns, limits)
+    if not counting:
+        _final_assistant(turns, limits)
     _thinking_blocks(body, messages, turns, None if counting else ledger)
     if not counting:
         _context(body, limits)
 
 
-def thinking_on(body: JsonDict) -> bool:
+def _thinking_on(body: JsonDict) -> bool:
     thinking = body.get("thinking")
     return isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
 
@@ -143,7 +145,7 @@ def _max_tokens(body: JsonDict, limits: ModelLimits) -> None:
 
 
 def _thinking_options(body: JsonDict) -> None:
-    if not thinking_on(body):
+    if not _thinking_on(body):
         return
     choice = body.get("tool_choice")
     if isinstance(choice, dict) and choice.get("type") in ("any", "tool"):
@@ -273,7 +275,7 @@ def _thinking_blocks(
     if ledger is None:
         return
     _prefix_check(body, ledger)
-    if not thinking_on(body):
+    if not _thinking_on(body):
         return
     for located in thinking_blocks(body):
         if located.block.get("type") == "thinking" and not ledger.valid(located.block):
