@@ -24,6 +24,7 @@ import httpx2
 from anthropic.types import InputJSONDelta, RawContentBlockDeltaEvent, TextDelta, ThinkingDelta
 
 from fixloop.errors import ConfigError, FixloopError, ModelError, ModelThrottled, ModelUnavailable
+from fixloop.llm.bedrock import DEFAULT_BEDROCK_MODEL, default_bedrock_model
 from fixloop.llm.caching import estimate_tokens, place_breakpoints
 from fixloop.llm.protocol import DeltaSink, ModelRequest, ModelResponse, StreamDelta, Usage
 
@@ -39,8 +40,6 @@ __all__ = [
 DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-5"
 """Default model on the Anthropic API. The Claude 5 family takes adaptive thinking only."""
 
-DEFAULT_BEDROCK_MODEL = "us.anthropic.claude-sonnet-5"
-"""Default model on Bedrock: the US cross-region inference profile of the same model."""
 
 DEFAULT_MAX_RETRIES = 4
 """Retries the SDK makes on its own (429, 529, 5xx, connection errors) before we give up."""
@@ -214,7 +213,7 @@ def anthropic_model(
 
 
 def bedrock_model(
-    model: str = DEFAULT_BEDROCK_MODEL,
+    model: str | None = None,
     *,
     aws_region: str | None = None,
     max_retries: int = DEFAULT_MAX_RETRIES,
@@ -225,7 +224,8 @@ def bedrock_model(
     """A model on Amazon Bedrock, signed with IAM credentials from the default chain.
 
     The region comes from ``aws_region``, else ``AWS_REGION`` / ``AWS_DEFAULT_REGION`` or the
-    boto3 profile; :class:`~fixloop.errors.ConfigError` if none is set.
+    boto3 profile; :class:`~fixloop.errors.ConfigError` if none is set. ``model`` defaults to
+    the inference profile of that region (:func:`~fixloop.llm.bedrock.default_bedrock_model`).
     """
     try:
         client = anthropic.AnthropicBedrock(
@@ -237,4 +237,5 @@ def bedrock_model(
         )
     except ValueError as exc:  # the SDK's "No AWS region was provided"
         raise ConfigError(f"cannot build the Bedrock client: {exc}") from exc
+    model = model or default_bedrock_model(client.aws_region)
     return AnthropicModel(client, model, name=f"bedrock:{model}")

@@ -4,7 +4,8 @@ Specs (the ``--model`` option, the ``FIXLOOP_MODEL`` setting)::
 
     scripted:PATH          replay a script of assistant turns (tests, offline demo)
     anthropic[:MODEL_ID]   the Anthropic API; key from ANTHROPIC_API_KEY or Secrets Manager
-    bedrock[:MODEL_ID]     Amazon Bedrock; IAM credentials from the default chain
+    bedrock[:MODEL_ID]     Amazon Bedrock; IAM credentials from the default chain; no id:
+                           the region's inference profile (fixloop.llm.bedrock)
 
 API-backed models are cached per spec, so a warm Lambda reuses its client (and its connection
 pool). Scripted models are cheap and re-read on every call, so an edited script takes effect.
@@ -44,12 +45,7 @@ def model_from_spec(spec: str, *, known_tools: set[str] | None = None) -> Model:
         raise BadInputError(f"unknown model spec {spec!r}; expected {_SPEC_FORMS}")
 
     # Imported here: the SDK takes about a second to import, which scripted runs need not pay.
-    from fixloop.llm.anthropic import (
-        DEFAULT_ANTHROPIC_MODEL,
-        DEFAULT_BEDROCK_MODEL,
-        anthropic_model,
-        bedrock_model,
-    )
+    from fixloop.llm.anthropic import DEFAULT_ANTHROPIC_MODEL, anthropic_model, bedrock_model
 
     key = f"{provider}:{rest}"
     with _lock:
@@ -58,7 +54,8 @@ def model_from_spec(spec: str, *, known_tools: set[str] | None = None) -> Model:
             if provider == "anthropic":
                 model = anthropic_model(rest or DEFAULT_ANTHROPIC_MODEL, api_key=_api_key())
             else:
-                model = bedrock_model(rest or DEFAULT_BEDROCK_MODEL)
+                # No id: the inference profile of the client's region.
+                model = bedrock_model(rest or None)
             _cache[key] = model
     return model
 
