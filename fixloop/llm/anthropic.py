@@ -44,6 +44,9 @@ DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-5"
 DEFAULT_MAX_RETRIES = 4
 """Retries the SDK makes on its own (429, 529, 5xx, connection errors) before we give up."""
 
+THINKING_BINDING_BETA = "thinking-binding-controls-2026-08-01"
+"""The beta that lets a request set ``thinking.block_binding`` (the preserved-thinking docs:
+"Fix a thinking block bound to a different conversation")."""
 _THROTTLED_TYPES = frozenset({"rate_limit_error", "overloaded_error"})
 _UNAVAILABLE_TYPES = frozenset({"api_error", "timeout_error"})
 
@@ -138,6 +141,9 @@ class AnthropicModel:
                     f"budget ({request.thinking_budget})"
                 )
             params["thinking"] = {"type": "enabled", "budget_tokens": request.thinking_budget}
+        if request.drop_invalid_thinking and "thinking" in params:
+            params["thinking"]["block_binding"] = {"prefix_mismatch_behavior": "drop_block"}
+            params["extra_headers"] = {"anthropic-beta": THINKING_BINDING_BETA}
         if cached and request.cache:
             # Bedrock's InvokeModel takes the same cache_control markers for the models that
             # support caching, so both providers share this one code path.

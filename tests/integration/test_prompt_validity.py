@@ -1,7 +1,7 @@
 """fixloop's prompts, as the Messages API judges them: whole investigations on the real SDK
 against the local Messages server, which refuses what the API refuses (tests/fakes/messages
-/rules.py). The tests marked xfail show product bugs: requests fixloop builds today that the
-API would refuse."""
+/rules.py). Two replay requests fixloop used to build that the API refuses: an empty turn
+left in the prompt, and compaction rewriting what came before kept thinking blocks."""
 
 from __future__ import annotations
 
@@ -90,16 +90,6 @@ def test_an_investigation_with_thinking_and_a_persons_message_sends_only_valid_p
     assert last[-2]["content"][0]["type"] == "thinking"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "product bug: an empty assistant turn (end_turn with no content, which the API "
-        "documents under 'Empty responses with end_turn') stays in the prompt when a person's "
-        "message keeps the loop going, and the API refuses a non-final empty message "
-        "(messages.N: all messages must have non-empty content except for the optional final "
-        "assistant message)"
-    ),
-)
 def test_an_empty_turn_followed_by_a_persons_message_leaves_a_valid_prompt(
     runtime: LocalRuntime, api: MessagesServer, repo: Path
 ) -> None:
@@ -133,17 +123,6 @@ def _thinking_session(turns: int) -> list[list[dict[str, Any]]]:
     return script
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "product bug: compaction (clearing old tool results, or a summary) rewrites messages "
-        "before thinking blocks it keeps, so on models with preserved thinking that refuse a "
-        "failed prefix check (Claude Fable 5.2, Mythos 5.2; Fable 5.1 on accounts from "
-        "2026-08-31) the next request is a 400: 'Invalid `signature` in `thinking` block. The "
-        "block is bound to a different conversation.' The docs' fix: let the API summarise, or "
-        "drop the thinking of the kept turns"
-    ),
-)
 def test_compaction_keeps_the_prompt_valid_on_a_model_with_preserved_thinking(
     runtime: LocalRuntime, api: MessagesServer, repo: Path
 ) -> None:

@@ -127,14 +127,26 @@ def test_streams_blocks_through_on_delta_in_chunks(tmp_path: Path) -> None:
 
 
 def test_a_turn_beyond_the_end_of_the_script_is_an_error(tmp_path: Path) -> None:
-    # Given a two-turn script
-    path = _write(tmp_path, TURN_1, TURN_2)
+    # Given a two-turn script (ending with a tool call)
+    path = _write(tmp_path, TURN_2, TURN_1)
     model = ScriptedModel.from_file(path)
 
     # When turn 3 is requested, then the error says how many turns there are
     with pytest.raises(ScriptError) as caught:
         model.complete(_request(3))
     assert str(caught.value) == f"script {path} has 2 turns; turn 3 was requested"
+
+
+def test_a_script_that_concludes_in_words_answers_fixloops_nudge_with_its_last_reply(
+    tmp_path: Path,
+) -> None:
+    # Given a script whose last reply calls no tool (fixloop answers it with one note)
+    path = _write(tmp_path, TURN_1, TURN_2)
+    model = ScriptedModel.from_file(path)
+    # When the turn after it is requested, Then the recorded reply stands, once
+    assert model.complete(_request(3)).content == TURN_2["content"]
+    with pytest.raises(ScriptError, match="has 2 turns; turn 4 was requested"):
+        model.complete(_request(4))
 
 
 @pytest.mark.parametrize(

@@ -78,8 +78,20 @@ class Turn:
         return [str(b.get("id")) for _, _, b in self.of_type("tool_use")]
 
 
-def check_request(body: JsonDict, ledger: ThinkingLedger, *, counting: bool = False) -> None:
-    """Raise :class:`Refusal` if the API would refuse ``body``. ``counting``: a
+BINDING_BETA = "thinking-binding-controls-2026-08-01"
+"""The beta a request must name (``anthropic-beta``) to set ``thinking.block_binding`` (the
+preserved-thinking docs, "Fix a thinking block bound to a different conversation")."""
+
+
+def check_request(
+    body: JsonDict,
+    ledger: ThinkingLedger,
+    *,
+    counting: bool = False,
+    betas: frozenset[str] = frozenset(),
+) -> None:
+    """Raise :class:`Refusal` if the API would refuse ``body`` (sent with the ``betas`` of
+    its ``anthropic-beta`` header). ``counting``: a
     ``count_tokens`` request, held to the shape rules only (it has no ``max_tokens``, counts a
     prompt of any size or ending, and the token counting page says nothing of checking
     signatures)."""
@@ -88,6 +100,7 @@ def check_request(body: JsonDict, ledger: ThinkingLedger, *, counting: bool = Fa
     if not counting:
         _max_tokens(body, limits)
     _thinking_options(body)
+    _binding_beta(body, betas)
     _cache_control(body)
     messages = [m if isinstance(m, dict) else {} for m in body.get("messages") or []]
     _contents(messages)
@@ -98,6 +111,15 @@ def check_request(body: JsonDict, ledger: ThinkingLedger, *, counting: bool = Fa
     _thinking_blocks(body, messages, turns, None if counting else ledger)
     if not counting:
         _context(body, limits)
+
+
+def _binding_beta(body: JsonDict, betas: frozenset[str]) -> None:
+    thinking = body.get("thinking")
+    if isinstance(thinking, dict) and "block_binding" in thinking and BINDING_BETA not in betas:
+        raise Refusal(
+            "thinking.block_binding: Extra inputs are not permitted. This field requires the "
+            f"anthropic-beta header {BINDING_BETA}."
+        )
 
 
 def _thinking_on(body: JsonDict) -> bool:

@@ -169,7 +169,12 @@ class _MessagesHandler(BaseHTTPRequestHandler):
         refusal: str | None = None
         if path in ("/v1/messages", "/v1/messages/count_tokens") and isinstance(body, dict):
             try:
-                check_request(body, self.owner.thinking, counting=path != "/v1/messages")
+                betas = frozenset(
+                    b.strip() for b in self.headers.get("anthropic-beta", "").split(",") if b
+                )
+                check_request(
+                    body, self.owner.thinking, counting=path != "/v1/messages", betas=betas
+                )
             except Refusal as exc:
                 refusal = str(exc)
             else:
