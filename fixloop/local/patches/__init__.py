@@ -18,9 +18,11 @@ what was observed):
   thread-safe there).
 - :mod:`.ecs_tasks`: RunTask/StopTask call hooks (moto runs no container).
 - Speed: :mod:`.jsonpath_cache` (JSONPath parsed once), :mod:`.dynamodb_query` (a query
-  reads its partition, not the table), :mod:`.server_routing` (a request's backend found once
-  per host), and :mod:`.in_process` (this process's requests skip HTTP; applied per server by
-  :func:`serve_in_process`).
+  reads its partition, not the table), :mod:`.dynamodb_traversal` (update expression
+  validators dispatch through a table built once per class), :mod:`.dynamodb_responses`
+  (data-plane results encoded along a plan of their output shape), :mod:`.server_routing` (a
+  request's backend found once per host), and :mod:`.in_process` (this process's requests
+  skip HTTP; applied per server by :func:`serve_in_process`).
 
 Everything else the real ASL uses (context object, ``MaxConcurrencyPath``, ``ItemSelector``
 with ``$$.Map.Item.*``, ``JitterStrategy``/``MaxDelaySeconds``, ``Catch`` with ``ResultPath``,
@@ -50,6 +52,8 @@ from typing import Any, Final, cast
 from fixloop.local.patches import (
     dynamodb_lock,
     dynamodb_query,
+    dynamodb_responses,
+    dynamodb_traversal,
     ecs_tasks,
     execution_history,
     interpreter_clients,
@@ -102,6 +106,8 @@ PATCHES: Final[tuple[ModuleType, ...]] = (
     ecs_tasks,
     jsonpath_cache,
     dynamodb_query,
+    dynamodb_traversal,
+    dynamodb_responses,
     server_routing,
 )
 """What :func:`install` applies: each module's ``replacements()``."""
