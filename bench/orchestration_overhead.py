@@ -173,7 +173,7 @@ class BareMachine:
         def model_turn(event: dict[str, Any], _context: Any) -> Any:
             self._turn_starts.append(time.perf_counter())
             refs = [{"id": f"c{i}", "runs_in": "lambda"} for i in range(self._calls)]
-            return {**event, "action": "tools", "tool_calls": refs}
+            return {**event["state"], "action": "tools", "tool_calls": refs}
 
         def nothing(event: dict[str, Any], _context: Any) -> Any:
             return event

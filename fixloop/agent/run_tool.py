@@ -1,8 +1,9 @@
 """Run Tool: one tool call that runs in Lambda (telemetry, the signal), its own durable task.
 
-Runs through the one execution path (:mod:`fixloop.tools.execution`); a call whose result
-is stored is not run again. Record Tool Failure (the call failed after its retries) comes
-here too, with the error, and answers the call with it.
+Runs through the one execution path (:mod:`fixloop.tools.execution`); a retry whose call has
+its result stored does not run it again (a first attempt, ``attempt`` 0, cannot find one and
+does not look). Record Tool Failure (the call failed after its retries) comes here too, with
+the error, and answers the call with it.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ def run_tool(task: ToolTask) -> dict[str, object]:
             task.tool_use_id,
             registry=default_registry(),
             context=lambda: _context(task.investigation_id),
+            first_attempt=task.attempt == 0,
         )
     if not done.ran:
         return {"tool_use_id": task.tool_use_id, "ran": False}

@@ -33,12 +33,13 @@ HUMAN_TOOLS = frozenset({"ask_human"})
 """Tools that can make the loop wait on a person: with one, cache entries live an hour."""
 
 
-def model_turn(state: LoopState) -> LoopState:
+def model_turn(state: LoopState, *, attempt: int | None = None) -> LoopState:
     """Run turn ``state.turn`` once: reuse its assistant message if a retry finds it stored.
 
     One query reads what the turn needs (:func:`read_transcript`, from the start of the
     previous turn): the prompt's new events, and this turn's message and compaction events
-    when an earlier attempt wrote them.
+    when an earlier attempt wrote them. ``attempt`` is the task's retry count, when known
+    (the stream of a first attempt is claimed without a query, :class:`ChunkWriter`).
     """
     st = stores()
     inv_id = state.investigation_id
@@ -50,7 +51,7 @@ def model_turn(state: LoopState) -> LoopState:
     if isinstance(stored, AssistantMessage):
         message = stored
     else:
-        message, events = _call_model(state, inv, events)
+        message, events = _call_model(state, inv, events, attempt)
         record_usage(message.usage)
         if not st.events.append(inv_id, pos, message):
             again = st.events.get(inv_id, pos)
@@ -91,7 +92,7 @@ def _count_usage(
 
 
 def _call_model(
-    state: LoopState, inv: Investigation, events: list[StoredEvent]
+    state: LoopState, inv: Investigation, events: list[StoredEvent], attempt: int | None
 ) -> tuple[AssistantMessage, list[StoredEvent]]:
     """Call the model for the turn; the message, and the events its prompt was built from
     (with any compaction events written on the way)."""
@@ -125,6 +126,7 @@ def _call_model(
             state.turn,
             flush_ms=settings.stream_flush_ms,
             flush_bytes=settings.stream_flush_bytes,
+            retry_count=attempt,
         )
         with writer:
             response = model.complete(request, on_delta=writer)

@@ -21,6 +21,7 @@ from fixloop.domain.investigation import (
     PullRequestRef,
     ToolCallRef,
     ToolTask,
+    TurnTask,
     execution_name,
     new_investigation_id,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "ToolResult",
     "ToolResultsCleared",
     "ToolTask",
+    "TurnTask",
     "UserMessage",
     "execution_name",
     "load_signal",
