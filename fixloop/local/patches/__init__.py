@@ -18,7 +18,7 @@ what was observed):
   thread-safe there).
 - :mod:`.ecs_tasks`: RunTask/StopTask call hooks (moto runs no container).
 - Speed: :mod:`.jsonpath_cache` (JSONPath parsed once), :mod:`.dynamodb_query` (a query
-  reads its partition, not the table), :mod:`.dynamodb_traversal` (update expression
+  reads its partition, not the table), :mod:`.dynamodb_updates` (update expression
   validators dispatch through a table built once per class), :mod:`.dynamodb_responses`
   (data-plane results encoded along a plan of their output shape), :mod:`.server_routing` (a
   request's backend found once per host), and :mod:`.in_process` (this process's requests
@@ -53,7 +53,7 @@ from fixloop.local.patches import (
     dynamodb_lock,
     dynamodb_query,
     dynamodb_responses,
-    dynamodb_traversal,
+    dynamodb_updates,
     ecs_tasks,
     execution_history,
     interpreter_clients,
@@ -106,7 +106,7 @@ PATCHES: Final[tuple[ModuleType, ...]] = (
     ecs_tasks,
     jsonpath_cache,
     dynamodb_query,
-    dynamodb_traversal,
+    dynamodb_updates,
     dynamodb_responses,
     server_routing,
 )

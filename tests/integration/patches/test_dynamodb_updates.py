@@ -1,5 +1,5 @@
-"""patches.dynamodb_traversal: update expression validators read their map once per class,
-and every update (or its error) is what unpatched moto makes of it."""
+"""patches.dynamodb_updates: an update expression is parsed once, its validators read their
+map once per class, and every update (or its error) is what unpatched moto makes of it."""
 
 from __future__ import annotations
 
@@ -42,7 +42,9 @@ CASES: list[Case] = [
     ("DELETE tags :gone SET s = :v", {}, {":gone": {"SS": ["red"]}, ":v": {"S": "y"}}, None),
     ("SET s = :v", {}, {":v": {"S": "if absent"}}, "attribute_not_exists(pk)"),
     ("SET s = :v", {}, {":v": {"S": "if text"}, ":old": {"S": "text"}}, "s = :old"),
-    # refused, each with its own error
+    # refused, each with its own error (a syntax error twice: it is not kept)
+    ("SET s = = :v", {}, {":v": {"S": "x"}}, None),
+    ("SET s = = :v", {}, {":v": {"S": "x"}}, None),
     ("SET s = :missing, n = :v", {}, {":v": {"N": "2"}}, None),
     ("SET s = :v", {"#unused": "n"}, {":v": {"S": "x"}}, None),
     ("SET pk = :v", {}, {":v": {"S": "other"}}, None),
@@ -146,6 +148,39 @@ def test_validators_read_their_map_once_per_class(
     assert len(built) > 6
 
 
+def test_an_expression_is_parsed_once(
+    moto: Moto, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.dynamodb.parsing.tokens import ExpressionTokenizer
+
+    # Given a count of the expressions moto tokenizes
+    tokenized: list[str] = []
+    original = ExpressionTokenizer.make_list
+
+    def counting(expression: str) -> Any:
+        tokenized.append(expression)
+        return original(expression)
+
+    monkeypatch.setattr(ExpressionTokenizer, "make_list", staticmethod(counting))
+    ddb = moto.client("dynamodb")
+    key = {"pk": {"S": "parsed"}}
+    ddb.put_item(TableName=TABLE, Item={**key, **BASE})
+    expression = "SET s = :v, parsed_once = if_not_exists(parsed_once, :v)"
+
+    # When three updates use the same expression (each parsed twice by moto as released)
+    for value in ("a", "b", "c"):
+        ddb.update_item(
+            TableName=TABLE,
+            Key=key,
+            UpdateExpression=expression,
+            ExpressionAttributeValues={":v": {"S": value}},
+        )
+    # Then it was tokenized once at most, and each update applied its own values
+    assert tokenized.count(expression) <= 1
+    item = ddb.get_item(TableName=TABLE, Key=key)["Item"]
+    assert (item["s"], item["parsed_once"]) == ({"S": "c"}, {"S": "a"})
+
+
 def test_every_update_and_error_is_moto_s_own(moto: Moto, table: str) -> None:
     patched = _outcomes(moto, "patched")
     with _unpatched(moto):
@@ -154,5 +189,5 @@ def test_every_update_and_error_is_moto_s_own(moto: Moto, table: str) -> None:
     # and the cases cover both outcomes
     errors = [o["error"]["Code"] for o in patched if "error" in o]
     assert "ConditionalCheckFailedException" in errors
-    assert errors.count("ValidationException") >= 8
+    assert errors.count("ValidationException") >= 10
     assert sum("attributes" in o for o in patched) >= 10
