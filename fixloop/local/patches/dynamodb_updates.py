@@ -18,7 +18,11 @@ whether a traverser processes a node, or a value is a node at all, is decided on
 of classes. The traversal (children first, in order, the ``pre_processing_of_child`` hook,
 the processed node put in its parent's place), the order of the map (the first class that
 matches wins) and every processor are moto's own. A class whose map holds anything but
-methods of its own class keeps moto's behaviour.
+methods of its own class keeps moto's behaviour. Two of them (``ActionCountValidator``,
+``OverlappingPathsValidator``) call ``Node.find_clauses`` at every clause node, which walks
+the subtree testing each child against the node classes with ``isinstance``: the same walk
+now decides once per class whether a child is an ``Expression`` or an
+``UpdateExpressionFunction`` (the children it descends into).
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ _Table = tuple[tuple[type, ...], tuple[tuple[type, Callable[[Any, Any], Any]], .
 def replacements() -> list[Replacement]:
     parser = require_class(_EXPRESSIONS, "UpdateExpressionParser", "make")
     node = require_class(_AST, "Node", "find_clauses")
+    expression = require_class(_AST, "Expression")
+    function = require_class(_AST, "UpdateExpressionFunction")
     traverser = require_class(
         _AST,
         "DepthFirstTraverser",
@@ -53,9 +59,33 @@ def replacements() -> list[Replacement]:
     )
     make = functools.lru_cache(maxsize=PARSED_KEPT)(parser.make)
     return [
-        Replacement(parser, "make", classmethod(lambda _cls, expression: make(expression))),
+        Replacement(parser, "make", classmethod(lambda _cls, text: make(text))),
+        Replacement(node, "find_clauses", _find_clauses((expression, function))),
         *_traversal(traverser, node),
     ]
+
+
+def _find_clauses(descended: tuple[type, ...]) -> Callable[[Any, Any], list[Any]]:
+    """``Node.find_clauses``: the children of a clause type, and those of the children that
+    are expressions or functions, depth first; whether a class is one of those is decided
+    once."""
+    descends: dict[type, bool] = {}
+
+    def find_clauses(self: Any, clause_types: Any) -> list[Any]:
+        clauses: list[Any] = []
+        for child in self.children or []:
+            kind = type(child)
+            if kind in clause_types:
+                clauses.append(child)
+                continue
+            known = descends.get(kind)
+            if known is None:
+                known = descends[kind] = isinstance(child, descended)
+            if known:
+                clauses.extend(child.find_clauses(clause_types))
+        return clauses
+
+    return find_clauses
 
 
 def _traversal(traverser: Any, node_class: type) -> list[Replacement]:

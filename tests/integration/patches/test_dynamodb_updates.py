@@ -137,6 +137,10 @@ def test_validators_read_their_map_once_per_class(
             ExpressionAttributeValues={":v": {"S": "x"}},
         )
 
+    # (and the clause finder the validators call is the patched one)
+    from moto.dynamodb.parsing.ast_nodes import Node  # type: ignore[attr-defined]
+
+    assert Node.find_clauses.__module__ == "fixloop.local.patches.dynamodb_updates"
     # When three updates of six value nodes each run, then the map was read once at most
     for _ in range(3):
         update()
