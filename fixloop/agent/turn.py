@@ -38,12 +38,13 @@ __all__ = ["human_wait_likely", "model_turn"]
 logger = Logger(child=True)
 
 
-def model_turn(state: LoopState) -> LoopState:
+def model_turn(state: LoopState, *, attempt: int | None = None) -> LoopState:
     """Run turn ``state.turn`` once: reuse its assistant message if a retry finds it stored.
 
     One query reads what the turn needs (:func:`read_transcript`, from the start of the
     previous turn): the prompt's new events, and this turn's message and compaction events
-    when an earlier attempt wrote them.
+    when an earlier attempt wrote them. ``attempt`` is the task's retry count, when known
+    (the stream of a first attempt is claimed without a query, :class:`ChunkWriter`).
     """
     st = stores()
     inv_id = state.investigation_id
@@ -56,7 +57,7 @@ def model_turn(state: LoopState) -> LoopState:
         message = stored
     else:
         try:
-            message, events = _call_model(state, inv, events)
+            message, events = _call_model(state, inv, events, attempt)
         except ContextTooLarge as exc:
             # Never send what the API would refuse as too long: park, with the reason.
             reason = f"{exc}; a person can resume it with a message once it is smaller"
@@ -107,7 +108,7 @@ def _count_usage(
 
 
 def _call_model(
-    state: LoopState, inv: Investigation, events: list[StoredEvent]
+    state: LoopState, inv: Investigation, events: list[StoredEvent], attempt: int | None
 ) -> tuple[AssistantMessage, list[StoredEvent]]:
     """Call the model for the turn; the message, and the events its prompt was built from
     (with any compaction events written on the way)."""
@@ -139,14 +140,17 @@ def _call_model(
         }
     )
     started = time.monotonic()
-    response = _complete(model, request, state)
+    response = _complete(model, request, state, attempt)
     if response.stop_reason == "max_tokens" and request.max_tokens < settings.max_tokens_retry:
         # Cut off before it was complete: ask once more with more room (the Messages API
         # documents this as the way on; a continuation would need a prefill, which newer
         # models refuse). If it is cut off again, route tells the model to go in smaller steps.
         logger.info("reply cut off at max_tokens; asking again with more room")
         response = _complete(
-            model, request.model_copy(update={"max_tokens": settings.max_tokens_retry}), state
+            model,
+            request.model_copy(update={"max_tokens": settings.max_tokens_retry}),
+            state,
+            attempt,
         )
     message = AssistantMessage(
         turn=state.turn,
@@ -159,7 +163,9 @@ def _call_model(
     return message, events
 
 
-def _complete(model: Model, request: ModelRequest, state: LoopState) -> ModelResponse:
+def _complete(
+    model: Model, request: ModelRequest, state: LoopState, attempt: int | None
+) -> ModelResponse:
     settings = get_settings()
     if settings.stream_flush_ms <= 0:
         return model.complete(request)
@@ -169,6 +175,7 @@ def _complete(model: Model, request: ModelRequest, state: LoopState) -> ModelRes
         state.turn,
         flush_ms=settings.stream_flush_ms,
         flush_bytes=settings.stream_flush_bytes,
+        retry_count=attempt,
     )
     with writer:
         return model.complete(request, on_delta=writer)

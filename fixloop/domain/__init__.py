@@ -22,6 +22,7 @@ from fixloop.domain.investigation import (
     PullRequestRef,
     ToolCallRef,
     ToolTask,
+    TurnTask,
     execution_name,
     new_investigation_id,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "ToolResult",
     "ToolResultsCleared",
     "ToolTask",
+    "TurnTask",
     "UserMessage",
     "clean_title",
     "execution_name",

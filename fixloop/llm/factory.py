@@ -8,7 +8,9 @@ Specs (the ``--model`` option, the ``FIXLOOP_MODEL`` setting)::
                            the region's inference profile (fixloop.llm.bedrock)
 
 API-backed models are cached per spec, so a warm Lambda reuses its client (and its connection
-pool). Scripted models are cheap and re-read on every call, so an edited script takes effect.
+pool). A scripted model is parsed once per version of its file (path, modification time and
+size, checked with a ``stat`` on every call), so an edited script takes effect and an unchanged
+one is not read and checked again every turn.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections import OrderedDict
 
 from fixloop.errors import BadInputError, ConfigError
 from fixloop.llm.protocol import Model
@@ -31,6 +34,12 @@ _SPEC_FORMS = "scripted:PATH, anthropic, anthropic:MODEL_ID, bedrock or bedrock:
 _cache: dict[str, Model] = {}
 _lock = threading.Lock()
 
+_SCRIPTS_KEPT = 16
+_ScriptKey = tuple[str, frozenset[str] | None]
+_scripts: OrderedDict[_ScriptKey, tuple[tuple[int, int], ScriptedModel]] = OrderedDict()
+"""(path, known tools) -> ((mtime_ns, size) of the file when parsed, the model); the least
+recently used goes first."""
+
 
 def model_from_spec(spec: str, *, known_tools: set[str] | None = None) -> Model:
     """The model a spec names; :class:`~fixloop.errors.BadInputError` for an unknown spec.
@@ -40,7 +49,7 @@ def model_from_spec(spec: str, *, known_tools: set[str] | None = None) -> Model:
     """
     provider, sep, rest = spec.strip().partition(":")
     if provider == "scripted" and rest:
-        return ScriptedModel.from_file(rest, known_tools=known_tools)
+        return _scripted(rest, known_tools)
     if provider not in ("anthropic", "bedrock") or (sep and not rest):
         raise BadInputError(f"unknown model spec {spec!r}; expected {_SPEC_FORMS}")
 
@@ -68,10 +77,33 @@ def clear_model_cache() -> None:
     with _lock:
         models = list(_cache.values())
         _cache.clear()
+        _scripts.clear()
     for model in models:
         close = getattr(model, "close", None)
         if callable(close):
             close()
+
+
+def _scripted(path: str, known_tools: set[str] | None) -> ScriptedModel:
+    """The script at ``path``, parsed again only when its file changed."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return ScriptedModel.from_file(path, known_tools=known_tools)  # says why it cannot
+    key = (path, frozenset(known_tools) if known_tools is not None else None)
+    version = (stat.st_mtime_ns, stat.st_size)
+    with _lock:
+        kept = _scripts.get(key)
+        if kept is not None and kept[0] == version:
+            _scripts.move_to_end(key)
+            return kept[1]
+    model = ScriptedModel.from_file(path, known_tools=known_tools)
+    with _lock:
+        _scripts[key] = (version, model)
+        _scripts.move_to_end(key)
+        while len(_scripts) > _SCRIPTS_KEPT:
+            _scripts.popitem(last=False)
+    return model
 
 
 def _api_key() -> str:
