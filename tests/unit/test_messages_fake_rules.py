@@ -12,6 +12,7 @@ import pytest
 
 from fixloop.llm import ModelRequest, ToolDefinition, anthropic_model
 from tests.fakes.messages import MessagesServer, count_prompt_tokens, sign_thinking
+from tests.fakes.messages.rules import BINDING_BETA
 
 MODEL = "claude-sonnet-5"
 # Manual extended thinking is deprecated on the Claude 4.6 models (the SDK warns), not gone.
@@ -431,10 +432,16 @@ def test_preserved_thinking_refuses_a_block_whose_prefix_changed(
         "different conversation. Remove the block, or set `thinking.block_binding.prefix_"
         'mismatch_behavior` to "drop_block".'
     )
-    # Unless the request asks for such blocks to be dropped, as Claude Sonnet 5.5 does unasked;
-    # and models without preserved thinking do not check at all
+    # Unless the request asks for such blocks to be dropped (a beta control, so only with its
+    # header), as Claude Sonnet 5.5 does unasked; models without preserved thinking do not check
     dropping = {**ADAPTIVE, "block_binding": {"prefix_mismatch_behavior": "drop_block"}}
-    accepted(server, client, **{**params, "thinking": dropping}, system=system, messages=shortened)
+    assert "requires the anthropic-beta header" in refused(
+        client, **{**params, "thinking": dropping}, system=system, messages=shortened
+    )
+    accepted(
+        server, client, **{**params, "thinking": dropping}, system=system, messages=shortened,
+        extra_headers={"anthropic-beta": BINDING_BETA},
+    )  # fmt: skip
     for other in ("claude-sonnet-5-5", "claude-sonnet-5"):
         accepted(server, client, **{**params, "model": other}, system=system, messages=shortened)
 
