@@ -83,6 +83,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, nargs="+", default=[50, 200, 500])
     parser.add_argument("--budget", type=int, default=60_000, help="context budget (tokens)")
+    parser.add_argument(
+        "--ttl",
+        nargs="+",
+        default=["auto", "1h"],
+        help="prompt cache TTLs to compare (auto: 1 hour only while a person's answer is likely)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("ANTHROPIC_API_KEY", "bench")
     work = Path(tempfile.mkdtemp(prefix="fixloop-bench-"))
@@ -94,22 +100,25 @@ def main() -> None:
     results = []
     with LocalRuntime(settings) as rt:
         patches.set_retry_sleep(lambda _s: None)
-        for turns in args.turns:
-            results.append(run(rt, repo, turns))
+        for ttl in args.ttl:
+            rt.configure(prompt_cache_ttl=ttl)
+            for turns in args.turns:
+                results.append({**run(rt, repo, turns), "ttl": ttl})
     print(
         f"long sessions, embedded runtime, real SDK -> local Messages server "
         f"(context budget {args.budget:,} tokens; ~6,000-character tool result a turn; "
         "priced as claude-sonnet-5)"
     )
     header = (
-        f"{'turns':>6} {'prompt/turn med':>15} {'max':>7} {'cached':>7} {'steady':>7} "
+        f"{'ttl':>4} {'turns':>6} {'prompt/turn med':>15} {'max':>7} {'cached':>7} {'steady':>7} "
         f"{'clear':>5} {'summ':>5} {'gens':>4} {'trans/turn':>10} "
         f"{'$ w/o model':>11} {'$ total':>9} {'fact kept':>9} {'wall s':>7}"
     )
     print(header)
     for r in results:
         print(
-            f"{r['turns']:>6.0f} {r['prompt_median']:>15,.0f} {r['prompt_max']:>7,.0f} "
+            f"{r['ttl']:>4} {r['turns']:>6.0f} {r['prompt_median']:>15,.0f} "
+            f"{r['prompt_max']:>7,.0f} "
             f"{r['cached_all']:>7.1%} {r['cached_steady']:>7.1%} {r['clearings']:>5.0f} "
             f"{r['summaries']:>5.0f} {r['executions']:>4.0f} {r['transitions_per_turn']:>10.2f} "
             f"{r['cost_aws']:>11.4f} {r['cost_total']:>9.4f} "
@@ -118,8 +127,17 @@ def main() -> None:
     print(
         "cached: share of prompt tokens read from cache, turns 2+; steady: the same without "
         "the first turn after each compaction; clear/summ: compactions by clearing old tool "
-        "results / by summary; gens: executions (continue-as-new)"
+        "results / by summary; gens: executions (continue-as-new); ttl: the cache TTL "
+        "setting (auto writes 5-minute entries unless a person's answer is likely)"
     )
+    by_ttl = {(r["ttl"], r["turns"]): r["cost_total"] for r in results}
+    for turns in args.turns:
+        if ("auto", turns) in by_ttl and ("1h", turns) in by_ttl:
+            auto, hour = by_ttl[("auto", turns)], by_ttl[("1h", turns)]
+            print(
+                f"{turns} turns: auto ${auto:.4f} vs 1h ${hour:.4f} "
+                f"({(hour - auto) / hour:.1%} saved by auto)"
+            )
 
 
 if __name__ == "__main__":

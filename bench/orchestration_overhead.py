@@ -58,8 +58,9 @@ def percentile(values: list[float], q: float) -> float:
 
 
 class RequestCounter:
-    """Counts the requests moto's server answers, by service and action (wraps its WSGI
-    dispatcher for the life of the block)."""
+    """Counts the requests moto's server answers, by service and action (wraps the method
+    its WSGI dispatcher picks a request's backend with, over HTTP and in process alike, for
+    the life of the block)."""
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
@@ -69,18 +70,18 @@ class RequestCounter:
     def counting(self) -> Iterator[None]:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
-        original = DomainDispatcherApplication.__call__
+        original = DomainDispatcherApplication.get_application
         counter = self
 
-        def call(app: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        def get_application(app: Any, environ: dict[str, Any]) -> Any:
             counter.see(environ)
-            return original(app, environ, start_response)
+            return original(app, environ)
 
-        DomainDispatcherApplication.__call__ = call  # type: ignore[method-assign,assignment]
+        DomainDispatcherApplication.get_application = get_application  # type: ignore[method-assign,assignment]
         try:
             yield
         finally:
-            DomainDispatcherApplication.__call__ = original  # type: ignore[method-assign]
+            DomainDispatcherApplication.get_application = original  # type: ignore[method-assign]
 
     def see(self, environ: dict[str, Any]) -> None:
         auth = str(environ.get("HTTP_AUTHORIZATION", ""))
@@ -173,7 +174,7 @@ class BareMachine:
         def model_turn(event: dict[str, Any], _context: Any) -> Any:
             self._turn_starts.append(time.perf_counter())
             refs = [{"id": f"c{i}", "runs_in": "lambda"} for i in range(self._calls)]
-            return {**event, "action": "tools", "tool_calls": refs}
+            return {**event["state"], "action": "tools", "tool_calls": refs}
 
         def nothing(event: dict[str, Any], _context: Any) -> Any:
             return event

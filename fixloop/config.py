@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     thinking: str = Field(default="adaptive", pattern=r"^(adaptive|off|[0-9]+)$")
     """Extended thinking: "adaptive" (current models), "off", or a token budget (older ones)."""
     max_tokens: int = 8192
+    max_tokens_retry: int = Field(default=32_000, ge=1)
+    """A reply cut off at ``max_tokens`` is asked for once more with this much room."""
+    strict_requests: bool = False
+    """Fail a turn whose request breaks a rule of the Messages API (fixloop's own bug)
+    instead of repairing it; the test suite sets it."""
     # -- long sessions: context, caching, budgets (docs/architecture.md, "Long sessions") --
     context_budget_tokens: int = Field(default=150_000, ge=4_000)
     """The prompt sent to the model stays under this many tokens: older turns are compacted

@@ -18,6 +18,7 @@ from typing import Final
 
 from fixloop.domain.investigation import Investigation
 from fixloop.functions import CATALOGUE
+from fixloop.llm.bedrock import DEFAULT_BEDROCK_MODEL
 from fixloop.llm.protocol import Usage
 
 __all__ = [
@@ -117,7 +118,7 @@ def model_id_of(spec: str) -> str:
     if rest:
         return rest
     if provider == "bedrock":
-        return "us.anthropic.claude-sonnet-5"
+        return DEFAULT_BEDROCK_MODEL  # priced by the model, whatever the profile's scope
     if provider == "anthropic":
         return "claude-sonnet-5"
     return spec

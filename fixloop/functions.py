@@ -144,6 +144,10 @@ class FunctionSpec:
     """Runs the model's telemetry tools: Logs Insights, metrics, traces, Lambda versions."""
     invokes_itself: bool = False
     """Invokes itself asynchronously (acknowledges at once, does the work in the second run)."""
+    invoked_asynchronously: bool = False
+    """Invoked asynchronously (by EventBridge, CloudWatch Logs or itself): nobody waits for
+    its answer, so a failed event would be dropped after Lambda's retries. It gets an
+    on-failure destination, an SQS queue that is alarmed (stacks/constructs/failures.py)."""
     connections: bool = False
     """Reads and writes the WebSocket Connections table and posts to connections through the
     API's Management API."""
@@ -281,6 +285,7 @@ CATALOGUE: tuple[FunctionSpec, ...] = (
         signing_secret="slack",
         learns_installation=True,
         invokes_itself=True,
+        invoked_asynchronously=True,
     ),
     FunctionSpec(
         "linear_webhook",
@@ -306,6 +311,7 @@ CATALOGUE: tuple[FunctionSpec, ...] = (
     # both to the Signal Trigger, or a signal POSTed by an authenticated caller (POST /signals).
     # A log signal's lines may make an event body too large for an item: written to, and read
     # back from, Blobs. A recurrence is told to the investigation through its inbox (notes).
+    # EventBridge and CloudWatch Logs invoke the Signal Trigger asynchronously.
     *(
         FunctionSpec(
             folder,
@@ -316,11 +322,25 @@ CATALOGUE: tuple[FunctionSpec, ...] = (
             triages=True,
             notes=True,
             writes_event_bodies=True,
+            invoked_asynchronously=asynchronous,
         )
-        for folder, construct_id in (
-            ("signal_trigger", "SignalTrigger"),
-            ("api_trigger", "ApiTrigger"),
+        for folder, construct_id, asynchronous in (
+            ("signal_trigger", "SignalTrigger", True),
+            ("api_trigger", "ApiTrigger", False),
         )
+    ),
+    # An execution that ended FAILED, TIMED_OUT or ABORTED without Mark Failed (a
+    # States.Runtime error, which no Catch sees; a timeout; a person stopping it): an
+    # EventBridge rule on the state machine's status changes invokes Reconcile, which closes
+    # the investigation as failed if it is still open and announces it, as Mark Failed would.
+    FunctionSpec(
+        "reconcile",
+        "Reconcile",
+        _ENTRY,
+        timeout_seconds=60,
+        posts=True,
+        stops_sandboxes=True,
+        invoked_asynchronously=True,
     ),
     # -- live surfaces ---------------------------------------------------------------------
     # The WebSocket API's token authorizer reaches no data at all.

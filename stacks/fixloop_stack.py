@@ -20,10 +20,12 @@ from stacks.constructs.live import LiveApi
 from stacks.constructs.loop import STATE_MACHINE_ALIAS, InvestigationLoop, state_machine_arn
 from stacks.constructs.network import Network
 from stacks.constructs.observability import Observability
+from stacks.constructs.reconcile import Reconciliation
 from stacks.constructs.sandbox import SandboxCluster
 from stacks.constructs.storage import Storage
 from stacks.constructs.triggers import Triggers
 from stacks.constructs.webhooks import WebhookApi, channel_secrets, github_webhook_secret
+from stacks.flags import apply_feature_flags
 from stacks.parameters import add_parameters
 
 __all__ = ["FixloopStack"]
@@ -47,6 +49,8 @@ class FixloopStack(cdk.Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        # Before any construct: the flags apply to whatever app builds this stack.
+        apply_feature_flags(self.node)
         config = config or FixloopConfig.from_context(self.node)
         if standalone:
             # The Marketplace template: deploy-time choices are parameters.
@@ -132,15 +136,11 @@ class FixloopStack(cdk.Stack):
             watched_log_groups=config.watched_log_groups,
         )
 
-        self.observability = Observability(
+        self.reconciliation = Reconciliation(
             self,
-            "Observability",
-            key=self.data_key.key,
-            state_machine=self.loop.state_machine,
-            functions=self.functions.functions,
-            dead_letters=self.triggers.alarm_dead_letters,
-            alarm_email=config.alarm_email,
-            daily_token_budget=config.daily_token_budget,
+            "Reconciliation",
+            reconcile=self.functions.functions["reconcile"],
+            state_machine_arn=machine_arn,
         )
         self.auth = Auth(self, "Auth")
         """The Cognito user pool and web client of the live view, WebSocket and MCP."""
@@ -152,6 +152,24 @@ class FixloopStack(cdk.Stack):
             state_machine_arn=machine_arn,
             cognito_user_pool_id=self.auth.user_pool.user_pool_id,
             cognito_client_id=self.auth.client.user_pool_client_id,
+        )
+        self.observability = Observability(
+            self,
+            "Observability",
+            key=self.data_key.key,
+            state_machine=self.loop.state_machine,
+            functions=self.functions.functions,
+            dead_letters=self.triggers.alarm_dead_letters,
+            failure_queues={
+                **{
+                    f"failed-{folder.replace('_', '-')}": queue
+                    for folder, queue in self.functions.failure_queues.items()
+                },
+                "failed-stream-fanout": self.live.fanout_failures,
+                "undelivered-execution-events": self.reconciliation.dead_letters,
+            },
+            alarm_email=config.alarm_email,
+            daily_token_budget=config.daily_token_budget,
         )
 
         outputs = {

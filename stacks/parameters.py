@@ -35,6 +35,7 @@ __all__ = [
     "DOMAINS_PATTERN",
     "IMAGE_URI_PATTERN",
     "SECRET_NAME_PATTERN",
+    "TARGETS_PATTERN",
     "add_parameters",
 ]
 
@@ -47,6 +48,21 @@ IMAGE_URI_PATTERN = (
     r"(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}|@sha256:[a-f0-9]{64})$"
 )
 """An image in an ECR registry (the Marketplace's or the account's), by tag or digest."""
+_WS = r"[ \t\r\n]*"
+_JSON_STRING = r'"([^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"'
+_MEMBER = rf"{_JSON_STRING}{_WS}:{_WS}{_JSON_STRING}"
+_TARGET = (
+    # an object of strings, with github_repo or repo among its keys
+    rf'\{{(?=[^}}]*"(github_repo|repo)"{_WS}:){_WS}{_MEMBER}{_WS}(,{_WS}{_MEMBER}{_WS})*\}}'
+)
+_TARGET_MEMBER = rf"{_JSON_STRING}{_WS}:{_WS}{_TARGET}"
+TARGETS_PATTERN = rf"^{_WS}\{{{_WS}({_TARGET_MEMBER}{_WS}(,{_WS}{_TARGET_MEMBER}{_WS})*)?\}}{_WS}$"
+"""The ``Targets`` JSON as CloudFormation can check it (a parameter's ``AllowedPattern``, a
+Java regular expression over the whole value; a template's Rules have no JSON function):
+an object whose values are objects of strings naming ``github_repo`` or ``repo``, in JSON's
+own syntax (strings with their escapes, whitespace). Not checked there, only by the function
+at run time: the values' formats (OWNER/REPO, a branch name), duplicate keys, unknown keys
+(ignored)."""
 _DOMAIN = r"(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}"
 DOMAINS_PATTERN = rf"^({_DOMAIN}(,{_DOMAIN})*)?$"
 """Comma-separated domains (``*.`` allowed first), or nothing."""
@@ -127,9 +143,10 @@ def add_parameters(stack: cdk.Stack, config: FixloopConfig) -> FixloopConfig:
     targets = parameter(
         "Targets",
         default="{}",
-        allowed_pattern=r"^\{.*\}$",
+        allowed_pattern=TARGETS_PATTERN,
         max_length=4000,
-        constraint_description="a JSON object",
+        constraint_description='a JSON object: name or glob -> {"github_repo": "OWNER/REPO", '
+        '"branch": "..."} (or "repo" for another clone source), strings only',
         description='JSON: alarm names or log group globs -> {"github_repo": "OWNER/REPO", '
         '"branch": "main"}.',
     )

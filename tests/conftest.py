@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -8,6 +9,10 @@ from typing import Any
 import pytest
 
 from fixloop import aws
+
+# A request that breaks a rule of the Messages API is a fixloop bug: fail the turn loudly
+# here (in production it is repaired and logged).
+os.environ.setdefault("FIXLOOP_STRICT_REQUESTS", "true")
 from tests.support import make_repo
 
 

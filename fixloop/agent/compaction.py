@@ -48,6 +48,7 @@ from fixloop.domain.events import (
     UserMessage,
     compaction_position,
 )
+from fixloop.errors import FixloopError
 from fixloop.llm.caching import estimate_tokens
 from fixloop.llm.protocol import Model, ModelRequest
 from fixloop.store import StoredEvent, stores
@@ -146,7 +147,7 @@ def fit_context(
         logger.warning(
             "prompt over the compaction threshold but nothing to compact", extra={"tokens": size}
         )
-        return request, events
+        return _within(request, events, size, budget)
     through = ctx.events[keep - 1].position
     limit = settings.clear_tool_results_over_chars
     clearable = [
@@ -167,14 +168,35 @@ def fit_context(
         ctx = context_of(events)
         keep = _tail_start(ctx, int(budget * settings.compact_keep))
         if keep is None:
-            return request, events
+            return _within(request, events, size, budget)
 
     summary = _summarise(model, ctx, keep, turn=turn, investigation_id=investigation_id, size=size)
     if summary is None:
-        return request, events
+        return _within(request, events, size, budget)
     events = _write(investigation_id, compaction_position(turn, "summary"), summary, events)
     request = make(build_messages(events))
     logger.info("compacted older turns into a summary", extra={"turn": turn})
+    return _within(request, events, prompt_size(model, request, budget), budget)
+
+
+class ContextTooLarge(FixloopError):
+    """The prompt stays over the context budget however it is compacted (the kept tail
+    alone is too big): sending it would be refused as too long."""
+
+    def __init__(self, tokens: int, budget: int) -> None:
+        super().__init__(
+            f"the prompt needs {tokens:,} tokens, over the context budget of {budget:,}, and "
+            "compaction cannot bring it under"
+        )
+        self.tokens = tokens
+
+
+def _within(
+    request: ModelRequest, events: list[StoredEvent], size: int, budget: int
+) -> tuple[ModelRequest, list[StoredEvent]]:
+    """The request, when it fits the budget; else :class:`ContextTooLarge`."""
+    if size > budget:
+        raise ContextTooLarge(size, budget)
     return request, events
 
 

@@ -1,10 +1,11 @@
 """Run Tool: one tool call that runs in Lambda (telemetry, the signal), its own durable task.
 
-Runs through the one execution path (:mod:`fixloop.tools.execution`); a call whose result
-is stored is not run again. Two more states of the Map come here, so one function writes
-every result a Map item produces: Record Sandbox Result (the sandbox answered: its result
-is read back from the key this side derives, bounded, and recorded) and Record Tool Failure
-(the call failed after its retries: the model sees why).
+Runs through the one execution path (:mod:`fixloop.tools.execution`); a retry whose call has
+its result stored does not run it again (a first attempt, ``attempt`` 0, cannot find one and
+does not look). Two more states of the Map come here, so one function writes every result a
+Map item produces: Record Sandbox Result (the sandbox answered: its result is read back from
+the key this side derives, bounded, and recorded) and Record Tool Failure (the call failed
+after its retries: the model sees why).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def run_tool(task: ToolTask) -> dict[str, object]:
             task.tool_use_id,
             registry=default_registry(),
             context=lambda: _context(task.investigation_id),
+            first_attempt=task.attempt == 0,
         )
     if not done.ran:
         return {"tool_use_id": task.tool_use_id, "ran": False}

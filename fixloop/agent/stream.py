@@ -6,11 +6,16 @@ writes a :class:`~fixloop.domain.events.StreamChunk` every ``flush_ms`` (bounded
 soon as ``flush_bytes`` are waiting (bounded item size), whichever comes first.
 
 Each Model Turn invocation that calls the model claims an *attempt* number for its turn: the
-first chunk is a first-writer-wins write at ``t{turn}.1.0.{attempt}.00000``; if a previous
-invocation (one that died before writing the final message) took it, the next number is
-tried. So a retry never mixes its fragments into the first attempt's draft, and a follower
-shows the latest attempt only. Chunks are advice for followers: a chunk that cannot be
-written is logged and dropped, never fails the turn (the final message is the record).
+first chunk is a first-writer-wins write at ``t{turn}.1.0.{attempt}.00000``, at the number
+after the last one taken (a query); if another invocation took it meanwhile, the next number
+is tried. So a retry never mixes its fragments into an earlier attempt's draft, and a
+follower shows the latest attempt only. Numbers are taken in order, so while attempt 0 is
+free no number is taken: the first attempt of the task (Step Functions' retry count 0)
+writes at attempt 0 without the query, and asks only when 0 is taken (a redriven execution
+counts from 0 again). A retry always asks: an invocation that died before its first chunk
+left its number free, so the retry count is not a number no one has passed. Chunks are
+advice for followers: a chunk that cannot be written is logged and dropped, never fails the
+turn (the final message is the record).
 """
 
 from __future__ import annotations
@@ -55,8 +60,10 @@ class ChunkWriter:
         *,
         flush_ms: int,
         flush_bytes: int,
+        retry_count: int | None = None,
     ) -> None:
         self._log = log
+        self._first_attempt = retry_count == 0
         self._investigation_id = investigation_id
         self._turn = turn
         self._interval = flush_ms / 1000
@@ -171,18 +178,26 @@ class ChunkWriter:
         self.stats.text_bytes += size
 
     def _claim(self, fragments: list[StreamFragment]) -> None:
-        """Write chunk 0 of the first attempt number no earlier invocation has taken."""
+        """Write chunk 0 of the first attempt number no earlier invocation has taken (0
+        without asking, on the task's first attempt)."""
+        if self._first_attempt and self._claim_number(0, fragments):
+            return
         last = self._log.last_position(self._investigation_id, stream_prefix(self._turn))
         attempt = 0 if last is None else int(last.split(".")[-2]) + 1
         for _ in range(_MAX_ATTEMPT_CLAIMS):
-            chunk = StreamChunk(turn=self._turn, attempt=attempt, chunk=0, fragments=fragments)
-            if self._log.append(
-                self._investigation_id, stream_position(self._turn, attempt, 0), chunk
-            ):
-                self._attempt = attempt
+            if self._claim_number(attempt, fragments):
                 return
             attempt += 1
         raise RuntimeError(f"no free stream attempt for turn {self._turn}")
+
+    def _claim_number(self, attempt: int, fragments: list[StreamFragment]) -> bool:
+        chunk = StreamChunk(turn=self._turn, attempt=attempt, chunk=0, fragments=fragments)
+        if not self._log.append(
+            self._investigation_id, stream_position(self._turn, attempt, 0), chunk
+        ):
+            return False
+        self._attempt = attempt
+        return True
 
     def _chunk(self, fragments: list[StreamFragment]) -> StreamChunk:
         assert self._attempt is not None

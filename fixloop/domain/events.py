@@ -158,6 +158,18 @@ class ToolResultsCleared(_Event):
     prompt_tokens_before: int = 0
 
 
+class Note(_Event):
+    """fixloop's own words to the model before a turn (not a person's, not data): why the
+    previous reply did not conclude or was cut off. Rendered as text outside any untrusted
+    block."""
+
+    type: Literal["note"] = "note"
+    turn: int
+    """The turn it is read before."""
+    kind: Literal["nudge", "cut_off", "paused"]
+    text: str
+
+
 class StatusChanged(_Event):
     type: Literal["status_changed"] = "status_changed"
     status: str
@@ -190,6 +202,7 @@ Event = Annotated[
     | ToolResult
     | CompactionSummary
     | ToolResultsCleared
+    | Note
     | StatusChanged
     | Delivered
     | Failed,
@@ -243,6 +256,11 @@ def tool_result_position(turn: int, index: int) -> str:
 def compaction_position(turn: int, what: Literal["cleared", "summary"]) -> str:
     """Where the compaction decided before turn ``turn`` is written (a retry finds it)."""
     return position(turn, PHASE_INPUT, f"compaction.{what}")
+
+
+def note_position(turn: int, kind: str) -> str:
+    """Where fixloop's note read before turn ``turn`` is written (one per kind and turn)."""
+    return position(turn, PHASE_INPUT, f"note.{kind}")
 
 
 def outcome_position(turn: int, what: str) -> str:

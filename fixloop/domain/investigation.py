@@ -173,6 +173,14 @@ class LoopState(BaseModel):
         return self.model_dump(mode="json", exclude_none=True)
 
 
+class TurnTask(BaseModel):
+    """Model Turn's event: the loop's state, and how many times Step Functions has retried
+    this task (``$$.State.RetryCount``: 0 on a first attempt, and again after a redrive)."""
+
+    state: LoopState
+    attempt: int = 0
+
+
 class ToolTask(BaseModel):
     """One Map item: which tool call of which turn to run."""
 
@@ -180,6 +188,9 @@ class ToolTask(BaseModel):
     turn: int
     index: int
     tool_use_id: str
+    attempt: int = 0
+    """``$$.State.RetryCount`` of the Run Tool task: 0 on a first attempt (and after a
+    redrive), so only a retry can find the call's result stored."""
     error: dict[str, Any] | None = None
     """Set when the Run Tool task failed after its retries (Record Tool Failure)."""
     sandbox: dict[str, Any] | None = None

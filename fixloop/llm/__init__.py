@@ -27,11 +27,11 @@ from fixloop.llm.protocol import (
 if TYPE_CHECKING:
     from fixloop.llm.anthropic import (
         DEFAULT_ANTHROPIC_MODEL,
-        DEFAULT_BEDROCK_MODEL,
         AnthropicModel,
         anthropic_model,
         bedrock_model,
     )
+    from fixloop.llm.bedrock import DEFAULT_BEDROCK_MODEL, default_bedrock_model
     from fixloop.llm.factory import clear_model_cache, model_from_spec
     from fixloop.llm.scripted import ScriptedModel, scripted_tool_use_id
 
@@ -51,13 +51,15 @@ __all__ = [
     "anthropic_model",
     "bedrock_model",
     "clear_model_cache",
+    "default_bedrock_model",
     "model_from_spec",
     "scripted_tool_use_id",
 ]
 
 _LAZY = {
     "DEFAULT_ANTHROPIC_MODEL": "fixloop.llm.anthropic",
-    "DEFAULT_BEDROCK_MODEL": "fixloop.llm.anthropic",
+    "DEFAULT_BEDROCK_MODEL": "fixloop.llm.bedrock",
+    "default_bedrock_model": "fixloop.llm.bedrock",
     "AnthropicModel": "fixloop.llm.anthropic",
     "anthropic_model": "fixloop.llm.anthropic",
     "bedrock_model": "fixloop.llm.anthropic",

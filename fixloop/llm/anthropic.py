@@ -24,6 +24,7 @@ import httpx2
 from anthropic.types import InputJSONDelta, RawContentBlockDeltaEvent, TextDelta, ThinkingDelta
 
 from fixloop.errors import ConfigError, FixloopError, ModelError, ModelThrottled, ModelUnavailable
+from fixloop.llm.bedrock import DEFAULT_BEDROCK_MODEL, default_bedrock_model
 from fixloop.llm.caching import estimate_tokens, place_breakpoints
 from fixloop.llm.protocol import DeltaSink, ModelRequest, ModelResponse, StreamDelta, Usage
 
@@ -39,12 +40,13 @@ __all__ = [
 DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-5"
 """Default model on the Anthropic API. The Claude 5 family takes adaptive thinking only."""
 
-DEFAULT_BEDROCK_MODEL = "us.anthropic.claude-sonnet-5"
-"""Default model on Bedrock: the US cross-region inference profile of the same model."""
 
 DEFAULT_MAX_RETRIES = 4
 """Retries the SDK makes on its own (429, 529, 5xx, connection errors) before we give up."""
 
+THINKING_BINDING_BETA = "thinking-binding-controls-2026-08-01"
+"""The beta that lets a request set ``thinking.block_binding`` (the preserved-thinking docs:
+"Fix a thinking block bound to a different conversation")."""
 _THROTTLED_TYPES = frozenset({"rate_limit_error", "overloaded_error"})
 _UNAVAILABLE_TYPES = frozenset({"api_error", "timeout_error"})
 
@@ -139,6 +141,9 @@ class AnthropicModel:
                     f"budget ({request.thinking_budget})"
                 )
             params["thinking"] = {"type": "enabled", "budget_tokens": request.thinking_budget}
+        if request.drop_invalid_thinking and "thinking" in params:
+            params["thinking"]["block_binding"] = {"prefix_mismatch_behavior": "drop_block"}
+            params["extra_headers"] = {"anthropic-beta": THINKING_BINDING_BETA}
         if cached and request.cache:
             # Bedrock's InvokeModel takes the same cache_control markers for the models that
             # support caching, so both providers share this one code path.
@@ -214,7 +219,7 @@ def anthropic_model(
 
 
 def bedrock_model(
-    model: str = DEFAULT_BEDROCK_MODEL,
+    model: str | None = None,
     *,
     aws_region: str | None = None,
     max_retries: int = DEFAULT_MAX_RETRIES,
@@ -225,7 +230,8 @@ def bedrock_model(
     """A model on Amazon Bedrock, signed with IAM credentials from the default chain.
 
     The region comes from ``aws_region``, else ``AWS_REGION`` / ``AWS_DEFAULT_REGION`` or the
-    boto3 profile; :class:`~fixloop.errors.ConfigError` if none is set.
+    boto3 profile; :class:`~fixloop.errors.ConfigError` if none is set. ``model`` defaults to
+    the inference profile of that region (:func:`~fixloop.llm.bedrock.default_bedrock_model`).
     """
     try:
         client = anthropic.AnthropicBedrock(
@@ -237,4 +243,5 @@ def bedrock_model(
         )
     except ValueError as exc:  # the SDK's "No AWS region was provided"
         raise ConfigError(f"cannot build the Bedrock client: {exc}") from exc
+    model = model or default_bedrock_model(client.aws_region)
     return AnthropicModel(client, model, name=f"bedrock:{model}")

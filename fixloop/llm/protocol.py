@@ -48,6 +48,10 @@ class ModelRequest(BaseModel):
     purpose: Literal["turn", "compaction"] = "turn"
     """A turn of the investigation, or a compaction: a one-off request, without tools, for
     a summary of older turns (a scripted model answers it with an extract)."""
+    drop_invalid_thinking: bool = False
+    """Ask the API to drop, not refuse, thinking blocks whose prefix changed since they were
+    produced (a compaction rewrote what came before them): models with preserved thinking
+    check it (``thinking.block_binding.prefix_mismatch_behavior: "drop_block"``)."""
     cache: bool = True
     """Place prompt cache breakpoints (see fixloop.llm.caching); off for one-off requests."""
     cache_ttl: Literal["5m", "1h"] = "5m"

@@ -109,6 +109,20 @@ class ScriptedModel:
             raise ScriptError(f"script {shown} is empty: it has no turns")
         return cls(shown, turns)
 
+    def _turn(self, number: int) -> ScriptedTurn:
+        """Line ``number`` of the script. A script that ends with a reply calling no tool (a
+        conclusion in words) is asked once more after it: fixloop answers such a reply with
+        one note asking to conclude or go on, and the recorded reply stands as the answer."""
+        last = self.turns[-1]
+        concludes_in_words = not any(b.get("type") == "tool_use" for b in last.content)
+        if number == len(self.turns) + 1 and concludes_in_words:
+            return last
+        if not 1 <= number <= len(self.turns):
+            raise ScriptError(
+                f"script {self.path} has {len(self.turns)} turns; turn {number} was requested"
+            )
+        return self.turns[number - 1]
+
     def complete(self, request: ModelRequest, on_delta: DeltaSink | None = None) -> ModelResponse:
         """Replay turn ``request.turn`` (1-based), streaming its blocks to ``on_delta``.
 
@@ -125,11 +139,7 @@ class ScriptedModel:
                     output_tokens=estimate_tokens(summary),
                 ),
             )
-        if not 1 <= request.turn <= len(self.turns):
-            raise ScriptError(
-                f"script {self.path} has {len(self.turns)} turns; turn {request.turn} was requested"
-            )
-        turn = self.turns[request.turn - 1]
+        turn = self._turn(request.turn)
         content = [
             _complete_block(block, request, index) for index, block in enumerate(turn.content)
         ]

@@ -103,10 +103,16 @@ def execute(
     *,
     registry: ToolRegistry,
     context: Callable[[], ToolContext],
+    first_attempt: bool = False,
 ) -> Executed:
     """Run Tool: run the call once and record its result. A call whose result is stored is
-    not run again (a retried task)."""
-    if has_result(investigation_id, turn, index):
+    not run again (a retried task).
+
+    ``first_attempt``: the task is on its first attempt (Step Functions' retry count 0), so
+    no earlier attempt stored a result and the lookup is skipped. A redriven execution also
+    starts at 0: the call then runs again and its result loses to the stored one (first
+    writer wins), which is the at-least-once a read-only tool allows."""
+    if not first_attempt and has_result(investigation_id, turn, index):
         return Executed(ran=False)
     call = find_call(investigation_id, turn, index, tool_use_id)
     return record_result_of(

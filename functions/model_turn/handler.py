@@ -8,7 +8,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from fixloop.agent.turn import model_turn
-from fixloop.domain import LoopState
+from fixloop.domain import TurnTask
 from fixloop.errors import ModelError, ModelThrottled, ModelUnavailable
 from fixloop.faults import injectable
 from fixloop.metrics import MODEL_ERRORS, MODEL_THROTTLES, count, emits_metrics
@@ -22,8 +22,9 @@ tracer = Tracer()
 @tracer.capture_lambda_handler
 @injectable("model_turn")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    task = TurnTask.model_validate(event)
     try:
-        return model_turn(LoopState.model_validate(event)).payload()
+        return model_turn(task.state, attempt=task.attempt).payload()
     except ModelThrottled:
         count(MODEL_THROTTLES)
         raise

@@ -5,13 +5,15 @@ shared layer, its own role and log group, the entry's size and handler. :class:`
 makes the loop steps and the entry points with their environment, and grants each what its
 entry says (stacks/constructs/grants.py). Loop steps are invoked by the state machine; entry
 points from outside: the webhooks and the signals API by API Gateway (webhooks.py), the signal
-trigger by EventBridge and CloudWatch Logs subscription filters (triggers.py), Repo Token by the
-dispatcher (the functions an entry ``invokes``). The live functions are made with their APIs
-(live.py).
+trigger by EventBridge and CloudWatch Logs subscription filters (triggers.py), Reconcile by the
+state machine's status changes (reconcile.py), Repo Token by the dispatcher (the functions an
+entry ``invokes``). Those invoked asynchronously send what failed to a queue of their own
+(failures.py). The live functions are made with their APIs (live.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -19,11 +21,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from fixloop.functions import CATALOGUE, FunctionSpec, Surface
 from layers.bundler import PROJECT_ROOT
 from stacks.config import People
+from stacks.constructs.failures import failure_queue, send_async_failures
 from stacks.constructs.grants import (
     ChannelSecrets,
     Reach,
@@ -38,7 +42,7 @@ from stacks.constructs.sandbox import SandboxCluster
 from stacks.constructs.storage import Storage
 from stacks.nag import acknowledge, acknowledge_key_grants, iam5_resource
 
-__all__ = ["FUNCTIONS_DIR", "LoopFunctions", "lambda_function"]
+__all__ = ["FUNCTIONS_DIR", "LoopFunctions", "lambda_function", "version_description"]
 
 FUNCTIONS_DIR = PROJECT_ROOT / "functions"
 _ASSET_EXCLUDES = ["__pycache__", "*.pyc", "tests"]
@@ -53,9 +57,19 @@ def lambda_function(
     env: dict[str, str],
     functions_dir: Path = FUNCTIONS_DIR,
     network: Network | None = None,
+    version_follows: Mapping[str, str] | None = None,
 ) -> tuple[lambda_.Function, iam.Role]:
     """The function of ``spec`` and its role (which may write its log group, nothing else
-    yet); attached to ``network``'s private subnets when one is given."""
+    yet); attached to ``network``'s private subnets when one is given.
+
+    ``version_follows``: deploy-time values (a label -> a token, e.g. a task definition's
+    ARN) that its published version must follow. They are written into the version's
+    description, which CloudFormation cannot update in place (``Description`` is a
+    create-only property of ``AWS::Lambda::Version``): when one changes, the version is
+    replaced, so a new one is published from the updated configuration. CDK's own version
+    hash sees only the token (``{"Ref": ...}``), which stays the same when the resource
+    behind it is replaced, and a CloudFormation parameter's value, which it cannot see.
+    """
     code_dir = functions_dir / spec.folder
     if not (code_dir / spec.handler_file).is_file():
         raise FileNotFoundError(
@@ -88,7 +102,7 @@ def lambda_function(
         # publishes the next one: a state machine version still running names it.
         current_version_options=lambda_.VersionOptions(
             removal_policy=cdk.RemovalPolicy.RETAIN,
-            description=f"fixloop {spec.folder}, published by the CDK deployment",
+            description=version_description(spec, version_follows or {}),
         ),
         log_group=log_group,
         role=role,
@@ -121,6 +135,12 @@ def lambda_function(
         "(layers/bundler.py); runtime and layer move to a newer Python together.",
     )
     return fn, role
+
+
+def version_description(spec: FunctionSpec, follows: Mapping[str, str]) -> str:
+    """The description of the function's published versions, naming what they follow."""
+    described = f"fixloop {spec.folder}, published by the CDK deployment"
+    return "; ".join([described, *(f"{label} {value}" for label, value in follows.items())])
 
 
 def _grant_network_interfaces(role: iam.Role) -> None:
@@ -212,6 +232,8 @@ class LoopFunctions(Construct):
         self.specs = specs
         self.functions: dict[str, lambda_.Function] = {}
         self.roles: dict[str, iam.Role] = {}
+        self.failure_queues: dict[str, sqs.Queue] = {}
+        """Where the asynchronously invoked functions' failed events go, by folder."""
         for spec in specs:
             env = dict(common_env)
             if spec.knows_state_machine or spec.starts_executions:
@@ -236,8 +258,14 @@ class LoopFunctions(Construct):
                 env=env,
                 functions_dir=functions_dir,
                 network=sandbox.network if spec.dispatches_sandboxes else None,
+                # A new sandbox revision reaches the version the state machine names.
+                version_follows=sandbox.version_follows() if spec.dispatches_sandboxes else None,
             )
             grant(self, spec, role, fn, reach)
+            if spec.invoked_asynchronously:
+                queue = failure_queue(self, f"{spec.construct_id}Failures", key=storage.key)
+                send_async_failures(fn, queue)
+                self.failure_queues[spec.folder] = queue
             self.functions[spec.folder] = fn
             self.roles[spec.folder] = role
         # Once every function exists: those invoked by name, for the ones that invoke them.

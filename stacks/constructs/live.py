@@ -8,8 +8,9 @@
   ``$disconnect``, ``subscribe``, ``send``, ``list`` and ``$default`` go to the ``websocket``
   function, which answers through the Management API.
 - ``stream_fanout`` on the Events table's stream (NEW_IMAGE): batches of up to 100 records,
-  partial batch failures reported, a record retried at most 5 times; it posts each event to
-  the subscribed connections.
+  partial batch failures reported, a record retried at most 5 times, then recorded in an SQS
+  queue (on-failure destination, alarmed) instead of skipped; it posts each event to the
+  subscribed connections.
 - MCP: the ``mcp`` function (Mangum) behind the HTTP API ``fixloop-mcp`` at ``/mcp``; the app
   checks the bearer token itself with the same verifier as ``$connect``.
 
@@ -32,6 +33,7 @@ from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
 
 from fixloop.functions import CATALOGUE, Surface
+from stacks.constructs.failures import failure_queue
 from stacks.constructs.functions import FUNCTIONS_DIR, lambda_function
 from stacks.constructs.grants import Reach, grant
 from stacks.constructs.storage import Storage
@@ -178,6 +180,9 @@ class LiveApi(Construct):
             "authorizer); the other routes run on that authenticated connection.",
         )
 
+        self.fanout_failures = failure_queue(self, "StreamFanoutFailures", key=storage.key)
+        """Where the stream fan-out records the batches it gave up on (shard, sequence
+        numbers: the records themselves stay in the stream for 24 hours)."""
         self.fanout_fn.add_event_source(
             sources.DynamoEventSource(
                 storage.events,
@@ -187,6 +192,8 @@ class LiveApi(Construct):
                 retry_attempts=STREAM_RETRIES,
                 report_batch_item_failures=True,
                 parallelization_factor=1,  # one batch per shard at a time: events in order
+                # A batch still failing after its retries is recorded there, not skipped.
+                on_failure=sources.SqsDlq(self.fanout_failures),
             )
         )
 

@@ -7,7 +7,10 @@ never opens an investigation about itself) notify the SNS topic ``fixloop-alarms
 - Lambda errors and throttles of any fixloop function (summed over groups of at most ten
   functions, the most an alarm's metric math may read: ``lambda-errors-1``, ``-2``, ...);
 - model errors and throttles (fixloop's EMF metrics, fixloop/metrics.py);
-- alarms undelivered to ``signal_trigger`` (messages in its dead-letter queue);
+- alarms undelivered to ``signal_trigger`` (messages in its dead-letter queue), and any message
+  in the other queues where failed asynchronous work waits (``failure_queues``: the
+  on-failure destinations of the functions invoked asynchronously and of the stream fan-out,
+  the reconcile rule's dead-letter queue; stacks/constructs/failures.py);
 - optionally, tokens per day above a budget (``fixloop:daily_token_budget``).
 """
 
@@ -30,7 +33,13 @@ from constructs import Construct
 from fixloop import metrics as names
 from stacks.constructs.triggers import OWN_ALARM_PREFIX
 
-__all__ = ["ALARM_TOPIC_NAME", "DASHBOARD_NAME", "Observability", "fixloop_metric"]
+__all__ = [
+    "ALARM_TOPIC_NAME",
+    "DASHBOARD_NAME",
+    "Observability",
+    "fixloop_metric",
+    "own_alarms_arn",
+]
 
 ALARM_TOPIC_NAME = "fixloop-alarms"
 DASHBOARD_NAME = "fixloop"
@@ -41,6 +50,16 @@ MAX_ALARM_METRICS = 10
 
 def _groups(items: list[lambda_.IFunction], size: int) -> list[list[lambda_.IFunction]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def own_alarms_arn(stack: cdk.Stack) -> str:
+    """The ARNs of fixloop's own alarms in ``stack``'s account and region (a pattern)."""
+    return stack.format_arn(
+        service="cloudwatch",
+        resource="alarm",
+        resource_name=f"{OWN_ALARM_PREFIX}*",
+        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+    )
 
 
 def fixloop_metric(
@@ -69,6 +88,7 @@ class Observability(Construct):
         state_machine: sfn.IStateMachine,
         functions: Mapping[str, lambda_.IFunction],
         dead_letters: sqs.IQueue,
+        failure_queues: Mapping[str, sqs.IQueue] | None = None,
         alarm_email: str = "",
         daily_token_budget: int = 0,
     ) -> None:
@@ -81,17 +101,7 @@ class Observability(Construct):
             master_key=key,
             enforce_ssl=True,
         )
-        # CloudWatch publishes alarm notifications to the encrypted topic with the key (the
-        # statement SNS documents for AWS services publishing to encrypted topics; the
-        # topic's own policy decides who may publish).
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudWatchAlarmsToTheTopic",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=["*"],  # in a key policy, "*" is this key
-            )
-        )
+        self._allow_alarms_to_publish(key)
         if alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
 
@@ -156,6 +166,16 @@ class Observability(Construct):
             threshold=1,
             description="Alarms could not be delivered to signal_trigger: replay the DLQ.",
         )
+        for name, queue in (failure_queues or {}).items():
+            self._alarm(
+                name,
+                queue.metric_approximate_number_of_messages_visible(
+                    period=_FIVE_MINUTES, statistic=cloudwatch.Stats.MAXIMUM
+                ),
+                threshold=1,
+                description=f"Work that failed after its retries waits in a queue ({name}): "
+                "read it, fix the cause, replay it.",
+            )
         tokens = self._sum(
             "Tokens",
             [
@@ -222,6 +242,43 @@ class Observability(Construct):
         self.dashboard.add_widgets(
             cloudwatch.AlarmStatusWidget(
                 title="fixloop alarms", alarms=list(self.alarms.values()), width=24
+            )
+        )
+
+    def _allow_alarms_to_publish(self, key: kms.IKey) -> None:
+        """Let CloudWatch alarms of this account and region named ``fixloop-*`` publish to the
+        encrypted topic.
+
+        ``enforce_ssl`` gives the topic a policy of its own, holding only its Deny: that
+        replaces SNS's default policy (which let the account's principals publish), and
+        CloudWatch's publish fails with "no resource-based policy allows the SNS:Publish
+        action". The topic policy allows ``cloudwatch.amazonaws.com``, and the key policy lets
+        it encrypt the message (kms:GenerateDataKey*, kms:Decrypt: the statement SNS
+        documents for AWS services publishing to a topic encrypted with a customer-managed
+        key), both held to this account's fixloop alarms with ``aws:SourceAccount`` and
+        ``aws:SourceArn`` (confused-deputy prevention).
+        """
+        stack = cdk.Stack.of(self)
+        from_own_alarms = {
+            "StringEquals": {"aws:SourceAccount": stack.account},
+            "ArnLike": {"aws:SourceArn": own_alarms_arn(stack)},
+        }
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions=from_own_alarms,
+            )
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsToTheTopic",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy, "*" is this key
+                conditions=from_own_alarms,
             )
         )
 

@@ -139,6 +139,12 @@ class SandboxCluster(Construct):
             task_role=self.task_role,
             execution_role=self.execution_role,
         )
+        # A change registers a new revision (CloudFormation replaces the resource); the one it
+        # replaces stays registered (ACTIVE) instead of being deregistered: executions still
+        # running on an older Dispatch Tool version start sandboxes of the revision that
+        # version names (docs/architecture.md, "Deployment"). Retained on deletion too (a
+        # registered revision costs nothing; docs/deploying.md says how to deregister them).
+        self.task_definition.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
         self.container = self.task_definition.add_container(
             "Sandbox",
             container_name=SANDBOX_CONTAINER,
@@ -201,21 +207,42 @@ class SandboxCluster(Construct):
             "AWS_S3_US_EAST_1_REGIONAL_ENDPOINT": "regional",
         }
 
+    def version_follows(self) -> dict[str, str]:
+        """What a dispatcher's published version must follow: the revision it runs (its
+        ``FIXLOOP_SANDBOX_TASK_DEFINITION``), which a change of the image, the command or
+        the roles replaces with a new one."""
+        return {"sandbox": self.task_definition.task_definition_arn}
+
     def stop_environment(self) -> dict[str, str]:
         """What a function needs to stop sandbox tasks (the cluster they run on)."""
         return {"FIXLOOP_SANDBOX_CLUSTER": self.cluster.cluster_arn}
 
+    def family_arn(self) -> str:
+        """Every revision of the sandbox task definition (``task-definition/<family>:*``)."""
+        return cdk.Stack.of(self).format_arn(
+            service="ecs",
+            resource="task-definition",
+            resource_name=f"{SANDBOX_FAMILY}:*",
+            arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME,
+        )
+
     def grant_dispatch(self, role: iam.Role) -> None:
-        """Run this task definition on this cluster, watch and stop its tasks."""
+        """Run the sandbox task definition on this cluster, watch and stop its tasks."""
         stack = cdk.Stack.of(self)
         on_cluster = {"ArnEquals": {"ecs:cluster": self.cluster.cluster_arn}}
-        # The exact revision the function is configured with (its ARN carries the revision).
+        # Any revision of the family, not only the newest: a role has no versions, and a
+        # published Dispatch Tool version that an execution still runs names the revision of
+        # its deployment (retained, see above), which it must still be able to run.
+        family = self.family_arn()
         role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["ecs:RunTask"],
-                resources=[self.task_definition.task_definition_arn],
-                conditions=on_cluster,
-            )
+            iam.PolicyStatement(actions=["ecs:RunTask"], resources=[family], conditions=on_cluster)
+        )
+        acknowledge(
+            role,
+            iam5_resource(flatten(family, stack)),
+            "RunTask on the revisions of the fixloop-sandbox task definition family, on the "
+            "sandbox cluster only: each published Dispatch Tool version names the revision of "
+            "its deployment, and an execution still running an older version runs that one.",
         )
         tasks = self._tasks_arn()
         role.add_to_principal_policy(

@@ -11,6 +11,9 @@ One function, ``signal_trigger``, takes both sources (fixloop/functions.py says 
   region, so that the onboarding template (in the user's stack) only creates subscription
   filters with the function's ARN (output ``LogsTriggerArn``). Log groups named in
   ``watched_log_groups`` are subscribed here instead.
+
+Both invoke the function asynchronously: what it fails on after Lambda's retries goes to its
+on-failure queue (stacks/constructs/functions.py, failures.py), not away.
 """
 
 from __future__ import annotations
@@ -25,10 +28,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_logs_destinations as log_destinations
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.nag import acknowledge
+from stacks.constructs.failures import failure_queue
 
 __all__ = [
     "ALARM_MAX_EVENT_AGE",
@@ -44,8 +46,6 @@ OWN_ALARM_PREFIX = "fixloop-"
 ALARM_MAX_EVENT_AGE = cdk.Duration.hours(1)
 """How long EventBridge keeps retrying an alarm event before it goes to the dead letters."""
 ALARM_RETRY_ATTEMPTS = 3
-DEAD_LETTER_RETENTION = cdk.Duration.days(14)
-"""SQS's maximum: time for someone to notice and replay an undelivered alarm."""
 ERROR_FILTER_PATTERN = "?ERROR ?Error ?Exception ?Traceback"
 """Lines with any of these terms: plain-text errors and the lines of Python stack traces."""
 
@@ -82,20 +82,8 @@ class Triggers(Construct):
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
 
-        self.alarm_dead_letters = sqs.Queue(
-            self,
-            "AlarmDeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=DEAD_LETTER_RETENTION,
-        )
-        acknowledge(
-            self.alarm_dead_letters,
-            "AwsSolutions-SQS3",
-            "This queue is itself a dead-letter queue: the alarm rule's target sends the "
-            "events it could not deliver to signal_trigger here (EventBridge DeadLetterConfig, "
-            "which cdk-nag does not recognise as it does an SQS redrive policy).",
-        )
+        # SQS-managed: EventBridge sends to it with its own principal (failures.py).
+        self.alarm_dead_letters = failure_queue(self, "AlarmDeadLetters", key=None)
         pattern = alarm_event_pattern(alarm_prefixes)
         self.alarm_rule = events.Rule(
             self,

@@ -5,10 +5,17 @@ by the fixtures of conftest.py)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import aws_cdk as cdk
+from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 from constructs import IConstruct
+
+from stacks import FixloopStack
+from stacks.config import CONTEXT_LAYER_ASSET_DIR
 
 __all__ = [
     "GITHUB_SECRET_NAME",
@@ -17,12 +24,15 @@ __all__ = [
     "WEBHOOK_SECRET_NAME",
     "acknowledgments",
     "actions",
+    "alarm_dead_letters",
+    "alarm_rule",
     "all_function_ids",
     "data_key_json",
     "function_ids",
     "only",
     "permissions_of",
     "policy_of_role",
+    "replaced_on_update",
     "resources",
     "role_of_function",
     "rules_of",
@@ -32,6 +42,7 @@ __all__ = [
     "state_machine",
     "state_machine_arn_json",
     "statement_resources",
+    "synth_template",
     "table_ids",
     "walk_json",
     "walk_states",
@@ -129,6 +140,30 @@ def table_ids(template_json: dict[str, Any]) -> dict[str, str]:
     return ids
 
 
+def alarm_rule(template_json: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The logical id and resource of the rule sending CloudWatch alarms to the signal trigger
+    (the stack's other rule is the reconciliation's, on Step Functions events)."""
+    ((logical_id, rule),) = [
+        (k, r)
+        for k, r in resources(template_json, "AWS::Events::Rule").items()
+        if r["Properties"]["EventPattern"]["source"] == ["aws.cloudwatch"]
+    ]
+    return logical_id, rule
+
+
+def alarm_dead_letters(template_json: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The alarm rule's dead-letter queue and that queue's policy."""
+    _, rule = alarm_rule(template_json)
+    (target,) = rule["Properties"]["Targets"]
+    queue_id: str = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+    (policy,) = [
+        p
+        for p in resources(template_json, "AWS::SQS::QueuePolicy").values()
+        if p["Properties"]["Queues"] == [{"Ref": queue_id}]
+    ]
+    return queue_id, policy
+
+
 def only(template_json: dict[str, Any], type_: str) -> tuple[str, dict[str, Any]]:
     """The logical id and resource of the single resource of ``type_``."""
     ((logical_id, resource),) = resources(template_json, type_).items()
@@ -221,3 +256,62 @@ def webhook_secret_id(template_json: dict[str, Any]) -> str:
         if s["Properties"]["Name"] == WEBHOOK_SECRET_NAME
     )
     return logical_id
+
+
+def synth_template(outdir: Path, layer_dir: Path, **context: Any) -> dict[str, Any]:
+    """The Fixloop stack's template, synthesized in a bare ``App`` (no ``cdk.json`` context, no
+    cdk-nag) with the prebuilt layer at ``layer_dir`` and ``context``."""
+    app = cdk.App(outdir=str(outdir), context={CONTEXT_LAYER_ASSET_DIR: str(layer_dir), **context})
+    FixloopStack(app, "Fixloop")
+    template: dict[str, Any] = app.synth().get_stack_by_name("Fixloop").template
+    return template
+
+
+_SUB_NAME = re.compile(r"\$\{([A-Za-z0-9]+)[.}]")
+
+
+def _references(node: Any) -> set[str]:
+    """The logical ids ``node`` refers to (Ref, Fn::GetAtt, names in Fn::Sub strings)."""
+    found: set[str] = set()
+    for value in walk_json(node):
+        if isinstance(value, dict):
+            if isinstance(value.get("Ref"), str):
+                found.add(value["Ref"])
+            if isinstance(value.get("Fn::GetAtt"), list):
+                found.add(value["Fn::GetAtt"][0])
+            sub = value.get("Fn::Sub")
+            text = sub[0] if isinstance(sub, list) else sub
+            if isinstance(text, str):
+                found.update(_SUB_NAME.findall(text))
+    return found
+
+
+def replaced_on_update(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
+    """The resources (logical ids in both templates) that CloudFormation replaces when it
+    updates a stack from ``before`` to ``after``: a create-only property (from the resource
+    type's registry schema, as cfn-lint ships it) changes, or refers to a resource that is
+    replaced (its new physical id and attributes). Resources whose logical id is new are
+    created, not replaced, and are not in the set."""
+    create_only: dict[str, set[str]] = {}
+    for resource in after["Resources"].values():
+        type_ = resource["Type"]
+        if type_ not in create_only:
+            schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", type_).schema
+            create_only[type_] = {
+                path.split("/")[2] for path in schema.get("createOnlyProperties", [])
+            }
+    replaced: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for logical_id, resource in after["Resources"].items():
+            old = before["Resources"].get(logical_id)
+            if logical_id in replaced or old is None or old["Type"] != resource["Type"]:
+                continue
+            for prop in create_only[resource["Type"]]:
+                value = resource.get("Properties", {}).get(prop)
+                if value != old.get("Properties", {}).get(prop) or _references(value) & replaced:
+                    replaced.add(logical_id)
+                    changed = True
+                    break
+    return replaced

@@ -190,15 +190,16 @@ def test_deliver_and_mark_failed_stop_only_tasks_of_the_sandbox_cluster(
         for name in all_function_ids(template_json)
     }
 
-    # When / Then only the dispatcher and the two steps that close an investigation touch
-    # ECS at all
+    # When / Then only the dispatcher and the three functions that close an investigation
+    # (the two steps, and Reconcile for an execution that ended without them) touch ECS at all
     assert sorted(n for n, found in ecs.items() if found) == [
         "deliver",
         "dispatch_tool",
         "mark_failed",
+        "reconcile",
     ]
-    for name in ("deliver", "mark_failed"):
-        # And those two may stop tasks of the sandbox cluster, nothing else of ECS
+    for name in ("deliver", "mark_failed", "reconcile"):
+        # And those three may stop tasks of the sandbox cluster, nothing else of ECS
         (stop,) = ecs[name]
         assert actions(stop) == ["ecs:StopTask"], name
         assert tasks in json.dumps(stop["Resource"]), name

@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
+from fixloop.intake.triggers import TargetConfig
 from stacks.config import MODEL_PATTERN
 from stacks.constructs.egress import DEFAULT_EGRESS_DOMAINS
 from stacks.marketplace import build_marketplace
-from stacks.parameters import DOMAINS_PATTERN, IMAGE_URI_PATTERN
+from stacks.parameters import DOMAINS_PATTERN, IMAGE_URI_PATTERN, TARGETS_PATTERN
 
 BOOTSTRAP_MARKERS = (
     "cdk-hnb659fds",  # the default bootstrap qualifier: bucket, repository, roles
@@ -289,3 +290,47 @@ def test_people_constraints(
 ) -> None:
     # Given / When a value is checked as CloudFormation would / Then ids of the right kind only
     assert bool(re.match(template["Parameters"][parameter]["AllowedPattern"], value)) is valid
+
+
+@pytest.mark.parametrize(
+    ("targets", "valid"),
+    [
+        ("{}", True),
+        ('{"orders-*": {"github_repo": "acme/orders", "branch": "main"}}', True),
+        (
+            '{\n  "orders-*": {"github_repo": "acme/orders"},\n'
+            '  "/aws/lambda/pay*": {"branch": "release", "repo": "https://git.example/pay.git"}\n}',
+            True,
+        ),
+        ('{"caf\\u00e9 \\"x\\"": {"github_repo": "a/b", "note": "{not: json}"}}', True),
+        ("", False),
+        ("[]", False),
+        ('{"orders-*": "acme/orders"}', False),
+        ('{"orders-*": {}}', False),
+        ('{"orders-*": {"branch": "main"}}', False),
+        ('{"orders-*": {"github-repo": "acme/orders"}}', False),
+        ('{"orders-*": {"github_repo": 1}}', False),
+        ('{"orders-*": {"github_repo": "acme/orders"}', False),
+        ('{"orders-*": {"github_repo": "acme/orders"},}', False),
+        ("{'orders-*': {'github_repo': 'acme/orders'}}", False),
+        ('{"orders-*": {"github_repo": "acme/orders", "extra": {"a": "b"}}}', False),
+        ('{"orders-*": {"github_repo": "acme\norders"}}', False),
+    ],
+)
+def test_targets_constraint(targets: str, valid: bool) -> None:
+    # Given a Targets value / When CloudFormation checks it against the parameter's
+    # AllowedPattern (a whole-value match) / Then only an object of targets, each an object
+    # of strings naming a repository, is accepted
+    assert bool(re.fullmatch(TARGETS_PATTERN, targets)) is valid
+    # And what it accepts is what the triggers read at run time
+    if valid:
+        parsed = json.loads(targets)
+        assert all(TargetConfig.model_validate(t) for t in parsed.values())
+
+
+def test_targets_parameter_is_checked_by_its_pattern(template: dict[str, Any]) -> None:
+    # Given the packaged template's Targets parameter / When / Then its pattern is the one
+    # above, and its default passes it
+    targets = template["Parameters"]["Targets"]
+    assert targets["AllowedPattern"] == TARGETS_PATTERN
+    assert re.fullmatch(TARGETS_PATTERN, targets["Default"])

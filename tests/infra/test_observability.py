@@ -40,6 +40,26 @@ OWN_ALARMS = {
     "fixloop-model-errors",
     "fixloop-model-throttles",
     "fixloop-undelivered-alarms",
+    "fixloop-failed-signal-trigger",
+    "fixloop-failed-slack-events",
+    "fixloop-failed-reconcile",
+    "fixloop-failed-stream-fanout",
+    "fixloop-undelivered-execution-events",
+}
+QUEUE_ALARMS = {name for name in OWN_ALARMS if "-failed-" in name or "-undelivered-" in name}
+ALARM_ARNS = {
+    "Fn::Join": [
+        "",
+        [
+            "arn:",
+            {"Ref": "AWS::Partition"},
+            ":cloudwatch:",
+            {"Ref": "AWS::Region"},
+            ":",
+            {"Ref": "AWS::AccountId"},
+            ":alarm:fixloop-*",
+        ],
+    ]
 }
 
 
@@ -88,10 +108,82 @@ def test_alarms_on_fixloop_itself_notify_the_encrypted_topic(
     assert groups[0] | groups[1] == set(all_function_ids(template_json).values())
     assert not groups[0] & groups[1]
     # And the alarm rule leaves these alarms out (fixloop does not investigate itself)
-    _, rule = only(template_json, "AWS::Events::Rule")
+    (rule,) = [
+        r
+        for r in resources(template_json, "AWS::Events::Rule").values()
+        if r["Properties"]["EventPattern"]["source"] == ["aws.cloudwatch"]
+    ]
     assert rule["Properties"]["EventPattern"]["detail"]["alarmName"] == [
         {"anything-but": {"prefix": "fixloop-"}}
     ]
+
+
+def test_cloudwatch_alarms_may_publish_to_the_encrypted_topic(
+    template_json: dict[str, Any],
+) -> None:
+    # Given the topic's policy (enforce_ssl gives it one of its own, which replaces SNS's
+    # default policy) and the data key's policy
+    topic_id, _ = only(template_json, "AWS::SNS::Topic")
+    _, topic_policy = only(template_json, "AWS::SNS::TopicPolicy")
+    _, key = only(template_json, "AWS::KMS::Key")
+    statements = topic_policy["Properties"]["PolicyDocument"]["Statement"]
+    from_own_alarms = {
+        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+        "ArnLike": {"aws:SourceArn": ALARM_ARNS},
+    }
+
+    # When / Then it still refuses publishing without TLS
+    (deny,) = [s for s in statements if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    # And it allows CloudWatch to publish for this account's fixloop alarms: without an
+    # Allow, CloudWatch's publish finds "no resource-based policy allows SNS:Publish"
+    (allow,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert topic_policy["Properties"]["Topics"] == [{"Ref": topic_id}]
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert allow["Action"] == "sns:Publish"
+    assert allow["Resource"] == {"Ref": topic_id}
+    assert allow["Condition"] == from_own_alarms
+    # And the key lets CloudWatch encrypt the message for the topic, for those alarms only
+    (kms,) = [
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert kms["Effect"] == "Allow"
+    assert set(actions(kms)) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    assert kms["Resource"] == "*"
+    assert kms["Condition"] == from_own_alarms
+
+
+def test_every_queue_of_failed_work_is_alarmed_when_a_message_waits(
+    template_json: dict[str, Any],
+) -> None:
+    # Given every SQS queue of the stack (dead-letter queues and on-failure destinations)
+    # and the alarms on queues
+    queues = set(resources(template_json, "AWS::SQS::Queue"))
+    alarms = alarms_by_name(template_json)
+    topic_id, _ = only(template_json, "AWS::SNS::Topic")
+
+    # When the queue each queue alarm watches is read
+    watched = {}
+    for name in QUEUE_ALARMS:
+        alarm = alarms[name]
+        assert (alarm["Namespace"], alarm["MetricName"]) == (
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+        ), name
+        ((dimension,),) = [alarm["Dimensions"]]
+        watched[name] = dimension["Value"]["Fn::GetAtt"][0]
+        # Then each fires on one message (> 0), notifying the alarm topic
+        assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (
+            1,
+            "GreaterThanOrEqualToThreshold",
+        ), name
+        assert alarm["Statistic"] == "Maximum", name
+        assert alarm["AlarmActions"] == [{"Ref": topic_id}], name
+
+    # And every queue has exactly one
+    assert sorted(watched.values()) == sorted(queues)
 
 
 def test_dashboard_shows_investigations_model_tokens_tools_and_alarms(

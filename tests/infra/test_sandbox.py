@@ -12,8 +12,9 @@ from aws_cdk.assertions import Template
 
 from fixloop.config import Settings
 from stacks import FixloopStack
+from stacks.config import CONTEXT_SANDBOX_IMAGE_URI
 from stacks.constructs.loop import INVESTIGATION_ASL
-from stacks.constructs.sandbox import SANDBOX_COMMAND
+from stacks.constructs.sandbox import SANDBOX_COMMAND, SANDBOX_FAMILY
 from stacks.nag import flatten, iam5_resource
 from tests.infra.support import (
     acknowledgments,
@@ -21,12 +22,15 @@ from tests.infra.support import (
     function_ids,
     only,
     policy_of_role,
+    replaced_on_update,
     resources,
     role_of_function,
     sandbox_task_role,
     security_group_id,
+    state_machine,
     state_machine_arn_json,
     statement_resources,
+    synth_template,
     table_ids,
     walk_json,
 )
@@ -35,6 +39,25 @@ SANDBOX_CPU, SANDBOX_MEMORY_MIB, SANDBOX_STORAGE_GIB = "1024", "2048", 30
 
 
 SANDBOX_PORT = 8080
+REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com/fixloop-sandbox"
+
+
+def family_arn_json() -> dict[str, Any]:
+    """Every revision of the sandbox task definition family, as the template builds it."""
+    return {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":ecs:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                f":task-definition/{SANDBOX_FAMILY}:*",
+            ],
+        ]
+    }
 
 
 def test_cluster_has_container_insights(template: Template) -> None:
@@ -221,15 +244,17 @@ def test_dispatch_function_runs_only_the_sandbox_task_and_passes_only_its_roles(
     # Given the dispatch function's statements and the sandbox resources
     statements = policy_of_role(template_json, role_of_function(template_json, "dispatch_tool"))
     cluster_id, _ = only(template_json, "AWS::ECS::Cluster")
-    task_definition_id, task_definition = only(template_json, "AWS::ECS::TaskDefinition")
+    _, task_definition = only(template_json, "AWS::ECS::TaskDefinition")
     tables = table_ids(template_json)
 
     def granted(action: str) -> list[dict[str, Any]]:
         return [s for s in statements if action in actions(s)]
 
-    # When / Then it runs the sandbox task definition, on the sandbox cluster only
+    # When / Then it runs revisions of the sandbox task definition's family (the one its
+    # environment names, and those older versions of it name), on the sandbox cluster only
     (run,) = granted("ecs:RunTask")
-    assert run["Resource"] == {"Ref": task_definition_id}
+    assert task_definition["Properties"]["Family"] == SANDBOX_FAMILY
+    assert run["Resource"] == family_arn_json()
     assert run["Condition"] == {"ArnEquals": {"ecs:cluster": {"Fn::GetAtt": [cluster_id, "Arn"]}}}
     # And it describes, stops (and tags at launch) the cluster's tasks only
     for action in ("ecs:DescribeTasks", "ecs:StopTask", "ecs:TagResource"):
@@ -397,11 +422,66 @@ def test_sandbox_acknowledgments_are_scoped_and_have_reasons(stack: FixloopStack
     tasks = iam5_resource(
         f"arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/<{cluster}>/*"
     )
+    family = iam5_resource(
+        "arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task-definition/fixloop-sandbox:*"
+    )
     assert set(dispatcher) == {
         iam5_resource("*"),
         tasks,
+        family,
         objects("events/*"),
         objects("sandboxes/*/workspace.json"),
         objects("sandboxes/*/results/*.json"),
     }
     assert all(reason.strip() for places in dispatcher.values() for _, reason in places)
+
+
+def test_a_new_sandbox_revision_reaches_the_dispatch_tool_version_the_state_machine_names(
+    tmp_path: Path, prebuilt_layer: Path
+) -> None:
+    # Given the stack with one sandbox image and with the next (as a new image asset, or a
+    # new SandboxImageUri of the standalone template: the container definition changes)
+    before = synth_template(
+        tmp_path / "before", prebuilt_layer, **{CONTEXT_SANDBOX_IMAGE_URI: f"{REGISTRY}:1.0.0"}
+    )
+    after = synth_template(
+        tmp_path / "after", prebuilt_layer, **{CONTEXT_SANDBOX_IMAGE_URI: f"{REGISTRY}:1.0.1"}
+    )
+    task_definition_id, task_definition = only(after, "AWS::ECS::TaskDefinition")
+    versions = {
+        folder: version_id
+        for version_id, version in resources(after, "AWS::Lambda::Version").items()
+        for folder, fn_id in function_ids(after).items()
+        if version["Properties"]["FunctionName"] == {"Ref": fn_id}
+    }
+
+    # When CloudFormation updates the one into the other
+    replaced = replaced_on_update(before, after)
+
+    # Then the task definition is replaced (a new revision), and the revision it replaces is
+    # kept registered, not deregistered
+    assert task_definition_id in replaced
+    assert task_definition["UpdateReplacePolicy"] == "Retain"
+    # And Dispatch Tool's published version is replaced too (its description names the
+    # revision, and is create-only): a new version is published with the new revision in its
+    # environment, and the old version is retained for the executions still running on it
+    dispatch_version = after["Resources"][versions["dispatch_tool"]]
+    assert versions["dispatch_tool"] in replaced
+    (_, described) = dispatch_version["Properties"]["Description"]["Fn::Join"]
+    assert {"Ref": task_definition_id} in described
+    assert dispatch_version["UpdateReplacePolicy"] == "Retain"
+    fn = after["Resources"][function_ids(after)["dispatch_tool"]]["Properties"]
+    assert fn["Environment"]["Variables"]["FIXLOOP_SANDBOX_TASK_DEFINITION"] == {
+        "Ref": task_definition_id
+    }
+    # And that is the version the state machine names, so its next version dispatches to
+    # the new revision; the other loop steps keep their versions
+    substitutions = state_machine(after)["Properties"]["DefinitionSubstitutions"]
+    assert substitutions["DispatchToolFunctionArn"] == {"Ref": versions["dispatch_tool"]}
+    assert replaced & set(versions.values()) == {versions["dispatch_tool"]}
+    # And the dispatcher's role may run every revision of the family: the new one, and the
+    # retained one the old version names
+    statements = policy_of_role(after, role_of_function(after, "dispatch_tool"))
+    (run,) = [s for s in statements if "ecs:RunTask" in actions(s)]
+    assert run["Resource"] == family_arn_json()
+    assert task_definition["Properties"]["Family"] == SANDBOX_FAMILY

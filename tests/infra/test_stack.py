@@ -12,7 +12,8 @@ import pytest
 from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks
 
-from app import environment
+from app import DEFAULT_OUTDIR, environment, outdir
+from layers.bundler import PROJECT_ROOT
 from stacks import FixloopStack
 from stacks.config import CONTEXT_LAYER_ASSET_DIR
 from tests.infra.support import actions, data_key_json, resources, statement_resources
@@ -135,3 +136,16 @@ def test_an_environment_bound_stack_synthesizes_without_lookups(
     assert {json.dumps(s["Properties"]["AvailabilityZone"]) for s in subnets.values()} == {
         json.dumps({"Fn::Select": [i, {"Fn::GetAZs": ""}]}) for i in (0, 1)
     }
+
+
+def test_make_synth_writes_cdk_out_unless_the_cli_says_where(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given app.py run by make synth (no CDK_OUTDIR) / When the output directory is chosen /
+    # Then it is cdk.out/ of the project, as the README says (an App without one writes to a
+    # temporary directory)
+    monkeypatch.delenv("CDK_OUTDIR", raising=False)
+    assert outdir() == str(PROJECT_ROOT / "cdk.out") == str(DEFAULT_OUTDIR)
+    # Given the CDK CLI running it (cdk synth -o elsewhere sets CDK_OUTDIR) / Then its choice
+    monkeypatch.setenv("CDK_OUTDIR", "elsewhere.out")
+    assert outdir() == "elsewhere.out"

@@ -23,6 +23,8 @@ from stacks.nag import flatten, iam5_resource
 from tests.infra.support import (
     acknowledgments,
     actions,
+    alarm_dead_letters,
+    alarm_rule,
     all_function_ids,
     data_key_json,
     function_ids,
@@ -44,11 +46,11 @@ WATCHED_LOG_GROUP = "/aws/lambda/orders"
 def test_alarm_rule_sends_alarms_going_into_alarm_to_the_signal_trigger(
     template_json: dict[str, Any],
 ) -> None:
-    # Given the one EventBridge rule, the signal trigger and the dead-letter queue
-    rule_id, rule = only(template_json, "AWS::Events::Rule")
+    # Given the alarm rule, the signal trigger and the alarms' dead-letter queue
+    rule_id, rule = alarm_rule(template_json)
     props = rule["Properties"]
     fn_id = function_ids(template_json, "entry point")["signal_trigger"]
-    queue_id, _ = only(template_json, "AWS::SQS::Queue")
+    queue_id = stack_id(template_json, "TriggersAlarmDeadLetters", "AWS::SQS::Queue")
 
     # When its pattern and its one target are read
     (target,) = props["Targets"]
@@ -86,9 +88,9 @@ def test_alarm_dead_letter_queue_is_encrypted_ssl_only_and_written_by_the_rule_o
     template_json: dict[str, Any],
 ) -> None:
     # Given the dead-letter queue, its policy and the alarm rule
-    queue_id, queue = only(template_json, "AWS::SQS::Queue")
-    _, policy = only(template_json, "AWS::SQS::QueuePolicy")
-    rule_id, _ = only(template_json, "AWS::Events::Rule")
+    queue_id, policy = alarm_dead_letters(template_json)
+    queue = template_json["Resources"][queue_id]
+    rule_id, _ = alarm_rule(template_json)
 
     # When the policy's statements are split by effect
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
@@ -219,15 +221,27 @@ def test_trigger_roles_reach_only_triage_records_event_bodies_and_the_state_mach
 
         # Then it reaches Fingerprints, Investigations, Events and Inbox (a recurrence notice),
         # the event bodies of the blobs (events/) and the state machine, besides its own log
-        # group and X-Ray: no other table, no other object, no bucket listing, no secret, no
-        # sandbox
-        assert set(granted) == records | {
+        # group and X-Ray (and, invoked asynchronously, its failure queue): no other table, no
+        # other object, no bucket listing, no secret, no sandbox
+        failures = {
+            json.dumps(c["Properties"]["DestinationConfig"]["OnFailure"]["Destination"])
+            for c in resources(template_json, "AWS::Lambda::EventInvokeConfig").values()
+            if c["Properties"]["FunctionName"] == {"Ref": all_function_ids(template_json)[name]}
+        }
+        assert set(granted) == records | failures | {
             objects,
             machine,
             own_logs,
             data_key_json(template_json),
             json.dumps("*"),
         }, name
+        assert len(failures) == (1 if name == "signal_trigger" else 0), name
+        for queue in failures:
+            assert granted[queue] == {
+                "sqs:SendMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:GetQueueUrl",
+            }, name
         for table in records:
             assert {
                 "dynamodb:GetItem",
@@ -305,7 +319,7 @@ def test_context_subscribes_watched_log_groups_and_narrows_the_alarm_rule(
     )
     assert subscription["DependsOn"] == [permission_id]
     # And the alarm rule only matches alarms named with one of the prefixes
-    _, rule = only(template_json, "AWS::Events::Rule")
+    _, rule = alarm_rule(template_json)
     assert rule["Properties"]["EventPattern"]["detail"] == {
         "state": {"value": ["ALARM"]},
         "alarmName": [{"prefix": "orders-"}, {"prefix": "billing-"}],
@@ -315,3 +329,9 @@ def test_context_subscribes_watched_log_groups_and_narrows_the_alarm_rule(
         env = template_json["Resources"][entry[name]]["Properties"]["Environment"]["Variables"]
         assert json.loads(env["FIXLOOP_TARGETS"]) == targets, name
         assert env["FIXLOOP_DEFAULT_GITHUB_REPO"] == "acme/app", name
+
+
+def stack_id(template_json: dict[str, Any], prefix: str, type_: str) -> str:
+    """The logical id of the one resource of ``type_`` whose id starts with ``prefix``."""
+    (logical_id,) = [k for k in resources(template_json, type_) if k.startswith(prefix)]
+    return logical_id

@@ -5,6 +5,9 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from typing import Any
+
+import pytest
 
 from fixloop.agent.stream import ChunkWriter
 from fixloop.domain.events import StreamChunk, stream_prefix
@@ -91,3 +94,37 @@ def test_a_retried_turn_streams_as_a_new_attempt(runtime: LocalRuntime) -> None:
     assert sorted(by_attempt) == [0, 1, 2]
     assert {by_attempt[1], by_attempt[2]} == {"retry 0", "retry 1"}
     assert all(p.startswith(stream_prefix(2)) for p, _ in chunks)
+
+
+def test_a_first_attempt_claims_attempt_zero_without_asking(
+    runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a count of the queries for the last attempt taken
+    inv = _inv()
+    log = stores().events
+    asked: list[str] = []
+    last_position = log.last_position
+
+    def counted(*args: Any, **kwargs: Any) -> str | None:
+        asked.append("query")
+        return last_position(*args, **kwargs)
+
+    monkeypatch.setattr(log, "last_position", counted)
+
+    def stream(text: str, retry_count: int | None) -> None:
+        with ChunkWriter(
+            log, inv, 4, flush_ms=1000, flush_bytes=8192, retry_count=retry_count
+        ) as w:
+            w(StreamDelta(index=0, kind="text", text=text))
+
+    # When the task's first attempt streams, then it writes attempt 0 without a query
+    stream("first", 0)
+    assert asked == []
+    # When a redriven execution's first attempt streams (its retry count is 0 again), or a
+    # retry, or a caller that does not know, then each asks and takes the next number
+    stream("redriven", 0)
+    stream("retried", 1)
+    stream("unknown", None)
+    assert asked == ["query"] * 3
+    by_attempt = {c.attempt: "".join(f.text for f in c.fragments) for _, c in _chunks(inv, 4)}
+    assert by_attempt == {0: "first", 1: "redriven", 2: "retried", 3: "unknown"}

@@ -381,10 +381,11 @@ def test_factory_builds_bedrock_models_and_needs_a_region(
     with pytest.raises(ConfigError, match="region"):
         model_from_spec("bedrock")
 
-    # And given a region, the default model is the Sonnet 4.5 inference profile
+    # And given a region, the default model is the global inference profile of Sonnet 5,
+    # which that region may call (a us. profile could be called from US regions only)
     clean_env.setenv("AWS_REGION", "us-west-2")
     model = model_from_spec("bedrock")
-    assert model.name == "bedrock:us.anthropic.claude-sonnet-5"
+    assert model.name == "bedrock:global.anthropic.claude-sonnet-5"
     assert model_from_spec("bedrock:anthropic.claude-haiku-4-5-20251001-v1:0").name == (
         "bedrock:anthropic.claude-haiku-4-5-20251001-v1:0"
     )

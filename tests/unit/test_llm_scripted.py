@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 
 from fixloop.errors import ScriptError
-from fixloop.llm import Model, ModelRequest, ScriptedModel, StreamDelta, scripted_tool_use_id
+from fixloop.llm import (
+    Model,
+    ModelRequest,
+    ScriptedModel,
+    StreamDelta,
+    clear_model_cache,
+    model_from_spec,
+    scripted_tool_use_id,
+)
 
 TOOLS = {"search_logs", "read_file"}
 
@@ -127,14 +135,26 @@ def test_streams_blocks_through_on_delta_in_chunks(tmp_path: Path) -> None:
 
 
 def test_a_turn_beyond_the_end_of_the_script_is_an_error(tmp_path: Path) -> None:
-    # Given a two-turn script
-    path = _write(tmp_path, TURN_1, TURN_2)
+    # Given a two-turn script (ending with a tool call)
+    path = _write(tmp_path, TURN_2, TURN_1)
     model = ScriptedModel.from_file(path)
 
     # When turn 3 is requested, then the error says how many turns there are
     with pytest.raises(ScriptError) as caught:
         model.complete(_request(3))
     assert str(caught.value) == f"script {path} has 2 turns; turn 3 was requested"
+
+
+def test_a_script_that_concludes_in_words_answers_fixloops_nudge_with_its_last_reply(
+    tmp_path: Path,
+) -> None:
+    # Given a script whose last reply calls no tool (fixloop answers it with one note)
+    path = _write(tmp_path, TURN_1, TURN_2)
+    model = ScriptedModel.from_file(path)
+    # When the turn after it is requested, Then the recorded reply stands, once
+    assert model.complete(_request(3)).content == TURN_2["content"]
+    with pytest.raises(ScriptError, match="has 2 turns; turn 4 was requested"):
+        model.complete(_request(4))
 
 
 @pytest.mark.parametrize(
@@ -206,6 +226,53 @@ def test_tool_names_are_not_checked_without_known_tools(tmp_path: Path) -> None:
     # Given a script calling any tool, when it is loaded without known_tools, then it loads
     line = {"content": [{"type": "tool_use", "name": "anything", "input": {}}]}
     assert len(ScriptedModel.from_file(_write(tmp_path, line)).turns) == 1
+
+
+def test_a_script_is_parsed_once_per_version_of_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a script named by a spec, and a count of the files ScriptedModel parses
+    path = _write(tmp_path, TURN_1)
+    parsed: list[str] = []
+    from_file = ScriptedModel.from_file.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[ScriptedModel], *args: Any, **kwargs: Any) -> ScriptedModel:
+        parsed.append(str(args[0]))
+        model: ScriptedModel = from_file(cls, *args, **kwargs)
+        return model
+
+    monkeypatch.setattr(ScriptedModel, "from_file", classmethod(counting))
+    clear_model_cache()
+    spec = f"scripted:{path}"
+
+    # When it is asked for every turn, then it is read and checked once
+    first = model_from_spec(spec, known_tools=TOOLS)
+    assert model_from_spec(spec, known_tools=TOOLS) is first
+    assert len(parsed) == 1
+    # and checked again against another set of tools, which may refuse it
+    with pytest.raises(ScriptError, match="calls unknown tool 'search_logs'"):
+        model_from_spec(spec, known_tools={"read_file"})
+    assert len(parsed) == 2
+
+    # When the file is edited, then the next turn replays the edit
+    path.write_text(json.dumps(TURN_1) + "\n" + json.dumps(TURN_2) + "\n")
+    edited = model_from_spec(spec, known_tools=TOOLS)
+    assert isinstance(edited, ScriptedModel) and len(edited.turns) == 2
+    assert len(parsed) == 3
+    # and a broken edit fails the turn with the file and line, as an uncached read does
+    path.write_text(json.dumps(TURN_1) + "\n{not json\n")
+    with pytest.raises(ScriptError, match=f"{path}:2: invalid JSON"):
+        model_from_spec(spec, known_tools=TOOLS)
+    path.unlink()
+    with pytest.raises(ScriptError, match=f"cannot read script {path}"):
+        model_from_spec(spec, known_tools=TOOLS)
+
+    # When the cache is cleared, then the next call reads the file again
+    path.write_text(json.dumps(TURN_2) + "\n")
+    model_from_spec(spec, known_tools=TOOLS)
+    clear_model_cache()
+    model_from_spec(spec, known_tools=TOOLS)
+    assert len(parsed) == 7
 
 
 def test_a_compaction_request_gets_an_extract_of_the_transcript(tmp_path: Path) -> None:

@@ -112,7 +112,7 @@ def test_model_turn_handler_counts_throttles_and_errors_and_still_fails(
     # Given the real Model Turn handler whose model call fails
     module = load_module(FUNCTIONS_DIR / "model_turn" / "handler.py", "metrics_model_turn")
 
-    def failing(state: object) -> object:
+    def failing(state: object, *, attempt: int | None = None) -> object:
         raise error
 
     monkeypatch.setattr(module, "model_turn", failing)
@@ -120,6 +120,8 @@ def test_model_turn_handler_counts_throttles_and_errors_and_still_fails(
     # When it is invoked / Then the error still reaches Step Functions (its Retry matches the
     # class name) and the failure is counted
     with pytest.raises(type(error)):
-        module.lambda_handler({"investigation_id": "inv-1"}, LocalLambdaContext("model_turn"))
+        module.lambda_handler(
+            {"state": {"investigation_id": "inv-1"}, "attempt": 0}, LocalLambdaContext("model_turn")
+        )
     (line,) = emf_lines(capsys.readouterr().out)
     assert values(line) == {metric: 1.0}

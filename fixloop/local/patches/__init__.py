@@ -20,9 +20,11 @@ what was observed):
 - :mod:`.run_credential`: only requests signed with the run's own key are answered (moto
   answers anyone who reaches its port).
 - Speed: :mod:`.jsonpath_cache` (JSONPath parsed once), :mod:`.dynamodb_query` (a query
-  reads its partition, not the table), :mod:`.server_routing` (a request's backend found once
-  per host), and :mod:`.in_process` (this process's requests skip HTTP; applied per server by
-  :func:`serve_in_process`).
+  reads its partition, not the table), :mod:`.dynamodb_updates` (update expression
+  validators dispatch through a table built once per class), :mod:`.dynamodb_responses`
+  (data-plane results encoded along a plan of their output shape), :mod:`.server_routing` (a
+  request's backend found once per host), and :mod:`.in_process` (this process's requests
+  skip HTTP; applied per server by :func:`serve_in_process`).
 
 Everything else the real ASL uses (context object, ``MaxConcurrencyPath``, ``ItemSelector``
 with ``$$.Map.Item.*``, ``JitterStrategy``/``MaxDelaySeconds``, ``Catch`` with ``ResultPath``,
@@ -52,6 +54,8 @@ from typing import Any, Final, cast
 from fixloop.local.patches import (
     dynamodb_lock,
     dynamodb_query,
+    dynamodb_responses,
+    dynamodb_updates,
     ecs_tasks,
     execution_history,
     interpreter_clients,
@@ -106,6 +110,8 @@ PATCHES: Final[tuple[ModuleType, ...]] = (
     ecs_tasks,
     jsonpath_cache,
     dynamodb_query,
+    dynamodb_updates,
+    dynamodb_responses,
     server_routing,
     run_credential,
 )

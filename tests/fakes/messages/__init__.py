@@ -18,11 +18,18 @@ with ``request-id`` (and ``retry-after`` when asked) headers. With nothing queue
 fails at once; a ``responder`` (a function of the request body) answers what the queue does
 not, which is how a long scripted session runs against the server.
 
+A request is first checked as the API checks it (:mod:`.rules`): a request the API refuses
+(a ``tool_use`` left unanswered, an empty text block, a prompt over the model's context window,
+a thinking block with a signature this server did not give it, ...) gets the API's 400 and
+message. Thinking blocks the server returns are signed (:mod:`.thinking`), so a changed or
+dropped one is caught when it comes back; :func:`sign_thinking` signs one for a hand-built
+history. Model limits are in :mod:`.models`.
+
 Prompt caching is accounted as the API documents it (see :class:`PromptCache`): the prompt
-is the sequence of blocks tools, system, messages; a block marked ``cache_control`` (at most
-4, 1-hour ones before 5-minute ones, else a 400) writes the prefix ending there to the cache
-if it reaches the model's minimum cacheable length; a request reads the longest cached
-prefix found at a breakpoint or up to 20 blocks before one; a hit refreshes the entry's TTL.
+is the sequence of blocks tools, system, messages; a block marked ``cache_control`` writes the
+prefix ending there to the cache if it reaches the model's minimum cacheable length; a request
+reads the longest cached prefix found at a breakpoint or up to 20 blocks before one; a hit
+refreshes the entry's TTL.
 Replies then carry ``cache_read_input_tokens``, ``cache_creation_input_tokens`` (with its
 5-minute / 1-hour split in ``cache_creation``) and ``input_tokens`` (what follows the last
 breakpoint), unless the test gave the usage itself. Tokens are counted by a fixed local rule
@@ -32,8 +39,8 @@ counting and for usage, so a count taken before a request matches the usage it r
 
 from __future__ import annotations
 
+from tests.fakes.messages.models import ModelLimits, limits_of
 from tests.fakes.messages.prompt_cache import (
-    CacheError,
     PromptCache,
     block_tokens,
     count_prompt_tokens,
@@ -45,17 +52,24 @@ from tests.fakes.messages.replies import (
     RecordedRequest,
     StreamErrorReply,
 )
+from tests.fakes.messages.rules import Refusal, check_request
 from tests.fakes.messages.server import MessagesServer
+from tests.fakes.messages.thinking import ThinkingLedger, sign_thinking
 
 __all__ = [
-    "CacheError",
     "ErrorReply",
     "MessageReply",
     "MessagesServer",
+    "ModelLimits",
     "PromptCache",
     "RecordedRequest",
+    "Refusal",
     "StreamErrorReply",
+    "ThinkingLedger",
     "block_tokens",
+    "check_request",
     "count_prompt_tokens",
+    "limits_of",
     "prompt_blocks",
+    "sign_thinking",
 ]

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import threading
 import time
@@ -12,12 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fixloop.llm.caching import MAX_BREAKPOINTS, min_cacheable_tokens
+from fixloop.llm.caching import min_cacheable_tokens
 
 __all__ = [
     "LOOKBACK_BLOCKS",
     "TTL_SECONDS",
-    "CacheError",
     "PromptCache",
     "block_tokens",
     "count_prompt_tokens",
@@ -29,10 +27,6 @@ JsonDict = dict[str, Any]
 LOOKBACK_BLOCKS = 20
 """How many blocks before a breakpoint the API looks for a cache hit."""
 TTL_SECONDS = {"5m": 300.0, "1h": 3600.0}
-
-
-class CacheError(Exception):
-    """A request the API would refuse for its cache_control markers (a 400)."""
 
 
 def block_tokens(block: Any) -> int:
@@ -83,27 +77,16 @@ class PromptCache:
         self._lock = threading.Lock()
 
     def account(self, body: JsonDict) -> JsonDict:
-        """Read and write the cache for one request; its prompt-side usage."""
+        """Read and write the cache for one request; its prompt-side usage. The request has
+        passed :func:`~tests.fakes.messages.rules.check_request` (at most 4 breakpoints, known
+        TTLs, 1-hour ones first)."""
         model = str(body.get("model", ""))
         blocks = prompt_blocks(body)
-        marks: list[tuple[int, str]] = []
-        for index, (_, block) in enumerate(blocks):
-            control = block.get("cache_control") if isinstance(block, dict) else None
-            if control:
-                ttl = str(control.get("ttl", "5m"))
-                if ttl not in TTL_SECONDS:
-                    raise CacheError(f"cache_control.ttl must be '5m' or '1h', got {ttl!r}")
-                marks.append((index, ttl))
-        if len(marks) > MAX_BREAKPOINTS:
-            raise CacheError(
-                f"A maximum of {MAX_BREAKPOINTS} blocks with cache_control may be provided. "
-                f"Found {len(marks)}."
-            )
-        for (_, first), (_, second) in itertools.pairwise(marks):
-            if first == "5m" and second == "1h":
-                raise CacheError(
-                    "a cache_control block with ttl '1h' must come before any with ttl '5m'"
-                )
+        marks = [
+            (index, str(block["cache_control"].get("ttl", "5m")))
+            for index, (_, block) in enumerate(blocks)
+            if isinstance(block, dict) and isinstance(block.get("cache_control"), dict)
+        ]
         cumulative: list[int] = []
         keys: list[str] = []
         digest = hashlib.sha256(model.encode())

@@ -13,12 +13,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from fixloop.httpserver import BackgroundServer
-from tests.fakes.messages.prompt_cache import (
-    CacheError,
-    PromptCache,
-    block_tokens,
-    count_prompt_tokens,
-)
+from tests.fakes.messages.prompt_cache import PromptCache, block_tokens, count_prompt_tokens
 from tests.fakes.messages.replies import (
     ErrorReply,
     JsonDict,
@@ -29,7 +24,9 @@ from tests.fakes.messages.replies import (
     StreamErrorReply,
     error_body,
 )
+from tests.fakes.messages.rules import Refusal, check_request
 from tests.fakes.messages.sse import EventStream, block_events
+from tests.fakes.messages.thinking import ThinkingLedger
 
 __all__ = ["MessagesServer"]
 
@@ -53,6 +50,8 @@ class MessagesServer(BackgroundServer):
         self.responder = responder
         """Answers a message request when nothing is queued (a function of the body)."""
         self.cache = PromptCache(clock)
+        self.thinking = ThinkingLedger()
+        """The thinking blocks this server signed and returned, to check what comes back."""
         self.delta_interval_s = delta_interval_s
         """Pause after each streamed delta, to pace a stream like a model generating it."""
         self.sent_deltas: list[tuple[float, JsonDict]] = []
@@ -168,11 +167,19 @@ class _MessagesHandler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         usage: JsonDict | None = None
         refusal: str | None = None
-        if path == "/v1/messages" and isinstance(body, dict):
+        if path in ("/v1/messages", "/v1/messages/count_tokens") and isinstance(body, dict):
             try:
-                usage = self.owner.cache.account(body)
-            except CacheError as exc:
+                betas = frozenset(
+                    b.strip() for b in self.headers.get("anthropic-beta", "").split(",") if b
+                )
+                check_request(
+                    body, self.owner.thinking, counting=path != "/v1/messages", betas=betas
+                )
+            except Refusal as exc:
                 refusal = str(exc)
+            else:
+                if path == "/v1/messages":
+                    usage = self.owner.cache.account(body)
         self.owner._record(
             RecordedRequest(
                 method="POST",
@@ -201,10 +208,14 @@ class _MessagesHandler(BaseHTTPRequestHandler):
 
     def _messages(self, body: JsonDict, usage: JsonDict) -> None:
         reply = self.owner._pop(body)
-        if isinstance(reply, MessageReply) and reply.usage is None:
-            output = max(1, sum(block_tokens(b) for b in reply.content))
+        if isinstance(reply, MessageReply):
+            content = self.owner.thinking.issue(body, reply.content)
+            output = max(1, sum(block_tokens(b) for b in content))
             reply = MessageReply(
-                reply.content, reply.stop_reason, {**usage, "output_tokens": output}, reply.model
+                content,
+                reply.stop_reason,
+                reply.usage if reply.usage is not None else {**usage, "output_tokens": output},
+                reply.model,
             )
         if reply is None:
             self._error(

@@ -297,12 +297,15 @@ class FakeLoop:
 
     def model_turn(self, event: dict[str, Any]) -> Any:
         n = self.record("model_turn", event)
-        if event["investigation_id"] == "inv-fail":
+        state = event["state"]  # and "attempt", the task's retry count
+        if state["investigation_id"] == "inv-fail":
             raise ModelError("the model refused")
-        turn = event["turn"] + 1
+        if state["investigation_id"] == "inv-retry" and event["attempt"] == 0:
+            raise InjectedFault("model throttled")  # retried
+        turn = state["turn"] + 1
         if n == 1:
             return {
-                **event,
+                **state,
                 "turn": turn,
                 "action": "tools",
                 "tool_calls": [
@@ -310,7 +313,7 @@ class FakeLoop:
                     {"id": "t2", "runs_in": "lambda"},
                 ],
             }
-        return {**event, "turn": turn, "action": "deliver"}
+        return {**state, "turn": turn, "action": "deliver"}
 
     def run_tool(self, event: dict[str, Any]) -> Any:
         self.record(f"run_tool:{event['tool_use_id']}", event)
@@ -388,6 +391,19 @@ def test_real_state_machine_runs_end_to_end(moto: Moto) -> None:
     assert fake.calls["run_tool:t1"] == 2  # InjectedFault, retried once
     assert fake.calls["run_tool:t2"] == 2  # BadInputError not retried, then Record Tool Failure
     assert fake.seen["run_tool:t2"][1]["error"]["Error"] == "BadInputError"
+    # Run Tool gets the call and its retry count; Record Tool Failure the Map item and error
+    assert [e["attempt"] for e in fake.seen["run_tool:t1"]] == [0, 1]
+    assert set(fake.seen["run_tool:t2"][0]) == {
+        "investigation_id",
+        "turn",
+        "index",
+        "tool_use_id",
+        "attempt",
+    }
+    assert "attempt" not in fake.seen["run_tool:t2"][1]
+    # Model Turn gets the state and its retry count
+    assert [e["attempt"] for e in fake.seen["model_turn"]] == [0, 0]
+    assert fake.seen["model_turn"][0]["state"]["turn"] == 0
     assert len(moto.sleeps) == 1 and 0 <= moto.sleeps[0] <= 2  # FULL jitter on 2 s
     assert fake.calls["deliver"] == 1
     assert fake.calls["mark_failed"] == 0
@@ -412,6 +428,17 @@ def test_real_state_machine_runs_end_to_end(moto: Moto) -> None:
     assert failed["status"] == "FAILED"
     assert failed["error"] == "InvestigationFailed"
     assert fake.seen["mark_failed"][0]["error"]["Error"] == "ModelError"
+    assert "state" not in fake.seen["mark_failed"][0]  # the Catch keeps the state's own shape
+
+    # A retried Model Turn sees its retry count go up.
+    retried = moto.wait(moto.start(sm, "inv-retry-g1", {"investigation_id": "inv-retry"}))
+    assert retried["status"] == "SUCCEEDED"
+    attempts = [
+        e["attempt"]
+        for e in fake.seen["model_turn"]
+        if e["state"]["investigation_id"] == "inv-retry"
+    ]
+    assert attempts == [0, 1]
 
     timings["all"] = time.perf_counter() - started
     print(f"real ASL: {stats} {child_stats} timings={timings}")
