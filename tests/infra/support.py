@@ -27,6 +27,7 @@ __all__ = [
     "alarm_dead_letters",
     "alarm_rule",
     "all_function_ids",
+    "blobs_bucket_id",
     "data_key_json",
     "function_ids",
     "only",
@@ -162,6 +163,14 @@ def alarm_dead_letters(template_json: dict[str, Any]) -> tuple[str, dict[str, An
         if p["Properties"]["Queues"] == [{"Ref": queue_id}]
     ]
     return queue_id, policy
+
+
+def blobs_bucket_id(template_json: dict[str, Any]) -> str:
+    """The logical id of the Blobs bucket (the stack's other bucket holds the live view)."""
+    (logical_id,) = (
+        k for k in resources(template_json, "AWS::S3::Bucket") if k.startswith("StorageBlobs")
+    )
+    return logical_id
 
 
 def only(template_json: dict[str, Any], type_: str) -> tuple[str, dict[str, Any]]:
