@@ -16,6 +16,7 @@ from tests.infra.support import (
     all_function_ids,
     function_ids,
     resources,
+    shared_layer_id,
     table_ids,
 )
 
@@ -81,7 +82,7 @@ def test_loop_functions_on_python313_arm64_with_the_layer(
 ) -> None:
     # Given the functions and the layer of the template
     ids = function_ids(template_json)
-    (layer_id,) = resources(template_json, "AWS::Lambda::LayerVersion")
+    layer_id = shared_layer_id(template_json)
 
     # When each loop function's properties are read
     # Then each runs handler.lambda_handler on python3.13/arm64 with the layer, traced,

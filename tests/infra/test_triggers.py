@@ -33,6 +33,7 @@ from tests.infra.support import (
     policy_of_role,
     resources,
     role_of_function,
+    shared_layer_id,
     state_machine_arn_json,
     statement_resources,
     table_ids,
@@ -155,7 +156,7 @@ def test_trigger_functions_outside_the_vpc_know_targets_and_the_state_machine(
     # Given the trigger functions, the tables and the layer
     entry = function_ids(template_json, "entry point")
     tables = table_ids(template_json)
-    (layer_id,) = resources(template_json, "AWS::Lambda::LayerVersion")
+    layer_id = shared_layer_id(template_json)
     blobs_id = blobs_bucket_id(template_json)
 
     for name in TRIGGERS:
