@@ -13,9 +13,11 @@ if TYPE_CHECKING:
     from constructs import Node
 
 __all__ = [
+    "COGNITO_DOMAIN_PREFIX_PATTERN",
     "CONTEXT_ALARM_EMAIL",
     "CONTEXT_ALARM_PREFIXES",
     "CONTEXT_ANTHROPIC_SECRET_NAME",
+    "CONTEXT_COGNITO_DOMAIN_PREFIX",
     "CONTEXT_DAILY_TOKEN_BUDGET",
     "CONTEXT_DEFAULT_GITHUB_REPO",
     "CONTEXT_GITHUB_SECRET_NAME",
@@ -65,6 +67,9 @@ CONTEXT_SANDBOX_EGRESS_DOMAINS = "fixloop:sandbox_egress_domains"
 """Domains (a list) the sandbox VPC may resolve besides the defaults
 (stacks/constructs/egress.py): a private package index, another code host. ``*.example.com``
 allows the subdomains of example.com."""
+CONTEXT_COGNITO_DOMAIN_PREFIX = "fixloop:cognito_domain_prefix"
+"""The prefix of the user pool's hosted UI, ``https://{prefix}.auth.{region}.amazoncognito.com``
+(the live view signs in there); empty: ``fixloop-`` and 12 hex digits of the stack's id."""
 CONTEXT_LAYER_ASSET_DIR = "fixloop:layer_asset_dir"
 """A prebuilt layer directory (with ``python/`` inside) used instead of bundling with pip."""
 CONTEXT_STATE_MACHINE_NAME = "fixloop:state_machine_name"
@@ -139,6 +144,9 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 DOMAIN_PATTERN = r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$"
 """A domain a DNS Firewall domain list takes: lower-case labels, optionally ``*.`` first
 (the subdomains of what follows)."""
+COGNITO_DOMAIN_PREFIX_PATTERN = r"^(?!.*(aws|amazon|cognito))[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+"""A Cognito domain prefix: lower-case letters, digits and inner hyphens, at most 63, and
+none of the words Cognito reserves."""
 
 
 @dataclass(frozen=True)
@@ -239,6 +247,9 @@ class FixloopConfig:
     human_timeout_seconds: int = 86_400
     require_approval: bool = False
     people: People = field(default_factory=People)
+    cognito_domain_prefix: str = ""
+    """The hosted UI's domain prefix; empty: derived from the stack's id (stacks/constructs/
+    auth.py)."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.human_timeout_seconds <= 31_536_000:
@@ -263,6 +274,14 @@ class FixloopConfig:
             raise ValueError(
                 f"sandbox_egress_domains must be domain names in lower case (optionally "
                 f"*.DOMAIN), got {bad_domains!r}"
+            )
+        if self.cognito_domain_prefix and not re.match(
+            COGNITO_DOMAIN_PREFIX_PATTERN, self.cognito_domain_prefix
+        ):
+            raise ValueError(
+                "cognito_domain_prefix must be lower-case letters, digits and hyphens (at most "
+                "63, not first or last) without aws, amazon or cognito, got "
+                f"{self.cognito_domain_prefix!r}"
             )
         if self.daily_token_budget < 0:
             raise ValueError(f"daily_token_budget must be >= 0, got {self.daily_token_budget}")
@@ -308,6 +327,7 @@ class FixloopConfig:
             ),
             require_approval=str(node.try_get_context(CONTEXT_REQUIRE_APPROVAL)).lower() == "true",
             people=People.from_context(node),
+            cognito_domain_prefix=_string(node, CONTEXT_COGNITO_DOMAIN_PREFIX) or "",
         )
 
 

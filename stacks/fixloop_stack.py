@@ -1,6 +1,7 @@
 """The fixloop stack: storage, the shared layer, the loop functions, the state machine, the
-sandbox (its network, cluster and task definition), the GitHub webhook and signals API, and the
-triggers that turn alarms and error logs into investigations."""
+sandbox (its network, cluster and task definition), the GitHub webhook and signals API, the
+triggers that turn alarms and error logs into investigations, and the live surfaces (the
+user pool, the WebSocket API and MCP, the live view on CloudFront)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from stacks.constructs.encryption import DataKey, EncryptLogGroups
 from stacks.constructs.functions import LoopFunctions
 from stacks.constructs.layer import SharedLayer
 from stacks.constructs.live import LiveApi
+from stacks.constructs.live_view import LiveView
 from stacks.constructs.loop import STATE_MACHINE_ALIAS, InvestigationLoop, state_machine_arn
 from stacks.constructs.network import Network
 from stacks.constructs.observability import Observability
@@ -142,7 +144,7 @@ class FixloopStack(cdk.Stack):
             reconcile=self.functions.functions["reconcile"],
             state_machine_arn=machine_arn,
         )
-        self.auth = Auth(self, "Auth")
+        self.auth = Auth(self, "Auth", domain_prefix=config.cognito_domain_prefix)
         """The Cognito user pool and web client of the live view, WebSocket and MCP."""
         self.live = LiveApi(
             self,
@@ -153,6 +155,10 @@ class FixloopStack(cdk.Stack):
             cognito_user_pool_id=self.auth.user_pool.user_pool_id,
             cognito_client_id=self.auth.client.user_pool_client_id,
         )
+        self.live_view = LiveView(
+            self, "LiveView", auth=self.auth, live=self.live, rest_api=self.webhooks.api
+        )
+        """web/ on CloudFront; the web client signs in on the hosted UI and returns there."""
         self.observability = Observability(
             self,
             "Observability",
@@ -201,6 +207,8 @@ class FixloopStack(cdk.Stack):
             "DashboardName": self.observability.dashboard.dashboard_name,
             "LiveWebSocketUrl": self.live.websocket_url,
             "McpUrl": self.live.mcp_url,
+            "LiveViewUrl": self.live_view.url,
+            "UserPoolDomainUrl": self.auth.domain_url,
             "ConnectionsTableName": self.live.connections.table_name,
         }
         for name, value in outputs.items():

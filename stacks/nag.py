@@ -55,7 +55,8 @@ def acknowledge_key_grants(scope: IConstruct) -> None:
 
 def flatten(value: object, stack: cdk.Stack) -> str:
     """``value`` (a string that may hold tokens) as cdk-nag prints it in a finding id:
-    ``Fn::GetAtt`` as ``<LogicalId.Attr>``, ``Ref`` as ``<Name>``, joins concatenated."""
+    ``Fn::GetAtt`` as ``<LogicalId.Attr>``, ``Ref`` as ``<Name>``, ``Fn::Sub``'s ``${Name}``
+    as ``<Name>``, joins concatenated."""
     return _flatten(stack.resolve(value))
 
 
@@ -71,4 +72,6 @@ def _flatten(node: Any) -> str:
             return f"<{_flatten(resource)}.{_flatten(attribute)}>"
         if "Ref" in node:
             return f"<{_flatten(node['Ref'])}>"
+        if isinstance(node.get("Fn::Sub"), str):
+            return _flatten(node["Fn::Sub"])
     return json.dumps(node, separators=(",", ":"))

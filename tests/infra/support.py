@@ -27,6 +27,7 @@ __all__ = [
     "alarm_dead_letters",
     "alarm_rule",
     "all_function_ids",
+    "blobs_bucket_id",
     "data_key_json",
     "function_ids",
     "only",
@@ -39,6 +40,7 @@ __all__ = [
     "sandbox_task_role",
     "secret_ids",
     "security_group_id",
+    "shared_layer_id",
     "state_machine",
     "state_machine_arn_json",
     "statement_resources",
@@ -162,6 +164,25 @@ def alarm_dead_letters(template_json: dict[str, Any]) -> tuple[str, dict[str, An
         if p["Properties"]["Queues"] == [{"Ref": queue_id}]
     ]
     return queue_id, policy
+
+
+def blobs_bucket_id(template_json: dict[str, Any]) -> str:
+    """The logical id of the Blobs bucket (the stack's other bucket holds the live view)."""
+    (logical_id,) = (
+        k for k in resources(template_json, "AWS::S3::Bucket") if k.startswith("StorageBlobs")
+    )
+    return logical_id
+
+
+def shared_layer_id(template_json: dict[str, Any]) -> str:
+    """The logical id of fixloop's shared layer (the other layer is the AWS CLI of the live
+    view's deployment)."""
+    (logical_id,) = (
+        k
+        for k in resources(template_json, "AWS::Lambda::LayerVersion")
+        if k.startswith("SharedLayer")
+    )
+    return logical_id
 
 
 def only(template_json: dict[str, Any], type_: str) -> tuple[str, dict[str, Any]]:

@@ -23,7 +23,7 @@ from stacks.constructs.egress import (
     PACKAGE_INDEX_DOMAINS,
     egress_domains,
 )
-from tests.infra.support import only, resources
+from tests.infra.support import blobs_bucket_id, only, resources
 
 MARKETPLACE_IMAGE = "709825985650.dkr.ecr.us-east-1.amazonaws.com/acme/fixloop-sandbox:1.0.0"
 
@@ -48,7 +48,7 @@ def firewall(template_json: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
         "AWS::Region": "REGION",
         "AWS::URLSuffix": "amazonaws.com",
         "AWS::AccountId": "ACCOUNT",
-        only(template_json, "AWS::S3::Bucket")[0]: "BLOBS",
+        blobs_bucket_id(template_json): "BLOBS",
     }
     _, rules = only(template_json, "AWS::Route53Resolver::FirewallRuleGroup")
     return [render(d, refs) for d in allowed["Properties"]["Domains"]], rules

@@ -16,6 +16,7 @@ from tests.infra.support import (
     all_function_ids,
     function_ids,
     resources,
+    shared_layer_id,
     table_ids,
 )
 
@@ -24,14 +25,23 @@ def test_the_template_has_exactly_the_catalogued_functions_at_their_sizes(
     template_json: dict[str, Any],
 ) -> None:
     # Given every Lambda function of the template, by its description ("fixloop <surface>:
-    # <folder>"), and the catalogue the app is built from
+    # <folder>"), but the one CloudFormation runs to deploy the live view (CDK's provider of
+    # the Custom::CDKBucketDeployment resource), and the catalogue the app is built from
+    providers = {
+        r["Properties"]["ServiceToken"]["Fn::GetAtt"][0]
+        for r in resources(template_json, "Custom::CDKBucketDeployment").values()
+    }
+    functions = resources(template_json, "AWS::Lambda::Function")
     deployed = {
         fn["Properties"]["Description"]: fn["Properties"]
-        for fn in resources(template_json, "AWS::Lambda::Function").values()
+        for logical_id, fn in functions.items()
+        if logical_id not in providers
     }
 
     # When / Then each catalogue entry is one function of the template, with the entry's
-    # timeout, memory and handler, and the template has no other function
+    # timeout, memory and handler, and the template has no other function than that provider
+    assert len(providers) == 1
+    assert len(functions) == len(CATALOGUE) + 1
     assert sorted(deployed) == sorted(spec.description for spec in CATALOGUE)
     for spec in CATALOGUE:
         props = deployed[spec.description]
@@ -72,7 +82,7 @@ def test_loop_functions_on_python313_arm64_with_the_layer(
 ) -> None:
     # Given the functions and the layer of the template
     ids = function_ids(template_json)
-    (layer_id,) = resources(template_json, "AWS::Lambda::LayerVersion")
+    layer_id = shared_layer_id(template_json)
 
     # When each loop function's properties are read
     # Then each runs handler.lambda_handler on python3.13/arm64 with the layer, traced,
@@ -138,10 +148,11 @@ def test_functions_environment(template_json: dict[str, Any]) -> None:
 def test_log_groups_keep_one_month(template: Template, template_json: dict[str, Any]) -> None:
     # Given / When the app is synthesized
     # Then one log group per function plus the state machine's, the sandbox tasks', the VPC
-    # flow logs' and the webhook API's access and execution logs, each kept 30 days
+    # flow logs', the webhook API's access and execution logs and the live view deployment's,
+    # each kept 30 days
     log_groups = resources(template_json, "AWS::Logs::LogGroup")
     # (the catalogue: loop steps, entry points and the live functions)
-    assert len(log_groups) == len(CATALOGUE) + 5
+    assert len(log_groups) == len(CATALOGUE) + 6
     for group in log_groups.values():
         assert group["Properties"]["RetentionInDays"] == 30
     for fn_id in all_function_ids(template_json).values():

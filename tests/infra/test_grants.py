@@ -13,6 +13,7 @@ from tests.infra.support import (
     SECRET_NAME,
     actions,
     all_function_ids,
+    blobs_bucket_id,
     only,
     permissions_of,
     policy_of_role,
@@ -91,7 +92,7 @@ def test_blobs_only_the_keys_each_function_reads_or_writes(
     template_json: dict[str, Any],
 ) -> None:
     # Given each loop function's policy statements and the bucket
-    blobs_id, _ = only(template_json, "AWS::S3::Bucket")
+    blobs_id = blobs_bucket_id(template_json)
     bucket = json.dumps({"Fn::GetAtt": [blobs_id, "Arn"]})
 
     def key_of(resource: Any) -> str:

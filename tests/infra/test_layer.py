@@ -19,9 +19,9 @@ from stacks.constructs.layer import SharedLayer
 from stacks.flags import FEATURE_FLAGS, RECOGNIZE_LAYER_VERSION
 from tests.infra.support import (
     function_ids,
-    only,
     replaced_on_update,
     resources,
+    shared_layer_id,
     state_machine,
     synth_template,
 )
@@ -99,7 +99,7 @@ def test_a_change_of_the_shared_layer_alone_publishes_new_loop_versions(
     after = synth_template(tmp_path / "after", changed_layer)
 
     # Then the layer version is replaced (its content is create-only: a new layer version)
-    (layer_id,) = resources(after, "AWS::Lambda::LayerVersion")
+    layer_id = shared_layer_id(after)
     assert layer_id in replaced_on_update(before, after)
     # And every loop step's published version is a new resource (CloudFormation creates it:
     # Lambda publishes the function with the new layer), the old one retained for the
@@ -116,7 +116,7 @@ def test_a_change_of_the_shared_layer_alone_publishes_new_loop_versions(
     assert set(new.values()) <= named
     # And the functions themselves are the same resources (only their layer changed)
     assert function_ids(before) == function_ids(after)
-    _, layer = only(after, "AWS::Lambda::LayerVersion")
+    layer = after["Resources"][layer_id]
     assert layer["Properties"]["Content"] != before["Resources"][layer_id]["Properties"]["Content"]
 
 

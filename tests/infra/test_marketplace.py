@@ -18,6 +18,7 @@ import pytest
 from fixloop.intake.triggers import TargetConfig
 from stacks.config import MODEL_PATTERN
 from stacks.constructs.egress import DEFAULT_EGRESS_DOMAINS
+from stacks.constructs.live_view import WEB_DIR
 from stacks.marketplace import build_marketplace
 from stacks.parameters import DOMAINS_PATTERN, IMAGE_URI_PATTERN, TARGETS_PATTERN
 
@@ -181,34 +182,82 @@ def test_sandbox_egress_follows_the_image_registry_and_the_domains_parameter(
 def test_every_code_location_is_a_packaged_zip_under_the_prefix(
     package: Path, template: dict[str, Any]
 ) -> None:
-    # Given the code locations of functions and the layer
-    codes = [f["Properties"]["Code"] for f in of_type(template, "AWS::Lambda::Function").values()]
-    codes += [
-        layer["Properties"]["Content"]
+    # Given the code locations of functions and layers, and the zips the live view's
+    # deployment copies into its bucket (web/, and the config.js written at deployment)
+    functions = of_type(template, "AWS::Lambda::Function").values()
+    locations = [
+        (f["Properties"]["Code"]["S3Bucket"], f["Properties"]["Code"]["S3Key"]) for f in functions
+    ]
+    locations += [
+        (layer["Properties"]["Content"]["S3Bucket"], layer["Properties"]["Content"]["S3Key"])
         for layer in of_type(template, "AWS::Lambda::LayerVersion").values()
     ]
+    (deployment,) = of_type(template, "Custom::CDKBucketDeployment").values()
+    sources = list(
+        zip(
+            deployment["Properties"]["SourceBucketNames"],
+            deployment["Properties"]["SourceObjectKeys"],
+            strict=True,
+        )
+    )
     manifest = json.loads((package / "manifest.json").read_text())
 
     # When / Then each is read from the AssetsBucket parameter under AssetsPrefix, and the
     # zip it names is in the package, listed in the manifest
     keys = set()
-    for code in codes:
-        bucket = code.get("S3Bucket")
-        key = code["S3Key"]["Fn::Sub"]
+    for bucket, location in locations + sources:
         assert bucket == {"Fn::Sub": "${AssetsBucket}"}
+        key = location["Fn::Sub"]
         assert key.startswith("${AssetsPrefix}")
         keys.add(key.removeprefix("${AssetsPrefix}"))
     assert keys == {p.name for p in (package / "assets").iterdir()}
     assert keys == {a["key"] for a in manifest["assets"]}
-    # And the zips hold a handler each, the layer its python/ tree
-    handlers = 0
+    # And the zips hold a handler each (fixloop's, and the deployment's provider's index.py),
+    # a layer's tree (fixloop's python/, the AWS CLI's), or the live view's files
+    contents = {}
     for path in (package / "assets").iterdir():
         with zipfile.ZipFile(path) as zf:
-            names = zf.namelist()
+            contents[path.name] = set(zf.namelist())
             assert zf.testzip() is None
-        handlers += "handler.py" in names
-        assert "handler.py" in names or "python/fixloop/__init__.py" in names, names
-    assert handlers == len(codes) - 1
+    kinds = {
+        "handler": "handler.py",
+        "provider": "index.py",
+        "layer": "python/fixloop/__init__.py",
+        "cli": "awscli/aws",
+        "site": "index.html",
+    }
+    found = {
+        kind: [k for k, names in contents.items() if name in names] for kind, name in kinds.items()
+    }
+    config = [k for k, names in contents.items() if names == {"config.js"}]
+    assert len(found["handler"]) == len(functions) - 1  # all but the deployment's provider
+    assert [len(found[kind]) for kind in ("provider", "layer", "cli", "site")] == [1, 1, 1, 1]
+    assert len(config) == 1
+    assert sum(len(v) for v in found.values()) + len(config) == len(contents)
+    # And web/ is deployed as it is but its local config.js: the one written at deployment
+    (site,) = found["site"]
+    web = {p.relative_to(WEB_DIR).as_posix() for p in WEB_DIR.rglob("*") if p.is_file()}
+    assert contents[site] == web - {"config.js"}
+    source_keys = [k["Fn::Sub"].removeprefix("${AssetsPrefix}") for _, k in sources]
+    assert sorted(source_keys) == sorted([site, *config])
+
+
+def test_the_live_view_is_in_the_package(template: dict[str, Any]) -> None:
+    # Given / When the packaged template is read
+    # Then it hosts the live view as the CDK stack does: the bucket behind CloudFront with
+    # origin access control and the headers policy, the deployment of web/, the user pool's
+    # hosted UI domain, and the page's URL as an output
+    for type_ in (
+        "AWS::CloudFront::Distribution",
+        "AWS::CloudFront::OriginAccessControl",
+        "AWS::CloudFront::ResponseHeadersPolicy",
+        "Custom::CDKBucketDeployment",
+        "AWS::Cognito::UserPoolDomain",
+    ):
+        assert len(of_type(template, type_)) == 1, type_
+    assert "LiveViewUrl" in template["Outputs"]
+    (client,) = of_type(template, "AWS::Cognito::UserPoolClient").values()
+    assert client["Properties"]["CallbackURLs"] == [template["Outputs"]["LiveViewUrl"]["Value"]]
 
 
 def test_template_passes_cfn_lint(template: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ from aws_cdk.assertions import Template
 
 from tests.infra.support import (
     actions,
-    only,
+    blobs_bucket_id,
     resources,
     rules_of,
     security_group_id,
@@ -92,7 +92,7 @@ def test_gateway_endpoints_reach_only_the_blobs_bucket_ecr_layers_and_this_accou
         ]["Statement"]
         for e in endpoints
     }
-    blobs_id, _ = only(template_json, "AWS::S3::Bucket")
+    blobs_id = blobs_bucket_id(template_json)
     bucket = {"Fn::GetAtt": [blobs_id, "Arn"]}
 
     # When their statements are grouped by resource

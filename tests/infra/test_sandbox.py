@@ -19,6 +19,7 @@ from stacks.nag import flatten, iam5_resource
 from tests.infra.support import (
     acknowledgments,
     actions,
+    blobs_bucket_id,
     function_ids,
     only,
     policy_of_role,
@@ -300,7 +301,7 @@ def test_dispatch_function_signs_only_sandbox_objects_and_invokes_only_repo_toke
 ) -> None:
     # Given the dispatch function's statements, the bucket and the Repo Token function
     statements = policy_of_role(template_json, role_of_function(template_json, "dispatch_tool"))
-    blobs_id, _ = only(template_json, "AWS::S3::Bucket")
+    blobs_id = blobs_bucket_id(template_json)
     repo_token = function_ids(template_json, "entry point")["repo_token"]
     fn = template_json["Resources"][function_ids(template_json)["dispatch_tool"]]["Properties"]
 

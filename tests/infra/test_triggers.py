@@ -26,13 +26,14 @@ from tests.infra.support import (
     alarm_dead_letters,
     alarm_rule,
     all_function_ids,
+    blobs_bucket_id,
     data_key_json,
     function_ids,
-    only,
     permissions_of,
     policy_of_role,
     resources,
     role_of_function,
+    shared_layer_id,
     state_machine_arn_json,
     statement_resources,
     table_ids,
@@ -155,8 +156,8 @@ def test_trigger_functions_outside_the_vpc_know_targets_and_the_state_machine(
     # Given the trigger functions, the tables and the layer
     entry = function_ids(template_json, "entry point")
     tables = table_ids(template_json)
-    (layer_id,) = resources(template_json, "AWS::Lambda::LayerVersion")
-    blobs_id, _ = only(template_json, "AWS::S3::Bucket")
+    layer_id = shared_layer_id(template_json)
+    blobs_id = blobs_bucket_id(template_json)
 
     for name in TRIGGERS:
         # When each one's properties are read
@@ -199,7 +200,7 @@ def test_trigger_roles_reach_only_triage_records_event_bodies_and_the_state_mach
 ) -> None:
     # Given the resources a trigger may reach
     tables = table_ids(template_json)
-    blobs_id, _ = only(template_json, "AWS::S3::Bucket")
+    blobs_id = blobs_bucket_id(template_json)
     records = {
         json.dumps({"Fn::GetAtt": [tables[t], "Arn"]})
         for t in ("Fingerprints", "Investigations", "Events", "Inbox")

@@ -20,6 +20,7 @@ from tests.infra.support import (
     policy_of_role,
     resources,
     role_of_function,
+    shared_layer_id,
     state_machine,
     state_machine_arn_json,
     statement_resources,
@@ -188,7 +189,7 @@ def test_webhook_function_outside_the_vpc_with_its_secret_and_the_state_machine(
     props = template_json["Resources"][entry["github_webhook"]]["Properties"]
     env = props["Environment"]["Variables"]
     tables = table_ids(template_json)
-    (layer_id,) = resources(template_json, "AWS::Lambda::LayerVersion")
+    layer_id = shared_layer_id(template_json)
 
     # When / Then it is an entry point (with the triggers), on python3.13/arm64 with the
     # layer, traced, 30 s, and not attached to the VPC
