@@ -116,6 +116,10 @@ for (const button of $$("#sections [data-goto]")) {
   button.addEventListener("click", () => page.goTo($(`#${button.dataset.goto}`)));
 }
 window.addEventListener("hashchange", open);
+// The bar is sticky and wraps on narrow screens: what scrolls into view keeps clear of it.
+new ResizeObserver(([entry]) => {
+  document.documentElement.style.setProperty("--topbar-h", `${Math.ceil(entry.target.getBoundingClientRect().height)}px`);
+}).observe($(".topbar"));
 
 const problem = await auth.init();
 if (problem) showSignIn(problem);

@@ -194,6 +194,7 @@ export class Conversation {
       }
     };
     for (const option of ev.options || []) {
+      if (approval && /^approve/i.test(option)) continue; // the Approve button says it
       buttons.push(h("button", { type: "button", class: "option", onclick: () => answer(option) }, option));
     }
     if (approval) {
