@@ -1,6 +1,7 @@
 """The live view in a real browser (Playwright driving Debian's chromium) while investigations
 run on the embedded runtime: the list, streamed text, a question answered and a pull request
-approved from the page. Each page is checked with axe-core and kept as a screenshot."""
+approved from the page; untrusted text rendered safe, people named with their channel. Each
+page is checked with axe-core and kept as a screenshot."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 from pydantic import BaseModel
 
+from fixloop.conversation.inbox import post_message
 from fixloop.local.live import LiveServer
 from fixloop.store import stores
 from fixloop.tools import Tool, ToolContext
@@ -294,3 +296,53 @@ def test_a_pull_request_is_approved_from_the_page(
     expect(changes).to_contain_text("app/util.py")
     final = runtime.watcher.wait(inv, timeout_s=60)
     assert final.status == "delivered" and final.pull_request is not None
+
+
+UNSAFE = (
+    "Found it: <img src=x onerror=\"window.__pwned='img'\">"
+    "<script>window.__pwned='script'</script> "
+    "[a trap](javascript:window.__pwned='link') and [the docs](https://example.com/docs) "
+    '<a href="https://example.com" onclick="window.__pwned=\'click\'">here</a>'
+)
+
+
+def test_untrusted_text_is_rendered_safe_and_people_are_named_with_their_channel(
+    page: Page, live: LiveServer, runtime: LocalRuntime, repo: Path, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    # Given a model whose text carries HTML (quoted from a log, say), held in a tool call
+    turns = [
+        [text(UNSAFE), tool_use("browser_gate", gate="unsafe")],
+        [text("Thanks, ana."), tool_use("finish", summary="ok")],
+    ]
+    inv = start_scripted(repo, turns, tmp_path / "s.jsonl")
+    page.goto(live.view_url(inv))
+    conversation = page.get_by_role("region", name="Conversation")
+    message = conversation.locator(".item.agent .agent-text").filter(has_text="Found it")
+    # Then its Markdown is rendered and its HTML is not: nothing runs, no image loads, the
+    # script link leads nowhere, a web link opens apart from the page
+    expect(message.get_by_role("link", name="the docs")).to_have_attribute(
+        "rel", re.compile("noopener")
+    )
+    assert message.locator("a", has_text="a trap").get_attribute("href") is None
+    assert message.locator("img, script, [onerror], [onclick]").count() == 0
+    # When someone writes from Slack while it runs (their text may hold HTML too)
+    posted = post_message(
+        inv,
+        text="Try **SUMMER23** <img src=x onerror=\"window.__pwned='slack'\">",
+        author="ana",
+        channel="slack",
+        delivery_id=f"slack-{secrets.token_hex(3)}",
+    )
+    assert posted.outcome == "accepted"
+    _open_gate("unsafe")
+    # Then their message shows under their name, with the channel it came by, as Markdown
+    human = conversation.locator(".item.human").filter(has_text="SUMMER23")
+    expect(human).to_contain_text("ana", timeout=30_000)
+    expect(human.locator(".via")).to_have_text("via Slack")
+    expect(human.locator("strong")).to_have_text("SUMMER23")
+    assert human.locator("img, [onerror]").count() == 0
+    expect(conversation).to_contain_text("Thanks, ana.")
+    assert page.evaluate("window.__pwned") is None
+    runtime.watcher.wait(inv, timeout_s=60)
