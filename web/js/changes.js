@@ -153,16 +153,55 @@ export class ChangesView {
   }
 }
 
-/** fixloop's verification: reproduced on the base commit, fixed with the change, the suite. */
-export function verificationBlock(v) {
+const RUN_LABELS = {
+  tests_on_base: "The change's tests on the base commit",
+  tests_on_fix: "The change's tests with the fix",
+  suite_on_base: "The suite on the base commit",
+  suite_on_fix: "The suite with the fix",
+};
+
+/** A verification event's report: the event's ``report`` (fixloop.domain.verification), or
+ * a summary of one (``fixloop show --json``), or the event itself. */
+export function verificationOf(ev) {
+  return ev.report || ev.verification || ev;
+}
+
+/** "4 passed, 1 failed" from a run's counts (with its exit code when there are none). */
+function countsText(counts, exitCode) {
+  const parts = [];
+  for (const key of ["passed", "failed", "errors", "skipped"]) {
+    if (counts && counts[key]) parts.push(`${counts[key]} ${key === "errors" ? "errors" : key}`);
+  }
+  if (!parts.length && counts && "passed" in counts) parts.push("no tests");
+  if (exitCode !== undefined && exitCode !== null) parts.push(`exit code ${exitCode}`);
+  return parts.join(", ");
+}
+
+/** fixloop's verification: reproduced on the base commit, fixed with the change, its runs. */
+export function verificationBlock(v, { withRuns = true } = {}) {
   const yes = (value, good, bad) => h("span", { class: `tool-state ${value ? "ok" : "failed"}` }, value ? good : bad);
-  const suite = v.suite && typeof v.suite === "object" ? Object.entries(v.suite) : [];
+  const suite = v.suite && typeof v.suite === "object" ? Object.entries(v.suite).filter(([, val]) => val) : [];
+  const runs = withRuns && Array.isArray(v.runs) ? v.runs : [];
   return h("div", { class: "verification" },
     h("dl", { class: "fields" },
       h("div", {}, h("dt", {}, "Reproduced"), h("dd", {}, yes(v.reproduced, "yes: fails on the base commit", "no"))),
       h("div", {}, h("dt", {}, "Fixed"), h("dd", {}, yes(v.fixed, "yes: passes with the change", "no"))),
-      suite.length ? h("div", {}, h("dt", {}, "Suite"), h("dd", {},
-        suite.map(([k, val]) => h("span", { class: "chip" }, `${k.replace(/_/g, " ")}: ${typeof val === "object" ? JSON.stringify(val) : val}`)))) : null,
+      suite.length && !(Array.isArray(v.runs) && v.runs.length) ? h("div", {}, h("dt", {}, "Suite"), h("dd", {},
+        suite.map(([k, val]) => h("span", { class: "chip" },
+          `${k === "base" ? "on the base commit" : k === "fix" ? "with the fix" : k.replace(/_/g, " ")}: ${typeof val === "object" ? countsText(val, val.exit_code) : val}`)))) : null,
+      v.tests && v.tests.length ? h("div", {}, h("dt", {}, "Tests"), h("dd", {}, v.tests.map((t) => h("code", { class: "chip" }, t)))) : null,
       v.command ? h("div", {}, h("dt", {}, "Command"), h("dd", {}, h("code", {}, v.command))) : null,
-      v.reason ? h("div", {}, h("dt", {}, "Reason"), h("dd", {}, v.reason)) : null));
+      v.new_failures && v.new_failures.length ? h("div", {}, h("dt", {}, "Newly failing"), h("dd", {}, v.new_failures.map((t) => h("code", { class: "chip" }, t)))) : null,
+      v.reason ? h("div", {}, h("dt", {}, "Reason"), h("dd", {}, v.reason)) : null),
+    runs.length ? h("ul", { class: "runs verification-runs", "aria-label": "Verification runs" }, runs.map((run) => {
+      const passed = !run.timed_out && !run.load_failure && (run.exit_code === 0 || run.no_tests) && !(run.counts && (run.counts.failed || run.counts.errors));
+      // on the base commit the change's tests are meant to fail: neither good nor bad alone
+      const cls = run.kind === "tests_on_base" ? "" : passed ? "ok" : "failed";
+      const state = run.timed_out ? "timed out" : run.load_failure ? "could not load the tests" : countsText(run.counts, run.exit_code);
+      return h("li", {},
+        h("span", { class: "run-kind" }, RUN_LABELS[run.kind] || String(run.kind || "run").replace(/_/g, " ")),
+        " ", h("span", { class: `tool-state ${cls}`.trim() }, state),
+        run.duration_ms ? h("span", { class: "muted" }, ` ${duration(run.duration_ms)}`) : null,
+        run.output ? h("details", { class: "output" }, h("summary", {}, "Output"), scroller(`Output: ${RUN_LABELS[run.kind] || run.kind}`, h("pre", {}, run.output))) : null);
+    })) : null);
 }

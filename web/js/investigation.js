@@ -3,7 +3,7 @@
 import { $, announce } from "./dom.js";
 import { Conversation } from "./conversation.js";
 import { SummaryView } from "./summary.js";
-import { ChangesView } from "./changes.js";
+import { ChangesView, verificationOf } from "./changes.js";
 
 const TERMINAL = new Set(["delivered", "finished", "failed", "parked", "blocked", "fixed", "rejected"]);
 
@@ -156,7 +156,7 @@ export class InvestigationView {
         c.cleared(msg);
         break;
       case "verification": {
-        const v = ev.verification || ev;
+        const v = verificationOf(ev);
         this.verification = v;
         this.times.verified = ev.at;
         this.changes.setVerification(v);

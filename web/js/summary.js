@@ -34,7 +34,7 @@ export class SummaryView {
     const facts = [
       fact("Status", [statusBadge(status), s.outcome && status !== "running" ? h("span", { class: "outcome" }, ` ${s.outcome}`) : null]),
       this.signalFact(model.signal),
-      fact("Verification", model.verification ? verificationBlock(model.verification) : h("span", { class: "muted" }, "Not verified yet")),
+      fact("Verification", model.verification ? verificationBlock(model.verification, { withRuns: false }) : h("span", { class: "muted" }, "Not verified yet")),
       fact("Pull request", pullRequest(s, model.delivered)),
     ];
     const tokens = s.tokens || {};
