@@ -20,6 +20,7 @@ from fixloop.local.live import LiveServer
 from fixloop.store import stores
 from fixloop.tools import Tool, ToolContext
 from tests.browser.conftest import INTERNALS, check_accessibility, screenshot
+from tests.fakes.github import GitHubServer
 from tests.fakes.messages import MessagesServer
 from tests.integration.scenario import start_replayed, start_scripted
 from tests.runtime import LocalRuntime
@@ -260,17 +261,35 @@ def approval(runtime: LocalRuntime) -> Iterator[None]:
     runtime.configure(require_approval=None)
 
 
+@pytest.fixture
+def github(
+    runtime: LocalRuntime, repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[GitHubServer]:
+    with GitHubServer(repo) as server:
+        monkeypatch.setenv("GITHUB_TOKEN", next(iter(server.tokens)))
+        runtime.configure(github_api_url=server.base_url, github_seconds_between_writes="0")
+        yield server
+        runtime.configure(github_api_url=None, github_seconds_between_writes=None)
+
+
 def test_a_pull_request_is_approved_from_the_page(
-    page: Page, live: LiveServer, runtime: LocalRuntime, repo: Path, tmp_path: Path, approval: None
+    page: Page,
+    live: LiveServer,
+    runtime: LocalRuntime,
+    repo: Path,
+    tmp_path: Path,
+    approval: None,
+    github: GitHubServer,
 ) -> None:
     from playwright.sync_api import expect
 
-    # Given a deployment that asks before opening pull requests, and a model with a fix
+    # Given a deployment that asks before opening pull requests on GitHub, and a model with
+    # a fix
     turns = [
         [tool_use("edit_file", path="app/util.py", old_text="return x", new_text="return x or 0")],
         [tool_use("open_pull_request", title="Default to 0", body="## Why\nNone broke it.")],
     ]
-    inv = start_scripted(repo, turns, tmp_path / "s.jsonl")
+    inv = start_scripted(repo, turns, tmp_path / "s.jsonl", github_repo=github.full_name)
     page.goto(live.view_url(inv))
     conversation = page.get_by_role("region", name="Conversation")
     # Then the page asks for the approval, with an Approve button and a box for changes
@@ -290,7 +309,11 @@ def test_a_pull_request_is_approved_from_the_page(
     expect(conversation.locator(".item.delivered")).to_contain_text("Pull request opened")
     summary = page.get_by_role("region", name="Summary")
     expect(summary).to_contain_text("Pull request open", timeout=30_000)
-    expect(summary.get_by_role("link", name="#1")).to_be_visible()
+    pull_url = re.compile(re.escape(github.full_name) + r"/pull/1$")
+    expect(summary.get_by_role("link", name="#1")).to_have_attribute("href", pull_url)
+    expect(conversation.get_by_role("link", name=re.compile("^#1 Default to 0"))).to_have_attribute(
+        "href", pull_url
+    )
     changes = page.get_by_role("region", name="Changes")
     expect(changes.locator(".d2h-file-wrapper")).to_have_count(1)
     expect(changes).to_contain_text("app/util.py")

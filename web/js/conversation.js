@@ -2,7 +2,7 @@
 // Markdown (sanitised), thinking is folded, each tool call is a card that its result fills,
 // questions can be answered here, people's messages show who and where, and a turn's text
 // streams in as it is written until its final message replaces the draft.
-import { $, announce, h, scroller, uid } from "./dom.js";
+import { $, announce, externalLink, h, scroller, uid } from "./dom.js";
 import { CHANNEL_LABELS, count, plural, statusBadge, time } from "./format.js";
 import { fillMarkdown, markdown } from "./markdown.js";
 import { ToolCard, rawToggle } from "./cards.js";
@@ -243,7 +243,7 @@ export class Conversation {
     const pr = ev.pull_request;
     const heading = ev.kind === "pull_request" ? "Pull request opened" : "Concluded";
     const item = this.item("outcome delivered", heading, ev.at,
-      h("p", { class: "outcome-title" }, pr ? h("a", { href: pr.url, target: "_blank", rel: "noopener noreferrer" }, `#${pr.number} ${ev.title}`, h("span", { class: "visually-hidden" }, " (opens in a new tab)")) : ev.title),
+      h("p", { class: "outcome-title" }, pr ? externalLink(pr.url, `#${pr.number} ${ev.title}`) : ev.title),
       pr ? h("p", { class: "muted" }, "Branch ", h("code", {}, pr.branch), " into ", h("code", {}, pr.base)) : null,
       markdown(ev.body, "pr-body"),
       ev.diff ? h("p", {}, h("button", { type: "button", class: "link", onclick: this.onGoToChanges }, "See the change in Changes")) : null,

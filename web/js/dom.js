@@ -35,9 +35,12 @@ export const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
 
 /** A link that opens elsewhere: a new tab, no opener, and says so to screen readers. */
 export function externalLink(href, text, cls) {
+  const url = safeUrl(href);
+  // a local delivery's pull request is a file:// URL a web page cannot open: its text only
+  if (url === "#") return h("span", { class: cls }, text);
   return h(
     "a",
-    { href: safeUrl(href), target: "_blank", rel: "noopener noreferrer", class: cls },
+    { href: url, target: "_blank", rel: "noopener noreferrer", class: cls },
     text,
     h("span", { class: "visually-hidden" }, " (opens in a new tab)"),
   );
