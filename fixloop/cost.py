@@ -29,6 +29,7 @@ __all__ = [
     "investigation_usage",
     "lambda_memory_mb",
     "model_cost",
+    "model_cost_parts",
     "model_id_of",
     "price_of",
 ]
@@ -134,18 +135,24 @@ def price_of(model: str) -> ModelPrice | None:
 
 def model_cost(model: str, usage: Usage) -> float:
     """Dollars for ``usage`` on ``model``; 0 for a model with no price (a scripted replay)."""
+    return sum(model_cost_parts(model, usage).values())
+
+
+def model_cost_parts(model: str, usage: Usage) -> dict[str, float]:
+    """Dollars for ``usage`` on ``model`` by kind of token (``input``, ``output``,
+    ``cache_write`` at either TTL, ``cache_read``); empty for a model with no price."""
     price = price_of(model)
     if price is None:
-        return 0.0
+        return {}
     write_1h = usage.cache_creation_1h_input_tokens
     write_5m = usage.cache_creation_input_tokens - write_1h
-    return (
-        usage.input_tokens * price.input
-        + usage.output_tokens * price.output
-        + write_5m * price.cache_write_5m
-        + write_1h * price.cache_write_1h
-        + usage.cache_read_input_tokens * price.cache_read
-    ) / 1_000_000
+    return {
+        "input": usage.input_tokens * price.input / 1_000_000,
+        "output": usage.output_tokens * price.output / 1_000_000,
+        "cache_write": (write_5m * price.cache_write_5m + write_1h * price.cache_write_1h)
+        / 1_000_000,
+        "cache_read": usage.cache_read_input_tokens * price.cache_read / 1_000_000,
+    }
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,10 @@ class Investigation(BaseModel):
     investigation_id: str
     status: Status = "running"
     title: str
+    signal_kind: str = ""
+    """What reported the problem: ``alarm`` or ``log_errors`` (empty on older records)."""
+    signal_source: str = ""
+    """The alarm's name or the log group: the service, as lists of investigations show it."""
     repo: str
     """Where the code lives: a local git repository path, or OWNER/REPO."""
     commit: str = ""

@@ -49,6 +49,8 @@ def start_investigation(
     inv = Investigation(
         investigation_id=investigation_id or new_investigation_id(),
         title=clean_title(signal.title),
+        signal_kind=signal.kind,
+        signal_source=signal.source,
         repo=repo,
         commit=commit,
         github_repo=github_repo,

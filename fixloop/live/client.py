@@ -26,6 +26,8 @@ class Received:
     at: float
     """time.time() when it arrived."""
     truncated: bool = False
+    view: dict[str, Any] | None = None
+    """What the live view shows of it (fixloop.live.event_views), when it has a view."""
 
 
 @dataclass
@@ -126,5 +128,7 @@ class LiveFollower:
             return
         self._seen.add(position)
         self.events.append(
-            Received(position, msg["event"], time.time(), bool(msg.get("truncated")))
+            Received(
+                position, msg["event"], time.time(), bool(msg.get("truncated")), msg.get("view")
+            )
         )

@@ -6,7 +6,9 @@ Items:
 - ``c#{connection}`` / ``sub#{investigation}``: a subscription, listed to clean up on
   ``$disconnect``;
 - ``i#{investigation}`` / ``c#{connection}``: the same subscription, listed by the fan-out with
-  a strongly consistent query.
+  a strongly consistent query;
+- ``c#{connection}`` / ``list`` and ``l#investigations`` / ``c#{connection}``: a subscription
+  to the list of investigations (``subscribe_list``), the same way.
 
 The second copy replaces a GSI by investigation on purpose: a GSI is only eventually
 consistent, so an event written just after a subscriber's replay could be fanned out before
@@ -27,6 +29,8 @@ __all__ = ["CONNECTION_TTL_SECONDS", "ConnectionStore"]
 
 CONNECTION_TTL_SECONDS = 2 * 3600
 _CONN = "conn"
+_LIST_SUB = "list"
+_LIST = "l#investigations"
 
 
 def _c(connection_id: str) -> str:
@@ -77,11 +81,32 @@ class ConnectionStore:
                 }
             )
 
+    def subscribe_list(self, connection_id: str) -> None:
+        """Subscribe the connection to the list of investigations (rows as they change)."""
+        expires = _expiry()
+        with self._table.batch_writer() as batch:
+            batch.put_item(Item={"pk": _c(connection_id), "sk": _LIST_SUB, "expires_at": expires})
+            batch.put_item(
+                Item={
+                    "pk": _LIST,
+                    "sk": _c(connection_id),
+                    "connection_id": connection_id,
+                    "expires_at": expires,
+                }
+            )
+
     def subscribers(self, investigation_id: str) -> list[str]:
         """Connection ids subscribed to the investigation (strongly consistent)."""
+        return self._connections(_i(investigation_id))
+
+    def list_subscribers(self) -> list[str]:
+        """Connection ids subscribed to the list of investigations (strongly consistent)."""
+        return self._connections(_LIST)
+
+    def _connections(self, pk: str) -> list[str]:
         found: list[str] = []
         kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(_i(investigation_id)),
+            "KeyConditionExpression": Key("pk").eq(pk),
             "ConsistentRead": True,
         }
         while True:
@@ -101,6 +126,8 @@ class ConnectionStore:
                     batch.delete_item(
                         Key={"pk": _i(str(item["investigation_id"])), "sk": _c(connection_id)}
                     )
+                elif item["sk"] == _LIST_SUB:
+                    batch.delete_item(Key={"pk": _LIST, "sk": _c(connection_id)})
 
 
 def _expiry() -> int:

@@ -1,27 +1,41 @@
 """What travels over the live WebSocket, in both directions.
 
-Client to server (API Gateway routes on ``action``)::
+Client to server (API Gateway routes on ``action``; an action without a route of its own,
+such as ``subscribe_list``, reaches the same handler through ``$default``)::
 
     {"action": "subscribe", "investigation_id": "...", "after": "t000004.9"}   # after optional
     {"action": "send", "investigation_id": "...", "text": "..."}
+    {"action": "list"}                      # the list, once
+    {"action": "subscribe_list"}            # the list, then a row each time one changes
 
 Server to client, one JSON object per WebSocket message::
 
-    {"kind": "event", "investigation_id", "position", "event": {...}, "replay": true?}
+    {"kind": "event", "investigation_id", "position", "event": {...}, "view": {...}?,
+     "replay": true?}
     {"kind": "part", "investigation_id", "position", "part": i, "parts": n, "data": "..."}
     {"kind": "event", ..., "truncated": true}     # a shortened copy of a huge event
     {"kind": "subscribed", "investigation_id", "after", "replayed": n}
+    {"kind": "investigation", "investigation": {...}}   # a summary, or a changed list row
+    {"kind": "investigations", "items": [...]}        # the list
     {"kind": "sent", "investigation_id"} / {"kind": "error", "message"}
+
+``view`` is what the page shows of the event (:mod:`fixloop.live.event_views`): a signal's
+occurrences and console link, an assistant message's blocks with a card per tool call, a tool
+result's fields. Events without one are shown from their own fields. ``investigation`` is
+:func:`fixloop.live.views.investigation_view` for a subscriber of that investigation (after
+the replay, and from the fan-out when an event changes it; keep the one with the greatest
+``as_of``), and :func:`~fixloop.live.views.investigation_row` for a list subscriber.
 
 API Gateway takes at most 128 KB in one message and clients send frames of at most 32 KB; a
 message above :data:`FRAME_BYTES` is split into ``part`` messages that the client joins by
 (position, part). An event whose JSON is larger than :data:`MAX_SPLIT_BYTES` (only tool output
-or bodies kept in S3 get there) is sent with its long strings cut: the client shows it with a
-note and the full event stays readable in the log (MCP ``read_investigation``).
+or bodies kept in S3 get there) is sent without its view, and if still too large with its
+long strings cut: the client shows it with a note and the full event stays readable in the
+log (MCP ``read_investigation``).
 A subscriber sees replayed events (``replay: true``) and live ones interleaved until the
 ``subscribed`` acknowledgement; a client delivers replayed ones at once, holds live ones until
 the acknowledgement, then delivers those it has not seen in position order (see
-``fixloop.live.client`` and ``web/app.js``).
+``fixloop.live.client`` and ``web/js/connection.js``).
 """
 
 from __future__ import annotations
@@ -31,14 +45,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from fixloop.live.event_views import event_view
 from fixloop.store.events import StoredEvent
 
 __all__ = [
     "FRAME_BYTES",
     "MAX_SPLIT_BYTES",
     "SendRequest",
+    "SubscribeListRequest",
     "SubscribeRequest",
     "event_messages",
+    "investigation_message",
     "resume_after",
 ]
 
@@ -54,6 +71,10 @@ class SubscribeRequest(BaseModel):
     investigation_id: str = Field(min_length=1, max_length=200)
     after: str | None = Field(default=None, max_length=200)
     """Replay the log strictly after this position, then go live; None replays it all."""
+
+
+class SubscribeListRequest(BaseModel):
+    action: Literal["subscribe_list"] = "subscribe_list"
 
 
 class SendRequest(BaseModel):
@@ -74,12 +95,21 @@ def event_messages(stored: StoredEvent, *, replay: bool = False) -> list[str]:
         "position": stored.position,
         "event": event,
     }
+    view = event_view(stored.event)
+    if view is not None:
+        envelope["view"] = view
     if replay:
         envelope["replay"] = True
     whole = json.dumps(envelope, ensure_ascii=False)
     size = len(whole.encode())
     if size <= FRAME_BYTES:
         return [whole]
+    if size > MAX_SPLIT_BYTES and view is not None:  # the event without its view
+        del envelope["view"]
+        whole = json.dumps(envelope, ensure_ascii=False)
+        size = len(whole.encode())
+        if size <= FRAME_BYTES:
+            return [whole]
     if size > MAX_SPLIT_BYTES:
         envelope["event"] = _shorten(event)
         envelope["truncated"] = True
@@ -101,6 +131,11 @@ def event_messages(stored: StoredEvent, *, replay: bool = False) -> list[str]:
         )
         for i, piece in enumerate(pieces)
     ]
+
+
+def investigation_message(summary: dict[str, Any]) -> str:
+    """An investigation's summary (or list row) as a message; always one small frame."""
+    return json.dumps({"kind": "investigation", "investigation": summary}, ensure_ascii=False)
 
 
 def _split(text: str, max_bytes: int) -> list[str]:

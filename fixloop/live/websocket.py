@@ -1,11 +1,16 @@
-"""The WebSocket API's routes: ``$connect``, ``$disconnect``, ``subscribe``, ``send``, ``list``.
+"""The WebSocket API's routes: ``$connect``, ``$disconnect``, ``subscribe``, ``send``,
+``list``, ``subscribe_list``.
 
 API Gateway invokes one Lambda with the route in ``requestContext.routeKey``; answers go back
-to the caller with ``post_to_connection`` (a route's return value reaches nobody).
+to the caller with ``post_to_connection`` (a route's return value reaches nobody). A message
+whose action has no route of its own arrives on ``$default``: its ``action`` says what it is,
+so an action added here works before (or without) a route in the API.
 
 ``subscribe`` registers the subscription *first*, then replays the log after ``after``: an
 event written meanwhile is both replayed and fanned out, never neither. The client drops
-positions it has seen (and shows events in position order), so it sees each event once.
+positions it has seen (and shows events in position order), so it sees each event once. Then
+it sends the investigation's summary, then ``subscribed``. ``subscribe_list`` likewise
+registers first, then sends the list; the fan-out sends each row that changes afterwards.
 """
 
 from __future__ import annotations
@@ -24,8 +29,14 @@ from fixloop.errors import BadInputError
 from fixloop.live.connections import ConnectionStore
 from fixloop.live.gateway import Gateway, gateway
 from fixloop.live.inbox import send_to_investigation
-from fixloop.live.messages import SendRequest, SubscribeRequest, event_messages
-from fixloop.live.views import investigation_summaries
+from fixloop.live.messages import (
+    SendRequest,
+    SubscribeListRequest,
+    SubscribeRequest,
+    event_messages,
+    investigation_message,
+)
+from fixloop.live.views import investigation_summaries, investigation_view
 from fixloop.store import InvestigationNotFound, stores
 
 __all__ = ["connections", "handle"]
@@ -55,17 +66,19 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
     gw = gateway(ctx)
     try:
         body = parse_json(str(event.get("body") or "{}"), what="message")
-        if route == "subscribe":
+        action = body.get("action") if route == "$default" and isinstance(body, dict) else route
+        if action == "subscribe":
             _subscribe(gw, connection_id, SubscribeRequest.model_validate(body))
-        elif route == "send":
+        elif action == "send":
             _send(gw, connection_id, SendRequest.model_validate(body))
-        elif route == "list":
-            gw.post(
-                connection_id,
-                json.dumps({"kind": "investigations", "items": investigation_summaries()}),
-            )
+        elif action == "list":
+            _list(gw, connection_id)
+        elif action == "subscribe_list":
+            SubscribeListRequest.model_validate(body)
+            connections().subscribe_list(connection_id)
+            _list(gw, connection_id)
         else:
-            _error(gw, connection_id, "unknown action: use subscribe, send or list")
+            _error(gw, connection_id, "unknown action: use subscribe, send, list or subscribe_list")
     except BadInputError as exc:
         _error(gw, connection_id, f"bad request: {exc}")
     except ValidationError as exc:
@@ -88,6 +101,9 @@ def _subscribe(gw: Gateway, connection_id: str, req: SubscribeRequest) -> None:
                 return
             replayed += 1
             sent += len(messages)
+        summary = investigation_view(st.investigations.get(req.investigation_id))
+        gw.post(connection_id, investigation_message(summary))
+        sent += 1
     finally:
         if sent:  # counted for the investigation's cost (fixloop.cost)
             st.investigations.count_websocket_messages(req.investigation_id, sent)
@@ -101,6 +117,12 @@ def _subscribe(gw: Gateway, connection_id: str, req: SubscribeRequest) -> None:
                 "replayed": replayed,
             }
         ),
+    )
+
+
+def _list(gw: Gateway, connection_id: str) -> None:
+    gw.post(
+        connection_id, json.dumps({"kind": "investigations", "items": investigation_summaries()})
     )
 
 

@@ -194,3 +194,76 @@ def test_subscriptions_are_forgotten_on_disconnect(
     _wait_log(inv, lambda _log: not connections().subscribers(inv), 10)
     _open("d1")
     assert stores().investigations.get(inv)
+
+
+def test_subscribers_get_views_and_the_summary_before_the_acknowledgement(
+    live: LiveServer, repo: Path, tmp_path: Path
+) -> None:
+    # Given an investigation that has read a file and is paused in its next tool call
+    turns = [
+        [text("Reading the handler."), tool_use("read_file", path="app/handler.py")],
+        [text("Waiting."), tool_use("gate", gate="v1")],
+        [tool_use("finish", summary="done")],
+    ]
+    inv = start_scripted(repo, turns, tmp_path / "s.jsonl")
+    _wait_log(inv, lambda log: any(e.position.startswith("t000002.1.assistant") for e in log))
+    # When a follower subscribes
+    follower = LiveFollower(live.ws_url, inv)
+    follower.connect()
+    follower.until(lambda f: any(m["kind"] == "subscribed" for m in f.other))
+    # Then the events came with what the page shows of them: the signal with its service,
+    # the call as a card, the result as numbered code
+    signal = next(e for e in follower.events if e.event["type"] == "signal")
+    assert signal.view is not None and signal.view["source"] == "orders-5xx"
+    message = next(e for e in follower.events if e.position == "t000001.1.assistant")
+    assert message.view is not None
+    call = message.view["blocks"][1]
+    assert (call["kind"], call["title"]) == ("read", "Read app/handler.py")
+    result = next(e for e in follower.events if e.event["type"] == "tool_result")
+    assert result.view is not None and result.view["numbers"] == [1, 2]
+    # ... and the summary came after the replay and before the acknowledgement
+    kinds = [m["kind"] for m in follower.other]
+    assert kinds.index("investigation") < kinds.index("subscribed")
+    summary = next(m for m in follower.other if m["kind"] == "investigation")["investigation"]
+    assert summary["investigation_id"] == inv and summary["status"] == "running"
+    assert summary["signal"] == {"kind": "alarm", "source": "orders-5xx"}
+    assert summary["turns"] >= 1 and "cost" in summary
+    # When the run ends, the summary comes again with the news
+    _open("v1")
+    follower.until(
+        lambda f: any(
+            m["kind"] == "investigation" and m["investigation"]["status"] == "finished"
+            for m in f.other
+        )
+    )
+    follower.close()
+
+
+def test_list_subscribers_get_the_list_then_rows_as_they_change(
+    live: LiveServer, repo: Path, tmp_path: Path
+) -> None:
+    from websockets.sync.client import connect
+
+    from fixloop.live.views import investigation_row
+    from fixloop.live.websocket import connections
+
+    # Given a page subscribed to the list (an action with no API route of its own: $default)
+    with connect(live.ws_url, open_timeout=10) as ws:
+        ws.send(json.dumps({"action": "subscribe_list"}))
+        first = json.loads(ws.recv(timeout=10))
+        assert first["kind"] == "investigations"
+        assert len(connections().list_subscribers()) == 1
+        # When an investigation starts and runs to its end
+        inv = start_scripted(repo, [[tool_use("finish", summary="ok")]], tmp_path / "s.jsonl")
+        rows: list[dict[str, object]] = []
+        while not rows or rows[-1]["status"] != "finished":
+            msg = json.loads(ws.recv(timeout=30))
+            if msg["kind"] == "investigation" and msg["investigation"]["investigation_id"] == inv:
+                rows.append(msg["investigation"])
+        # Then its row came when it started and again as it changed, ending finished
+        assert rows[0]["status"] == "running"
+        assert rows[0]["signal"] == {"kind": "alarm", "source": "orders-5xx"}
+        assert rows[-1]["outcome"] == "ok"
+        assert set(rows[-1]) == set(investigation_row(stores().investigations.get(inv)))
+    # And the list subscription is forgotten with the connection
+    _wait_log(inv, lambda _log: not connections().list_subscribers(), 10)

@@ -51,7 +51,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
         "cost",
         "metrics",
     },
-    "live": BASE | {"domain", "store", "conversation"},
+    "live": BASE | {"domain", "store", "conversation", "cost"},
     "onboarding": BASE | {"domain", "sandbox", "delivery", "credentials"},
     "local": BASE | {"domain", "store", "live", "httpserver", "functions"},
     "functions": frozenset(),
