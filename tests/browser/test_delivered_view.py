@@ -4,16 +4,18 @@ log's internals; on a desktop and on a phone, by keyboard, checked with axe-core
 
 from __future__ import annotations
 
+import http.server
 import re
+import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from fixloop.cli.demo import prepare_demo_repo
 from fixloop.domain.signal import load_signal
 from fixloop.intake import start_investigation
-from fixloop.local.live import LiveServer
+from fixloop.local.live import WEB_DIR, LiveServer
 from tests.browser.conftest import (
     INTERNALS,
     PHONE,
@@ -187,3 +189,73 @@ def test_the_accessibility_check_finds_what_it_must(page: Page) -> None:
     )
     with pytest.raises(AssertionError, match="color-contrast"):
         check_accessibility(page, "self-check")
+
+
+class _Site:
+    """web/ served from an origin of its own with the headers CloudFront adds (its policy)
+    and a config.js naming the live server's WebSocket API, as a deployment has it."""
+
+    def __init__(self, live: LiveServer) -> None:
+        from fixloop.live.page import PageConfig, content_security_policy
+
+        websocket = live.url.replace("http://", "ws://", 1) + "/ws"
+        self.policy = content_security_policy([websocket.rsplit("/", 1)[0]])
+        config = PageConfig(websocket_url=websocket).script().encode()
+        policy = self.policy
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, directory=str(WEB_DIR), **kwargs)
+
+            def do_GET(self) -> None:
+                if self.path.split("?")[0] == "/config.js":
+                    self.send_response(200)
+                    self.send_header("content-type", "text/javascript")
+                    self.send_header("content-length", str(len(config)))
+                    self.end_headers()
+                    self.wfile.write(config)
+                    return
+                super().do_GET()
+
+            def end_headers(self) -> None:
+                self.send_header("content-security-policy", policy)
+                super().end_headers()
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_page_keeps_to_the_content_security_policy_the_stack_sends(
+    page: Page, live: LiveServer, demo: str
+) -> None:
+    from playwright.sync_api import expect
+
+    # Given the page served from its own origin with the policy CloudFront adds to every
+    # response (no inline script or style, nothing evaluated, connections to its own origin
+    # and the WebSocket API only)
+    site = _Site(live)
+    blocked: list[str] = []
+    page.on(
+        "console",
+        lambda msg: blocked.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
+    try:
+        # When a person opens the delivered demo
+        page.goto(site.url + live.view_url(demo)[len(live.url) :])
+        changes = page.get_by_role("region", name="Changes")
+        expect(changes.locator(".d2h-file-wrapper")).to_have_count(3)
+        conversation = page.get_by_role("region", name="Conversation")
+        expect(conversation.locator(".hljs-keyword").first).to_be_visible()
+        expect(conversation.get_by_role("heading", name="Root cause")).to_be_visible()
+    finally:
+        site.close()
+    # Then nothing on it was blocked: its scripts, styles, diff and highlighting keep to it
+    assert blocked == []
