@@ -172,11 +172,14 @@ def test_eval_grades_scenarios_it_has_never_seen(tmp_path: Path) -> None:
     _git(upstream, "commit", "-qam", "upstream fix of the separator")
     upstream_fix = _git(upstream, "rev-parse", "HEAD")
     look = f"git log --all --oneline; git cat-file -t {upstream_fix} || echo NO-UPSTREAM-FIX"
+    # (its verify command is a helper the suite shares, beside the scenarios)
+    (suite / "lib").mkdir()
+    (suite / "lib" / "verify-ledger.sh").write_text(VERIFY)
     _scenario(
         suite / "from-git",
         "ledger-from-git",
         repo={"git": str(upstream), "ref": "v1.0"},
-        verify='bash "$SCENARIO_DIR/verify.sh"',
+        verify='bash "$SCENARIO_DIR/../lib/verify-ledger.sh"',
         script=_turns([tool_use("run_command", command=look)], *_fixing_lines()),
     )
     home = tmp_path / "home"
@@ -262,6 +265,29 @@ def test_eval_grades_scenarios_it_has_never_seen(tmp_path: Path) -> None:
     shown = _run("show", results["ledger-thousands"]["investigation_id"], home=home)
     assert shown.returncode == 0, shown.stderr
     assert "Pull request #1: Separate thousands" in shown.stdout
+
+
+RECORDED = ROOT / "tests" / "scenarios"
+"""The recorded scenarios (a script each): plumbing that `make test` runs, not intelligence."""
+
+
+def test_the_recorded_scenarios_resolve(tmp_path: Path) -> None:
+    # When the recorded scenarios are evaluated with their scripts
+    report = tmp_path / "report.md"
+    proc = _run(
+        "eval", RECORDED, "--model", "scripted", "--json", "--report", report, home=tmp_path / "h"
+    )
+    # Then every one of them (three at least) is resolved by its hidden verification
+    assert proc.returncode == 0, proc.stderr
+    data = _last_json(proc)
+    assert data["scenarios"] >= 3
+    assert data["resolved"] == data["runs"] == data["scenarios"], data["results"]
+    assert {r["status"] for r in data["results"]} == {"delivered"}
+    assert f"Resolved {data['runs']} of {data['runs']} runs (100%)" in report.read_text()
+    # and the alarm's evidence, the scenario's logs, was found where query_logs looks
+    (alarm,) = (r for r in data["results"] if r["name"] == "reports-last-page")
+    assert "6 log events put into CloudWatch Logs" in proc.stderr
+    assert "WARN export 7f2a wrote 200 of 250 rows" in _tool_outputs(alarm["record"])
 
 
 def _fixing_lines() -> list[list[dict[str, Any]]]:

@@ -179,3 +179,44 @@ def test_the_model_is_scripted_or_a_real_one_with_its_credentials(
         check_model("anthropic:claude-sonnet-5")
     with pytest.raises(BadInputError, match="unknown model spec 'gpt-4'"):
         check_model("gpt-4")
+
+
+def test_a_scenario_s_logs_are_read_as_logs_deliveries(tmp_path: Path) -> None:
+    delivery = {
+        "logGroup": "/aws/lambda/reports",
+        "logStream": "s",
+        "logEvents": [{"timestamp": 1795435200000, "message": "WARN 50 rows missing"}],
+    }
+    folder = _folder(tmp_path, {**VALID, "logs": "logs.json"}, "one")
+    (folder / "logs.json").write_text(json.dumps(delivery))
+    assert [d.logGroup for d in load_scenario(folder).logs] == ["/aws/lambda/reports"]
+    folder = _folder(tmp_path, {**VALID, "logs": "logs.json"}, "list")
+    (folder / "logs.json").write_text(json.dumps([delivery, {**delivery, "logStream": "t"}]))
+    assert [d.logStream for d in load_scenario(folder).logs] == ["s", "t"]
+    assert load_scenario(_folder(tmp_path, VALID, "none")).logs == ()
+    (folder / "logs.json").write_text(json.dumps({**delivery, "logEvents": [{"message": "x"}]}))
+    with pytest.raises(BadInputError) as caught:
+        load_scenario(folder)
+    assert "not a Logs delivery" in str(caught.value) and "\n" not in str(caught.value)
+    folder = _folder(tmp_path, {**VALID, "logs": "../logs.json"}, "outside")
+    with pytest.raises(BadInputError, match=r"logs: '\.\./logs\.json' is outside"):
+        load_scenario(folder)
+
+
+def test_what_a_suite_shares_with_its_scenarios_verify_commands(tmp_path: Path) -> None:
+    # Given a suite of two scenarios and a folder of helpers beside them
+    suite = tmp_path / "suite"
+    _folder(suite, VALID, "a")
+    _folder(suite, {**VALID, "name": "b"}, "b")
+    (suite / "lib").mkdir()
+    (suite / "README.md").write_text("the suite")
+    (suite / ".cache").mkdir()
+    # Then each scenario shares the helpers, not the other scenario nor hidden folders,
+    # whether the suite or one scenario of it is named
+    for named in ([suite], [suite / "a"]):
+        shared = find_scenarios(named)[0].shared
+        assert sorted(p.name for p in shared) == ["README.md", "lib"], named
+    # and a lone scenario's parent (a home folder, say) is not a suite: nothing is shared
+    lone = _folder(tmp_path / "home", VALID, "mine")
+    (tmp_path / "home" / "Documents").mkdir()
+    assert find_scenarios([lone])[0].shared == ()

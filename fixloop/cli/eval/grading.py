@@ -7,7 +7,8 @@ wrote into ``.gitattributes`` runs). The command then runs there with bash, conf
 like the agent's own commands (:mod:`fixloop.sandbox.confinement`, ``FIXLOOP_SANDBOX_
 ISOLATION``): an unprivileged user, no network, no credentials, the checkout and its home
 writable, nothing else of this machine reachable but the system and the interpreter. It
-sees a copy of the scenario's folder in ``SCENARIO_DIR``, which also comes first on
+sees a copy of the scenario's folder in ``SCENARIO_DIR`` (beside a copy of what its suite
+shares, e.g. ``evals/lib``: :attr:`Scenario.shared`), which also comes first on
 ``PATH`` (so ``bash verify.sh`` finds the scenario's script: bash looks for a script in the
 working directory, then on ``PATH``). It has a time limit (the scenario's
 ``verify_timeout``); its output is kept bounded. Exit 0 means resolved.
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from fixloop.cli.eval.repos import LEFT_OUT
 from fixloop.cli.eval.scenario import Scenario
 from fixloop.errors import FixloopError
 from fixloop.sandbox.confinement import confinement
@@ -66,14 +68,26 @@ def grade(scenario: Scenario, repo: Path, branch: str, place: Path) -> Grade:
             raise FixloopError(f"cannot clone the repository: {last_line(proc.stderr)}")
         Git(checkout).ok(["checkout", "-q", "--detach", head])
         (home / "tmp").mkdir(parents=True)
-        copy = home / "scenario"
-        shutil.copytree(scenario.folder, copy, symlinks=True)
+        copy = _copy_scenario(scenario, home / "suite")
     except (FixloopError, OSError) as exc:
         return Grade(False, f"could not check out {branch}: {exc}", error=True)
     env = command_env(home)
     env["SCENARIO_DIR"] = str(copy)
     env["PATH"] = os.pathsep.join([str(copy), env["PATH"]])
     return _run(scenario.spec.verify, checkout, home, env, scenario.spec.verify_timeout)
+
+
+def _copy_scenario(scenario: Scenario, suite: Path) -> Path:
+    """The scenario's folder in ``suite``, beside what its suite shares (``$SCENARIO_DIR/../lib``
+    works as it does on disk); the copy in ``SCENARIO_DIR``."""
+    copy = suite / scenario.folder.name
+    shutil.copytree(scenario.folder, copy, symlinks=True, ignore=LEFT_OUT)
+    for entry in scenario.shared:
+        if entry.is_dir():
+            shutil.copytree(entry, suite / entry.name, symlinks=True, ignore=LEFT_OUT)
+        elif entry.is_file():
+            shutil.copy2(entry, suite / entry.name)
+    return copy
 
 
 def _run(command: str, root: Path, home: Path, env: dict[str, str], timeout_s: float) -> Grade:

@@ -19,6 +19,7 @@ from typing import Any
 from fixloop.cli import records
 from fixloop.cli.eval.errors import PreparationError
 from fixloop.cli.eval.grading import Grade, grade
+from fixloop.cli.eval.logs import put_logs
 from fixloop.cli.eval.repos import Sources, cache_home, remove_tree
 from fixloop.cli.eval.scenario import Scenario
 from fixloop.cli.runtime import keep, open_runtime
@@ -108,6 +109,9 @@ class _Runner:
     """``scripted`` (each scenario's own script) or an API model spec."""
     timeout_s: float
     say: Callable[[str], None]
+    _logs_put: dict[str, threading.Lock] = field(default_factory=dict)
+    _logs_lock: threading.Lock = field(default_factory=threading.Lock)
+    _logs_done: set[str] = field(default_factory=set)
 
     def one(self, run: Run) -> RunResult:
         """One run, start to grade; never raises (a failure is the run's result)."""
@@ -131,6 +135,7 @@ class _Runner:
             commit = self.sources.new_repo(scenario, repo)
         except PreparationError as exc:
             return self._error(run, str(exc))
+        self._put_logs(run)
         spec = f"scripted:{scenario.script}" if self.model == "scripted" else self.model
         started = time.monotonic()
         inv = start_investigation(
@@ -173,6 +178,20 @@ class _Runner:
         why = "" if result.resolved else f" ({result.reason})"
         self.say(f"{label}: {verdict} in {result.wall_s:.0f} s{why}")
         return result
+
+    def _put_logs(self, run: Run) -> None:
+        """The scenario's logs, put once for all its runs (before the first starts)."""
+        scenario = run.scenario
+        if not scenario.logs:
+            return
+        with self._logs_lock:
+            lock = self._logs_put.setdefault(scenario.name, threading.Lock())
+        with lock:
+            if scenario.name in self._logs_done:
+                return
+            put = put_logs(scenario.logs)
+            self._logs_done.add(scenario.name)
+            self.say(f"{run.label}: {put} log events put into CloudWatch Logs")
 
 
 def run_suite(

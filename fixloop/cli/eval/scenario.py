@@ -9,6 +9,7 @@ A scenario is a folder holding ``scenario.json``::
      "signal": "signal.json",
      "verify": "bash verify.sh",      graded in a checkout of the delivered branch
      "script": "script.jsonl",        optional: the turns --model scripted replays
+     "logs": "logs.json",             optional: CloudWatch Logs the telemetry tools will find
      "verify_timeout": 600,           optional: seconds the verify command may take
      "description": "..."}            optional
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,6 +36,7 @@ from pydantic import (
     field_validator,
 )
 
+from fixloop.cli.eval.logs import LogDelivery, read_deliveries
 from fixloop.domain import Signal, load_signal
 from fixloop.errors import BadInputError
 
@@ -124,6 +126,10 @@ class ScenarioFile(_Strict):
     signal: str = Field(min_length=1)
     verify: str = Field(min_length=1, max_length=4096)
     script: str | None = None
+    logs: str | None = None
+    """A file of Logs deliveries (``{"logGroup", "logStream", "logEvents"}``, one or a list)
+    put into the runtime's CloudWatch Logs before the scenario's runs start: what
+    ``query_logs`` finds, e.g. behind an alarm signal."""
     verify_timeout: float = Field(default=600, gt=0, le=3600)
     description: str = ""
 
@@ -136,6 +142,11 @@ class Scenario:
     spec: ScenarioFile
     signal: Signal
     script: Path | None
+    logs: tuple[LogDelivery, ...] = ()
+    shared: tuple[Path, ...] = ()
+    """What the scenario's suite shares with the verify command: the entries of the folder
+    holding the scenario, when that folder is a suite (it holds other scenarios, or it was
+    named on the command line), that are not scenarios themselves, e.g. ``evals/lib``."""
 
     @property
     def name(self) -> str:
@@ -174,6 +185,9 @@ def load_scenario(folder: Path) -> Scenario:
     _inside(folder, spec.signal, f"{where}: signal")
     if spec.script is not None:
         _inside(folder, spec.script, f"{where}: script")
+    logs: tuple[LogDelivery, ...] = ()
+    if spec.logs is not None:
+        logs = read_deliveries(_inside(folder, spec.logs, f"{where}: logs"))
     repo = spec.repo
     if isinstance(repo, PathRepo):
         source = _inside(folder, repo.path, f"{where}: repo.path", directory=True)
@@ -188,7 +202,7 @@ def load_scenario(folder: Path) -> Scenario:
         raise BadInputError(f"{where}: repo.git: {repo.git!r} is neither a URL nor a folder")
     signal = load_signal(folder / spec.signal)
     script = folder / spec.script if spec.script is not None else None
-    return Scenario(folder=folder, spec=spec, signal=signal, script=script)
+    return Scenario(folder=folder, spec=spec, signal=signal, script=script, logs=logs)
 
 
 def find_scenarios(paths: list[Path]) -> list[Scenario]:
@@ -201,7 +215,9 @@ def find_scenarios(paths: list[Path]) -> list[Scenario]:
         folders = _scenario_folders(path)
         if not folders:
             raise BadInputError(f"{path}: no {SCENARIO_FILE} in it or in its folders")
-        found.extend(load_scenario(f) for f in folders)
+        for f in folders:
+            named = f.parent.resolve() == path.resolve()
+            found.append(replace(load_scenario(f), shared=_shared(f.resolve().parent, named)))
     seen: dict[str, Path] = {}
     for s in found:
         if s.name in seen:
@@ -210,6 +226,18 @@ def find_scenarios(paths: list[Path]) -> list[Scenario]:
             )
         seen[s.name] = s.folder
     return found
+
+
+def _shared(parent: Path, named: bool) -> tuple[Path, ...]:
+    entries = sorted(
+        e for e in parent.iterdir() if not e.name.startswith(".") and e.name != "__pycache__"
+    )
+    scenarios = [e for e in entries if (e / SCENARIO_FILE).is_file()]
+    if not named and len(scenarios) < 2:
+        return ()  # a lone scenario: its parent is not a suite (it may be a home folder)
+    if (parent / SCENARIO_FILE).is_file():
+        return ()
+    return tuple(e for e in entries if e not in scenarios and (e.is_dir() or e.is_file()))
 
 
 def _scenario_folders(root: Path) -> list[Path]:
