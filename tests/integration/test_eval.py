@@ -496,3 +496,25 @@ def test_a_real_model_without_credentials_stops_before_anything(tmp_path: Path) 
     _assert_one_line_error(proc, "needs AWS credentials")
     proc = _run("eval", scenario, "--model", "gpt", home=tmp_path / "h")
     _assert_one_line_error(proc, "unknown model spec 'gpt'")
+
+
+def test_make_eval_says_it_needs_a_model_when_none_is_configured(tmp_path: Path) -> None:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("ANTHROPIC_API_KEY", "FIXLOOP_ANTHROPIC_SECRET_ARN", "FIXLOOP_EVAL_BEDROCK")
+        and not k.startswith("EVAL_")
+    }
+    proc = subprocess.run(
+        ["bash", "scripts/eval.sh"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**env, "FIXLOOP": str(tmp_path / "not-run")},
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("make eval needs a real model, and none is configured")
+    assert "ANTHROPIC_API_KEY" in proc.stderr and "FIXLOOP_EVAL_BEDROCK=1" in proc.stderr
+    assert proc.stdout == ""
