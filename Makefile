@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: demo test lint typecheck unit bench synth marketplace clean debian-packages sandbox-packages
+.PHONY: demo test eval lint typecheck unit bench synth marketplace clean debian-packages sandbox-packages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,12 @@ demo: $(STAMP) sandbox-packages
 
 test: $(STAMP) lint typecheck debian-packages
 	$(BIN)/pytest -n 2 --dist loadfile -q
+
+# The scenario suite (evals/) against a real model: ANTHROPIC_API_KEY, or Bedrock (see
+# scripts/eval.sh); without one it says so and runs nothing. make test runs the recorded
+# scenarios (tests/scenarios, --model scripted) in tests/integration/test_eval.py.
+eval: $(STAMP) sandbox-packages
+	bash scripts/eval.sh
 
 # Debian packages outside Python (installed when root with apt; else the script says what is
 # missing and what follows): chromium for tests/browser, bubblewrap for the sandbox, which

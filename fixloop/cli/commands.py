@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fixloop.agent.toolset import default_registry
 from fixloop.cli import records
 from fixloop.cli.demo import prepare_demo_repo
 from fixloop.cli.output import print_summary, printer
+from fixloop.cli.runtime import keep, open_runtime
 from fixloop.cli.watch import Watcher
 from fixloop.domain import load_signal
 from fixloop.domain.describe import describe
@@ -25,13 +25,7 @@ from fixloop.errors import BadInputError
 from fixloop.intake import Target, admit, start_investigation
 from fixloop.llm.factory import model_from_spec
 from fixloop.onboarding import deliver_onboarding
-from fixloop.store import StoredEvent, stores
-
-if TYPE_CHECKING:
-    from fixloop.local.live import LiveServer
-
-# fixloop.local (moto, the local servers) is imported where a command starts the embedded
-# runtime, not here: `fixloop show` and argument errors should not pay for loading moto.
+from fixloop.store import StoredEvent
 
 GITHUB_REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 DEMO_DIR = Path(__file__).resolve().parents[2] / "examples" / "orders-service"
@@ -131,7 +125,7 @@ def run(
     say(f"repository {repo.resolve()} at {commit[:12]}")
 
     started = time.monotonic()
-    with _runtime(say, live_port) as (watcher, live):
+    with open_runtime(say, live_port) as (watcher, live):
         inv = start_investigation(
             signal,
             repo=str(repo.resolve()),
@@ -169,13 +163,7 @@ def _follow(
             say(line)
 
     watcher.wait(investigation_id, timeout_s=timeout_s, on_event=show)
-    summary = watcher.summary(investigation_id, duration_s=time.monotonic() - started)
-    data = summary.as_json()
-    saved = records.save(
-        data,
-        summary.investigation.model_dump(mode="json"),
-        list(stores().events.read(investigation_id)),
-    )
+    data, saved = keep(watcher, investigation_id, time.monotonic() - started)
     say(f"saved      {saved} (fixloop show {investigation_id})")
     return data
 
@@ -189,7 +177,7 @@ def trigger(args: argparse.Namespace) -> int:
     model_from_spec(args.model, known_tools=default_registry().names)
     say = printer(args.quiet)
     started = time.monotonic()
-    with _runtime(say) as (watcher, _live):
+    with open_runtime(say) as (watcher, _live):
         target = Target(
             repo=str(args.repo.resolve()),
             commit=commit,
@@ -224,38 +212,6 @@ def trigger(args: argparse.Namespace) -> int:
         }
         print(json.dumps(out, sort_keys=True))
     return 0 if all(d["status"] in ("delivered", "finished") for d in results) else 1
-
-
-@contextmanager
-def _runtime(
-    say: Callable[[str], None], live_port: int | None = None
-) -> Iterator[tuple[Watcher, LiveServer | None]]:
-    """The embedded runtime, or the local AWS that ``AWS_ENDPOINT_URL`` names.
-
-    That one setting points every client at a local AWS: unset, fixloop starts its own
-    (moto in this process); set (a LocalStack, or another fixloop's embedded runtime), it
-    uses the fixloop deployed there. With ``live_port`` (embedded runtime only) the live
-    view, WebSocket API and MCP are served too.
-    """
-    endpoint = os.environ.get("AWS_ENDPOINT_URL")
-    if endpoint:
-        if live_port is not None:
-            raise BadInputError("--live serves the embedded runtime only: unset AWS_ENDPOINT_URL")
-        watcher = Watcher.find()
-        say(f"runtime    local AWS at {endpoint} ({watcher.state_machine_arn})")
-        yield watcher, None
-        return
-    from fixloop.local.live import LiveServer
-    from fixloop.local.runtime import EmbeddedRuntime
-
-    with EmbeddedRuntime() as rt:
-        say(f"runtime    embedded (moto on {rt.endpoint_url}, real ASL, in-process Lambdas)")
-        if live_port is None:
-            yield Watcher(rt.state_machine_arn), None
-            return
-        with LiveServer(rt, port=live_port) as live:
-            say(f"live       {live.view_url()}  (MCP: {live.url}/mcp/ with this token)")
-            yield Watcher(rt.state_machine_arn), live
 
 
 def _head_commit(repo: Path) -> str:

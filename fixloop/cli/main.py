@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from fixloop.cli import commands
+from fixloop.cli.eval import default_parallel, evaluate
 from fixloop.errors import FixloopError
 from fixloop.process import Terminated, make_not_dumpable, stop_on_sigterm
 
@@ -78,6 +79,39 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the built-in scenario (scripted model, sample repo)")
     _common(demo)
     demo.set_defaults(func=commands.demo)
+
+    ev = sub.add_parser(
+        "eval",
+        help="run scenarios and grade each fix by a verification the agent never sees",
+        description=(
+            "Runs each scenario (a folder with scenario.json, or a folder of them) on the "
+            "embedded runtime, then grades it: the scenario's verify command runs in a "
+            "checkout of the delivered branch; exit 0 is resolved. See docs/evaluating.md."
+        ),
+    )
+    ev.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="scenario folders")
+    ev.add_argument(
+        "--model",
+        required=True,
+        help="scripted (each scenario's script), anthropic[:MODEL] or bedrock[:MODEL]",
+    )
+    ev.add_argument(
+        "--parallel",
+        type=int,
+        default=default_parallel(),
+        help="runs at once (default: min(2, CPU count))",
+    )
+    ev.add_argument("--repeat", type=int, default=1, help="runs of each scenario (default 1)")
+    ev.add_argument("--json", action="store_true", help="end with a one-line JSON summary")
+    ev.add_argument("--report", type=Path, metavar="FILE.md", help="write a Markdown report")
+    ev.add_argument(
+        "--timeout",
+        type=float,
+        default=1800,
+        help="seconds each investigation may take (its time budget; default 1800)",
+    )
+    ev.add_argument("--quiet", action="store_true", help="no progress lines")
+    ev.set_defaults(func=evaluate)
 
     onboard = sub.add_parser(
         "onboard", help="open the pull request that instruments a service for fixloop"

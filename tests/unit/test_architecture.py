@@ -56,7 +56,19 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "local": BASE | {"domain", "store", "live", "httpserver", "functions"},
     "functions": frozenset(),
     "cli": frozenset(
-        {*BASE, "domain", "store", "llm", "agent", "intake", "local", "onboarding", "cost"}
+        {
+            *BASE,
+            "domain",
+            "store",
+            "llm",
+            "agent",
+            "intake",
+            "local",
+            "onboarding",
+            "cost",
+            # fixloop eval: fixloop's own git and the sandbox's confinement, for grading
+            "sandbox",
+        }
     ),
 }
 """What each top-level part of fixloop may import (docs/architecture.md, "Packages")."""
