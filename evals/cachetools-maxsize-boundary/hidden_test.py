@@ -9,18 +9,18 @@ import pytest
 
 
 def test_the_checkout_is_under_test() -> None:
-    assert Path(cachetools.__file__).resolve().is_relative_to(
-        Path(os.environ["REPO_ROOT"]).resolve()
+    assert (
+        Path(cachetools.__file__).resolve().is_relative_to(Path(os.environ["REPO_ROOT"]).resolve())
     )
 
 
 @pytest.mark.parametrize(
     "make",
     [
-        lambda n: cachetools.Cache(n),
-        lambda n: cachetools.LRUCache(n),
-        lambda n: cachetools.FIFOCache(n),
-        lambda n: cachetools.LFUCache(n),
+        cachetools.Cache,
+        cachetools.LRUCache,
+        cachetools.FIFOCache,
+        cachetools.LFUCache,
         lambda n: cachetools.TTLCache(n, ttl=300),
     ],
 )

@@ -9,8 +9,8 @@ import pytest
 
 
 def test_the_checkout_is_under_test() -> None:
-    assert Path(inflection.__file__).resolve().is_relative_to(
-        Path(os.environ["REPO_ROOT"]).resolve()
+    assert (
+        Path(inflection.__file__).resolve().is_relative_to(Path(os.environ["REPO_ROOT"]).resolve())
     )
 
 

@@ -16,7 +16,7 @@ def test_no_offset_means_utc_by_default() -> None:
     parsed = iso8601.parse_date("2026-12-01T00:00:00")
     assert parsed.tzinfo is not None
     assert parsed.utcoffset() == datetime.timedelta(0)
-    assert parsed < datetime.datetime(2026, 12, 2, tzinfo=datetime.timezone.utc)
+    assert parsed < datetime.datetime(2026, 12, 2, tzinfo=datetime.UTC)
 
 
 def test_date_only_is_utc_by_default() -> None:

@@ -2,7 +2,7 @@
 positive ones and whole-hour ones are unchanged."""
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import isodate
@@ -33,7 +33,7 @@ def test_utc_offsets(text: str, offset: timedelta) -> None:
 
 def test_newfoundland_booking_in_utc() -> None:
     starts = isodate.parse_datetime("2026-11-22T07:00:00-03:30")
-    assert starts.astimezone(timezone.utc) == datetime(2026, 11, 22, 10, 30, tzinfo=timezone.utc)
+    assert starts.astimezone(UTC) == datetime(2026, 11, 22, 10, 30, tzinfo=UTC)
 
 
 def test_parse_tzinfo_directly() -> None:

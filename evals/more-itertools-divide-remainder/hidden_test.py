@@ -10,8 +10,10 @@ from more_itertools import divide
 
 
 def test_the_checkout_is_under_test() -> None:
-    assert Path(more_itertools.__file__).resolve().is_relative_to(
-        Path(os.environ["REPO_ROOT"]).resolve()
+    assert (
+        Path(more_itertools.__file__)
+        .resolve()
+        .is_relative_to(Path(os.environ["REPO_ROOT"]).resolve())
     )
 
 

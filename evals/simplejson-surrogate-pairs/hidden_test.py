@@ -9,8 +9,8 @@ from simplejson import decoder
 
 
 def test_the_checkout_is_under_test() -> None:
-    assert Path(simplejson.__file__).resolve().is_relative_to(
-        Path(os.environ["REPO_ROOT"]).resolve()
+    assert (
+        Path(simplejson.__file__).resolve().is_relative_to(Path(os.environ["REPO_ROOT"]).resolve())
     )
 
 

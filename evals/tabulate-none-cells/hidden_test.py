@@ -9,8 +9,10 @@ from tabulate import tabulate
 
 
 def test_the_checkout_is_under_test() -> None:
-    assert Path(tabulate_module.__file__).resolve().is_relative_to(
-        Path(os.environ["REPO_ROOT"]).resolve()
+    assert (
+        Path(tabulate_module.__file__)
+        .resolve()
+        .is_relative_to(Path(os.environ["REPO_ROOT"]).resolve())
     )
 
 

@@ -2,7 +2,7 @@
 dropped, as TOML 1.0 allows), and the usual forms still do."""
 
 import os
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -16,14 +16,14 @@ def test_the_checkout_is_under_test() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("2026-11-22T09:00:00.0000000Z", datetime(2026, 11, 22, 9, tzinfo=timezone.utc)),
-        ("2026-11-22T09:00:00.1234567Z", datetime(2026, 11, 22, 9, 0, 0, 123456, timezone.utc)),
+        ("2026-11-22T09:00:00.0000000Z", datetime(2026, 11, 22, 9, tzinfo=UTC)),
+        ("2026-11-22T09:00:00.1234567Z", datetime(2026, 11, 22, 9, 0, 0, 123456, UTC)),
         (
             "2026-11-22T09:00:00.999999999+01:00",
             datetime(2026, 11, 22, 9, 0, 0, 999999, timezone(timedelta(hours=1))),
         ),
         ("2026-11-22 09:00:00.5", datetime(2026, 11, 22, 9, 0, 0, 500000)),
-        ("2026-11-22T09:00:00Z", datetime(2026, 11, 22, 9, tzinfo=timezone.utc)),
+        ("2026-11-22T09:00:00Z", datetime(2026, 11, 22, 9, tzinfo=UTC)),
     ],
 )
 def test_offset_and_local_date_times(text: str, expected: datetime) -> None:
