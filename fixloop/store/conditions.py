@@ -19,15 +19,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from fixloop.aws import DYNAMODB_THROTTLES
 from fixloop.errors import StorageConflict, StorageThrottled
 
 __all__ = ["answer_if_applied", "applied", "transacted"]
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
 TRANSACTION_CANCELLED = "TransactionCanceledException"
-THROTTLE_CODES = frozenset(
-    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
-)
+THROTTLE_CODES = DYNAMODB_THROTTLES
 CONDITION_FAILED_REASON = "ConditionalCheckFailed"
 CONFLICT_REASONS = frozenset({"TransactionConflict"})
 THROTTLE_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded"})
