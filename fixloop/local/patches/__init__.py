@@ -27,7 +27,8 @@ what was observed):
   "Execution Status Change" event (the embedded runtime delivers it to ``reconcile``).
 - The chaos (:mod:`.chaos`, ``FIXLOOP_CHAOS``, off by default): faults AWS produces and moto
   does not, each in its own module: :mod:`.chaos_dynamodb` (throttles, transaction
-  conflicts), :mod:`.chaos_lambda_timeout` (a function's timeout enforced),
+  conflicts), :mod:`.chaos_lambda_timeout` (a function's timeout enforced, its thread's
+  later requests refused), both answered by one gate on moto's server (:mod:`.chaos_requests`),
   :mod:`.chaos_sandbox_start` (a sandbox task's slow start), :mod:`.chaos_heartbeat` (the
   heartbeat clock of a waiting task runs during its invocation), :mod:`.chaos_states_runtime`
   (a missing Choice path is ``States.Runtime``, which ``States.ALL`` does not catch).
@@ -61,6 +62,7 @@ from typing import Any, Final, cast
 from fixloop.local.patches import (
     chaos_dynamodb,
     chaos_heartbeat,
+    chaos_requests,
     chaos_states_runtime,
     dynamodb_lock,
     dynamodb_query,
@@ -124,6 +126,7 @@ PATCHES: Final[tuple[ModuleType, ...]] = (
     dynamodb_query,
     server_routing,
     execution_events,
+    chaos_requests,
     chaos_dynamodb,
     chaos_heartbeat,
     chaos_states_runtime,

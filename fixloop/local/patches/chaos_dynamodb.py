@@ -14,10 +14,9 @@ transaction that meets another one on an item (``TransactionConflict``, "Transac
 ongoing for the item."). The SDK retries neither: the caller sees them.
 (DynamoDB API reference: ThrottlingException, ThrottlingReason, TransactionCanceledException.)
 
-moto applies every request. ``moto.moto_server.werkzeug_app.DomainDispatcherApplication
-.get_application`` (which finds the backend serving a request, after the run's credential is
-checked) is wrapped so that, when ``FIXLOOP_CHAOS`` asks for it, a DynamoDB data-plane
-request is answered as AWS would, before moto applies anything:
+moto applies every request. The chaos's gate on moto's server (:mod:`.chaos_requests`) asks
+:func:`answer` about each request, so that, when ``FIXLOOP_CHAOS`` asks for it, a DynamoDB
+data-plane request is answered as AWS would, before moto applies anything:
 
 - ``dynamodb_throttle=RATE``: each attempt is throttled with that probability on its own, so
   the SDK's retries absorb a low rate;
@@ -43,9 +42,8 @@ from typing import Any, Final
 from fixloop.local.patches import chaos
 from fixloop.local.patches.internals import Replacement, internal, require, require_class
 
-__all__ = ["replacements"]
+__all__ = ["answer", "replacements"]
 
-_APP = "moto.moto_server.werkzeug_app"
 _BACKOFF = "botocore.retries.standard"
 _TARGET = "DynamoDB_20120810."
 _ERROR_TYPE = "com.amazonaws.dynamodb.v20120810#"
@@ -86,29 +84,24 @@ _bursts = _Bursts()
 
 
 def replacements() -> list[Replacement]:
-    dispatcher = require_class(_APP, "DomainDispatcherApplication", "get_application")
-    original = dispatcher.get_application
     backoff = require_class(_BACKOFF, "ExponentialBackoff", "delay_amount")
     original_delay = backoff.delay_amount
-    account = str(require(internal("moto.core"), "DEFAULT_ACCOUNT_ID", "moto.core"))
-
-    def get_application(self: Any, environ: dict[str, Any]) -> Any:
-        target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
-        if target.startswith(_TARGET):
-            answer = _fault(target[len(_TARGET) :], environ, account)
-            if answer is not None:
-                return _Answer(*answer)
-        return original(self, environ)
 
     def delay_amount(self: Any, context: Any) -> float:
         delay = float(original_delay(self, context))
         now = chaos.current()
         return delay * now.time_scale if now.on else delay
 
-    return [
-        Replacement(dispatcher, "get_application", get_application),
-        Replacement(backoff, "delay_amount", delay_amount),
-    ]
+    return [Replacement(backoff, "delay_amount", delay_amount)]
+
+
+def answer(environ: dict[str, Any]) -> Any:
+    """The WSGI application answering ``environ``'s request with a fault, or None."""
+    target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+    if not target.startswith(_TARGET):
+        return None
+    fault = _fault(target[len(_TARGET) :], environ)
+    return None if fault is None else _Answer(*fault)
 
 
 class _Answer:
@@ -129,7 +122,7 @@ class _Answer:
         return [json.dumps(self.body).encode()]
 
 
-def _fault(operation: str, environ: dict[str, Any], account: str) -> tuple[str, Any] | None:
+def _fault(operation: str, environ: dict[str, Any]) -> tuple[str, Any] | None:
     """AWS's answer to a request the chaos fails, or None to let moto answer it."""
     if operation not in _READS | _WRITES or chaos.spared():
         return None
@@ -163,7 +156,7 @@ def _fault(operation: str, environ: dict[str, Any], account: str) -> tuple[str, 
         "throttlingReasons": [
             {
                 "reason": f"Table{kind}KeyRangeThroughputExceeded",
-                "resource": f"arn:aws:dynamodb:{_region(environ)}:{account}:table/{table}",
+                "resource": f"arn:aws:dynamodb:{_region(environ)}:{_account()}:table/{table}",
             }
         ],
     }
@@ -204,6 +197,12 @@ def _table_of(request: dict[str, Any]) -> str:
         if isinstance(request.get(key), dict) and request[key]:
             return str(next(iter(request[key])))
     return ""
+
+
+def _account() -> str:
+    """The account moto serves a request as (its default: the runtime's key is not one of
+    moto's special ones)."""
+    return str(require(internal("moto.core"), "DEFAULT_ACCOUNT_ID", "moto.core"))
 
 
 def _region(environ: dict[str, Any]) -> str:

@@ -18,9 +18,11 @@ moto's in-process dispatch (:mod:`.lambda_runtime`) runs a handler for as long a
 With ``lambda_timeouts`` in ``FIXLOOP_CHAOS``, :func:`run_within` runs it on a thread of its
 own and gives it the function's timeout (times ``FIXLOOP_CHAOS_TIME_SCALE``); past that, the
 invocation returns Lambda's timeout error. A Python thread cannot be stopped: the handler
-finishes in the background and its result is discarded, but its writes still land (in AWS
-the ones in flight at the timeout may land too, later ones never do); fixloop's writes are
-idempotent and first-writer-wins, which is what makes a retried step safe either way.
+goes on in the background and its result is discarded. Its thread is "frozen" instead: every
+AWS request it makes from then on is refused by the chaos's gate on moto's server
+(:mod:`.chaos_requests`, :func:`refusal`), so nothing it would write after its timeout lands,
+as in AWS (a request already being answered at the timeout may land, as one in flight may in
+AWS). What it does outside AWS (git, a model's or a sandbox's HTTP) is not stopped.
 """
 
 from __future__ import annotations
@@ -33,9 +35,12 @@ from typing import Any, Final
 
 from fixloop.local.patches import chaos
 
-__all__ = ["TIMED_OUT", "limit", "run_within", "timed_out_payload"]
+__all__ = ["TIMED_OUT", "frozen", "limit", "refusal", "run_within", "timed_out_payload"]
 
 TIMED_OUT: Final = "Sandbox.Timedout"
+_frozen: set[int] = set()
+"""Threads of invocations that timed out (their idents, until they end)."""
+_lock = threading.Lock()
 
 
 def limit(timeout_s: float | None) -> float | None:
@@ -59,15 +64,40 @@ def run_within(call: Callable[[], Any], seconds: float, name: str) -> tuple[bool
             outcome.append(call())
         except BaseException as exc:  # handed to the caller, as the runtime reports it
             failure.append(exc)
+        finally:
+            with _lock:
+                _frozen.discard(threading.get_ident())
 
     worker = threading.Thread(target=invoke, name=f"lambda-{name}", daemon=True)
     worker.start()
     worker.join(seconds)
     if worker.is_alive():
+        with _lock:
+            if worker.is_alive() and worker.ident is not None:
+                _frozen.add(worker.ident)
+        chaos.record("lambda_timeouts")
         return False, None
     if failure:
         raise failure[0]
     return True, outcome[0]
+
+
+def frozen() -> bool:
+    """Whether the calling thread runs an invocation that timed out."""
+    with _lock:
+        return threading.get_ident() in _frozen
+
+
+def refusal(environ: dict[str, Any]) -> Any:
+    """A WSGI application refusing the request of a timed-out invocation's thread, or None.
+    (Only this process's own requests are answered on the calling thread: :mod:`.in_process`.)"""
+    return _refuse if frozen() else None
+
+
+def _refuse(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    start_response("403 Forbidden", [("Content-Type", "application/x-amz-json-1.0")])
+    message = "the invocation timed out: Lambda froze its environment"
+    return [json.dumps({"__type": "AccessDeniedException", "message": message}).encode()]
 
 
 def timed_out_payload(timeout_s: float) -> bytes:

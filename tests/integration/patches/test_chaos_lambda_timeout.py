@@ -3,13 +3,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
 from collections import Counter
 from typing import Any
 
-from tests.integration.patches.harness import PREFIX, Moto, invoke
+import boto3
+from botocore.exceptions import ClientError
+
+from fixloop.local import patches
+from tests.integration.patches.harness import PREFIX, REGION, Moto, invoke
 from tests.support import chaos, wait_for
 
 SLOW_S = 0.6
@@ -96,3 +101,58 @@ def test_a_task_sees_sandbox_timedout_and_an_event_invocation_is_retried(moto: M
         # And an asynchronous invocation that times out is run twice more, as Lambda does
         moto.client("lambda").invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
         wait_for(lambda: calls[name] == 4, timeout_s=10, what="three attempts of the event")
+
+
+def test_what_a_timed_out_handler_writes_afterwards_never_lands(moto: Moto) -> None:
+    # Given this process's requests answered in-process (as the embedded runtime's are), a
+    # table, and a function with a 1 s timeout that writes an item after its time is up
+    patches.serve_in_process(moto.endpoint_url, patches.server_app(moto.server))
+    try:
+        session = boto3.session.Session()  # made after: it answers in-process
+        ddb = session.client("dynamodb", endpoint_url=moto.endpoint_url, region_name=REGION)
+        table = f"{PREFIX}-frozen"
+        with contextlib.suppress(ddb.exceptions.ResourceInUseException):
+            ddb.create_table(
+                TableName=table,
+                BillingMode="PAY_PER_REQUEST",
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            )
+        ended = threading.Event()
+        refused: list[str] = []
+
+        def late_writer(event: dict[str, Any]) -> Any:
+            time.sleep(SLOW_S)
+            try:
+                ddb.put_item(TableName=table, Item={"pk": {"S": event["key"]}})
+            except ClientError as exc:
+                refused.append(exc.response["Error"]["Code"])
+            ended.set()
+            return {}
+
+        name = f"{PREFIX}-timeout-writer"
+        moto.handlers[name] = late_writer
+        moto.client("lambda").create_function(
+            FunctionName=name,
+            Runtime="python3.13",
+            Role=moto.role_arn,
+            Handler="handler.lambda_handler",
+            Code={"ZipFile": b"not used"},
+            Timeout=1,
+        )
+        lam = session.client("lambda", endpoint_url=moto.endpoint_url, region_name=REGION)
+
+        # When it times out
+        with chaos("lambda_timeouts", time_scale=0.1):
+            lam.invoke(FunctionName=name, Payload=json.dumps({"key": "late"}).encode())
+            assert ended.wait(5)
+
+        # Then its write, made after Lambda would have frozen it, was refused
+        assert refused == ["AccessDeniedException"]
+        assert "Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": "late"}})
+        # while the same handler, in time, writes
+        ended.clear()
+        lam.invoke(FunctionName=name, Payload=json.dumps({"key": "in-time"}).encode())
+        assert "Item" in ddb.get_item(TableName=table, Key={"pk": {"S": "in-time"}})
+    finally:
+        patches.stop_serving(moto.endpoint_url)
