@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -30,7 +31,18 @@ from dataclasses import dataclass, fields
 from fixloop.config import get_settings
 from fixloop.errors import ConfigError
 
-__all__ = ["Chaos", "chance", "current", "parse", "pick", "scaled", "spared", "sparing"]
+__all__ = [
+    "Chaos",
+    "chance",
+    "current",
+    "fired",
+    "parse",
+    "pick",
+    "record",
+    "scaled",
+    "spared",
+    "sparing",
+]
 
 
 @dataclass(frozen=True)
@@ -114,18 +126,35 @@ def current() -> Chaos:
     return chaos
 
 
+_fired: Counter[str] = Counter()
+
+
 def chance(fault: str, rate: float) -> bool:
-    """One seeded draw of ``fault``'s stream: True with probability ``rate``."""
+    """One seeded draw of ``fault``'s stream: True with probability ``rate`` (counted in
+    :func:`fired`)."""
     if rate <= 0.0:
         return False
-    if rate >= 1.0:
-        return True
     seed = current().seed
     with _lock:
         stream = _state.streams.get(fault)
         if stream is None:
             stream = _state.streams[fault] = random.Random(f"{seed}:{fault}")
-        return stream.random() < rate
+        hit = rate >= 1.0 or stream.random() < rate
+        if hit:
+            _fired[fault] += 1
+        return hit
+
+
+def record(fault: str) -> None:
+    """Count one firing of ``fault`` (the faults that do not draw: a timeout, a delay)."""
+    with _lock:
+        _fired[fault] += 1
+
+
+def fired() -> Counter[str]:
+    """How many times each fault has fired in this process so far (a copy)."""
+    with _lock:
+        return Counter(_fired)
 
 
 def pick(fault: str, count: int) -> int:

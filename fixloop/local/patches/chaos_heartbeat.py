@@ -88,6 +88,7 @@ def replacements() -> list[Replacement]:
         while not done.wait(_POLL_S):
             if time.monotonic() > getattr(endpoint, _LAST_BEAT) + seconds and env.is_running():
                 setattr(endpoint, _TIMED_OUT, True)
+                chaos.record("heartbeat_clock")
                 raise timeout_error()
         if failure:
             raise failure[0]

@@ -27,6 +27,9 @@ __all__ = ["pending_status", "start_delay"]
 def start_delay() -> float:
     """Seconds a sandbox task started now waits before its process starts (0: none)."""
     now = chaos.current()
+    if now.sandbox_start <= 0:
+        return 0.0
+    chaos.record("sandbox_start")
     return now.sandbox_start * now.time_scale
 
 

@@ -85,6 +85,7 @@ def replacements() -> list[Replacement]:
             getattr(self.comparison_function, "operator_type", None) != is_present
         ):
             env.stack.pop()
+            chaos.record("missing_path_runtime")
             path = str(self.variable.string_sampler.literal_value)
             error = runtime.to_name()
             raise failure(
@@ -110,6 +111,7 @@ def replacements() -> list[Replacement]:
         ):
             env.stack.pop()
             env.stack.append(False)
+            chaos.record("missing_path_runtime")
             return
         original_equals(self, env)
 
