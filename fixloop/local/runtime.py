@@ -252,6 +252,14 @@ class EmbeddedRuntime:
         )["FunctionArn"]
         return arn
 
+    def replace_handler(self, function_name: str, handler: Handler) -> Handler:
+        """Route Lambda function ``function_name`` (``fixloop-<folder>``) to ``handler``;
+        returns the handler it replaces. Tests put a fault into one function with it."""
+        with self._lock:
+            previous = self._handlers[function_name]
+            self._handlers[function_name] = handler
+        return previous
+
     def _execution_ended(self, event: dict[str, Any]) -> None:
         """Deliver an execution's end as the CDK app's rule does: the investigation machine's
         executions that ended FAILED, TIMED_OUT or ABORTED go to ``reconcile``, invoked
