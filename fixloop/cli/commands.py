@@ -235,7 +235,9 @@ def _runtime(
     That one setting points every client at a local AWS: unset, fixloop starts its own
     (moto in this process); set (a LocalStack, or another fixloop's embedded runtime), it
     uses the fixloop deployed there. With ``live_port`` (embedded runtime only) the live
-    view, WebSocket API and MCP are served too.
+    view, WebSocket API and MCP are served too. The command's own requests (starting and
+    following the run) are spared by the embedded runtime's chaos (``FIXLOOP_CHAOS``): it
+    observes the system under test rather than being part of it.
     """
     endpoint = os.environ.get("AWS_ENDPOINT_URL")
     if endpoint:
@@ -246,16 +248,28 @@ def _runtime(
         yield watcher, None
         return
     from fixloop.local.live import LiveServer
+    from fixloop.local.patches import chaos
     from fixloop.local.runtime import EmbeddedRuntime
 
-    with EmbeddedRuntime() as rt:
+    with EmbeddedRuntime() as rt, chaos.sparing():
         say(f"runtime    embedded (moto on {rt.endpoint_url}, real ASL, in-process Lambdas)")
-        if live_port is None:
-            yield Watcher(rt.state_machine_arn), None
-            return
-        with LiveServer(rt, port=live_port) as live:
-            say(f"live       {live.view_url()}  (MCP: {live.url}/mcp/ with this token)")
-            yield Watcher(rt.state_machine_arn), live
+        faults = chaos.current()
+        if faults.on:
+            say(f"chaos      {faults.spec()}")
+        try:
+            if live_port is None:
+                yield Watcher(rt.state_machine_arn), None
+                return
+            with LiveServer(rt, port=live_port) as live:
+                say(f"live       {live.view_url()}  (MCP: {live.url}/mcp/ with this token)")
+                yield Watcher(rt.state_machine_arn), live
+        finally:
+            if faults.on:
+                fired = chaos.fired()
+                say(
+                    "chaos      fired: "
+                    + (", ".join(f"{k} {n}" for k, n in sorted(fired.items())) or "none")
+                )
 
 
 def _head_commit(repo: Path) -> str:

@@ -70,6 +70,15 @@ class Chaos:
     def on(self) -> bool:
         return self != Chaos(seed=self.seed, time_scale=self.time_scale)
 
+    def spec(self) -> str:
+        """The faults asked for, as ``FIXLOOP_CHAOS`` names them, with the seed and scale."""
+        asked = [
+            f.name if value is True else f"{f.name}={value:g}"
+            for f in fields(self)
+            if f.name not in ("seed", "time_scale") and (value := getattr(self, f.name))
+        ]
+        return f"{','.join(asked)} (seed {self.seed}, time scale {self.time_scale:g})"
+
 
 _RATES = frozenset({"dynamodb_throttle", "dynamodb_throttle_burst", "transaction_conflict"})
 _FLAGS = frozenset({"lambda_timeouts", "heartbeat_clock", "missing_path_runtime"})
