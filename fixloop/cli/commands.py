@@ -251,25 +251,14 @@ def _runtime(
     from fixloop.local.patches import chaos
     from fixloop.local.runtime import EmbeddedRuntime
 
-    with EmbeddedRuntime() as rt, chaos.sparing():
+    with EmbeddedRuntime() as rt, chaos.observed(say):
         say(f"runtime    embedded (moto on {rt.endpoint_url}, real ASL, in-process Lambdas)")
-        faults = chaos.current()
-        if faults.on:
-            say(f"chaos      {faults.spec()}")
-        try:
-            if live_port is None:
-                yield Watcher(rt.state_machine_arn), None
-                return
-            with LiveServer(rt, port=live_port) as live:
-                say(f"live       {live.view_url()}  (MCP: {live.url}/mcp/ with this token)")
-                yield Watcher(rt.state_machine_arn), live
-        finally:
-            if faults.on:
-                fired = chaos.fired()
-                say(
-                    "chaos      fired: "
-                    + (", ".join(f"{k} {n}" for k, n in sorted(fired.items())) or "none")
-                )
+        if live_port is None:
+            yield Watcher(rt.state_machine_arn), None
+            return
+        with LiveServer(rt, port=live_port) as live:
+            say(f"live       {live.view_url()}  (MCP: {live.url}/mcp/ with this token)")
+            yield Watcher(rt.state_machine_arn), live
 
 
 def _head_commit(repo: Path) -> str:

@@ -53,3 +53,20 @@ def test_draws_are_seeded_per_fault() -> None:
     assert first != other
     with chaos("", seed=1):
         assert not chaos_state.chance("test_fault", 0.0)
+
+
+def test_an_observer_is_spared_and_told_what_was_asked_and_what_fired() -> None:
+    said: list[str] = []
+    with chaos("dynamodb_throttle=0.5", seed=4, time_scale=0.1):
+        with chaos_state.observed(said.append):
+            assert chaos_state.spared()
+            chaos_state.record("dynamodb_throttle")
+        assert not chaos_state.spared()
+    assert said == [
+        "chaos      dynamodb_throttle=0.5 (seed 4, time scale 0.1)",
+        "chaos      fired: dynamodb_throttle 1",
+    ]
+    # and without chaos, nothing is said
+    with chaos(""), chaos_state.observed(said.append):
+        pass
+    assert len(said) == 2

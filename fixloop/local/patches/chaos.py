@@ -24,7 +24,7 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 
@@ -36,6 +36,7 @@ __all__ = [
     "chance",
     "current",
     "fired",
+    "observed",
     "parse",
     "pick",
     "record",
@@ -200,3 +201,22 @@ def sparing() -> Iterator[None]:
 def spared() -> bool:
     """Whether the current thread's requests are left alone (:func:`sparing`)."""
     return bool(getattr(_spared, "on", False))
+
+
+@contextmanager
+def observed(say: Callable[[str], None]) -> Iterator[None]:
+    """A command following a run on the embedded runtime: its requests in the block are
+    spared (:func:`sparing`), and when the chaos is on, ``say`` is told the faults asked for
+    at the start and those that fired at the end."""
+    now = current()
+    if now.on:
+        say(f"chaos      {now.spec()}")
+    before = fired()
+    try:
+        with sparing():
+            yield
+    finally:
+        if now.on:
+            counts = fired() - before
+            listed = ", ".join(f"{k} {n}" for k, n in sorted(counts.items()))
+            say(f"chaos      fired: {listed or 'none'}")
