@@ -7,6 +7,11 @@ everything at a local AWS (the embedded runtime sets it; a LocalStack works the 
 The clients of a process share one botocore session, so the service and endpoint models are
 parsed once instead of once per client (about 40 ms each); it is built under a lock, as
 botocore sessions are not safe to share while clients are being created.
+
+DynamoDB's throttles are retried by the SDK (standard mode: ``max_attempts`` 5 retries after
+the first attempt, with back-off); one that outlasts them is raised as
+:class:`~fixloop.errors.StorageThrottled`, whichever call met it, so the state machine retries
+the step with the back-off it gives transient errors rather than as an unknown error.
 """
 
 from __future__ import annotations
@@ -18,13 +23,30 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from fixloop.errors import StorageThrottled
+
+DYNAMODB_THROTTLES = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
+"""The codes DynamoDB throttles with (the SDK retries each)."""
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 _lock = threading.Lock()
 
 
 @cache
 def _session() -> boto3.session.Session:
-    return boto3.session.Session()
+    session = boto3.session.Session()
+    session.events.register("after-call.dynamodb", _raise_throttled)
+    return session
+
+
+def _raise_throttled(http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+    """After the SDK's retries: a DynamoDB throttle is :class:`StorageThrottled`."""
+    if http_response is None or http_response.status_code < 400:
+        return
+    code = (parsed.get("Error") or {}).get("Code")
+    if code in DYNAMODB_THROTTLES:
+        raise StorageThrottled(f"DynamoDB throttled {model.name} after the SDK's retries: {code}")
 
 
 @cache

@@ -193,9 +193,27 @@ class Settings(BaseSettings):
     """Team to create an issue in for each investigation; empty: only linked issues."""
     linear_api_url: str = "https://api.linear.app/graphql"
     fault_plan: str = ""
+    """Test-only fault injection plan (see fixloop.faults); empty in production."""
     fault_dir: str = "/tmp"
     """Where cross-process fault markers live (tests point it at a temporary directory)."""
-    """Test-only fault injection plan (see fixloop.faults); empty in production."""
+    # -- the embedded runtime's chaos (fixloop.local.patches.chaos) --------------------------
+    chaos: str = Field(default="", pattern=r"^\s*([a-z_]+(=[0-9.]+)?\s*(,\s*|$))*$")
+    """Faults the embedded runtime produces where moto is kinder than AWS, comma-separated:
+    ``dynamodb_throttle=RATE`` (a share of DynamoDB requests throttled, each attempt on its
+    own: the SDK's retries absorb most), ``dynamodb_throttle_burst=RATE`` (a share of calls
+    throttled on every attempt: the caller sees the throttle after the SDK's retries),
+    ``transaction_conflict=RATE``, ``lambda_timeouts`` (each function's timeout from the
+    catalogue enforced), ``sandbox_start=SECONDS`` (a sandbox task starts its process this
+    late), ``heartbeat_clock`` (a waiting task's heartbeat clock runs from its start, the
+    Lambda invocation included), ``missing_path_runtime`` (a missing path fails the
+    execution with ``States.Runtime``, which ``States.ALL`` does not catch). Empty: none.
+    The embedded runtime only; Lambda and the sandbox ignore it."""
+    chaos_seed: int = 0
+    """Seeds the chaos's draws, so a run's faults can be reproduced."""
+    chaos_time_scale: float = Field(default=1.0, gt=0, le=100)
+    """Multiplies the waits the chaos makes (a sandbox's start, the time a function gets
+    before it times out, the SDK's back-off between throttled attempts): tests use small
+    values."""
 
 
 def id_list(value: str) -> frozenset[str]:

@@ -32,6 +32,7 @@ __all__ = [
     "SandboxUnavailable",
     "ScriptError",
     "SignalError",
+    "StorageConflict",
     "StorageThrottled",
     "ToolFailed",
     "TransientError",
@@ -116,6 +117,11 @@ class ModelUnavailable(TransientError):
 
 class StorageThrottled(TransientError):
     """DynamoDB or S3 throttled after the SDK's retries."""
+
+
+class StorageConflict(TransientError):
+    """A DynamoDB transaction was cancelled by a concurrent one on the same item
+    (``TransactionConflict``); nothing was written, and the SDK does not retry it."""
 
 
 class SandboxUnavailable(TransientError):

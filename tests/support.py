@@ -192,3 +192,31 @@ def processes_with(marker: str) -> list[int]:
         if marker in cmdline and state != "Z":
             found.append(int(entry.name))
     return found
+
+
+@contextmanager
+def chaos(spec: str, *, time_scale: float = 0.001, seed: int = 0) -> Iterator[None]:
+    """``FIXLOOP_CHAOS`` (with its seed and time scale) for a block, then as it was.
+
+    The chaos is read from the settings on every request, so the faults start and stop with
+    the block (the embedded runtime's ``configure(chaos=...)`` does the same, and also
+    rebuilds its cached clients)."""
+    from fixloop.config import get_settings
+
+    keys = {
+        "FIXLOOP_CHAOS": spec,
+        "FIXLOOP_CHAOS_SEED": str(seed),
+        "FIXLOOP_CHAOS_TIME_SCALE": str(time_scale),
+    }
+    before = {k: os.environ.get(k) for k in keys}
+    os.environ.update(keys)
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        get_settings.cache_clear()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+from dataclasses import dataclass
+from typing import Any
 
 from fixloop.conversation import Announcer, drain, wake_if_pending
 from fixloop.delivery.protocol import DeliveryError
@@ -80,19 +82,31 @@ def deliver(state: LoopState, *, announce: Announcer) -> LoopState:
 def mark_failed(state: LoopState, *, announce: Announcer) -> LoopState:
     """Record why the execution failed; the state machine then fails."""
     st = stores()
-    error = state.error or {}
+    failure = describe_failure(state.error)
+    st.events.append(state.investigation_id, outcome_position(state.turn, "failed"), failure.event)
+    _close(state, "failed", failure.outcome, announce)
+    return state
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why an execution failed, as the log and the investigation's record tell it."""
+
+    event: Failed
+    outcome: str
+    """The record's outcome, and what is announced after "Failed: "."""
+
+
+def describe_failure(error: dict[str, Any] | None) -> Failure:
+    """A state machine error (``{"Error", "Cause"}``) as the investigation records it."""
+    error = error or {}
     name = str(error.get("Error", "Unknown"))
     cause = str(error.get("Cause", ""))
     # Lambda errors arrive as a JSON cause; keep its message, not the envelope
     with contextlib.suppress(ValueError, AttributeError):
         cause = str(json.loads(cause).get("errorMessage", cause))
-    st.events.append(
-        state.investigation_id,
-        outcome_position(state.turn, "failed"),
-        Failed(error=name, cause=cause[:4000]),
-    )
-    _close(state, "failed", f"{name}: {cause.splitlines()[0] if cause else ''}"[:300], announce)
-    return state
+    outcome = f"{name}: {cause.splitlines()[0] if cause else ''}"[:300]
+    return Failure(Failed(error=name, cause=cause[:4000]), outcome)
 
 
 def _close(state: LoopState, status: Status, outcome: str, announce: Announcer) -> None:

@@ -3,18 +3,23 @@
 The state machine's Catch (``States.ALL``) sends every failure it can see to Mark Failed, but
 some end an execution without any Catch running: ``States.Runtime`` (an unresolvable path, a
 payload that is not what a state expects) and ``States.DataLimitExceeded`` are not matched
-by ``States.ALL``, an execution can time out, and a person can stop it. Its investigation
-would stay ``running`` for ever. An EventBridge rule on the state machine's "Step Functions
-Execution Status Change" events (FAILED, TIMED_OUT, ABORTED) invokes :func:`reconcile`, which
-closes the investigation as Mark Failed would: a ``Failed`` event, the status ``failed``, its
-sandbox stopped, the outcome announced.
+by ``States.ALL``, an execution can time out, a person can stop it, and Mark Failed itself
+can fail. Its investigation would stay ``running`` for ever. An EventBridge rule on the state
+machine's "Step Functions Execution Status Change" events (FAILED, TIMED_OUT, ABORTED)
+invokes :func:`reconcile` (on the embedded runtime, the runtime delivers those events), which
+closes the investigation as Mark Failed would: a ``Failed`` event with the execution's error
+and cause, the status ``failed``, its sandbox stopped, the outcome announced.
 
-An execution that did reach Mark Failed also ends FAILED (its last state is a Fail), so most
-events find the investigation already closed and change nothing; so does an event about a
-generation that an investigation has since moved past (continue-as-new).
-
-(Minimal version written with the infrastructure of issue 15; the lead may merge it into
-:mod:`fixloop.agent.conclude` as ``reconcile``.)
+It never overrides an investigation that moved on. An execution that did reach Mark Failed
+also ends FAILED (its last state is a Fail), so most events find the investigation already
+closed and change nothing; so does an event about a generation the investigation has since
+moved past (continue-as-new, a wake). The close is the conditional write that decides: only
+a ``running`` investigation becomes ``failed``, so two deliveries of one event (EventBridge
+delivers at least once; Lambda retries a failed asynchronous invocation) close it once and
+announce it once. A retry that finds the investigation already closed with this very outcome
+(an earlier attempt closed it, then failed before writing the log or announcing) finishes
+that attempt's writes: the log's positions and the announcement's record make them happen
+once.
 """
 
 from __future__ import annotations
@@ -25,15 +30,17 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from fixloop.agent.conclude import mark_failed
+from fixloop.agent.conclude import describe_failure
 from fixloop.conversation import Announcer
-from fixloop.domain.investigation import LoopState
+from fixloop.domain.events import StatusChanged, outcome_position
+from fixloop.domain.investigation import EXECUTION_END_STATUSES, LoopState
+from fixloop.sandbox.dispatch import stop_sandbox
 from fixloop.store import InvestigationNotFound, stores
 
 __all__ = ["END_STATUSES", "ExecutionEnded", "reconcile"]
 
-END_STATUSES = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
-"""The statuses of an execution that ended without delivering (SUCCEEDED is the only other
+END_STATUSES = frozenset(EXECUTION_END_STATUSES)
+"""The statuses of an execution that ended without concluding (SUCCEEDED is the only other
 end)."""
 _ERROR_OF_STATUS = {"TIMED_OUT": "States.Timeout", "ABORTED": "ExecutionAborted"}
 _GENERATION = re.compile(r"-g([0-9]+)$")
@@ -64,29 +71,36 @@ def reconcile(event: dict[str, Any], *, announce: Announcer) -> dict[str, Any]:
     started = _started_state(ended)
     if started is None:
         return _skipped(f"{ended.name} is not an investigation execution")
+    st = stores()
     try:
-        inv = stores().investigations.get(started.investigation_id)
+        inv = st.investigations.get(started.investigation_id)
     except InvestigationNotFound:
         return _skipped(f"no investigation {started.investigation_id}")
-    if not inv.is_open:
-        return _skipped(f"{inv.investigation_id} is already {inv.status}")
     if started.generation < inv.generation:
         return _skipped(f"{inv.investigation_id} runs generation {inv.generation} now")
     error = ended.error or _ERROR_OF_STATUS.get(ended.status, "ExecutionFailed")
     cause = ended.cause or f"the execution {ended.name} ended {ended.status} without Mark Failed"
-    mark_failed(
-        LoopState(
-            investigation_id=inv.investigation_id,
-            generation=inv.generation,
-            # After the last turn the record counted, so the outcome sorts after it.
-            turn=max(inv.turns, started.turn),
-            error={"Error": error, "Cause": cause},
-        ),
-        announce=announce,
+    failure = describe_failure({"Error": error, "Cause": cause})
+    if not st.investigations.close(inv.investigation_id, "failed", failure.outcome):
+        inv = st.investigations.get(inv.investigation_id)
+        if inv.status != "failed" or inv.outcome != failure.outcome:
+            return _skipped(f"{inv.investigation_id} is already {inv.status}")
+    # After the last turn the record counted, so the outcome sorts after it.
+    turn = max(inv.turns, started.turn)
+    inv_id = inv.investigation_id
+    st.events.append(inv_id, outcome_position(turn, "failed"), failure.event)
+    st.events.append(
+        inv_id,
+        outcome_position(turn, "status"),
+        StatusChanged(status="failed", reason=failure.outcome),
+    )
+    stop_sandbox(inv_id, "investigation failed")
+    announce(
+        st.investigations.get(inv_id), key=f"outcome-t{turn}", text=f"Failed: {failure.outcome}"
     )
     return {
         "reconciled": True,
-        "investigation_id": inv.investigation_id,
+        "investigation_id": inv_id,
         "execution": ended.execution_arn,
         "status": ended.status,
         "error": error,

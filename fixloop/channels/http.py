@@ -1,5 +1,7 @@
 """What every HTTP entry point (API Gateway REST proxy) does the same way: read the body
-within the size limit, answer JSON, and turn refusals into 4xx answers."""
+within the size limit, answer JSON, turn refusals into 4xx answers and a transient failure
+(a throttled or conflicting write of the message, nothing stored) into a 503 the sender
+retries."""
 
 from __future__ import annotations
 
@@ -8,13 +10,17 @@ import binascii
 import json
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from fixloop.config import get_settings
-from fixloop.errors import BadInputError, FixloopError
+from fixloop.errors import BadInputError, FixloopError, TransientError
 
 __all__ = ["BodyTooLarge", "json_response", "refuse_bad_requests", "request_body"]
+
+logger = Logger(child=True)
+RETRY_AFTER_SECONDS = 1
 
 
 class BodyTooLarge(FixloopError):
@@ -49,9 +55,12 @@ def json_response(status: int, body: dict[str, Any]) -> Response[str]:
 
 
 def refuse_bad_requests(app: APIGatewayRestResolver) -> None:
-    """Answer a body over the limit 413 and other bad input 400, with the reason."""
+    """Answer a body over the limit 413 and other bad input 400, with the reason, and a
+    transient failure 503 with ``Retry-After`` (every channel delivers again on a 5xx, and
+    the inbox stores a redelivery once)."""
     app.exception_handler(BodyTooLarge)(_too_large)
     app.exception_handler(BadInputError)(_bad_input)
+    app.exception_handler(TransientError)(_unavailable)
 
 
 def _too_large(exc: BodyTooLarge) -> Response[str]:
@@ -60,3 +69,13 @@ def _too_large(exc: BodyTooLarge) -> Response[str]:
 
 def _bad_input(exc: BadInputError) -> Response[str]:
     return json_response(400, {"message": str(exc)})
+
+
+def _unavailable(exc: TransientError) -> Response[str]:
+    logger.warning("transient failure: the sender will deliver again", extra={"error": str(exc)})
+    return Response(
+        status_code=503,
+        content_type="application/json",
+        body=json.dumps({"message": f"try again: {exc}"}),
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )

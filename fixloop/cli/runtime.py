@@ -34,8 +34,11 @@ def open_runtime(
     That one setting points every client at a local AWS: unset, fixloop starts its own
     (moto in this process); set (a LocalStack, or another fixloop's embedded runtime), it
     uses the fixloop deployed there. With ``live_port`` (embedded runtime only) the live
-    view, WebSocket API and MCP are served too. ``settings`` (``FIXLOOP_*`` settings by
-    their lower-case names) configure the embedded runtime; a deployed one keeps its own.
+    view, WebSocket API and MCP are served too. The command's own requests (starting and
+    following the run) are spared by the embedded runtime's chaos (``FIXLOOP_CHAOS``): it
+    observes the system under test rather than being part of it. ``settings`` (``FIXLOOP_*``
+    settings by their lower-case names) configure the embedded runtime; a deployed one keeps
+    its own.
     """
     endpoint = os.environ.get("AWS_ENDPOINT_URL")
     if endpoint:
@@ -46,9 +49,10 @@ def open_runtime(
         yield watcher, None
         return
     from fixloop.local.live import LiveServer
+    from fixloop.local.patches import chaos
     from fixloop.local.runtime import EmbeddedRuntime
 
-    with EmbeddedRuntime(settings) as rt:
+    with EmbeddedRuntime(settings) as rt, chaos.observed(say):
         say(f"runtime    embedded (moto on {rt.endpoint_url}, real ASL, in-process Lambdas)")
         if live_port is None:
             yield Watcher(rt.state_machine_arn), None

@@ -124,6 +124,12 @@ def new_investigation_id(now: datetime | None = None) -> str:
     return f"inv-{stamp}-{secrets.token_hex(4)}"
 
 
+EXECUTION_END_STATUSES: tuple[str, ...] = ("FAILED", "TIMED_OUT", "ABORTED")
+"""How an investigation's execution ends without concluding (SUCCEEDED is the only other
+end): the statuses the CDK app's rule on the state machine's "Execution Status Change"
+events sends to ``reconcile``, and the embedded runtime likewise."""
+
+
 def execution_name(investigation_id: str, generation: int) -> str:
     """Execution names are derived, so a duplicate start of a generation is rejected by AWS.
 

@@ -27,6 +27,11 @@ INVOKED_FUNCTIONS: tuple[str, ...] = tuple(s.folder for s in CATALOGUE if s.invo
 registers with Lambda: the sandbox calls Repo Token; Slack Events invokes itself (it
 acknowledges at once and processes the event in an asynchronous invocation)."""
 
+EXECUTION_END_FUNCTION = "reconcile"
+"""The function the CDK app's EventBridge rule invokes when an investigation's execution ends
+FAILED, TIMED_OUT or ABORTED (stacks/constructs/reconcile.py). moto's EventBridge invokes no
+Lambda target (notes gap 10): the embedded runtime delivers those events to it itself."""
+
 CONTINUE_AS_NEW_PLACEHOLDER = "ContinueAsNewStateMachineArn"
 """ASL placeholder of the ARN Continue As New starts: in AWS the state machine's ``live`` alias
 (so the next generation runs the version new executions get), locally the machine itself
@@ -62,13 +67,19 @@ def load_handlers(prefix: str) -> dict[str, Handler]:
             f"{FUNCTIONS_DIR} (run from a source checkout installed with `pip install -e`)"
         )
     handlers: dict[str, Handler] = {}
-    for folder in (*FUNCTIONS.values(), *INVOKED_FUNCTIONS):
+    for folder in registered_functions():
         spec = spec_of(folder)
         module = load_module(
             FUNCTIONS_DIR / folder / spec.handler_file, f"fixloop_functions_{folder}"
         )
         handlers[f"{prefix}-{folder}"] = getattr(module, spec.handler_function)
     return handlers
+
+
+def registered_functions() -> tuple[str, ...]:
+    """The folders of the functions the embedded runtime registers with Lambda: the loop
+    steps, those invoked by name, and the one it delivers execution ends to."""
+    return (*FUNCTIONS.values(), *INVOKED_FUNCTIONS, EXECUTION_END_FUNCTION)
 
 
 def load_module(path: Path, module_name: str) -> ModuleType:

@@ -4,6 +4,13 @@ moto's server runs on loopback inside this process and executes the real ASL fil
 interpreter; Lambda tasks are dispatched to the real handlers in-process. Every other call
 (DynamoDB, S3, Step Functions) goes through boto3 to the local endpoint, set once with the
 standard ``AWS_ENDPOINT_URL``, so the handlers cannot tell it from AWS.
+
+Each function is created with its catalogue timeout and memory (``fixloop/functions.py``),
+as the CDK app creates it. When an execution of the investigation machine ends FAILED,
+TIMED_OUT or ABORTED, the runtime invokes ``reconcile`` asynchronously with the execution's
+"Step Functions Execution Status Change" event, as the CDK app's EventBridge rule does.
+``FIXLOOP_CHAOS`` turns on faults AWS produces and moto does not
+(:mod:`fixloop.local.patches.chaos`).
 """
 
 from __future__ import annotations
@@ -20,16 +27,20 @@ from typing import Any, Self
 
 from fixloop import aws
 from fixloop.config import STATE_MACHINE_NAME, get_settings
+from fixloop.domain.investigation import EXECUTION_END_STATUSES
+from fixloop.functions import spec_of
 from fixloop.local import patches
 from fixloop.local.handlers import (
     CONTINUE_AS_NEW_PLACEHOLDER,
+    EXECUTION_END_FUNCTION,
     FUNCTIONS,
-    INVOKED_FUNCTIONS,
     STATE_MACHINE_FILE,
     Handler,
     LocalLambdaContext,
     load_handlers,
+    registered_functions,
 )
+from fixloop.local.patches import chaos
 from fixloop.local.sandboxes import LocalSandboxes
 from fixloop.store.factory import stores as _stores_factory
 
@@ -98,6 +109,7 @@ class EmbeddedRuntime:
         self.configure(**self._settings)
         patches.install(self._dispatch)
         self.sandboxes.install()
+        patches.set_execution_listener(self._execution_ended)
         patches.configure_server(self.endpoint_url)
         # From here on the server answers only this run's key: not whatever else on the
         # machine finds its port (a sandboxed command, another program).
@@ -106,6 +118,7 @@ class EmbeddedRuntime:
         self._provision()
 
     def stop(self) -> None:
+        patches.set_execution_listener(None)
         self.sandboxes.stop_all()
         if self._server is not None:
             patches.set_run_credential(self._server, "")
@@ -124,6 +137,7 @@ class EmbeddedRuntime:
         get_settings.cache_clear()
         _stores_factory.cache_clear()
         aws.reset_clients()
+        chaos.current()  # a FIXLOOP_CHAOS it cannot read fails here, not in a request
 
     # -- resources ---------------------------------------------------------------------
     def _provision(self) -> None:
@@ -157,13 +171,16 @@ class EmbeddedRuntime:
         )["Role"]["Arn"]
         lam = aws.client("lambda")
         arns: dict[str, str] = {}
-        for folder in (*FUNCTIONS.values(), *INVOKED_FUNCTIONS):
+        for folder in registered_functions():
+            spec = spec_of(folder)
             arns[folder] = lam.create_function(
                 FunctionName=f"{PREFIX}-{folder}",
                 Runtime="python3.13",
                 Role=role_arn,
                 Handler="handler.lambda_handler",
                 Code={"ZipFile": _placeholder_zip()},
+                Timeout=spec.timeout_seconds,
+                MemorySize=spec.memory_mb,
             )["FunctionArn"]
         substitutions = {placeholder: arns[folder] for placeholder, folder in FUNCTIONS.items()}
         # The machine's ARN before it exists (moto builds it as AWS does), for Continue As New.
@@ -219,9 +236,10 @@ class EmbeddedRuntime:
             sandbox_security_groups=group,
         )
 
-    def add_function(self, name: str, handler: Handler) -> str:
+    def add_function(self, name: str, handler: Handler, *, timeout_seconds: int = 3) -> str:
         """Create Lambda function ``name`` routed to ``handler`` (the same dispatch path as
-        fixloop's own functions); returns its ARN. Benchmarks use it for a bare machine."""
+        fixloop's own functions), with Lambda's default timeout unless told; returns its ARN.
+        Benchmarks use it for a bare machine."""
         role_arn = aws.client("iam").get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
         self._handlers[name] = handler
         arn: str = aws.client("lambda").create_function(
@@ -230,8 +248,32 @@ class EmbeddedRuntime:
             Role=role_arn,
             Handler="handler.lambda_handler",
             Code={"ZipFile": _placeholder_zip()},
+            Timeout=timeout_seconds,
         )["FunctionArn"]
         return arn
+
+    def replace_handler(self, function_name: str, handler: Handler) -> Handler:
+        """Route Lambda function ``function_name`` (``fixloop-<folder>``) to ``handler``;
+        returns the handler it replaces. Tests put a fault into one function with it."""
+        with self._lock:
+            previous = self._handlers[function_name]
+            self._handlers[function_name] = handler
+        return previous
+
+    def _execution_ended(self, event: dict[str, Any]) -> None:
+        """Deliver an execution's end as the CDK app's rule does: the investigation machine's
+        executions that ended FAILED, TIMED_OUT or ABORTED go to ``reconcile``, invoked
+        asynchronously (Lambda retries it twice if it fails)."""
+        detail = event.get("detail") or {}
+        if detail.get("stateMachineArn") != self.state_machine_arn:
+            return
+        if detail.get("status") not in EXECUTION_END_STATUSES:
+            return
+        aws.client("lambda").invoke(
+            FunctionName=f"{PREFIX}-{EXECUTION_END_FUNCTION}",
+            InvocationType="Event",
+            Payload=json.dumps(event).encode(),
+        )
 
     def _dispatch(self, function_name: str, event: dict[str, Any]) -> Any:
         handler = self._handlers.get(function_name)

@@ -25,12 +25,15 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fixloop.config import get_settings
 from fixloop.local import patches
 from fixloop.local.handlers import PROJECT_ROOT
+from fixloop.local.patches import chaos_sandbox_start
 
 STOP_GRACE_S = 5.0
 """How long a stopped sandbox may take to exit before it is killed (ECS waits 30 s)."""
@@ -70,10 +73,22 @@ def task_environment(environ: Mapping[str, str]) -> dict[str, str]:
     return kept
 
 
+@dataclass
+class _Task:
+    """A sandbox task: its process, once started (a chaos start delay keeps it None)."""
+
+    investigation: str
+    proc: subprocess.Popen[bytes] | None
+    ordered_at: float = field(default_factory=time.monotonic)
+    delay: float = 0.0
+    stopped: bool = False
+    """Stopped (or killed) before its process started."""
+
+
 class LocalSandboxes:
     def __init__(self, log_dir: Path | None = None) -> None:
         self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="fixloop-sandboxes-"))
-        self._procs: dict[str, tuple[str, subprocess.Popen[bytes]]] = {}
+        self._tasks: dict[str, _Task] = {}
         self._lock = threading.Lock()
         self._next_host = 0
         self._reported: set[str] = set()
@@ -86,13 +101,35 @@ class LocalSandboxes:
 
     def start(self, task_arn: str, environment: dict[str, str]) -> str:
         """Start the task's sandbox process; returns the address it listens on. The socket
-        is bound and listening here and inherited by the process, so two runtimes on one
-        machine never pick the same address."""
+        is bound here and inherited by the process, so two runtimes on one machine never pick
+        the same address. With a chaos start delay (:mod:`fixloop.local.patches
+        .chaos_sandbox_start`) the process starts that much later, and the address refuses
+        connections until then."""
         investigation = environment.get("FIXLOOP_SANDBOX_INVESTIGATION", "")
-        listener = self._listener(get_settings().sandbox_port)
-        address = str(listener.getsockname()[0])
+        socket_ = self._bound(get_settings().sandbox_port)
+        address = str(socket_.getsockname()[0])
+        delay = chaos_sandbox_start.start_delay()
+        with self._lock:
+            self._tasks[task_arn] = _Task(investigation, None, delay=delay)
+            self.launched += 1
+        if delay <= 0:
+            self._spawn(task_arn, socket_, environment)
+        else:
+            timer = threading.Timer(delay, self._spawn, args=(task_arn, socket_, environment))
+            timer.daemon = True
+            timer.start()
+        return address
+
+    def _spawn(self, task_arn: str, socket_: socket.socket, environment: dict[str, str]) -> None:
+        """Start the task's process on its bound socket (unless it was stopped meanwhile)."""
+        with self._lock:
+            task = self._tasks[task_arn]
+            if task.stopped:
+                socket_.close()
+                return
         log = (self.log_dir / f"{task_arn.rsplit('/', 1)[-1]}.log").open("wb")
         try:
+            socket_.listen(64)
             proc = subprocess.Popen(
                 [
                     sys.executable,
@@ -100,52 +137,64 @@ class LocalSandboxes:
                     "fixloop.sandbox",
                     "serve",
                     "--host",
-                    address,
+                    str(socket_.getsockname()[0]),
                     "--port",
-                    str(listener.getsockname()[1]),
+                    str(socket_.getsockname()[1]),
                     "--listen-fd",
-                    str(listener.fileno()),
+                    str(socket_.fileno()),
                 ],
                 env={**task_environment(os.environ), **environment},
                 cwd=PROJECT_ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                pass_fds=(listener.fileno(),),
+                pass_fds=(socket_.fileno(),),
             )
         finally:
-            listener.close()
+            socket_.close()
             log.close()
         with self._lock:
-            self._procs[task_arn] = (investigation, proc)
-            self.launched += 1
-        return address
+            task.proc = proc
+            stopped_meanwhile = task.stopped
+        if stopped_meanwhile:  # stopped while the process was being started
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
-    def _listener(self, port: int) -> socket.socket:
-        """A listening socket on the next free loopback address at ``port``."""
+    def _bound(self, port: int) -> socket.socket:
+        """A socket bound (not yet listening) on the next free loopback address at ``port``."""
         for _ in range(_LOOPBACK_HOSTS):
             with self._lock:
                 self._next_host = self._next_host % _LOOPBACK_HOSTS + 1
                 address = f"127.0.{self._next_host // 254}.{self._next_host % 254 + 1}"
             if address == "127.0.0.1":
                 continue
-            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            bound = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             try:
-                listener.bind((address, port))
-                listener.listen(64)
+                bound.bind((address, port))
             except OSError:
-                listener.close()
+                bound.close()
                 continue
-            return listener
+            return bound
         raise RuntimeError(f"no loopback address is free on port {port} for a sandbox")
 
-    def kill(self, investigation_id: str) -> int:
-        """SIGKILL every live sandbox process of an investigation (a lost task). Returns how
-        many were killed."""
+    def _processes(self, investigation_id: str | None = None) -> list[subprocess.Popen[bytes]]:
         with self._lock:
-            victims = [p for inv, p in self._procs.values() if inv == investigation_id]
+            return [
+                t.proc
+                for t in self._tasks.values()
+                if t.proc is not None and investigation_id in (None, t.investigation)
+            ]
+
+    def kill(self, investigation_id: str) -> int:
+        """SIGKILL every live sandbox process of an investigation (a lost task); a task still
+        starting never starts. Returns how many processes were killed."""
+        with self._lock:
+            for task in self._tasks.values():
+                if task.investigation == investigation_id and task.proc is None:
+                    task.stopped = True
         killed = 0
-        for proc in victims:
+        for proc in self._processes(investigation_id):
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
@@ -154,12 +203,15 @@ class LocalSandboxes:
 
     def terminate(self, task_arn: str) -> None:
         """StopTask: SIGTERM, then SIGKILL after a grace period, as ECS stops a task (a
-        sandbox that does not stop itself, e.g. frozen, is killed)."""
+        sandbox that does not stop itself, e.g. frozen, is killed). A task still starting
+        never starts."""
         with self._lock:
-            entry = self._procs.get(task_arn)
-        if entry is None or entry[1].poll() is not None:
+            task = self._tasks.get(task_arn)
+            if task is not None and task.proc is None:
+                task.stopped = True
+        if task is None or task.proc is None or task.proc.poll() is not None:
             return
-        proc = entry[1]
+        proc = task.proc
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGTERM)
 
@@ -177,10 +229,15 @@ class LocalSandboxes:
         """The task's ECS status as its process tells it (None: not a sandbox task). A
         process that failed is reported once, with the end of its log."""
         with self._lock:
-            entry = self._procs.get(task_arn)
-        if entry is None:
+            task = self._tasks.get(task_arn)
+        if task is None:
             return None
-        code = entry[1].poll()
+        if task.proc is None:
+            if task.stopped:
+                return "STOPPED"
+            waited = time.monotonic() - task.ordered_at
+            return chaos_sandbox_start.pending_status(waited, task.delay)
+        code = task.proc.poll()
         if code is None:
             return "RUNNING"
         if code not in (0, 143, -15, -9) and task_arn not in self._reported:
@@ -192,16 +249,17 @@ class LocalSandboxes:
 
     def launched_for(self, investigation_id: str) -> int:
         with self._lock:
-            return sum(1 for inv, _ in self._procs.values() if inv == investigation_id)
+            return sum(1 for t in self._tasks.values() if t.investigation == investigation_id)
 
     def running(self, investigation_id: str | None = None) -> int:
-        with self._lock:
-            procs = [p for inv, p in self._procs.values() if investigation_id in (None, inv)]
-        return sum(1 for p in procs if p.poll() is None)
+        return sum(1 for p in self._processes(investigation_id) if p.poll() is None)
 
     def stop_all(self) -> None:
         with self._lock:
-            procs = [p for _, p in self._procs.values()]
+            for task in self._tasks.values():
+                if task.proc is None:
+                    task.stopped = True
+        procs = self._processes()
         for proc in procs:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)

@@ -24,6 +24,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from fixloop.domain.investigation import EXECUTION_END_STATUSES as END_STATUSES
 from stacks.constructs.failures import failure_queue
 
 __all__ = [
@@ -34,7 +35,9 @@ __all__ = [
     "execution_end_pattern",
 ]
 
-EXECUTION_END_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
+EXECUTION_END_STATUSES = END_STATUSES
+"""The statuses sent to ``reconcile`` (fixloop.domain.investigation, which the embedded runtime
+reads too)."""
 EXECUTION_EVENT_MAX_AGE = cdk.Duration.hours(1)
 EXECUTION_EVENT_RETRIES = 3
 

@@ -137,6 +137,39 @@ def test_investigate_any_repository_with_json_summary(tmp_path: Path) -> None:
     assert summary["events"] == 1 + 3 + 3 + 2 + 3
 
 
+def test_investigate_under_chaos_says_what_it_asked_and_what_fired(
+    repo: Path, signal_file: Path, tmp_path: Path
+) -> None:
+    # Given a scripted run and FIXLOOP_CHAOS throttling DynamoDB, bursts past the SDK too
+    script = write_script(
+        tmp_path / "s.jsonl",
+        [
+            [tool_use("search_code", pattern="user"), tool_use("get_signal")],
+            [tool_use("finish", summary="The handler reads a missing key.")],
+        ],
+    )
+    chaos = {
+        "FIXLOOP_CHAOS": "dynamodb_throttle=0.3,dynamodb_throttle_burst=0.1",
+        "FIXLOOP_CHAOS_SEED": "3",
+        "FIXLOOP_CHAOS_TIME_SCALE": "0.01",
+    }
+    # When it is investigated (the command's own requests are spared: it only observes)
+    proc = _run(
+        "investigate",
+        *("--repo", repo, "--signal", signal_file, "--model", f"scripted:{script}", "--json"),
+        env=chaos,
+    )
+    # Then it ends as without chaos, saying which faults were asked for and which fired
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1])["status"] == "finished"
+    assert (
+        "chaos      dynamodb_throttle=0.3,dynamodb_throttle_burst=0.1 (seed 3, time scale 0.01)"
+        in proc.stderr
+    )
+    (fired,) = [line for line in proc.stderr.splitlines() if line.startswith("chaos      fired:")]
+    assert "dynamodb_throttle " in fired and "dynamodb_throttle_burst " in fired
+
+
 def test_demo_ends_with_a_delivered_pull_request(tmp_path: Path) -> None:
     # When the demo runs
     home = {"FIXLOOP_HOME": str(tmp_path / "home")}

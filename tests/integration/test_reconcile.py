@@ -131,3 +131,65 @@ def test_what_mark_failed_closed_or_a_later_generation_runs_is_left_alone(
     assert st.investigations.get(moved).status == "running"
     assert st.events.get(closed, outcome_position(3, "failed")) is None
     assert not announce.posts
+
+
+def test_an_end_delivered_twice_closes_and_announces_once(runtime: LocalRuntime) -> None:
+    # Given a running investigation whose execution failed without Mark Failed
+    inv_id = _running(turns=2)
+    announce = Recorder()
+    event = _ended(inv_id, "FAILED", turn=2, error="States.Runtime", cause="bad path $.y")
+
+    # When the event is delivered twice (EventBridge delivers at least once)
+    first = reconcile(event, announce=announce)
+    second = reconcile(event, announce=announce)
+
+    # Then the first closed it and the second changed nothing: one announcement
+    assert first["reconciled"] is True
+    assert second["reconciled"] is True  # it finished what an earlier attempt began
+    assert [text for _, text in announce.posts] == ["Failed: States.Runtime: bad path $.y"] * 2
+    # (the announcement's record makes the second post a no-op on every channel: the
+    # outbound post key is the same)
+    assert len({key for key, _ in announce.posts}) == 1
+    st = stores()
+    failed = [e for e in st.events.read(inv_id) if isinstance(e.event, Failed)]
+    assert len(failed) == 1
+
+
+def test_an_attempt_that_closed_it_and_failed_is_finished_by_the_retry(
+    runtime: LocalRuntime,
+) -> None:
+    # Given an earlier reconcile attempt that closed the investigation, then failed before
+    # writing the log or announcing
+    inv_id = _running(turns=5)
+    event = _ended(inv_id, "TIMED_OUT", turn=5)
+    outcome = f"States.Timeout: the execution {execution_name(inv_id, 0)} ended TIMED_OUT"
+    assert stores().investigations.close(inv_id, "failed", outcome + " without Mark Failed")
+    announce = Recorder()
+
+    # When the retry runs
+    result = reconcile(event, announce=announce)
+
+    # Then it writes what the first attempt did not, and announces
+    assert result["reconciled"] is True
+    st = stores()
+    failed = st.events.get(inv_id, outcome_position(5, "failed"))
+    assert isinstance(failed, Failed) and failed.error == "States.Timeout"
+    assert isinstance(st.events.get(inv_id, outcome_position(5, "status")), StatusChanged)
+    assert len(announce.posts) == 1
+
+
+def test_a_stopped_or_closed_investigation_is_never_overridden(runtime: LocalRuntime) -> None:
+    # Given investigations parked, delivered, and failed by Mark Failed with another error
+    announce = Recorder()
+    for status in ("parked", "delivered", "failed"):
+        inv_id = _running(turns=3)
+        stores().investigations.close(inv_id, status, f"{status} by the loop")
+
+        # When their execution's end arrives
+        result = reconcile(_ended(inv_id, "FAILED", error="States.Runtime"), announce=announce)
+
+        # Then nothing changes
+        assert result["reconciled"] is False, status
+        assert stores().investigations.get(inv_id).status == status
+        assert stores().events.get(inv_id, outcome_position(3, "failed")) is None
+    assert not announce.posts

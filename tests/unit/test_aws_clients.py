@@ -52,3 +52,24 @@ def test_reset_reads_the_environment_again(env: pytest.MonkeyPatch) -> None:
     env.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:2")
     aws.reset_clients()
     assert aws.client("sqs").meta.endpoint_url == "http://127.0.0.1:2"
+
+
+def test_a_dynamodb_throttle_past_the_sdk_retries_is_storage_throttled(
+    env: pytest.MonkeyPatch,
+) -> None:
+    # Given fixloop's DynamoDB client answered a throttle (after the SDK's retries)
+    from botocore.exceptions import ClientError
+    from botocore.stub import Stubber
+
+    from fixloop.errors import StorageThrottled
+
+    ddb = aws.client("dynamodb")
+    with Stubber(ddb) as stub:
+        stub.add_client_error("get_item", "ThrottlingException", "scaling", 400)
+        stub.add_client_error("get_item", "ValidationException", "bad key", 400)
+        # When a call meets it / Then it is a transient storage error, whichever call it was
+        with pytest.raises(StorageThrottled, match="GetItem after the SDK's retries"):
+            ddb.get_item(TableName="t", Key={"pk": {"S": "a"}})
+        # and any other error is the SDK's own
+        with pytest.raises(ClientError, match="ValidationException"):
+            ddb.get_item(TableName="t", Key={"pk": {"S": "a"}})

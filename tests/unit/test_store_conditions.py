@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from fixloop.errors import StorageThrottled
+from fixloop.errors import StorageConflict, StorageThrottled
 from fixloop.store.conditions import answer_if_applied, applied, transacted
 
 
@@ -16,6 +16,18 @@ def _raises(code: str) -> ClientError:
 
 def _fail(code: str) -> object:
     raise _raises(code)
+
+
+def _cancelled(*codes: str) -> object:
+    """A TransactionCanceledException as botocore parses it: one reason per item."""
+    reasons = [{"Code": c, "Message": c} if c != "None" else {"Code": "None"} for c in codes]
+    raise ClientError(
+        {
+            "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+            "CancellationReasons": reasons,
+        },
+        "TransactWriteItems",
+    )
 
 
 def test_applied_tells_a_failed_condition_from_other_failures() -> None:
@@ -37,3 +49,26 @@ def test_transacted_is_false_when_the_transaction_is_cancelled() -> None:
     assert transacted(lambda: _fail("TransactionCanceledException")) is False
     with pytest.raises(StorageThrottled):
         transacted(lambda: _fail("ThrottlingException"))
+
+
+def test_only_a_cancellation_by_failed_conditions_is_false() -> None:
+    # Given cancellations whose reasons are failed conditions (and items that were fine)
+    assert transacted(lambda: _cancelled("ConditionalCheckFailed", "None")) is False
+    assert (
+        transacted(lambda: _cancelled("ConditionalCheckFailed", "ConditionalCheckFailed")) is False
+    )
+
+    # When another transaction held an item, or the table was scaling: transient, so a retry
+    # writes what was not written (instead of taking it for a duplicate)
+    with pytest.raises(StorageConflict, match="TransactionConflict"):
+        transacted(lambda: _cancelled("None", "TransactionConflict"))
+    with pytest.raises(StorageConflict):
+        transacted(lambda: _cancelled("ConditionalCheckFailed", "TransactionConflict"))
+    with pytest.raises(StorageThrottled, match="ThrottlingError"):
+        transacted(lambda: _cancelled("ThrottlingError", "None"))
+    with pytest.raises(StorageThrottled):
+        transacted(lambda: _cancelled("None", "ProvisionedThroughputExceeded"))
+
+    # And any other reason is raised as it is
+    with pytest.raises(ClientError, match="TransactionCanceledException"):
+        transacted(lambda: _cancelled("ValidationError", "None"))

@@ -25,13 +25,23 @@ what was observed):
   (data-plane results encoded along a plan of their output shape), :mod:`.server_routing` (a
   request's backend found once per host), and :mod:`.in_process` (this process's requests
   skip HTTP; applied per server by :func:`serve_in_process`).
+- :mod:`.execution_events`: an execution's end is sent to a listener as Step Functions'
+  "Execution Status Change" event (the embedded runtime delivers it to ``reconcile``).
+- The chaos (:mod:`.chaos`, ``FIXLOOP_CHAOS``, off by default): faults AWS produces and moto
+  does not, each in its own module: :mod:`.chaos_dynamodb` (throttles, transaction
+  conflicts), :mod:`.chaos_lambda_timeout` (a function's timeout enforced, its thread's
+  later requests refused), both answered by one gate on moto's server (:mod:`.chaos_requests`),
+  :mod:`.chaos_sandbox_start` (a sandbox task's slow start), :mod:`.chaos_heartbeat` (the
+  heartbeat clock of a waiting task runs during its invocation), :mod:`.chaos_states_runtime`
+  (a missing Choice path is ``States.Runtime``, which ``States.ALL`` does not catch).
 
 Everything else the real ASL uses (context object, ``MaxConcurrencyPath``, ``ItemSelector``
 with ``$$.Map.Item.*``, ``JitterStrategy``/``MaxDelaySeconds``, ``Catch`` with ``ResultPath``,
 execution history details for Map iterations and Lambda tasks) works on moto 5.2.5 unchanged.
 
-Known differences left alone: a Choice rule whose ``Variable`` path is missing falls through to
-``Default`` (AWS fails with ``States.Runtime``); timestamps in integration results (e.g.
+Known differences left alone (unless the chaos asks for AWS's behaviour): a Choice rule whose
+``Variable`` path is missing falls through to ``Default`` (AWS fails with ``States.Runtime``);
+``States.ALL`` catches ``States.Runtime``; timestamps in integration results (e.g.
 ``StartDate``) are ISO-8601 strings; every execution re-parses its definition (~80-100 ms for
 the investigation ASL).
 
@@ -52,11 +62,16 @@ from types import ModuleType
 from typing import Any, Final, cast
 
 from fixloop.local.patches import (
+    chaos_dynamodb,
+    chaos_heartbeat,
+    chaos_requests,
+    chaos_states_runtime,
     dynamodb_lock,
     dynamodb_query,
     dynamodb_responses,
     dynamodb_updates,
     ecs_tasks,
+    execution_events,
     execution_history,
     interpreter_clients,
     jsonpath_cache,
@@ -68,6 +83,7 @@ from fixloop.local.patches import (
     service_integrations,
 )
 from fixloop.local.patches.ecs_tasks import set_task_hooks
+from fixloop.local.patches.execution_events import ExecutionListener, set_execution_listener
 from fixloop.local.patches.in_process import serve_in_process, server_app, stop_serving
 from fixloop.local.patches.internals import MOTO_VERSION, Replacement, assert_moto_version
 from fixloop.local.patches.interpreter_clients import set_internal_endpoint
@@ -79,6 +95,7 @@ __all__ = [
     "MOTO_VERSION",
     "PATCHES",
     "Dispatch",
+    "ExecutionListener",
     "RetrySleep",
     "assert_moto_version",
     "configure_server",
@@ -86,6 +103,7 @@ __all__ = [
     "installed",
     "serve_in_process",
     "server_app",
+    "set_execution_listener",
     "set_internal_endpoint",
     "set_retry_sleep",
     "set_run_credential",
@@ -113,6 +131,11 @@ PATCHES: Final[tuple[ModuleType, ...]] = (
     dynamodb_updates,
     dynamodb_responses,
     server_routing,
+    execution_events,
+    chaos_requests,
+    chaos_dynamodb,
+    chaos_heartbeat,
+    chaos_states_runtime,
     run_credential,
 )
 """What :func:`install` applies: each module's ``replacements()``."""
@@ -206,6 +229,8 @@ def installed(dispatch: Dispatch, endpoint_url: str) -> Iterator[None]:
             interpreter_clients.internal_endpoint(),
             retry_sleep.current_retry_sleep(),
         )
+        listener = set_execution_listener(None)
+        set_execution_listener(listener)
         config = copy.deepcopy(live_config)
     try:
         install(dispatch)
@@ -218,5 +243,6 @@ def installed(dispatch: Dispatch, endpoint_url: str) -> Iterator[None]:
             lambda_runtime.set_dispatch(previous[0] if was_installed else None)
             set_internal_endpoint(previous[1])
             set_retry_sleep(previous[2])
+            set_execution_listener(listener)
             live_config.clear()
             live_config.update(config)

@@ -21,16 +21,20 @@ ASYNC_ATTEMPTS: Final = 3
 """Lambda runs an asynchronous invocation whose function fails up to twice more."""
 
 
-def start(function_name: str, event: Any) -> None:
-    """Run the function in the background, retried as Lambda retries an event invocation."""
+def start(function_name: str, event: Any, *, timeout_s: float | None = None) -> None:
+    """Run the function in the background, retried as Lambda retries an event invocation
+    (a run that times out included)."""
     threading.Thread(
-        target=_run, args=(function_name, event), name=f"lambda-event-{function_name}", daemon=True
+        target=_run,
+        args=(function_name, event, timeout_s),
+        name=f"lambda-event-{function_name}",
+        daemon=True,
     ).start()
 
 
-def _run(function_name: str, event: Any) -> None:
+def _run(function_name: str, event: Any, timeout_s: float | None) -> None:
     for attempt in range(1, ASYNC_ATTEMPTS + 1):
-        payload, failed = lambda_runtime.run(function_name, event)
+        payload, failed = lambda_runtime.run(function_name, event, timeout_s=timeout_s)
         if not failed:
             return
         LOG.warning(

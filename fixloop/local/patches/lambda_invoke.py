@@ -9,6 +9,8 @@ the exception's class name. This serves direct ``lambda.invoke`` calls,
 interpreter calls Lambda over the API). ``Event`` invocations run in the background
 (:mod:`.lambda_async`); ``DryRun`` runs nothing. Each routed function still needs
 ``create_function`` (and an IAM role to exist): an unknown name answers 404 as Lambda does.
+The function's ``Timeout`` goes with each run, for the chaos to enforce
+(:mod:`.chaos_lambda_timeout`).
 """
 
 from __future__ import annotations
@@ -47,13 +49,20 @@ def _invoke(  # noqa: PLR0917 - moto's signature
     if invocation_type == "DryRun":
         return b""
     event = _plain_event(body)
+    timeout_s = _timeout(fn)
     if invocation_type == "Event":
-        lambda_async.start(name, event)
+        lambda_async.start(name, event, timeout_s=timeout_s)
         return b""
-    payload, failed = lambda_runtime.run(name, event)
+    payload, failed = lambda_runtime.run(name, event, timeout_s=timeout_s)
     if failed:
         response_headers["x-amz-function-error"] = "Unhandled"
     return payload
+
+
+def _timeout(fn: Any) -> float | None:
+    """The function's configured ``Timeout`` (what the chaos may enforce)."""
+    value = getattr(fn, "timeout", None)
+    return float(value) if isinstance(value, int | float) else None
 
 
 def _plain_event(body: Any) -> Any:

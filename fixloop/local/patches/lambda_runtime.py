@@ -14,6 +14,8 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
+from fixloop.local.patches import chaos_lambda_timeout
+
 Dispatch = Callable[[str, dict[str, Any]], Any]
 """``dispatch(function_name, event) -> payload``: the plain function name, never an ARN."""
 
@@ -34,13 +36,24 @@ def current_dispatch() -> Dispatch | None:
     return _route.dispatch
 
 
-def run(function_name: str, event: Any) -> tuple[bytes, bool]:
-    """Call the dispatcher as the Lambda runtime would: (payload, is_function_error)."""
+def run(function_name: str, event: Any, *, timeout_s: float | None = None) -> tuple[bytes, bool]:
+    """Call the dispatcher as the Lambda runtime would: (payload, is_function_error).
+
+    ``timeout_s`` is the function's configured timeout, which the chaos may enforce
+    (:mod:`.chaos_lambda_timeout`)."""
     dispatch = _route.dispatch
     if dispatch is None:
         return function_error("Runtime.Unavailable", "no dispatcher installed", []), True
+    allowed = chaos_lambda_timeout.limit(timeout_s)
     try:
-        result = dispatch(function_name, event)
+        if allowed is None:
+            result = dispatch(function_name, event)
+        else:
+            finished, result = chaos_lambda_timeout.run_within(
+                lambda: dispatch(function_name, event), allowed, function_name
+            )
+            if not finished:
+                return chaos_lambda_timeout.timed_out_payload(timeout_s or 0.0), True
     except Exception as exc:  # every handler error becomes a function error
         return function_error(type(exc).__name__, str(exc), _stack_trace(exc.__traceback__)), True
     try:
