@@ -13,7 +13,7 @@ from fixloop.cli.eval import find_scenarios, load_scenario
 from fixloop.cli.eval.command import check_model, check_scripts
 from fixloop.cli.eval.scenario import GitRepo, NpmRepo, PathRepo, PypiRepo
 from fixloop.errors import BadInputError
-from tests.support import logs_message
+from tests.support import ROOT, logs_message
 
 VALID: dict[str, Any] = {
     "name": "ledger-thousands-separator",
@@ -257,3 +257,16 @@ def test_what_a_suite_shares_with_its_scenarios_verify_commands(tmp_path: Path) 
     lone = _folder(tmp_path / "home", VALID, "mine")
     (tmp_path / "home" / "Documents").mkdir()
     assert find_scenarios([lone])[0].shared == ()
+
+
+def test_the_suite_in_evals_loads_with_its_real_projects() -> None:
+    # When the repository's own suite is read as fixloop eval reads it
+    suite = find_scenarios([ROOT / "evals"])
+    # Then it holds at least 13 scenarios of published packages, some of them from npm,
+    real = [s for s in suite if isinstance(s.spec.repo, PypiRepo | NpmRepo)]
+    assert len(real) >= 13
+    assert sum(isinstance(s.spec.repo, NpmRepo) for s in real) >= 3
+    # and the alarm scenarios bring the logs the telemetry tools will find
+    alarms = [s for s in suite if s.signal.kind == "alarm"]
+    assert alarms
+    assert all(s.logs for s in alarms), [s.name for s in alarms if not s.logs]
