@@ -3,10 +3,11 @@
 For each folder holding ``scenario.json`` (or only those named on the command line):
 
 - the repository is made as ``fixloop eval`` makes it: a ``pypi`` sdist downloaded (pip,
-  ``--no-binary :all:``, kept in a cache), unpacked and patched with ``patch -p1``; a ``path``
-  folder copied;
+  ``--no-binary :all:``) or an ``npm`` tarball packed (``npm pack NAME@VERSION``), kept in a
+  cache, unpacked and patched with ``patch -p1``; a ``path`` folder copied;
 - its ``verify`` command must FAIL there (the bug is in the code the agent gets);
-- the bug is then fixed (``pypi``: the bug patch reversed, which gives the published sdist;
+- the bug is then fixed (``pypi``, ``npm``: the bug patch reversed, which gives the published
+  package;
   ``path``: ``fix.patch`` of the scenario applied) and ``verify`` must PASS;
 - ``signal`` and ``script`` (when named) must be files of the scenario.
 
@@ -49,6 +50,8 @@ def language(folder: Path, spec: dict[str, object]) -> str:
     assert isinstance(repo, dict)
     if "pypi" in repo:
         return "python"
+    if "npm" in repo:
+        return "node"
     root = folder / str(repo.get("path", ""))
     if (root / "package.json").is_file():
         return "node"
@@ -89,6 +92,24 @@ def sdist(requirement: str) -> Path:
     return found[0]
 
 
+def npm_tarball(package: str) -> Path:
+    """The registry's tarball of NAME@VERSION (npm checks its integrity), from the cache or
+    packed into it."""
+    entry = CACHE / "npm" / package.replace("/", "+")
+    entry.mkdir(parents=True, exist_ok=True)
+    found = [p for p in entry.iterdir() if p.name.endswith(".tgz")]
+    if not found:
+        code, out = run(
+            ["npm", "pack", package, "--pack-destination", str(entry), "--ignore-scripts",
+             "--loglevel=error", "--update-notifier=false"],
+            cwd=entry,
+        )  # fmt: skip
+        found = [p for p in entry.iterdir() if p.name.endswith(".tgz")]
+        if code != 0 or not found:
+            raise CheckFailed(f"npm pack {package} failed: {out.strip()[-300:]}")
+    return found[0]
+
+
 def unpack(archive: Path, dest: Path) -> Path:
     if archive.name.endswith(".zip"):
         with zipfile.ZipFile(archive) as zf:
@@ -126,13 +147,14 @@ def verify(folder: Path, spec: dict[str, object], root: Path) -> tuple[int, str]
 
 def check(folder: Path, work: Path) -> str:
     spec = json.loads((folder / "scenario.json").read_text())
-    for key in ("signal", "script"):
+    for key in ("signal", "script", "logs"):
         if key in spec and not (folder / spec[key]).is_file():
             raise CheckFailed(f"{key} {spec[key]!r} is not a file of the scenario")
     repo = spec["repo"]
     tree = work / "repo"
-    if "pypi" in repo:
-        root = unpack(sdist(repo["pypi"]), tree)
+    if "pypi" in repo or "npm" in repo:
+        archive = sdist(repo["pypi"]) if "pypi" in repo else npm_tarball(repo["npm"])
+        root = unpack(archive, tree)
         patch(root, folder / repo["patch"])
     elif "path" in repo:
         shutil.copytree(folder / repo["path"], tree)
@@ -145,7 +167,7 @@ def check(folder: Path, work: Path) -> str:
     if code == 0:
         raise CheckFailed("verify passes on the buggy code")
     before = code
-    if "pypi" in repo:
+    if "patch" in repo:
         patch(root, folder / repo["patch"], reverse=True)
     else:
         patch(root, folder / "fix.patch")

@@ -11,9 +11,9 @@ import pytest
 
 from fixloop.cli.eval import find_scenarios, load_scenario
 from fixloop.cli.eval.command import check_model, check_scripts
-from fixloop.cli.eval.scenario import GitRepo, PathRepo, PypiRepo
+from fixloop.cli.eval.scenario import GitRepo, NpmRepo, PathRepo, PypiRepo
 from fixloop.errors import BadInputError
-from tests.support import logs_message
+from tests.support import ROOT, logs_message
 
 VALID: dict[str, Any] = {
     "name": "ledger-thousands-separator",
@@ -42,17 +42,25 @@ def test_each_kind_of_repository_is_read(tmp_path: Path) -> None:
         "b": {**VALID, "name": "b", "repo": {"git": "https://example.com/r.git", "ref": "v1"}},
         "c": {**VALID, "name": "c", "repo": {"git": str(upstream), "ref": "main"}},
         "d": {**VALID, "name": "d", "repo": {"pypi": "six==1.16.0", "patch": "bug.patch"}},
+        "e": {**VALID, "name": "e", "repo": {"npm": "ms@2.1.3", "patch": "bug.patch"}},
+        "f": {
+            **VALID,
+            "name": "f",
+            "repo": {"npm": "@types/node@20.1.0-rc.1", "patch": "bug.patch"},
+        },
     }
     for name, spec in specs.items():
         _folder(tmp_path / "suite", spec, name)
     found = find_scenarios([tmp_path / "suite"])
-    assert [s.name for s in found] == ["ledger-thousands-separator", "b", "c", "d"]
-    a, b, c, d = (s.spec.repo for s in found)
+    assert [s.name for s in found] == ["ledger-thousands-separator", "b", "c", "d", "e", "f"]
+    a, b, c, d, e, f = (s.spec.repo for s in found)
     assert isinstance(a, PathRepo) and a.path == "repo"
     assert isinstance(b, GitRepo) and b.is_url
     assert isinstance(c, GitRepo) and not c.is_url
     assert found[2].git_source() == str(upstream)
     assert isinstance(d, PypiRepo) and (d.project, d.version) == ("six", "1.16.0")
+    assert isinstance(e, NpmRepo) and (e.package, e.version) == ("ms", "2.1.3")
+    assert isinstance(f, NpmRepo) and (f.package, f.version) == ("@types/node", "20.1.0-rc.1")
     assert found[0].spec.verify_timeout == 600
     assert found[0].script is None
 
@@ -94,6 +102,35 @@ BAD: list[tuple[str, Any, str]] = [
         "pypi-patch-missing",
         {**VALID, "repo": {"pypi": "six==1.0", "patch": "x.patch"}},
         "repo.patch: 'x.patch' is not a file",
+    ),
+    *(
+        (
+            f"npm-{kind}",
+            {**VALID, "repo": {"npm": spec, "patch": "bug.patch"}},
+            f"repo.npm: Value error, expected NAME@VERSION with an exact version, got {spec!r}",
+        )
+        for kind, spec in [
+            ("unversioned", "ms"),
+            ("range", "ms@^2.1.3"),
+            ("partial", "ms@2.1"),
+            ("tag", "ms@latest"),
+            ("upper-case-name", "MS@2.1.3"),
+            ("scope-without-name", "@types@1.0.0"),
+            ("url", "https://registry.npmjs.org/ms/-/ms-2.1.3.tgz"),
+            ("option", "--registry=x@1.0.0"),
+            ("pypi-style", "ms==2.1.3"),
+        ]
+    ),
+    ("npm-without-patch", {**VALID, "repo": {"npm": "ms@2.1.3"}}, "repo.patch: Field required"),
+    (
+        "npm-patch-outside",
+        {**VALID, "repo": {"npm": "ms@2.1.3", "patch": "../bug.patch"}},
+        "repo.patch: '../bug.patch' is outside the scenario's folder",
+    ),
+    (
+        "npm-and-pypi",
+        {**VALID, "repo": {"npm": "ms@2.1.3", "pypi": "six==1.0", "patch": "bug.patch"}},
+        "repo.npm: Extra inputs are not permitted",
     ),
     (
         "path-outside",
@@ -220,3 +257,16 @@ def test_what_a_suite_shares_with_its_scenarios_verify_commands(tmp_path: Path) 
     lone = _folder(tmp_path / "home", VALID, "mine")
     (tmp_path / "home" / "Documents").mkdir()
     assert find_scenarios([lone])[0].shared == ()
+
+
+def test_the_suite_in_evals_loads_with_its_real_projects() -> None:
+    # When the repository's own suite is read as fixloop eval reads it
+    suite = find_scenarios([ROOT / "evals"])
+    # Then it holds at least 13 scenarios of published packages, some of them from npm,
+    real = [s for s in suite if isinstance(s.spec.repo, PypiRepo | NpmRepo)]
+    assert len(real) >= 13
+    assert sum(isinstance(s.spec.repo, NpmRepo) for s in real) >= 3
+    # and the alarm scenarios bring the logs the telemetry tools will find
+    alarms = [s for s in suite if s.signal.kind == "alarm"]
+    assert alarms
+    assert all(s.logs for s in alarms), [s.name for s in alarms if not s.logs]

@@ -2,7 +2,8 @@
 command the agent never sees (docs/evaluating.md).
 
 - :mod:`.scenario`: ``scenario.json``, checked, and found in folders;
-- :mod:`.repos`: a fresh repository for each run (a folder, a git ref, a patched sdist);
+- :mod:`.repos`: a fresh repository for each run (a folder, a git ref, a patched sdist or
+  npm tarball);
 - :mod:`.runner`: the runs, several at once on one runtime, followed and kept;
 - :mod:`.grading`: the verify command on the delivered branch, confined;
 - :mod:`.report`: the totals, the Wilson interval, the table and the Markdown report;

@@ -11,7 +11,11 @@ made from the scenario's source, which is fetched once per ``fixloop eval``:
 - ``pypi``: ``pip download --no-deps --no-binary :all: NAME==VERSION`` (pip's own settings
   apply: an index mirror, a proxy), kept in ``$FIXLOOP_HOME/eval-cache/pypi/`` so the next
   ``fixloop eval`` does not download it again; unpacked (``tar`` with the ``data`` filter),
-  patched with ``patch -p1`` and committed once.
+  patched with ``patch -p1`` and committed once;
+- ``npm``: ``npm pack NAME@VERSION`` (npm's own settings apply: a registry mirror, a proxy;
+  npm checks the tarball's integrity against the registry's), kept in
+  ``$FIXLOOP_HOME/eval-cache/npm/``; its ``package/`` folder becomes the repository, patched
+  and committed as an sdist is.
 
 The scenario's folder (``verify``, the patch, the script) is never copied into a repository.
 """
@@ -19,6 +23,7 @@ The scenario's folder (``verify``, the patch, the script) is never copied into a
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -33,7 +38,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from fixloop.cli.eval.errors import PreparationError
-from fixloop.cli.eval.scenario import GitRepo, PathRepo, PypiRepo, Scenario
+from fixloop.cli.eval.scenario import GitRepo, NpmRepo, PackageRepo, PathRepo, PypiRepo, Scenario
 from fixloop.sandbox.git import Git, clone, last_line
 
 __all__ = ["Sources", "cache_home", "remove_tree"]
@@ -106,7 +111,7 @@ class Sources:
         place.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(repo, GitRepo):
             return self._clone(scenario, repo, place)
-        return self._sdist(scenario, repo, place)
+        return self._patched(scenario, repo, place)
 
     def _clone(self, scenario: Scenario, repo: GitRepo, place: Path) -> Path:
         source = scenario.git_source()
@@ -123,8 +128,12 @@ class Sources:
                 return place
         raise PreparationError(f"{repo.git} has no commit {repo.ref!r}")
 
-    def _sdist(self, scenario: Scenario, repo: PypiRepo, place: Path) -> Path:
-        archive = self._download(scenario, repo)
+    def _patched(self, scenario: Scenario, repo: PackageRepo, place: Path) -> Path:
+        """The published package, unpacked into ``place`` and patched: its root folder."""
+        if isinstance(repo, PypiRepo):
+            archive, spec = self._download(scenario, repo), repo.pypi
+        else:
+            archive, spec = self._pack(scenario, repo), repo.npm
         place.mkdir()
         _unpack(archive, place)
         entries = list(place.iterdir())
@@ -144,53 +153,96 @@ class Sources:
         if proc.returncode != 0:
             out = (proc.stdout + proc.stderr).decode("utf-8", "replace").strip().splitlines()
             raise PreparationError(
-                f"{repo.patch} does not apply to {repo.pypi}: {out[-1] if out else 'no reason'}"
+                f"{repo.patch} does not apply to {spec}: {out[-1] if out else 'no reason'}"
             )
         return root
 
     def _download(self, scenario: Scenario, repo: PypiRepo) -> Path:
         """The sdist of ``NAME==VERSION``: from the cache, else downloaded into it."""
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "--disable-pip-version-check",
+            "--quiet",
+            "--dest",
+        ]
         entry = self.cache / "pypi" / f"{_canonical(repo.project)}-{repo.version}"
+
+        def fetch(tmp: Path) -> None:
+            self.say(f"{scenario.name}: downloading the sdist of {repo.pypi}")
+            proc = _fetching([*cmd, str(tmp), repo.pypi], f"pip download {repo.pypi}")
+            if proc.returncode != 0 or _archive_in(tmp) is None:
+                raise PreparationError(f"pip download {repo.pypi} failed: {last_line(proc.stderr)}")
+
+        return self._cached(scenario, repo.pypi, entry, fetch)
+
+    def _pack(self, scenario: Scenario, repo: NpmRepo) -> Path:
+        """The registry's tarball of ``NAME@VERSION``: from the cache, else packed into it
+        (``npm pack`` of a registry spec fetches the tarball and checks its integrity; it runs
+        no script of the package)."""
+        entry = self.cache / "npm" / f"{repo.package.replace('/', '+')}-{repo.version}"
+
+        def fetch(tmp: Path) -> None:
+            self.say(f"{scenario.name}: downloading the npm tarball of {repo.npm}")
+            npm = shutil.which("npm")
+            if npm is None:
+                raise PreparationError(f"npm pack {repo.npm}: npm is not on PATH")
+            cmd = [npm, "pack", repo.npm, "--pack-destination", str(tmp), "--json"]
+            cmd += ["--ignore-scripts", "--loglevel=error", "--update-notifier=false"]
+            proc = _fetching(cmd, f"npm pack {repo.npm}", cwd=tmp)
+            if proc.returncode != 0 or _archive_in(tmp) is None:
+                raise PreparationError(f"npm pack {repo.npm} failed: {_npm_reason(proc)}")
+
+        return self._cached(scenario, repo.npm, entry, fetch)
+
+    def _cached(
+        self, scenario: Scenario, spec: str, entry: Path, fetch: Callable[[Path], None]
+    ) -> Path:
+        """The archive kept in ``entry``; when there is none, ``fetch`` puts one into a
+        temporary folder beside it, which is then kept."""
         entry.mkdir(parents=True, exist_ok=True)
         with _file_lock(entry / ".lock"):  # another fixloop eval may be fetching it too
             kept = _archive_in(entry)
             if kept is not None:
-                self.say(f"{scenario.name}: {repo.pypi} from the cache ({kept.name})")
+                self.say(f"{scenario.name}: {spec} from the cache ({kept.name})")
                 return kept
-            self.say(f"{scenario.name}: downloading the sdist of {repo.pypi}")
             with tempfile.TemporaryDirectory(dir=entry, prefix=".download-") as tmp:
-                cmd = [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "download",
-                    "--no-deps",
-                    "--no-binary",
-                    ":all:",
-                    "--disable-pip-version-check",
-                    "--quiet",
-                    "--dest",
-                    tmp,
-                    repo.pypi,
-                ]
-                try:
-                    proc = subprocess.run(
-                        cmd,
-                        capture_output=True,
-                        stdin=subprocess.DEVNULL,
-                        timeout=DOWNLOAD_TIMEOUT_S,
-                        check=False,
-                    )
-                except (OSError, subprocess.TimeoutExpired) as exc:
-                    raise PreparationError(f"pip download {repo.pypi}: {exc}") from exc
+                fetch(Path(tmp))
                 got = _archive_in(Path(tmp))
-                if proc.returncode != 0 or got is None:
-                    raise PreparationError(
-                        f"pip download {repo.pypi} failed: {last_line(proc.stderr)}"
-                    )
+                assert got is not None  # fetch raised otherwise
                 kept = entry / got.name
                 got.replace(kept)
             return kept
+
+
+def _fetching(
+    cmd: list[str], what: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    try:
+        return subprocess.run(
+            cmd,
+            cwd=cwd,
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=DOWNLOAD_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise PreparationError(f"{what}: {exc}") from exc
+
+
+def _npm_reason(proc: subprocess.CompletedProcess[bytes]) -> str:
+    """npm's one-line reason: with ``--json`` it writes ``{"error": {"summary"}}``."""
+    try:
+        summary = json.loads(proc.stdout)["error"]["summary"]
+    except (ValueError, KeyError, TypeError):
+        return last_line(proc.stderr)
+    return " ".join(str(summary).split()) or last_line(proc.stderr)
 
 
 def _ok(git: Git, args: list[str], env: dict[str, str] | None = None) -> str:
@@ -210,8 +262,8 @@ def _archive_in(folder: Path) -> Path | None:
 
 
 def _unpack(archive: Path, dest: Path) -> None:
-    """Unpack an sdist; members that would land outside ``dest`` (or links, devices) are
-    refused by the tar ``data`` filter, and by the same check for a zip."""
+    """Unpack an sdist or an npm tarball; members that would land outside ``dest`` (or links,
+    devices) are refused by the tar ``data`` filter, and by the same check for a zip."""
     try:
         if archive.name.endswith(".zip"):
             with zipfile.ZipFile(archive) as zf:

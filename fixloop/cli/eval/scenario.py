@@ -6,6 +6,7 @@ A scenario is a folder holding ``scenario.json``::
      "repo": {"path": "repo"}                               a folder beside scenario.json
            | {"git": "URL or path", "ref": "REF"}           cloned at REF
            | {"pypi": "NAME==VERSION", "patch": "bug.patch"},   the sdist, patched (-p1)
+           | {"npm": "NAME@VERSION", "patch": "bug.patch"},     the npm tarball, patched
      "signal": "signal.json",
      "verify": "bash verify.sh",      graded in a checkout of the delivered branch
      "script": "script.jsonl",        optional: the turns --model scripted replays
@@ -43,6 +44,8 @@ from fixloop.errors import BadInputError
 __all__ = [
     "SCENARIO_FILE",
     "GitRepo",
+    "NpmRepo",
+    "PackageRepo",
     "PathRepo",
     "PypiRepo",
     "Scenario",
@@ -55,6 +58,12 @@ SCENARIO_FILE = "scenario.json"
 MAX_SCENARIO_BYTES = 64 * 1024
 NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 REQUIREMENT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9][A-Za-z0-9.+!_-]*)$")
+NPM_PACKAGE = re.compile(
+    r"^((?:@[a-z0-9-~][a-z0-9-._~]*/)?[a-z0-9-~][a-z0-9-._~]*)"
+    r"@((?:0|[1-9]\d*)\.(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)$"
+)
+"""``NAME@VERSION``: a package name as the npm registry allows it (lower case, optionally
+``@scope/``) and one exact semver version: no range, no tag, no URL."""
 
 
 class _Strict(BaseModel):
@@ -97,9 +106,33 @@ class PypiRepo(_Strict):
         return self.pypi.partition("==")[2]
 
 
+class NpmRepo(_Strict):
+    npm: str
+    patch: str = Field(min_length=1)
+
+    @field_validator("npm")
+    @classmethod
+    def _pinned(cls, value: str) -> str:
+        if not NPM_PACKAGE.match(value):
+            raise ValueError(f"expected NAME@VERSION with an exact version, got {value!r}")
+        return value
+
+    @property
+    def package(self) -> str:
+        return self.npm.rpartition("@")[0]
+
+    @property
+    def version(self) -> str:
+        return self.npm.rpartition("@")[2]
+
+
+PackageRepo = PypiRepo | NpmRepo
+"""A published package, patched: its spec names it (``pypi`` or ``npm``)."""
+
+
 def _repo_kind(value: Any) -> str | None:
     if isinstance(value, dict):
-        for key in ("path", "git", "pypi"):
+        for key in ("path", "git", "pypi", "npm"):
             if key in value:
                 return key
     return None
@@ -108,12 +141,13 @@ def _repo_kind(value: Any) -> str | None:
 RepoSource = Annotated[
     Annotated[PathRepo, Tag("path")]
     | Annotated[GitRepo, Tag("git")]
-    | Annotated[PypiRepo, Tag("pypi")],
+    | Annotated[PypiRepo, Tag("pypi")]
+    | Annotated[NpmRepo, Tag("npm")],
     Discriminator(
         _repo_kind,
         custom_error_type="repo_kind",
-        custom_error_message='expected {"path": ...}, {"git": ..., "ref": ...} '
-        'or {"pypi": "NAME==VERSION", "patch": ...}',
+        custom_error_message='expected {"path": ...}, {"git": ..., "ref": ...}, '
+        '{"pypi": "NAME==VERSION", "patch": ...} or {"npm": "NAME@VERSION", "patch": ...}',
     ),
 ]
 
@@ -196,7 +230,7 @@ def load_scenario(folder: Path) -> Scenario:
                 f"{where}: repo.path names the scenario's own folder: the repository must be "
                 "a folder beside scenario.json (the agent must not see the scenario)"
             )
-    elif isinstance(repo, PypiRepo):
+    elif isinstance(repo, PypiRepo | NpmRepo):
         _inside(folder, repo.patch, f"{where}: repo.patch")
     elif not repo.is_url and not (folder / repo.git).is_dir():
         raise BadInputError(f"{where}: repo.git: {repo.git!r} is neither a URL nor a folder")
@@ -271,7 +305,7 @@ def _one_line(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors(include_url=False):
         where = list(err["loc"])
-        if where[:1] == ["repo"] and len(where) > 1 and where[1] in ("path", "git", "pypi"):
+        if where[:1] == ["repo"] and len(where) > 1 and where[1] in ("path", "git", "pypi", "npm"):
             del where[1]  # the union's tag, not a field
         loc = ".".join(str(p) for p in where)
         parts.append(f"{loc}: {err['msg']}" if loc else str(err["msg"]))
