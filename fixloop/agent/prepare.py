@@ -3,11 +3,14 @@
 Prepare runs before every turn. Its decisions, in order (the first that applies wins):
 
 1. :func:`stop_if_closed`: the investigation was closed from outside: stop.
-2. :func:`park_if_over_limits`: over its turn limit or a budget: park with a notice, stop.
-3. :func:`continue_as_new_if_due`: this execution has run enough turns, or its history nears
+2. :func:`~fixloop.agent.verify.rerouted`: the Map just verified a proposed fix: the same
+   turn again, whose Route reads the verification (no turn boundary: the inbox waits; no
+   model call, so no limit or budget is checked).
+3. :func:`park_if_over_limits`: over its turn limit or a budget: park with a notice, stop.
+4. :func:`continue_as_new_if_due`: this execution has run enough turns, or its history nears
    the limit: start the next generation.
-4. :func:`gather_context_if_first`: before turn 1, the calls fixloop makes itself.
-5. :func:`advance`: otherwise the next turn, after :func:`announce_start` (turn 1 only) and
+5. :func:`gather_context_if_first`: before turn 1, the calls fixloop makes itself.
+6. :func:`advance`: otherwise the next turn, after :func:`announce_start` (turn 1 only) and
    :func:`move_inbox` (people's messages enter the log at the turn boundary).
 
 Each is a function of the payload and the log, so a retried Prepare decides the same.
@@ -21,6 +24,7 @@ from aws_lambda_powertools import Logger
 
 from fixloop.agent.context import initial_calls
 from fixloop.agent.toolset import map_items
+from fixloop.agent.verify import rerouted
 from fixloop.config import Settings, get_settings
 from fixloop.conversation import Announcer, awaited, drain
 from fixloop.cost import investigation_usage, model_cost, model_id_of
@@ -71,6 +75,7 @@ def prepare(state: LoopState, *, announce: Announcer) -> LoopState:
     base = _carried(state, settings)
     return (
         stop_if_closed(inv, base)
+        or rerouted(state, base)
         or park_if_over_limits(inv, base, settings)
         or continue_as_new_if_due(base, settings)
         or gather_context_if_first(state, base)

@@ -14,6 +14,7 @@ from fixloop.domain.events import (
     ToolResult,
     ToolResultsCleared,
     UserMessage,
+    Verification,
 )
 from fixloop.domain.investigation import (
     Investigation,
@@ -26,6 +27,7 @@ from fixloop.domain.investigation import (
 )
 from fixloop.domain.signal import LogLine, Signal, load_signal, parse_signal
 from fixloop.domain.titles import clean_title
+from fixloop.domain.verification import VerificationReport
 
 __all__ = [
     "EVENT_ADAPTER",
@@ -48,6 +50,8 @@ __all__ = [
     "ToolResultsCleared",
     "ToolTask",
     "UserMessage",
+    "Verification",
+    "VerificationReport",
     "clean_title",
     "execution_name",
     "load_signal",
