@@ -62,7 +62,7 @@ def describe(ev: Event) -> list[str]:
         verdict = "verified" if report.verified else "not verified"
         yes = {True: "yes", False: "no"}
         return [
-            f"verified   {verdict}: reproduced {yes[report.reproduced]}, fixed "
+            f"verify     {verdict}: reproduced {yes[report.reproduced]}, fixed "
             f"{yes[report.fixed]} ({report.duration_ms / 1000:.1f} s): {_short(report.reason, 60)}"
         ]
     if isinstance(ev, Failed):

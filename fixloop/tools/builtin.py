@@ -19,6 +19,13 @@ class OpenPullRequestInput(BaseModel):
         min_length=1,
         description="Root cause, evidence, the change, and the test run before and after.",
     )
+    test_command: str | None = Field(
+        default=None,
+        max_length=2_000,
+        description='The repository\'s test command, e.g. "python -m pytest" or "npm test", '
+        "if fixloop should not find it itself (from pytest's configuration, package.json, "
+        "go.mod, pom.xml, build.gradle or a Makefile test target).",
+    )
 
 
 class AskHumanInput(BaseModel):
@@ -71,7 +78,10 @@ SIGNAL_TOOL = Tool(
 OPEN_PULL_REQUEST = Tool(
     "open_pull_request",
     "Conclude the investigation by opening a pull request with the fix. Call it alone, "
-    "once the change is made and the tests pass.",
+    "once the change is made and the tests pass. fixloop first verifies the change itself: "
+    "the tests it adds or modifies must fail on the base commit (reproducing the production "
+    "failure, not failing to import what the fix adds) and pass with the fix, and no test "
+    "that passed before may fail; if not, this call returns what the verification found.",
     OpenPullRequestInput,
 )
 ASK_HUMAN = Tool(

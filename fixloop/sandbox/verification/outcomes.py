@@ -38,6 +38,8 @@ LOAD_ERRORS = frozenset(
     }
 )
 """Failures to load a test at all: it did not run, so it shows nothing about the code."""
+RUNNER_CODES = frozenset({"ERR_TEST_FAILURE"})
+"""Codes a runner wraps every failure in (``node --test``): not the code's exception."""
 
 _COMPILE_FAILURES = re.compile(
     r"COMPILATION ERROR|Compilation failed|error: cannot find symbol|\[build failed\]|"
@@ -86,7 +88,7 @@ def exception_names(text: str, limit: int = 20) -> list[str]:
     found: list[str] = []
     for match in _EXCEPTION.finditer(text):
         name = match.group(1) or match.group(2)
-        if name not in found:
+        if name not in found and name not in RUNNER_CODES:
             found.append(name)
             if len(found) >= limit:
                 break
