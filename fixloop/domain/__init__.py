@@ -3,6 +3,7 @@
 from fixloop.domain.events import (
     EVENT_ADAPTER,
     AssistantMessage,
+    BudgetNote,
     CompactionSummary,
     Delivered,
     Event,
@@ -32,6 +33,7 @@ from fixloop.domain.verification import VerificationReport
 __all__ = [
     "EVENT_ADAPTER",
     "AssistantMessage",
+    "BudgetNote",
     "CompactionSummary",
     "Delivered",
     "Event",

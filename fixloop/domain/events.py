@@ -5,7 +5,8 @@ retried step rewrites the same key rather than appending a duplicate:
 
     t{turn:06d}.{phase}.{detail}
 
-phase 0 holds what the model reads before turn N (the signal, human messages, summaries),
+phase 0 holds what the model reads before turn N (the signal, human messages, summaries,
+last the note of the budget left),
 phase 1 the assistant message of turn N, phase 2 its tool results in call order (then
 fixloop's verification of a proposed fix, ``t{turn}.2.verification``), phase 3 what ended
 the investigation. Positions sort as strings in log order.
@@ -182,6 +183,15 @@ class Failed(_Event):
     cause: str = ""
 
 
+class BudgetNote(_Event):
+    """fixloop's note of the budget left, written by Prepare before turn ``turn`` at
+    :func:`budget_position`: the last input the model reads before that turn."""
+
+    type: Literal["budget_note"] = "budget_note"
+    turn: int
+    text: str
+
+
 class Verification(_Event):
     """fixloop's own verification of the change ``open_pull_request`` proposed at ``turn``
     (the call ``tool_use_id``): written at :func:`verification_position` by the trusted side
@@ -207,6 +217,7 @@ Event = Annotated[
     | StatusChanged
     | Delivered
     | Failed
+    | BudgetNote
     | Verification,
     Field(discriminator="type"),
 ]
@@ -259,6 +270,12 @@ def verification_position(turn: int) -> str:
     """Where the verification of turn ``turn``'s ``open_pull_request`` is recorded: after the
     turn's tool results (digits sort before letters), before its outcome."""
     return position(turn, PHASE_TOOLS, "verification")
+
+
+def budget_position(turn: int) -> str:
+    """Where the note of the budget left before turn ``turn`` is written: after the turn's
+    inbox messages (``note`` sorts after ``msg``), so text follows any tool_result."""
+    return position(turn, PHASE_INPUT, "note.budget")
 
 
 def compaction_position(turn: int, what: Literal["cleared", "summary"]) -> str:

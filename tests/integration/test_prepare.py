@@ -9,6 +9,7 @@ import pytest
 
 from fixloop.agent import prepare as p
 from fixloop.config import get_settings
+from fixloop.conversation.inbox import message_position
 from fixloop.domain import (
     AssistantMessage,
     Investigation,
@@ -21,8 +22,10 @@ from fixloop.domain import (
     parse_signal,
 )
 from fixloop.domain.events import (
+    BudgetNote,
     ContextGathering,
     assistant_position,
+    budget_position,
     context_position,
     outcome_position,
     signal_position,
@@ -198,6 +201,24 @@ def test_advance_to_the_next_turn(settings: None) -> None:
     record = stores().investigations.get(inv_id)
     assert (record.generation, record.turns) == (1, 1)
     assert [k for k, _ in said.posts] == ["start"]
+
+
+def test_each_turn_starts_with_the_budget_left_written_once(settings: None) -> None:
+    # Given an investigation with a token budget, 400 tokens into it
+    inv_id = _open(budget_tokens=1000, tokens_input=300, tokens_output=100)
+    inv = stores().investigations.get(inv_id)
+    # When Prepare advances to turn 2 (and a retry does it again, later)
+    p.advance(inv, LoopState(investigation_id=inv_id, turn=1), announce=Recorder())
+    first = stores().events.get(inv_id, budget_position(2))
+    spent = inv.model_copy(update={"tokens_input": 900})
+    p.advance(spent, LoopState(investigation_id=inv_id, turn=1), announce=Recorder())
+    # Then the turn's last input is one note of the turns, tokens and time left
+    note = stores().events.get(inv_id, budget_position(2))
+    assert isinstance(note, BudgetNote) and note == first
+    assert note.text.startswith("fixloop: budget before this turn: turn 2 of at most 5 (3 left")
+    assert "400 tokens used of 1,000 (60% left)" in note.text
+    assert "minutes elapsed (no time budget)" in note.text
+    assert budget_position(2) > message_position(2, 10**9)
 
 
 def test_prepare_takes_the_first_decision_that_applies(settings: None) -> None:
