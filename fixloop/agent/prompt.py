@@ -20,7 +20,7 @@ from fixloop.domain.events import (
 from fixloop.domain.signal_view import prompt_section
 from fixloop.domain.untrusted import untrusted_block
 from fixloop.llm.caching import CHARS_PER_TOKEN
-from fixloop.sandbox.tools.suspects import SUSPECT_COMMITS
+from fixloop.sandbox.tools import REPOSITORY_OVERVIEW, SUSPECT_COMMITS
 from fixloop.store.events import StoredEvent
 
 SYSTEM_PROMPT = """\
@@ -179,6 +179,8 @@ def _gathered(result: ToolResult) -> str:
     model made no tool_use for it, so it cannot be a tool_result block."""
     if result.name == SUSPECT_COMMITS.name:
         title = "Suspect commits (the last changes to the lines in the stack frames)"
+    elif result.name == REPOSITORY_OVERVIEW.name:
+        title = "Repository overview (gathered by fixloop)"
     else:
         title = f"Gathered before the first turn ({result.name})"
     if result.is_error:

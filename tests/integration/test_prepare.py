@@ -125,22 +125,34 @@ def test_gather_context_once_before_turn_one_when_frames_name_code(
     settings: None, tmp_path: Path
 ) -> None:
     repo = make_repo(tmp_path / "svc", {"app/handler.py": "x = 1\n"})
-    # An alarm (no frames): nothing to gather
-    alarm = _open(repo=str(repo))
+    # No repository: nothing to gather
+    bare = _open()
     assert (
         p.gather_context_if_first(
-            LoopState(investigation_id=alarm), LoopState(investigation_id=alarm)
+            LoopState(investigation_id=bare), LoopState(investigation_id=bare)
         )
         is None
     )
-    # A log line with a frame: the suspect commits, listed once in the log
+    # An alarm (no frames): the repository's overview only
+    alarm = _open(repo=str(repo))
+    only = p.gather_context_if_first(
+        LoopState(investigation_id=alarm), LoopState(investigation_id=alarm)
+    )
+    assert only is not None
+    assert [(c.id, c.runs_in) for c in only.tool_calls] == [
+        ("context-repository-overview", "sandbox")
+    ]
+    # A log line with a frame: the overview and the suspect commits, listed once in the log
     inv_id = _open(repo=str(repo), signal=logs_message([TRACE]))
     state = LoopState(investigation_id=inv_id)
     first = p.gather_context_if_first(state, state)
     assert first is not None and first.action == "gather"
-    assert [(c.id, c.runs_in) for c in first.tool_calls] == [("context-suspect-commits", "sandbox")]
+    assert [(c.id, c.runs_in) for c in first.tool_calls] == [
+        ("context-repository-overview", "sandbox"),
+        ("context-suspect-commits", "sandbox"),
+    ]
     listed = stores().events.get(inv_id, context_position())
-    assert isinstance(listed, ContextGathering) and len(listed.calls) == 1
+    assert isinstance(listed, ContextGathering) and len(listed.calls) == 2
     # A retry lists the same calls; after gathering (action "gather") it is not asked again
     assert p.gather_context_if_first(state, state) == first
     back = state.model_copy(update={"action": "gather"})

@@ -92,6 +92,7 @@ def test_registry_has_the_sandbox_tools_and_the_terminal_tools() -> None:
         "run_command",
         "git_diff",
         "suspect_commits",
+        "repository_overview",
     }
     assert all(t.runs_in == "sandbox" and not t.terminal for t in SANDBOX_TOOLS)
     assert {t.name for t in SANDBOX_TOOLS if t.mutating} == {
