@@ -61,8 +61,12 @@ def run_command(ctx: ToolContext, args: RunCommandInput) -> str:
 
 RUN_COMMAND = Tool(
     "run_command",
-    "Run a bash command from the repository root, e.g. the test suite; returns its exit "
-    "code and its output (stdout and stderr together, long output cut in the middle). "
+    "Run a bash command from the repository root: the tests (all, or one test while "
+    'iterating, e.g. "python -m pytest tests/test_cart.py -q -k unknown_coupon"), '
+    'installing the repository\'s dependencies ("pip install -e .", "npm ci"), git '
+    'history ("git log -5 -- app/cart.py"). Returns its exit code and its output (stdout '
+    "and stderr together, long output cut in the middle). Not for reading, searching or "
+    "editing files: read_file, search_code and edit_file are exact and cheaper. "
     "Each call is a fresh shell as an unprivileged user with a minimal environment, no "
     "cloud credentials and usually no network; only the workspace is writable (and /tmp); "
     "processes it starts in the background are killed when it ends. A non-zero exit code "
