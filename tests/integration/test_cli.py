@@ -128,13 +128,14 @@ def test_investigate_any_repository_with_json_summary(tmp_path: Path) -> None:
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["status"] == "finished"
     assert summary["turns"] == 3
-    assert summary["tool_calls"] == 3
+    assert summary["tool_calls"] == 3 + 1  # and the repository overview before turn 1
     assert summary["executions"] == 1
     assert summary["state_transitions"] > 10
     assert 0 < summary["max_state_payload_bytes"] < 16 * 1024
     # signal, 3 assistant messages, 3 tool results, outcome and status, and each turn's
-    # streamed fragments in one chunk (the scripted model streams at once)
-    assert summary["events"] == 1 + 3 + 3 + 2 + 3
+    # streamed fragments in one chunk (the scripted model streams at once); the gathering of
+    # the repository overview and its result; each turn's budget note
+    assert summary["events"] == 1 + 3 + 3 + 2 + 3 + 2 + 3
 
 
 def test_demo_ends_with_a_delivered_pull_request(tmp_path: Path) -> None:
