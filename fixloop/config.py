@@ -99,6 +99,16 @@ class Settings(BaseSettings):
     """Local use only; in AWS the secret comes from github_webhook_secret_arn."""
     live_view_url: str = ""
     """Base URL of the live view, for links back from pull requests."""
+    # -- verification of a fix before its pull request (fixloop.agent.verify) --------------
+    verify_attempts: int = Field(default=3, ge=1, le=20)
+    """How many tries at a verified fix an investigation gets: each failed verification
+    before the last is returned to the model as open_pull_request's error; the last one's
+    fix is delivered unverified (``unverified_pull_requests``)."""
+    unverified_pull_requests: str = Field(default="draft", pattern=r"^(draft|refuse)$")
+    """A fix fixloop could not verify: "draft" opens a draft pull request labelled
+    ``unverified`` with the reason; "refuse" opens none (the investigation ends blocked)."""
+    verify_run_timeout_seconds: int = Field(default=600, ge=10, le=1_500)
+    """Each of the (at most four) test runs of a verification is killed after this long."""
     connections_table: str = "fixloop-connections"
     websocket_management_url: str = ""
     """API Gateway Management API endpoint of the WebSocket API

@@ -186,6 +186,8 @@ CATALOGUE: tuple[FunctionSpec, ...] = (
         posts=True,
         knows_state_machine=True,
     ),
+    # Model Turn's Route reads the workspace snapshot when the model proposes a pull
+    # request (files it cannot carry; whether there is a change to verify).
     FunctionSpec(
         "model_turn",
         "ModelTurn",
@@ -195,6 +197,7 @@ CATALOGUE: tuple[FunctionSpec, ...] = (
         writes_event_bodies=True,
         reads_inbox=True,
         calls_models=True,
+        reads_snapshots=True,
     ),
     # Run Tool also records what a sandbox put for a call (Record Sandbox Result).
     FunctionSpec(

@@ -94,6 +94,11 @@ CONTEXT_HUMAN_TIMEOUT_SECONDS = "fixloop:human_timeout_seconds"
 """How long a question waits for a reply before the investigation is parked."""
 CONTEXT_REQUIRE_APPROVAL = "fixloop:require_approval"
 """``true``: a pull request waits for a person's approval (``FIXLOOP_REQUIRE_APPROVAL``)."""
+CONTEXT_UNVERIFIED_PULL_REQUESTS = "fixloop:unverified_pull_requests"
+"""``draft`` (default) or ``refuse``: what becomes of a fix fixloop could not verify
+(``FIXLOOP_UNVERIFIED_PULL_REQUESTS``)."""
+CONTEXT_VERIFY_ATTEMPTS = "fixloop:verify_attempts"
+"""Tries at a verified fix per investigation (``FIXLOOP_VERIFY_ATTEMPTS``, default 3)."""
 
 # Who may reach the agent (fixloop.config's settings of the same names; empty: its default,
 # the workspace, app and organization the channel's credentials belong to, and GitHub's
@@ -246,6 +251,8 @@ class FixloopConfig:
     linear_team_id: str = ""
     human_timeout_seconds: int = 86_400
     require_approval: bool = False
+    unverified_pull_requests: str = "draft"
+    verify_attempts: int = 3
     people: People = field(default_factory=People)
     cognito_domain_prefix: str = ""
     """The hosted UI's domain prefix; empty: derived from the stack's id (stacks/constructs/
@@ -283,6 +290,13 @@ class FixloopConfig:
                 "63, not first or last) without aws, amazon or cognito, got "
                 f"{self.cognito_domain_prefix!r}"
             )
+        if self.unverified_pull_requests not in ("draft", "refuse"):
+            raise ValueError(
+                "unverified_pull_requests must be draft or refuse, got "
+                f"{self.unverified_pull_requests!r}"
+            )
+        if not 1 <= self.verify_attempts <= 20:
+            raise ValueError(f"verify_attempts must be 1..20, got {self.verify_attempts}")
         if self.daily_token_budget < 0:
             raise ValueError(f"daily_token_budget must be >= 0, got {self.daily_token_budget}")
         if (
@@ -326,6 +340,10 @@ class FixloopConfig:
                 _string(node, CONTEXT_HUMAN_TIMEOUT_SECONDS) or defaults.human_timeout_seconds
             ),
             require_approval=str(node.try_get_context(CONTEXT_REQUIRE_APPROVAL)).lower() == "true",
+            unverified_pull_requests=(
+                _string(node, CONTEXT_UNVERIFIED_PULL_REQUESTS) or defaults.unverified_pull_requests
+            ),
+            verify_attempts=_integer(node, CONTEXT_VERIFY_ATTEMPTS) or defaults.verify_attempts,
             people=People.from_context(node),
             cognito_domain_prefix=_string(node, CONTEXT_COGNITO_DOMAIN_PREFIX) or "",
         )

@@ -109,6 +109,8 @@ class FixloopStack(cdk.Stack):
             linear_team_id=config.linear_team_id,
             human_timeout_seconds=config.human_timeout_seconds,
             require_approval=config.require_approval,
+            unverified_pull_requests=config.unverified_pull_requests,
+            verify_attempts=config.verify_attempts,
             people=config.people,
         )
         self.loop = InvestigationLoop(

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from fixloop.agent.verify import delivery_terms
 from fixloop.conversation import Announcer, drain, wake_if_pending
 from fixloop.delivery.protocol import DeliveryError
 from fixloop.delivery.service import deliver_fix
@@ -29,9 +30,11 @@ def deliver(state: LoopState, *, announce: Announcer) -> LoopState:
     """Act on the concluding turn and close the investigation.
 
     ``open_pull_request`` opens (or updates) the investigation's pull request on its code
-    host; a refusal a person must resolve (credentials, permissions, a protected branch)
-    closes it as ``blocked`` with the reason, while transient failures raise for the state
-    machine to retry. ``finish``, or a turn that ended without tools, records the summary.
+    host, as fixloop's verification of the turn allows (a draft labelled ``unverified``,
+    or none: :func:`~fixloop.agent.verify.delivery_terms`); a refusal a person must resolve
+    (credentials, permissions, a protected branch, an unverified fix that is not to be
+    delivered) closes it as ``blocked`` with the reason, while transient failures raise for
+    the state machine to retry. ``finish``, or a turn that ended without tools, records the summary.
     """
     st = stores()
     inv_id = state.investigation_id
@@ -47,8 +50,24 @@ def deliver(state: LoopState, *, announce: Announcer) -> LoopState:
             drain(inv_id, state.turn + 1, reply_to=concluded.id, limit=1)
         title, body = str(concluded.args["title"]), str(concluded.args["body"])
         investigation = st.investigations.get(inv_id)
+        terms = delivery_terms(inv_id, state.turn)
+        if terms.refusal:
+            st.events.append(
+                inv_id,
+                outcome_position(state.turn, "failed"),
+                Failed(error="Unverified", cause=terms.refusal[:4000]),
+            )
+            _close(state, "blocked", f"not delivered: {terms.refusal}"[:300], announce)
+            return state.model_copy(update={"action": "stop"})
         try:
-            pull_request, draft = deliver_fix(investigation, title, body, message.at)
+            pull_request, draft = deliver_fix(
+                investigation,
+                title,
+                body,
+                message.at,
+                verification=terms.report,
+                unverified=terms.unverified,
+            )
         except DeliveryError as exc:
             st.events.append(
                 inv_id,

@@ -3,40 +3,44 @@
 Prepare runs before every turn. Its decisions, in order (the first that applies wins):
 
 1. :func:`stop_if_closed`: the investigation was closed from outside: stop.
-2. :func:`park_if_over_limits`: over its turn limit or a budget: park with a notice, stop.
-3. :func:`continue_as_new_if_due`: this execution has run enough turns, or its history nears
+2. :func:`~fixloop.agent.verify.rerouted`: the Map just verified a proposed fix: the same
+   turn again, whose Route reads the verification (no turn boundary: the inbox waits; no
+   model call, so no limit or budget is checked).
+3. :func:`park_if_over_limits`: over its turn limit or a budget: park with a notice, stop.
+4. :func:`continue_as_new_if_due`: this execution has run enough turns, or its history nears
    the limit: start the next generation.
-4. :func:`gather_context_if_first`: before turn 1, the calls fixloop makes itself.
-5. :func:`advance`: otherwise the next turn, after :func:`announce_start` (turn 1 only) and
-   :func:`move_inbox` (people's messages enter the log at the turn boundary).
+5. :func:`gather_context_if_first`: before turn 1, the calls fixloop makes itself.
+6. :func:`advance`: otherwise the next turn, after :func:`announce_start` (turn 1 only) and
+   :func:`move_inbox` (people's messages enter the log at the turn boundary), with the note
+   of the budget left (:func:`~fixloop.agent.budget.budget_note`) as the turn's last input.
 
 Each is a function of the payload and the log, so a retried Prepare decides the same.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from aws_lambda_powertools import Logger
 
+from fixloop.agent.budget import budget_note, over_budget
 from fixloop.agent.context import initial_calls
 from fixloop.agent.toolset import map_items
+from fixloop.agent.verify import rerouted
 from fixloop.config import Settings, get_settings
 from fixloop.conversation import Announcer, awaited, drain
-from fixloop.cost import investigation_usage, model_cost, model_id_of
 from fixloop.domain import clean_title
 from fixloop.domain.events import (
     AssistantMessage,
     ContextGathering,
+    Note,
     SignalReceived,
     StatusChanged,
     assistant_position,
     context_position,
+    note_position,
     outcome_position,
     signal_position,
 )
 from fixloop.domain.investigation import Investigation, LoopState, execution_name
-from fixloop.domain.signal import utcnow
 from fixloop.store import EventNotFound, stores
 from fixloop.tools.results import record_result
 
@@ -71,6 +75,7 @@ def prepare(state: LoopState, *, announce: Announcer) -> LoopState:
     base = _carried(state, settings)
     return (
         stop_if_closed(inv, base)
+        or rerouted(state, base)
         or park_if_over_limits(inv, base, settings)
         or continue_as_new_if_due(base, settings)
         or gather_context_if_first(state, base)
@@ -123,29 +128,6 @@ def park_if_over_limits(
     return base.model_copy(update={"action": "stop"})
 
 
-def over_budget(inv: Investigation, now: datetime | None = None) -> str:
-    """Why the investigation is over one of its budgets ("" if it is not)."""
-    settings = get_settings()
-    tokens = inv.budget_tokens if inv.budget_tokens is not None else settings.budget_tokens
-    if tokens and inv.total_tokens > tokens:
-        return f"token budget exceeded ({inv.total_tokens:,} tokens used, budget {tokens:,})"
-    dollars = inv.budget_cost_usd if inv.budget_cost_usd is not None else settings.budget_cost_usd
-    if dollars:
-        spent = model_cost(model_id_of(inv.model), investigation_usage(inv))
-        if spent > dollars:
-            return f"cost budget exceeded (${spent:.2f} of model tokens, budget ${dollars:.2f})"
-    wall = (
-        inv.budget_wall_seconds
-        if inv.budget_wall_seconds is not None
-        else settings.budget_wall_seconds
-    )
-    if wall:
-        elapsed = ((now or utcnow()) - inv.created_at).total_seconds()
-        if elapsed > wall:
-            return f"time budget exceeded ({elapsed:,.0f} s open, budget {wall:,} s)"
-    return ""
-
-
 def continue_as_new_if_due(base: LoopState, settings: Settings) -> LoopState | None:
     """Start the next generation after ``max_turns_per_generation`` turns of this execution,
     or before its estimated history reaches ``max_history_events``."""
@@ -195,6 +177,8 @@ def advance(inv: Investigation, base: LoopState, *, announce: Announcer) -> Loop
     turn = base.turn + 1
     announce_start(inv, turn, announce)
     move_inbox(inv.investigation_id, base.turn, turn)
+    note = Note(turn=turn, kind="budget", text=budget_note(inv, turn))
+    stores().events.append(inv.investigation_id, note_position(turn, "budget"), note)
     stores().investigations.record_progress(
         inv.investigation_id, generation=base.generation, turn=turn
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fixloop.agent.toolset import default_registry, map_items
+from fixloop.agent.verify import verification_gate
 from fixloop.config import get_settings
 from fixloop.delivery.service import undeliverable
 from fixloop.domain.events import (
@@ -34,8 +35,9 @@ DEFERRED = "Not concluded: new messages arrived, which follow. Read them, then c
 def route(state: LoopState, message: AssistantMessage) -> LoopState:
     """Deliver when the model concluded (or ended its turn without tools), unless messages
     arrived that it has not read, or the change has files a pull request does not carry
-    (the model is told which, and goes on); wait for a person when it asked one; else run
-    tools."""
+    (the model is told which, and goes on), or the change is still to be verified or did
+    not pass its verification (:func:`verification_gate`); wait for a person when it asked
+    one; else run tools."""
     inv_id, turn = state.investigation_id, state.turn
     calls = calls_of(message.tool_uses())
     early = stopped_early(state, message)
@@ -58,6 +60,11 @@ def route(state: LoopState, message: AssistantMessage) -> LoopState:
                 "call it again once its files are fixed.",
             )
             return state.model_copy(update={"action": "tools", "tool_calls": []})
+        if calls.opens_pull_request:
+            # fixloop verifies the change itself first (fixloop.agent.verify).
+            verifying = verification_gate(state, calls)
+            if verifying is not None:
+                return verifying
         if calls.opens_pull_request and approval_required(inv_id):
             answer_unrun(
                 inv_id,

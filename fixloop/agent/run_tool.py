@@ -5,7 +5,8 @@ its result stored does not run it again (a first attempt, ``attempt`` 0, cannot 
 does not look). Two more states of the Map come here, so one function writes every result a
 Map item produces: Record Sandbox Result (the sandbox answered: its result is read back from
 the key this side derives, bounded, and recorded) and Record Tool Failure (the call failed
-after its retries: the model sees why).
+after its retries: the model sees why). A verification item's report becomes the turn's
+Verification event (:mod:`fixloop.agent.verify`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from functools import lru_cache
 from pydantic import ValidationError
 
 from fixloop.agent.toolset import default_registry
+from fixloop.agent.verify import is_verification, record_verification
 from fixloop.config import get_settings
 from fixloop.domain import Investigation, Signal
 from fixloop.domain.events import SignalReceived, signal_position, tool_result_position
@@ -38,7 +40,9 @@ __all__ = ["run_tool"]
 def run_tool(task: ToolTask) -> dict[str, object]:
     """Run the call once (or record its failure). ``ran`` is False when a retry found the
     result already stored."""
-    if task.error is not None:
+    if is_verification(task.tool_use_id):
+        done = record_verification(task)  # a Verification event, not a tool result
+    elif task.error is not None:
         done = record_failure(
             task.investigation_id, task.turn, task.index, task.tool_use_id, task.error
         )

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["print_summary", "printer"]
+__all__ = ["print_summary", "printer", "verified_line"]
 
 
 def printer(quiet: bool) -> Callable[[str], None]:
@@ -43,7 +43,40 @@ def print_summary(data: dict[str, Any]) -> None:
             for name in ("model", "step_functions", "lambda", "fargate", "dynamodb", "websocket")
         )
         print(f"  cost               ${cost['total']:.4f}  ({parts})")
+    verification = data.get("verification")
+    if verification:
+        print(f"  verified           {verified_line(verification)}")
     print(f"  took               {data['duration_s']:.1f} s")
     pr = data.get("pull_request")
     if pr:
         print(f"  pull request       #{pr['number']} on {pr['branch']}  {pr['url']}")
+
+
+def verified_line(verification: dict[str, Any]) -> str:
+    """``reproduced yes, fixed yes (suite: 2 passed on the base commit, 4 passed with the
+    fix; 2.6 s)``."""
+
+    def counts(run: dict[str, Any] | None) -> str:
+        if not run:
+            return "not run"
+        if run.get("timed_out"):
+            return "timed out"
+        if "passed" not in run:
+            return f"exit code {run.get('exit_code')}"
+        parts = [f"{run['passed']} passed"]
+        parts += [f"{run[k]} {k}" for k in ("failed", "errors") if run.get(k)]
+        return ", ".join(parts)
+
+    yes = {True: "yes", False: "no"}
+    line = f"reproduced {yes[bool(verification['reproduced'])]}, "
+    line += f"fixed {yes[bool(verification['fixed'])]}"
+    suite = verification.get("suite") or {}
+    if suite.get("base") or suite.get("fix"):
+        line += (
+            f" (suite: {counts(suite.get('base'))} on the base commit, "
+            f"{counts(suite.get('fix'))} with the fix"
+        )
+        line += f"; {verification.get('duration_s', 0):.1f} s)"
+    if not (verification["reproduced"] and verification["fixed"]):
+        line += f"\n                     {verification.get('reason', '')}"
+    return line

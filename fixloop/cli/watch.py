@@ -21,7 +21,7 @@ from fixloop.cost import (
     investigation_usage,
     model_id_of,
 )
-from fixloop.domain import EVENT_ADAPTER, Investigation, execution_name
+from fixloop.domain import EVENT_ADAPTER, Investigation, Verification, execution_name
 from fixloop.domain.investigation import TERMINAL_STATUSES
 from fixloop.errors import ConfigError, FixloopError
 from fixloop.store import StoredEvent, stores
@@ -44,6 +44,8 @@ class RunSummary:
     duration_s: float
     cost: Cost | None = None
     compaction_summaries: int = 0
+    verification: dict[str, Any] | None = None
+    """The latest verification of a proposed fix (:meth:`VerificationReport.summary`)."""
 
     def as_json(self) -> dict[str, Any]:
         inv = self.investigation
@@ -72,6 +74,7 @@ class RunSummary:
             "compactions": inv.compactions,
             "compaction_summaries": self.compaction_summaries,
             "cost_usd": self.cost.as_json() if self.cost is not None else None,
+            "verification": self.verification,
         }
 
 
@@ -180,7 +183,14 @@ class Watcher:
             duration_s=duration_s,
             cost=investigation_cost(model_id_of(inv.model), investigation_usage(inv), figures),
             compaction_summaries=sum(1 for e in events if e.event.type == "compaction_summary"),
+            verification=latest_verification(events),
         )
+
+
+def latest_verification(events: list[StoredEvent]) -> dict[str, Any] | None:
+    """The summary of the last verification in the log, if any."""
+    found = [e.event for e in events if isinstance(e.event, Verification)]
+    return found[-1].report.summary() if found else None
 
 
 RECORD_WRITES_PER_TURN = 2

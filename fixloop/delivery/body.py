@@ -1,15 +1,18 @@
 """The pull request's text: the model's account, then the evidence fixloop gathered itself.
 
-The model writes the root cause and the change; fixloop appends what it knows for certain
-from the log (the signal with links to it, the test runs before and after, the way back to
-the investigation), so a reviewer never has to trust the model's summary of the evidence.
+The model writes the root cause and the change; fixloop appends what it knows for certain:
+the signal with links to it, its own verification of the change (the new tests failing on
+the base commit and passing with the fix, the suite on both: runs fixloop made itself, not
+the model), and the way back to the investigation, so a reviewer never has to trust the
+model's summary of the evidence.
 """
 
 from __future__ import annotations
 
 from urllib.parse import quote
 
-from fixloop.domain import Investigation, Signal, ToolResult, clean_title
+from fixloop.domain import Investigation, Signal, clean_title
+from fixloop.domain.verification import TestRun, VerificationReport
 from fixloop.store import StoredEvent
 
 MAX_LOG_EVENTS = 2
@@ -23,16 +26,11 @@ def compose_body(
     signal: Signal,
     events: list[StoredEvent],
     live_view_url: str = "",
+    *,
+    verification: VerificationReport | None = None,
 ) -> str:
     parts = [model_body.strip(), "---", "### Evidence gathered by fixloop", *_evidence(signal)]
-    before, after = _test_runs(events)
-    parts += ["### Test runs"]
-    if before is None and after is None:
-        parts.append("No command was run in the sandbox.")
-    if before is not None and before != after:
-        parts += ["Before the fix:", _fenced(before)]
-    if after is not None:
-        parts += ["After the fix:" if before != after else "Last run:", _fenced(after)]
+    parts += ["### Verified by fixloop", *verified_section(verification)]
     turns = sum(1 for e in events if e.event.type == "assistant_message")
     link = (
         f"[{investigation.investigation_id}]({live_view_url.rstrip('/')}/investigations/"
@@ -67,17 +65,53 @@ def _evidence(signal: Signal) -> list[str]:
     return lines
 
 
-def _test_runs(events: list[StoredEvent]) -> tuple[str | None, str | None]:
-    """The first failing command run (the reproduction) and the last one (the result)."""
-    runs = [
-        e.event.content
-        for e in events
-        if isinstance(e.event, ToolResult) and e.event.name == "run_command"
+def verified_section(report: VerificationReport | None) -> list[str]:
+    """What fixloop's own verification showed: the verdict, then the new tests on the base
+    commit and on the fix, trimmed."""
+    if report is None:
+        return ["fixloop did not verify this change."]
+    verdict = "**Verified.**" if report.verified else "**Not verified.**"
+    lines = [f"{verdict} {report.reason}"]
+    facts = [f"- Reproduced on the base commit: {_reproduction(report)}"]
+    facts.append(f"- Fixed: {'yes' if report.fixed else 'no'}")
+    if report.command:
+        facts.append(f"- Test command: `{report.command}`")
+    base, fix = report.run("suite_on_base"), report.run("suite_on_fix")
+    if base is not None and fix is not None:
+        both = f"{_brief(base)} on the base commit, {_brief(fix)} with the fix"
+        facts.append(f"- Whole suite: {both}")
+    if report.new_failures:
+        facts.append(f"- Newly failing: {', '.join(report.new_failures[:10])}")
+    if report.tests:
+        facts.append(f"- Tests added or changed: {', '.join(f'`{t}`' for t in report.tests[:10])}")
+    lines.append("\n".join(facts))
+    shown = [
+        ("On the base commit, with only the change's tests", report.run("tests_on_base")),
+        ("With the fix", report.run("tests_on_fix") or fix),
     ]
-    if not runs:
-        return None, None
-    failing = next((r for r in runs if "\nexit code 0" not in r), None)
-    return (_tail(failing, MAX_RUN_LINES) if failing else None), _tail(runs[-1], MAX_RUN_LINES)
+    for label, run in shown:
+        if run is not None:
+            lines.append(f"{label} (`{run.command}`): {_brief(run)}")
+            lines.append(_fenced(_tail(run.output, MAX_RUN_LINES)))
+    return lines
+
+
+def _reproduction(report: VerificationReport) -> str:
+    if not report.reproduced:
+        return "no"
+    symptom = report.symptom
+    detail = []
+    if symptom.matched:
+        detail.append(f"fails with {', '.join(symptom.seen[:3])}, as in production")
+    elif symptom.seen:
+        detail.append(f"fails with {', '.join(symptom.seen[:3])}")
+    if symptom.frames:
+        detail.append(f"through {', '.join(f'`{f}`' for f in symptom.frames[:3])}")
+    return "yes" + (f" ({'; '.join(detail)})" if detail else "")
+
+
+def _brief(run: TestRun) -> str:
+    return run.counts.describe() if run.counts is not None else run.describe()
 
 
 def _tail(text: str, lines: int) -> str:

@@ -17,8 +17,12 @@ anywhere (a lost response, a Lambda timeout) converges when the state machine ru
 6. ``POST git/refs`` or ``PATCH git/refs/heads/{branch}`` (forced only for fixloop's own
    ``fixloop/`` branches: a new change replaces the previous commit on the base).
 7. ``GET pulls?head={owner}:{branch}&state=all``: an open pull request is updated, a closed
-   and unmerged one reopened and updated, otherwise one is created; then missing labels are
-   added. A "Reference already exists" or "A pull request already exists" answer (a retried
+   and unmerged one reopened and updated, otherwise one is created (a draft for an
+   unverified fix; an ordinary one where the repository's plan has no drafts); an existing
+   one is marked ready for review or converted to a draft to match the change (GraphQL
+   ``markPullRequestReadyForReview`` / ``convertPullRequestToDraft``: the REST API cannot);
+   then missing labels are added, and ``unverified`` removed from a verified change. A
+   "Reference already exists" or "A pull request already exists" answer (a retried
    request whose first response was lost) falls back to the update path.
 
 Errors: every GitHub error becomes a :class:`~fixloop.delivery.protocol.DeliveryError` whose
@@ -44,6 +48,7 @@ Rate limits (https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -52,6 +57,7 @@ from datetime import UTC
 from typing import Any, Self
 
 import requests
+from aws_lambda_powertools import Logger
 from github import Auth, Github, GithubException, GithubRetry, InputGitAuthor, InputGitTreeElement
 from github.GitCommit import GitCommit
 from github.GithubException import (
@@ -69,11 +75,13 @@ from urllib3 import Retry
 from urllib3.connectionpool import ConnectionPool
 from urllib3.response import BaseHTTPResponse
 
-from fixloop.delivery.protocol import DeliveryError, PullRequestDraft
+from fixloop.delivery.protocol import UNVERIFIED_LABEL, DeliveryError, PullRequestDraft
 from fixloop.domain import PullRequestRef
 from fixloop.errors import TransientError
 
 __all__ = ["DeliveryRetry", "GitHubCodeHost"]
+
+logger = Logger(child=True)
 
 OWN_BRANCH_PREFIX = "fixloop/"
 """Branches fixloop owns and may force-update; any other branch is only fast-forwarded."""
@@ -251,6 +259,7 @@ class GitHubCodeHost:
                 f"{default} has moved since (now at {base_head[:12]})."
             )
         pull, created = self._pull_request(repo, draft, default, body)
+        self._set_draft(pull, draft.draft)
         self._label(pull, draft.labels)
         return PullRequestRef(
             number=pull.number,
@@ -373,16 +382,7 @@ class GitHubCodeHost:
         pull = self._find_pull(repo, draft.branch)
         if pull is None:
             try:
-                with self._translating(f"opening the pull request for {draft.branch}"):
-                    created = repo.create_pull(
-                        base=default,
-                        head=draft.branch,
-                        title=draft.title,
-                        body=body,
-                        maintainer_can_modify=True,
-                        draft=False,
-                    )
-                return created, True
+                return self._create_pull(repo, draft, default, body), True
             except DeliveryError as exc:
                 if not _says(exc.__cause__, "a pull request already exists"):
                     raise
@@ -407,12 +407,64 @@ class GitHubCodeHost:
                 )
         return pull, False
 
+    def _create_pull(
+        self, repo: Repository, draft: PullRequestDraft, default: str, body: str
+    ) -> PullRequest:
+        """Open it (as a draft when asked; where the plan has no drafts, a private
+        repository on GitHub Free, as an ordinary one: its label and body still say it is
+        unverified)."""
+        try:
+            with self._translating(f"opening the pull request for {draft.branch}"):
+                return repo.create_pull(
+                    base=default,
+                    head=draft.branch,
+                    title=draft.title,
+                    body=body,
+                    maintainer_can_modify=True,
+                    draft=draft.draft,
+                )
+        except DeliveryError as exc:
+            if not (draft.draft and _says(exc.__cause__, "draft pull requests are not supported")):
+                raise
+        with self._translating(f"opening the pull request for {draft.branch}"):
+            return repo.create_pull(
+                base=default,
+                head=draft.branch,
+                title=draft.title,
+                body=body,
+                maintainer_can_modify=True,
+                draft=False,
+            )
+
+    def _set_draft(self, pull: PullRequest, draft: bool) -> None:
+        """An existing pull request follows the latest change: a verified one is marked
+        ready for review, an unverified one goes back to draft (GraphQL: REST cannot)."""
+        if pull.draft == draft:
+            return
+        action = "converting it to a draft" if draft else "marking it ready for review"
+        try:
+            with self._translating(f"{action} (pull request #{pull.number})"):
+                if draft:
+                    pull.convert_to_draft()
+                else:
+                    pull.mark_ready_for_review()
+        except DeliveryError as exc:
+            # The change is delivered; its label and body say what it is.
+            logger.warning("draft state left as it was", extra={"reason": str(exc)})
+
     def _label(self, pull: PullRequest, labels: list[str]) -> None:
         present = {label.name for label in pull.labels}
         missing = [label for label in labels if label not in present]
         if missing:
             with self._translating(f"labelling pull request #{pull.number}"):
                 pull.add_to_labels(*missing)
+        if UNVERIFIED_LABEL in present and UNVERIFIED_LABEL not in labels:
+            # Gone already: removed meanwhile (a retried request whose answer was lost).
+            with (
+                self._translating(f"removing the {UNVERIFIED_LABEL} label of #{pull.number}"),
+                contextlib.suppress(UnknownObjectException),
+            ):
+                pull.remove_from_labels(UNVERIFIED_LABEL)
 
     # -- errors ----------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ class LocalPullRequest(BaseModel):
     base_commit: str
     head_sha: str
     labels: list[str]
+    draft: bool = False
     state: str = "open"
 
 
@@ -60,6 +61,7 @@ class LocalGitCodeHost:
             base_commit=draft.base_commit,
             head_sha=head,
             labels=sorted(set(draft.labels)),
+            draft=draft.draft,
         )
         self.records.mkdir(parents=True, exist_ok=True)
         path = self.records / f"{number}.json"

@@ -18,6 +18,9 @@ from fixloop.errors import FixloopError
 from fixloop.sandbox.workspace import FileChange
 
 DEFAULT_LABELS = ("fixloop", "automated-fix")
+UNVERIFIED_LABEL = "unverified"
+"""On a pull request whose fix fixloop could not verify (it is opened as a draft); taken
+off when a later, verified change of the same investigation updates it."""
 
 
 class PullRequestDraft(BaseModel):
@@ -34,6 +37,8 @@ class PullRequestDraft(BaseModel):
     files: list[FileChange]
     """The same change file by file (GitHub's Git Data API takes contents)."""
     labels: list[str] = Field(default_factory=lambda: list(DEFAULT_LABELS))
+    draft: bool = False
+    """Open it as a draft (an unverified fix): a person marks it ready for review."""
     authored_at: datetime
     """Author and committer date of the commit: fixed, so a retried delivery writes the
     very same commit object (same SHA) instead of a second one."""

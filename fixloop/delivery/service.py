@@ -7,9 +7,16 @@ from datetime import datetime
 from fixloop.config import get_settings
 from fixloop.delivery.body import compose_body
 from fixloop.delivery.hosts import code_host_for
-from fixloop.delivery.protocol import DeliveryError, PullRequestDraft, branch_for
+from fixloop.delivery.protocol import (
+    DEFAULT_LABELS,
+    UNVERIFIED_LABEL,
+    DeliveryError,
+    PullRequestDraft,
+    branch_for,
+)
 from fixloop.domain import Investigation, PullRequestRef, SignalReceived, clean_title
 from fixloop.domain.events import signal_position
+from fixloop.domain.verification import VerificationReport
 from fixloop.sandbox.changes import describe_omitted
 from fixloop.sandbox.snapshots import SnapshotStore
 from fixloop.sandbox.workspace import Snapshot
@@ -41,10 +48,18 @@ def _refusal(snapshot: Snapshot | None) -> str | None:
 
 
 def deliver_fix(
-    investigation: Investigation, title: str, body: str, authored_at: datetime
+    investigation: Investigation,
+    title: str,
+    body: str,
+    authored_at: datetime,
+    *,
+    verification: VerificationReport | None = None,
+    unverified: bool = False,
 ) -> tuple[PullRequestRef, PullRequestDraft]:
     """Open or update the investigation's pull request. ``authored_at`` (the concluding
-    turn's time) fixes the commit's dates, so a retry writes the very same commit."""
+    turn's time) fixes the commit's dates, so a retry writes the very same commit.
+    ``verification`` (fixloop's own test runs) goes into the body; ``unverified`` opens it
+    as a draft labelled ``unverified``."""
     st = stores()
     inv_id = investigation.investigation_id
     snapshot = SnapshotStore(st.blobs).load(inv_id)
@@ -65,10 +80,19 @@ def deliver_fix(
         base_commit=snapshot.base_commit,
         branch=branch_for(inv_id),
         title=title,
-        body=compose_body(body, investigation, signal.signal, events, get_settings().live_view_url),
+        body=compose_body(
+            body,
+            investigation,
+            signal.signal,
+            events,
+            get_settings().live_view_url,
+            verification=verification,
+        ),
         commit_message=f"{title}\n\nFound and fixed by fixloop in investigation {inv_id}.",
         patch=snapshot.patch,
         files=snapshot.files,
         authored_at=authored_at,
+        draft=unverified,
+        labels=[*DEFAULT_LABELS, *([UNVERIFIED_LABEL] if unverified else [])],
     )
     return code_host_for(investigation).deliver(draft), draft

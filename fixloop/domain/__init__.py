@@ -15,6 +15,7 @@ from fixloop.domain.events import (
     ToolResult,
     ToolResultsCleared,
     UserMessage,
+    Verification,
 )
 from fixloop.domain.investigation import (
     Investigation,
@@ -28,6 +29,7 @@ from fixloop.domain.investigation import (
 )
 from fixloop.domain.signal import LogLine, Signal, load_signal, parse_signal
 from fixloop.domain.titles import clean_title
+from fixloop.domain.verification import VerificationReport
 
 __all__ = [
     "EVENT_ADAPTER",
@@ -52,6 +54,8 @@ __all__ = [
     "ToolTask",
     "TurnTask",
     "UserMessage",
+    "Verification",
+    "VerificationReport",
     "clean_title",
     "execution_name",
     "load_signal",

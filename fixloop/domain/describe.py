@@ -16,6 +16,7 @@ from fixloop.domain.events import (
     ToolResult,
     ToolResultsCleared,
     UserMessage,
+    Verification,
 )
 
 WIDTH = 110
@@ -56,6 +57,14 @@ def describe(ev: Event) -> list[str]:
         files = ev.diff.count("\ndiff --git ") + ev.diff.startswith("diff --git ")
         change = f" ({files} file{'s' if files != 1 else ''} changed)" if files else ""
         return [f"delivered  {what}: {ev.title}{change}"]
+    if isinstance(ev, Verification):
+        report = ev.report
+        verdict = "verified" if report.verified else "not verified"
+        yes = {True: "yes", False: "no"}
+        return [
+            f"verify     {verdict}: reproduced {yes[report.reproduced]}, fixed "
+            f"{yes[report.fixed]} ({report.duration_ms / 1000:.1f} s): {_short(report.reason, 60)}"
+        ]
     if isinstance(ev, Failed):
         return [f"failed     {ev.error}: {_short(ev.cause)}"]
     if isinstance(ev, StatusChanged):

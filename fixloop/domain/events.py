@@ -5,9 +5,11 @@ retried step rewrites the same key rather than appending a duplicate:
 
     t{turn:06d}.{phase}.{detail}
 
-phase 0 holds what the model reads before turn N (the signal, human messages, summaries),
-phase 1 the assistant message of turn N, phase 2 its tool results in call order, phase 3
-what ended the investigation. Positions sort as strings in log order.
+phase 0 holds what the model reads before turn N (the signal, human messages, summaries,
+last the note of the budget left),
+phase 1 the assistant message of turn N, phase 2 its tool results in call order (then
+fixloop's verification of a proposed fix, ``t{turn}.2.verification``), phase 3 what ended
+the investigation. Positions sort as strings in log order.
 
 While turn N streams, its fragments are written as :class:`StreamChunk` events at
 ``t{turn}.1.0.{attempt:03d}.{chunk:05d}`` (the digit sorts before ``assistant``, so a turn's
@@ -24,6 +26,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 
 from fixloop.domain.investigation import PullRequestRef
 from fixloop.domain.signal import Signal, utcnow
+from fixloop.domain.verification import VerificationReport
 
 ContentBlock = dict[str, Any]
 
@@ -160,13 +163,14 @@ class ToolResultsCleared(_Event):
 
 class Note(_Event):
     """fixloop's own words to the model before a turn (not a person's, not data): why the
-    previous reply did not conclude or was cut off. Rendered as text outside any untrusted
-    block."""
+    previous reply did not conclude or was cut off, or the budget left (written by Prepare
+    before every turn, the last input the model reads before it). Rendered as text outside
+    any untrusted block."""
 
     type: Literal["note"] = "note"
     turn: int
     """The turn it is read before."""
-    kind: Literal["nudge", "cut_off", "paused"]
+    kind: Literal["nudge", "cut_off", "paused", "budget"]
     text: str
 
 
@@ -192,6 +196,18 @@ class Failed(_Event):
     cause: str = ""
 
 
+class Verification(_Event):
+    """fixloop's own verification of the change ``open_pull_request`` proposed at ``turn``
+    (the call ``tool_use_id``): written at :func:`verification_position` by the trusted side
+    from the sandbox's report. Not part of the prompt: the model reads its outcome as the
+    call's result when it failed."""
+
+    type: Literal["verification"] = "verification"
+    turn: int
+    tool_use_id: str
+    report: VerificationReport
+
+
 Event = Annotated[
     SignalReceived
     | UserMessage
@@ -205,7 +221,8 @@ Event = Annotated[
     | Note
     | StatusChanged
     | Delivered
-    | Failed,
+    | Failed
+    | Verification,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
@@ -251,6 +268,12 @@ def stream_position(turn: int, attempt: int, chunk: int) -> str:
 
 def tool_result_position(turn: int, index: int) -> str:
     return position(turn, PHASE_TOOLS, f"{index:03d}")
+
+
+def verification_position(turn: int) -> str:
+    """Where the verification of turn ``turn``'s ``open_pull_request`` is recorded: after the
+    turn's tool results (digits sort before letters), before its outcome."""
+    return position(turn, PHASE_TOOLS, "verification")
 
 
 def compaction_position(turn: int, what: Literal["cleared", "summary"]) -> str:

@@ -81,6 +81,11 @@ class Investigation(BaseModel):
     """The latest summary's ``through``: the prompt needs only the log after it."""
     websocket_messages: int = 0
     """Messages the live view sent for this investigation (its fan-out adds to it)."""
+    failed_verifications: int = 0
+    """Proposed fixes whose verification failed so far (``FIXLOOP_VERIFY_ATTEMPTS`` bounds
+    how many go back to the model)."""
+    verified_turn: int = 0
+    """The last turn whose failed verification is counted."""
     budget_tokens: int | None = None
     """Per-investigation budgets; None: the configured default (``FIXLOOP_BUDGET_*``)."""
     budget_cost_usd: float | None = None

@@ -23,6 +23,7 @@ import urllib.request
 import uuid
 from datetime import timedelta
 from functools import lru_cache
+from typing import Any
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel
@@ -31,11 +32,18 @@ from fixloop import aws
 from fixloop.config import get_settings
 from fixloop.credentials.repo_token import RepoTokenRequest
 from fixloop.domain import Investigation, Signal
-from fixloop.domain.events import SignalReceived, signal_position, tool_result_position
+from fixloop.domain.events import (
+    SignalReceived,
+    signal_position,
+    tool_result_position,
+    verification_position,
+)
 from fixloop.domain.signal import utcnow
+from fixloop.domain.verification import verified_call_id
 from fixloop.errors import EventNotFound, SandboxUnavailable, TransientError
 from fixloop.sandbox.launcher import launch, stop_task, task_address
 from fixloop.sandbox.protocol import SandboxCall, WorkspaceSource, result_key, snapshot_key
+from fixloop.sandbox.verification import VERIFY_FIX
 from fixloop.store import stores
 from fixloop.store.sandboxes import SandboxRecord
 from fixloop.tools.execution import find_call
@@ -65,7 +73,7 @@ class DispatchTask(BaseModel):
 
 def dispatch_tool(task: DispatchTask) -> dict[str, object]:
     st = stores()
-    if has_result(task.investigation_id, task.turn, task.index):
+    if _answered(task):
         # A retry after the result was recorded but before the token was answered.
         aws.client("stepfunctions").send_task_success(
             taskToken=task.task_token, output=json.dumps({"tool_use_id": task.tool_use_id})
@@ -167,13 +175,38 @@ def stop_sandbox(investigation_id: str, reason: str) -> None:
     stop_task(record.task_arn, reason)
 
 
+def _answered(task: DispatchTask) -> bool:
+    """Whether the call's result (a verification's report) is already in the log."""
+    if verified_call_id(task.tool_use_id) is not None:
+        position = verification_position(task.turn)
+        return stores().events.get(task.investigation_id, position) is not None
+    return has_result(task.investigation_id, task.turn, task.index)
+
+
+def _what(task: DispatchTask) -> tuple[str, Any, str]:
+    """The operation the sandbox runs for this Map item, its input, and where its result
+    goes: the model's call, or fixloop's verification of the change an
+    ``open_pull_request`` call proposes (with the test command the model named)."""
+    inv_id = task.investigation_id
+    verified = verified_call_id(task.tool_use_id)
+    if verified is None:
+        call = find_call(inv_id, task.turn, task.index, task.tool_use_id)
+        return call.name, call.input, tool_result_position(task.turn, task.index)
+    proposal = find_call(inv_id, task.turn, task.index, verified).args
+    named = proposal.get("test_command")
+    verify = {
+        "test_command": named if isinstance(named, str) and named.strip() else None,
+        "timeout_s": get_settings().verify_run_timeout_seconds,
+    }
+    return VERIFY_FIX.name, verify, verification_position(task.turn)
+
+
 def _call(task: DispatchTask) -> SandboxCall:
     """Everything the sandbox needs for this call, read on the trusted side."""
     settings = get_settings()
     inv_id = task.investigation_id
-    call = find_call(inv_id, task.turn, task.index, task.tool_use_id)
+    name, call_input, position_key = _what(task)
     investigation, signal = _fixed_facts(inv_id)
-    position_key = tool_result_position(task.turn, task.index)
     s3 = aws.presigner()
     bucket = settings.blobs_bucket
 
@@ -190,8 +223,8 @@ def _call(task: DispatchTask) -> SandboxCall:
         turn=task.turn,
         index=task.index,
         tool_use_id=task.tool_use_id,
-        name=call.name,
-        input=call.input,
+        name=name,
+        input=call_input,
         investigation=investigation,
         signal=signal,
         max_output_chars=settings.max_tool_output_chars,
@@ -203,6 +236,7 @@ def _call(task: DispatchTask) -> SandboxCall:
         ),
         result_url=presign("put_object", result_key(inv_id, position_key)),
         snapshot_url=presign("put_object", snapshot_key(inv_id)),
+        position=position_key,
     )
 
 

@@ -67,11 +67,14 @@ class SandboxCall(BaseModel):
     snapshot_url: str
     """A pre-signed PUT of :func:`snapshot_key`: a mutating call is journaled there before
     its result is put."""
+    position: str = ""
+    """Where its result goes in the log, when not at the call's tool result position (a
+    verification: :func:`~fixloop.domain.events.verification_position`)."""
 
     @property
     def key(self) -> str:
         """The call's identity in the workspace journal (its log position)."""
-        return tool_result_position(self.turn, self.index)
+        return self.position or tool_result_position(self.turn, self.index)
 
 
 class SandboxResult(BaseModel):

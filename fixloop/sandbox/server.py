@@ -39,6 +39,7 @@ from fixloop.errors import ConfigError, TransientError
 from fixloop.httpserver import QuietHTTPServer
 from fixloop.sandbox.protocol import SandboxCall, SandboxResult, WorkspaceSource
 from fixloop.sandbox.tools import SandboxContext, sandbox_registry
+from fixloop.sandbox.verification import VERIFY_FIX
 from fixloop.sandbox.workspace import AppliedCall, Snapshot, Workspace
 from fixloop.tools.calls import Call
 from fixloop.tools.execution import run_call
@@ -83,6 +84,7 @@ class SandboxServer:
         self._httpd.daemon_threads = True
         self.workspace: Workspace | None = None
         self.registry = sandbox_registry()
+        self.registry.register(VERIFY_FIX)  # fixloop's own operation, never the model's
 
     @property
     def address(self) -> tuple[str, int]:

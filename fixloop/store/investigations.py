@@ -87,6 +87,23 @@ class InvestigationStore:
             )
         )
 
+    def count_failed_verification(self, investigation_id: str, *, turn: int) -> bool:
+        """Count turn ``turn``'s failed verification of a fix, once (``verified_turn`` is the
+        last turn counted: a retried recording counts nothing twice, False)."""
+        return applied(
+            lambda: self._table.update_item(
+                Key={"pk": investigation_id},
+                UpdateExpression=(
+                    "SET verified_turn = :t, updated_at = :now ADD failed_verifications :one"
+                ),
+                ConditionExpression=(
+                    "attribute_exists(pk) AND "
+                    "(attribute_not_exists(verified_turn) OR verified_turn < :t)"
+                ),
+                ExpressionAttributeValues={":t": turn, ":one": 1, ":now": _now()},
+            )
+        )
+
     def record_pull_request(self, investigation_id: str, pull_request: PullRequestRef) -> None:
         self._table.update_item(
             Key={"pk": investigation_id},

@@ -67,7 +67,10 @@ class Tool:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in exc.errors()
             )
-            raise ToolFailed(f"invalid input for {self.name}: {problems}") from exc
+            raise ToolFailed(
+                f"invalid input for {self.name}: {problems}. Correct the input as the tool's "
+                "schema describes and call it again"
+            ) from exc
 
 
 class ToolRegistry:

@@ -18,6 +18,8 @@ from stacks.config import (
     CONTEXT_MODEL,
     CONTEXT_SANDBOX_EGRESS_DOMAINS,
     CONTEXT_TARGETS,
+    CONTEXT_UNVERIFIED_PULL_REQUESTS,
+    CONTEXT_VERIFY_ATTEMPTS,
     CONTEXT_WATCHED_LOG_GROUPS,
 )
 
@@ -31,6 +33,8 @@ from stacks.config import (
         ({CONTEXT_SANDBOX_EGRESS_DOMAINS: '["https://pypi.acme.example"]'}, "egress_domains"),
         ({CONTEXT_SANDBOX_EGRESS_DOMAINS: "*"}, "egress_domains"),
         ({CONTEXT_SANDBOX_EGRESS_DOMAINS: "PyPI.acme.example"}, "egress_domains"),
+        ({CONTEXT_UNVERIFIED_PULL_REQUESTS: "open"}, "unverified_pull_requests"),
+        ({CONTEXT_VERIFY_ATTEMPTS: "99"}, "verify_attempts"),
     ],
 )
 def test_bad_configuration_fails_synth_with_the_reason(
@@ -63,6 +67,16 @@ def test_config_defaults_and_context() -> None:
     )
     assert FixloopConfig.from_context(people.node) == FixloopConfig(
         slack_channel="C1", linear_team_id="team", human_timeout_seconds=3600, require_approval=True
+    )
+    verifying = cdk.App(
+        context={CONTEXT_UNVERIFIED_PULL_REQUESTS: "refuse", CONTEXT_VERIFY_ATTEMPTS: "5"}
+    )
+    assert FixloopConfig.from_context(verifying.node) == FixloopConfig(
+        unverified_pull_requests="refuse", verify_attempts=5
+    )
+    assert (FixloopConfig().unverified_pull_requests, FixloopConfig().verify_attempts) == (
+        "draft",
+        3,
     )
 
 

@@ -118,8 +118,9 @@ def test_blobs_only_the_keys_each_function_reads_or_writes(
                         s3[name].add((action, key_of(resource)))
 
     # Then the steps that log read and write event bodies (events/), nothing else of the
-    # bucket; run_tool reads what sandboxes put (their results), deliver their workspace
-    # snapshots, and each may list only those keys (a missing one reads as none, not as
+    # bucket; run_tool reads what sandboxes put (their results), deliver and model_turn
+    # (Route: a proposed pull request's change) their workspace snapshots, and each may
+    # list only those keys (a missing one reads as none, not as
     # denied); dispatch_tool reads event bodies and signs what a sandbox restores and puts;
     # mark_failed and wait_for_human have none. No function lists the bucket freely, writes
     # what another reads from a sandbox, or reaches the whole bucket.
@@ -127,7 +128,7 @@ def test_blobs_only_the_keys_each_function_reads_or_writes(
     snapshot, result = "sandboxes/*/workspace.json", "sandboxes/*/results/*.json"
     assert s3 == {
         "prepare": events,
-        "model_turn": events,
+        "model_turn": events | {("s3:GetObject", snapshot), ("s3:ListBucket", snapshot)},
         "run_tool": events | {("s3:GetObject", result), ("s3:ListBucket", result)},
         "deliver": events | {("s3:GetObject", snapshot), ("s3:ListBucket", snapshot)},
         "mark_failed": set(),

@@ -128,13 +128,14 @@ def test_investigate_any_repository_with_json_summary(tmp_path: Path) -> None:
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["status"] == "finished"
     assert summary["turns"] == 3
-    assert summary["tool_calls"] == 3
+    assert summary["tool_calls"] == 3 + 1  # and the repository overview before turn 1
     assert summary["executions"] == 1
     assert summary["state_transitions"] > 10
     assert 0 < summary["max_state_payload_bytes"] < 16 * 1024
     # signal, 3 assistant messages, 3 tool results, outcome and status, and each turn's
-    # streamed fragments in one chunk (the scripted model streams at once)
-    assert summary["events"] == 1 + 3 + 3 + 2 + 3
+    # streamed fragments in one chunk (the scripted model streams at once); the gathering of
+    # the repository overview and its result; each turn's budget note
+    assert summary["events"] == 1 + 3 + 3 + 2 + 3 + 2 + 3
 
 
 def test_investigate_under_chaos_says_what_it_asked_and_what_fired(
@@ -185,9 +186,21 @@ def test_demo_ends_with_a_delivered_pull_request(tmp_path: Path) -> None:
     assert pr["url"].startswith("file://")
     assert "delivered  pull request" in proc.stderr
     # the failure was reproduced with a test in the sandbox, then the tests passed
-    assert "turn 4    result    run_command [ok] exit code 2" in proc.stderr
+    assert "turn 4    result    run_command [ok] exit code 1: 2 failed, 2 passed" in proc.stderr
     assert "turn 6    result    run_command [ok] exit code 0: 4 passed" in proc.stderr
     assert "(3 files changed)" in proc.stderr
+    # and fixloop verified the fix itself before the pull request: the new tests fail on
+    # the base commit with the production KeyError (not an ImportError) and pass with the
+    # fix, and the whole suite has no new failure
+    assert "verify     verified: reproduced yes, fixed yes" in proc.stderr
+    verification = summary["verification"]
+    assert verification["reproduced"] is True and verification["fixed"] is True
+    assert verification["symptom_matched"] is True
+    assert verification["command"] == "python -m pytest"
+    assert verification["tests"] == ["tests/test_unknown_coupon.py"]
+    assert verification["suite"]["base"]["passed"] == 2
+    assert verification["suite"]["fix"]["passed"] == 4
+    assert "KeyError, as in production" in verification["reason"]
     assert "Investigation inv-" in proc.stdout
     # and the branch holds the fix: the sample's tests pass on it
     repo = Path(pr["url"].removeprefix("file://").split("#")[0])
@@ -209,7 +222,11 @@ def test_demo_ends_with_a_delivered_pull_request(tmp_path: Path) -> None:
     assert shown.returncode == 0, shown.stderr
     assert "Pull request #1: Answer 400 for unknown coupon codes" in shown.stdout
     assert "### Evidence gathered by fixloop" in shown.stdout
-    assert "After the fix:" in shown.stdout
+    assert "### Verified by fixloop" in shown.stdout
+    assert "**Verified.**" in shown.stdout
+    assert "FAILED tests/test_unknown_coupon.py::" in shown.stdout  # the run on the base
+    assert "KeyError: 'SUMMER23'" in shown.stdout
+    assert "verified           reproduced yes, fixed yes" in shown.stdout
     assert "+class InvalidCoupon(ValueError):" in shown.stdout
     # and what it cost, by part (a replay's tokens are counted but have no price)
     cost = summary["cost_usd"]

@@ -143,7 +143,8 @@ def test_a_pull_request_waits_for_approval_and_feedback_goes_to_the_model(
         [tool_use("open_pull_request", title="Default to None", body="As asked.")],
     ]
     inv_id = start_scripted(repo, turns, tmp_path / "s.jsonl")
-    wait_for(lambda: waiting(inv_id), what="the approval request")
+    # (the wait is registered just before its question is written: wait for both)
+    wait_for(lambda: waiting(inv_id) and bool(asked_of(inv_id)), what="the approval request")
     asked = [e.event for e in log_of(inv_id) if isinstance(e.event, QuestionAsked)]
     assert [(q.kind, q.options) for q in asked] == [("approval", ["approve"])]
     assert "Default to 0" in asked[0].question

@@ -1,4 +1,5 @@
-"""The first prompt: the signal and the suspect commits, gathered in the sandbox before turn 1.
+"""The first prompt: the signal, the repository overview and the suspect commits, gathered in
+the sandbox before turn 1.
 
 The model here is the real Anthropic SDK against the local Messages server, so the test reads
 the prompt exactly as it went over the wire.
@@ -100,15 +101,19 @@ def test_the_first_prompt_names_the_commits_that_changed_the_failing_lines(
     assert "app/handler.py:3 <- /var/task/app/handler.py:3 in handle" in suspects
     # And the log holds the gathering and its result as turn 0, before the first answer
     kinds = [(e.position, e.event.type) for e in log_of(inv_id)]
-    assert kinds[:3] == [
+    assert kinds[:4] == [
         ("t000000.0.context", "context_gathering"),
         ("t000000.0.signal", "signal"),
         ("t000000.2.000", "tool_result"),
+        ("t000000.2.001", "tool_result"),
     ]
     gathered = [e.event for e in log_of(inv_id) if isinstance(e.event, ToolResult)]
-    assert [(r.turn, r.name, r.is_error) for r in gathered] == [(0, "suspect_commits", False)]
+    assert [(r.turn, r.name, r.is_error) for r in gathered] == [
+        (0, "repository_overview", False),
+        (0, "suspect_commits", False),
+    ]
     [listed] = [e.event for e in log_of(inv_id) if isinstance(e.event, ContextGathering)]
-    assert [c["name"] for c in listed.calls] == ["suspect_commits"]
+    assert [c["name"] for c in listed.calls] == ["repository_overview", "suspect_commits"]
     assert len(messages.requests) == 1
 
 
@@ -151,7 +156,7 @@ def test_a_lambda_json_log_line_gets_its_suspect_commits(
     assert "could not be gathered" not in prompt
 
 
-def test_an_alarm_without_stack_frames_goes_straight_to_the_model(
+def test_an_alarm_without_stack_frames_gets_the_overview_and_no_suspects(
     runtime: LocalRuntime, messages: MessagesServer, tmp_path: Path
 ) -> None:
     # Given an alarm (no stack trace to blame)
@@ -159,8 +164,45 @@ def test_an_alarm_without_stack_frames_goes_straight_to_the_model(
     messages.enqueue([tool_use("finish", summary="Nothing to fix.")])
     # When it is investigated
     inv_id = _investigate(runtime, repo, alarm_event())
-    # Then nothing is gathered: no sandbox is started before the model's first turn
+    # Then only the repository's overview is gathered: no commits to blame, none named
     prompt = _first_prompt(messages)
     assert "Suspect commits" not in prompt
-    assert not any(e.event.type == "context_gathering" for e in log_of(inv_id))
-    assert not any(e.event.type == "tool_result" for e in log_of(inv_id))
+    assert "Repository overview (gathered by fixloop)" in prompt
+    assert "Recent commits touching" not in prompt
+    gathered = [e.event for e in log_of(inv_id) if isinstance(e.event, ToolResult)]
+    assert [(r.turn, r.name, r.is_error) for r in gathered] == [(0, "repository_overview", False)]
+
+
+def test_the_first_prompt_orients_language_layout_tests_history_and_readme(
+    runtime: LocalRuntime, messages: MessagesServer, tmp_path: Path
+) -> None:
+    # Given a Python service with a pytest configuration, tests and a README, whose failing
+    # lines Bob and Alice changed
+    repo, bob = _history(tmp_path)
+    readme = "# Orders service\n\nTakes orders.\n" + "".join(f"line {i}\n" for i in range(40))
+    commit_as(
+        repo,
+        "Carol",
+        "Add tests and a README",
+        {
+            "README.md": readme,
+            "pyproject.toml": "[tool.pytest.ini_options]\ntestpaths = ['tests']\n",
+            "tests/test_handler.py": "def test_nothing():\n    pass\n",
+        },
+    )
+    messages.enqueue([tool_use("finish", summary="Oriented.")])
+    # When an investigation starts from the traceback
+    _investigate(runtime, repo, logs_message(["START", *TRACEBACK.splitlines()]))
+    # Then the first prompt says what an engineer looks at first, before the suspect commits
+    prompt = _first_prompt(messages)
+    overview = prompt[prompt.index("Repository overview") : prompt.index("Suspect commits")]
+    assert "Languages: Python (3 files)" in overview
+    assert "  app/ (2 files)" in overview and "  tests/ (1 files)" in overview
+    assert "Test command: python -m pytest (fixloop verifies a fix with it" in overview
+    recent = overview[overview.index("Recent commits touching the files of the stack frames") :]
+    assert "(app/handler.py, app/util.py)" in recent
+    assert f"{bob[:7]}" in recent and "Bob  Read the user id from the event" in recent
+    assert "Alice  Strip ids" in recent and "Carol" not in recent.split("README")[0]
+    assert "README.md (first lines):\n# Orders service\n\nTakes orders." in overview
+    assert "line 21\n[... 18 more lines: read_file README.md]" in overview
+    assert "line 22" not in overview

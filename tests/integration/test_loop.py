@@ -78,11 +78,12 @@ def test_five_turns_with_parallel_tool_calls(
     assert summary.investigation.status == "finished"
     assert summary.investigation.outcome == "Fix handler: root cause found"
     assert summary.investigation.turns == 6
-    assert summary.tool_calls == 20
+    assert summary.tool_calls == 20 + 1  # and the repository overview gathered before turn 1
     events = log_of(summary.investigation.investigation_id)
     kinds = [e.event.type for e in events]
-    assert kinds[0] == "signal"
+    assert kinds[:2] == ["context_gathering", "signal"]
     assert kinds.count("assistant_message") == 6
+    assert kinds.count("note") == 6
     for turn in range(1, 6):
         msg = next(
             e.event
@@ -174,7 +175,7 @@ def test_model_visible_errors_do_not_stop_the_loop(
     ]
     summary = run_scripted(runtime, repo, turns, tmp_path / "s.jsonl")
     events = log_of(summary.investigation.investigation_id)
-    results = [e.event for e in events if isinstance(e.event, ToolResult)]
+    results = [e.event for e in events if isinstance(e.event, ToolResult) and e.event.turn > 0]
     assert [r.is_error for r in results] == [True, True, True]
     assert "nope.py does not exist" in results[0].content
     assert "path: Field required" in results[1].content

@@ -87,7 +87,8 @@ def test_list_read_and_post_through_the_mcp_sdk(
     mine = next(i for i in items if i["investigation_id"] == inv)
     assert mine["status"] == "finished" and mine["outcome"] == "Nothing to fix"
     assert read["investigation"]["status"] == "finished"
-    assert [e["type"] for e in read["events"]][:1] == ["signal"]
+    # (the repository overview's gathering is listed before turn 0's signal)
+    assert [e["type"] for e in read["events"]][:2] == ["context_gathering", "signal"]
     assert len(read["events"]) == 2
     assert any("Reading the handler." in e["text"] for e in page2["events"])
     assert all(e["type"] != "stream_chunk" for e in page2["events"])

@@ -9,6 +9,7 @@ import pytest
 
 from fixloop.agent import prepare as p
 from fixloop.config import get_settings
+from fixloop.conversation.inbox import message_position
 from fixloop.domain import (
     AssistantMessage,
     Investigation,
@@ -22,8 +23,10 @@ from fixloop.domain import (
 )
 from fixloop.domain.events import (
     ContextGathering,
+    Note,
     assistant_position,
     context_position,
+    note_position,
     outcome_position,
     signal_position,
     tool_result_position,
@@ -122,22 +125,34 @@ def test_gather_context_once_before_turn_one_when_frames_name_code(
     settings: None, tmp_path: Path
 ) -> None:
     repo = make_repo(tmp_path / "svc", {"app/handler.py": "x = 1\n"})
-    # An alarm (no frames): nothing to gather
-    alarm = _open(repo=str(repo))
+    # No repository: nothing to gather
+    bare = _open()
     assert (
         p.gather_context_if_first(
-            LoopState(investigation_id=alarm), LoopState(investigation_id=alarm)
+            LoopState(investigation_id=bare), LoopState(investigation_id=bare)
         )
         is None
     )
-    # A log line with a frame: the suspect commits, listed once in the log
+    # An alarm (no frames): the repository's overview only
+    alarm = _open(repo=str(repo))
+    only = p.gather_context_if_first(
+        LoopState(investigation_id=alarm), LoopState(investigation_id=alarm)
+    )
+    assert only is not None
+    assert [(c.id, c.runs_in) for c in only.tool_calls] == [
+        ("context-repository-overview", "sandbox")
+    ]
+    # A log line with a frame: the overview and the suspect commits, listed once in the log
     inv_id = _open(repo=str(repo), signal=logs_message([TRACE]))
     state = LoopState(investigation_id=inv_id)
     first = p.gather_context_if_first(state, state)
     assert first is not None and first.action == "gather"
-    assert [(c.id, c.runs_in) for c in first.tool_calls] == [("context-suspect-commits", "sandbox")]
+    assert [(c.id, c.runs_in) for c in first.tool_calls] == [
+        ("context-repository-overview", "sandbox"),
+        ("context-suspect-commits", "sandbox"),
+    ]
     listed = stores().events.get(inv_id, context_position())
-    assert isinstance(listed, ContextGathering) and len(listed.calls) == 1
+    assert isinstance(listed, ContextGathering) and len(listed.calls) == 2
     # A retry lists the same calls; after gathering (action "gather") it is not asked again
     assert p.gather_context_if_first(state, state) == first
     back = state.model_copy(update={"action": "gather"})
@@ -198,6 +213,24 @@ def test_advance_to_the_next_turn(settings: None) -> None:
     record = stores().investigations.get(inv_id)
     assert (record.generation, record.turns) == (1, 1)
     assert [k for k, _ in said.posts] == ["start"]
+
+
+def test_each_turn_starts_with_the_budget_left_written_once(settings: None) -> None:
+    # Given an investigation with a token budget, 400 tokens into it
+    inv_id = _open(budget_tokens=1000, tokens_input=300, tokens_output=100)
+    inv = stores().investigations.get(inv_id)
+    # When Prepare advances to turn 2 (and a retry does it again, later)
+    p.advance(inv, LoopState(investigation_id=inv_id, turn=1), announce=Recorder())
+    first = stores().events.get(inv_id, note_position(2, "budget"))
+    spent = inv.model_copy(update={"tokens_input": 900})
+    p.advance(spent, LoopState(investigation_id=inv_id, turn=1), announce=Recorder())
+    # Then the turn's last input is one note of the turns, tokens and time left
+    note = stores().events.get(inv_id, note_position(2, "budget"))
+    assert isinstance(note, Note) and note.kind == "budget" and note == first
+    assert note.text.startswith("budget before this turn: turn 2 of at most 5 (3 left")
+    assert "400 tokens used of 1,000 (60% left)" in note.text
+    assert "minutes elapsed (no time budget)" in note.text
+    assert note_position(2, "budget") > message_position(2, 10**9)
 
 
 def test_prepare_takes_the_first_decision_that_applies(settings: None) -> None:

@@ -86,7 +86,10 @@ def test_an_investigation_with_thinking_and_a_persons_message_sends_only_valid_p
     requests = api.message_requests()
     assert [r.usage is not None for r in requests] == [True, True, True]
     last = requests[-1].body["messages"]
-    assert [b["type"] for b in last[-1]["content"]] == ["tool_result", "text"]
+    # (then fixloop's note of the budget left, the turn's last input)
+    assert [b["type"] for b in last[-1]["content"]] == ["tool_result", "text", "text"]
+    assert "It started with the user id change." in last[-1]["content"][1]["text"]
+    assert last[-1]["content"][2]["text"].startswith("fixloop: budget before this turn: turn 3")
     assert last[-2]["content"][0]["type"] == "thinking"
 
 

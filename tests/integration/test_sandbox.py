@@ -30,10 +30,11 @@ def fast_heartbeats(runtime: LocalRuntime) -> Iterator[None]:
 
 
 def _results(investigation_id: str) -> dict[str, ToolResult]:
+    """The model's tool results by call id (not the overview gathered before turn 1)."""
     return {
         e.event.tool_use_id: e.event
         for e in log_of(investigation_id)
-        if isinstance(e.event, ToolResult)
+        if isinstance(e.event, ToolResult) and e.event.turn > 0
     }
 
 

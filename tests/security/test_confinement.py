@@ -44,7 +44,12 @@ def victim() -> Iterator[subprocess.Popen[bytes]]:
 
 
 def _results(investigation_id: str) -> list[ToolResult]:
-    return [e.event for e in log_of(investigation_id) if isinstance(e.event, ToolResult)]
+    """The model's tool results (not the overview fixloop gathers before turn 1)."""
+    return [
+        e.event
+        for e in log_of(investigation_id)
+        if isinstance(e.event, ToolResult) and e.event.turn > 0
+    ]
 
 
 def test_other_processes_environments_are_out_of_reach(

@@ -56,7 +56,11 @@ def test_a_30_mb_file_is_not_delivered_and_memory_stays_bounded(
         runtime.watcher.wait(investigation_id, timeout_s=180)
     # Then the first open_pull_request was answered with the file to remove, and the loop
     # went on to the second, which delivered
-    results = [e.event for e in log_of(investigation_id) if isinstance(e.event, ToolResult)]
+    results = [
+        e.event
+        for e in log_of(investigation_id)
+        if isinstance(e.event, ToolResult) and e.event.turn > 0  # the model's, not turn 0's
+    ]
     diff_result, refused = results[1], results[2]
     assert "blob.bin is a 30 MB binary file" in diff_result.content
     assert refused.name == "open_pull_request" and refused.is_error

@@ -92,6 +92,7 @@ def test_registry_has_the_sandbox_tools_and_the_terminal_tools() -> None:
         "run_command",
         "git_diff",
         "suspect_commits",
+        "repository_overview",
     }
     assert all(t.runs_in == "sandbox" and not t.terminal for t in SANDBOX_TOOLS)
     assert {t.name for t in SANDBOX_TOOLS if t.mutating} == {
@@ -123,6 +124,26 @@ def test_invalid_input_is_a_tool_failure(name: str, inp: dict[str, object], mess
     assert tool is not None
     with pytest.raises(ToolFailed, match=message):
         tool.parse_input(inp)
+
+
+def test_descriptions_say_what_for_when_not_and_give_examples() -> None:
+    # Given the descriptions the model reads (Anthropic's advice on writing tools for agents:
+    # what each is for, when not to use it, an example of input)
+    described = {d.name: d.description for d in default_registry().definitions()}
+    # Then the tools the model uses most give an example and point elsewhere when not to use
+    for name in ("read_file", "list_files", "search_code", "edit_file", "run_command"):
+        assert "e.g." in described[name], name
+        assert "Not for" in described[name], name
+    for name in ("query_logs", "get_signal"):
+        assert "e.g." in described[name], name
+    assert "not when no code change is warranted (finish)" in described["open_pull_request"]
+    assert "Not when you have a fix (open_pull_request)" in described["finish"]
+    assert "call it again" in described["open_pull_request"]
+    # And an invalid input says how to recover
+    read = default_registry().get("read_file")
+    assert read is not None
+    with pytest.raises(ToolFailed, match="Correct the input as the tool's schema describes"):
+        read.parse_input({})
 
 
 def test_code_tools_need_the_sandbox() -> None:
@@ -169,10 +190,13 @@ def test_read_file_cuts_long_lines_and_long_files(ws: Workspace) -> None:
 @pytest.mark.parametrize(
     ("inp", "message"),
     [
-        ({"path": "missing.py"}, "missing.py does not exist"),
+        ({"path": "missing.py"}, "missing.py does not exist: find the right path with list_files"),
         ({"path": "app"}, "app is a directory: use list_files"),
         ({"path": "logo.png"}, r"logo.png is a binary file \(6 bytes\)"),
-        ({"path": "README.md", "start_line": 9}, "has 1 lines; start_line 9 is past the end"),
+        (
+            {"path": "README.md", "start_line": 9},
+            "has 1 lines; start_line 9 is past the end: read from a start_line within",
+        ),
         ({"path": "README.md", "start_line": 1, "end_line": 0}, "end_line"),
         ({"path": "../src/README.md"}, "outside the workspace"),
         ({"path": ".git/config"}, "inside .git"),

@@ -277,6 +277,13 @@ export class Conversation {
       h("p", { class: "muted" }, `Older tool output was shortened for the model (${plural(ev.cleared || 0, "result")}).`)));
   }
 
+  /** fixloop's own words to the model before a turn: the budget left, or why it goes on. */
+  note(msg) {
+    const ev = msg.event;
+    this.place(msg.position, ev.type, h("li", { class: "item note" },
+      h("p", { class: "muted" }, `fixloop to the model: ${ev.text || ""}`)));
+  }
+
   verification(msg, v) {
     this.place(msg.position, msg.event.type, this.item("verification", "Verification", msg.event.at,
       h("p", {}, v.fixed ? "The fix passes the check that failed before it." : "The fix did not pass verification."),

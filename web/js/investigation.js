@@ -155,6 +155,9 @@ export class InvestigationView {
       case "tool_results_cleared":
         c.cleared(msg);
         break;
+      case "note":
+        c.note(msg);
+        break;
       case "verification": {
         const v = verificationOf(ev);
         this.verification = v;

@@ -13,18 +13,22 @@ from __future__ import annotations
 from fixloop.sandbox.confinement.base import CommandLimits, Confinement, Unconfined
 from fixloop.sandbox.confinement.bwrap import Bubblewrap, probe_bwrap
 from fixloop.sandbox.confinement.choice import IsolationRefused, choose, confinement
+from fixloop.sandbox.confinement.command import CommandRun, command_env, run_confined
 from fixloop.sandbox.confinement.uid import SeparateUid, probe_uid, resolve_user
 
 __all__ = [
     "Bubblewrap",
     "CommandLimits",
+    "CommandRun",
     "Confinement",
     "IsolationRefused",
     "SeparateUid",
     "Unconfined",
     "choose",
+    "command_env",
     "confinement",
     "probe_bwrap",
     "probe_uid",
     "resolve_user",
+    "run_confined",
 ]

@@ -8,7 +8,7 @@
   exist for it. ``--die-with-parent``: when the server, or the command's bwrap, is killed,
   the namespace goes and every process in it (``setsid`` or not) with it.
 - ``--clearenv``, then only the command's environment (built by
-  :func:`fixloop.sandbox.tools.commands.command_env`). ``--new-session``.
+  :func:`fixloop.sandbox.confinement.command.command_env`). ``--new-session``.
 - A file system of its own: read-only ``/usr``, ``/etc`` (less what others may not read:
   ``/etc/shadow``, private keys), the ``/bin``, ``/sbin`` and ``/lib*`` links or directories,
   and the sandbox interpreter's prefixes (``sys.prefix``, ``sys.base_prefix``, where its

@@ -1,4 +1,5 @@
-"""The code tools: read, list, search, edit, write, run a command, diff, blame the suspects.
+"""The code tools: read, list, search, edit, write, run a command, diff, blame the suspects,
+summarise the repository.
 
 Each tool is data (name, description, input model) plus one function, and runs only in the
 investigation's sandbox, with a :class:`SandboxContext` that carries the
@@ -11,11 +12,19 @@ from __future__ import annotations
 from fixloop.sandbox.tools.commands import RUN_COMMAND, command_env
 from fixloop.sandbox.tools.context import SandboxContext
 from fixloop.sandbox.tools.files import EDIT_FILE, GIT_DIFF, LIST_FILES, READ_FILE, WRITE_FILE
+from fixloop.sandbox.tools.overview import REPOSITORY_OVERVIEW
 from fixloop.sandbox.tools.search import SEARCH_CODE
 from fixloop.sandbox.tools.suspects import SUSPECT_COMMITS
 from fixloop.tools.registry import Tool, ToolRegistry
 
-__all__ = ["SANDBOX_TOOLS", "SUSPECT_COMMITS", "SandboxContext", "command_env", "sandbox_registry"]
+__all__ = [
+    "REPOSITORY_OVERVIEW",
+    "SANDBOX_TOOLS",
+    "SUSPECT_COMMITS",
+    "SandboxContext",
+    "command_env",
+    "sandbox_registry",
+]
 
 SANDBOX_TOOLS: list[Tool] = [
     READ_FILE,
@@ -26,6 +35,7 @@ SANDBOX_TOOLS: list[Tool] = [
     RUN_COMMAND,
     GIT_DIFF,
     SUSPECT_COMMITS,
+    REPOSITORY_OVERVIEW,
 ]
 
 

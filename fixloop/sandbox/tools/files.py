@@ -87,9 +87,15 @@ def read_file(ctx: ToolContext, args: ReadFileInput) -> str:
     lines = lines_of(data.decode("utf-8", "replace"))
     start = args.start_line or 1
     if start > max(len(lines), 1):
-        raise ToolFailed(f"{rel} has {len(lines)} lines; start_line {start} is past the end")
+        raise ToolFailed(
+            f"{rel} has {len(lines)} lines; start_line {start} is past the end: read from a "
+            "start_line within the file, or without start_line"
+        )
     if args.end_line is not None and args.end_line < start:
-        raise ToolFailed(f"end_line {args.end_line} is before start_line {start}")
+        raise ToolFailed(
+            f"end_line {args.end_line} is before start_line {start}: give end_line >= "
+            "start_line, or leave it out to read to the end"
+        )
     if not lines:
         return f"{rel} (empty file)"
     end = min(args.end_line or len(lines), len(lines))
@@ -105,7 +111,10 @@ def list_files(ctx: ToolContext, args: ListFilesInput) -> str:
     if not names:
         where = repr(args.path.strip()) if args.path.strip() else "the repository root"
         matching = f" matching {args.glob!r}" if args.glob else ""
-        raise ToolFailed(f"no files under {where}{matching}")
+        raise ToolFailed(
+            f"no files under {where}{matching}: list a parent folder (or the root, path "
+            '""), or a wider glob such as "**/*.py"'
+        )
     return cap_output("\n".join(names), ctx.max_output_chars)
 
 
@@ -176,8 +185,12 @@ def git_diff(ctx: ToolContext, _: GitDiffInput) -> str:
 
 READ_FILE = Tool(
     "read_file",
-    "Read a file of the workspace (the repository at the investigated commit plus your "
-    "edits), with line numbers. Use start_line and end_line for parts of long files.",
+    "Read a text file of the workspace (the repository at the investigated commit plus your "
+    "edits), with line numbers: the code of a stack frame, a test, a configuration. Use "
+    'start_line and end_line for parts of long files, e.g. {"path": "app/handler.py", '
+    '"start_line": 40, "end_line": 90} around a frame\'s line 62. Paths are relative to '
+    "the repository root. Not for finding where something is defined or used (search_code) "
+    "or what files exist (list_files).",
     ReadFileInput,
     read_file,
     runs_in="sandbox",
@@ -186,7 +199,9 @@ READ_FILE = Tool(
 LIST_FILES = Tool(
     "list_files",
     "List the files of the workspace (tracked and new, not git-ignored), optionally under a "
-    "path and matching a glob.",
+    'path and matching a glob, e.g. {"path": "src", "glob": "**/*.py"} or '
+    '{"glob": "**/test_*.py"} to find the tests. Not for file contents (read_file, '
+    "search_code).",
     ListFilesInput,
     list_files,
     runs_in="sandbox",
@@ -194,8 +209,12 @@ LIST_FILES = Tool(
 
 EDIT_FILE = Tool(
     "edit_file",
-    "Replace one exact occurrence of old_text with new_text in a file of the workspace. "
-    "Read the file first; old_text must match exactly once, whitespace included.",
+    "Replace one exact occurrence of old_text with new_text in a file of the workspace: "
+    "the way to change existing code. Read the file first; old_text must match exactly once, "
+    "whitespace and indentation included (copy it from read_file's output without the line "
+    'numbers), e.g. {"path": "app/cart.py", "old_text": "    rate = RATES[code]", '
+    '"new_text": "    rate = RATES.get(code)"}. Include a few surrounding lines when '
+    "the text occurs more than once. Empty new_text deletes. Not for new files (write_file).",
     EditFileInput,
     edit_file,
     runs_in="sandbox",
@@ -204,8 +223,10 @@ EDIT_FILE = Tool(
 
 WRITE_FILE = Tool(
     "write_file",
-    "Create a file in the workspace, or replace a file's whole content. Prefer edit_file "
-    "for changes to an existing file.",
+    "Create a file in the workspace (e.g. a new test module, in the folder and naming the "
+    "repository's tests use), or replace a file's whole content; folders are created as "
+    "needed. Prefer edit_file for changes to an existing file: rewriting it whole risks "
+    "losing lines.",
     WriteFileInput,
     write_file,
     runs_in="sandbox",
@@ -215,7 +236,8 @@ WRITE_FILE = Tool(
 GIT_DIFF = Tool(
     "git_diff",
     "Show every change made in the workspace so far (edits, new and deleted files) as a "
-    "unified diff against the investigated commit.",
+    "unified diff against the investigated commit: review it before open_pull_request, "
+    "which delivers exactly this change (remove stray files first).",
     GitDiffInput,
     git_diff,
     runs_in="sandbox",
@@ -238,7 +260,10 @@ def _read(ws: Workspace, path: str) -> tuple[str, bytes]:
     if full.is_dir():
         raise ToolFailed(f"{rel} is a directory: use list_files")
     if not full.exists():
-        raise ToolFailed(f"{rel} does not exist")
+        raise ToolFailed(
+            f"{rel} does not exist: find the right path with list_files (glob "
+            '"**/NAME") or search_code; create a new file with write_file'
+        )
     if not full.is_file():
         raise ToolFailed(f"{rel} is not a regular file")
     size = full.stat().st_size
@@ -248,7 +273,10 @@ def _read(ws: Workspace, path: str) -> tuple[str, bytes]:
         )
     data = full.read_bytes()
     if _is_binary(data):
-        raise ToolFailed(f"{rel} is a binary file ({size} bytes)")
+        raise ToolFailed(
+            f"{rel} is a binary file ({size} bytes): inspect it with run_command (file, "
+            "xxd | head) if it matters"
+        )
     return rel, data
 
 

@@ -139,7 +139,10 @@ SEARCH_CODE = Tool(
     "search_code",
     "Search the workspace's text files line by line with a regular expression (RE2 syntax: "
     'like Python\'s re without backreferences or lookaround); results are "file:line:text", '
-    "after a count of matches.",
+    "after a count of matches. Use it to find where a name is defined or used, or where an "
+    'error message comes from, e.g. {"pattern": "def order_total\\\\b"} or '
+    '{"pattern": "COUPONS\\\\["}. Escape regex characters in literal text. Not for '
+    "reading a file (read_file).",
     SearchCodeInput,
     search_code,
     runs_in="sandbox",

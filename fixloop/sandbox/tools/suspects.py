@@ -89,7 +89,7 @@ def suspect_commits(ctx: ToolContext, args: SuspectCommitsInput) -> str:
             "libraries, in text and JSON logs); pass stack_trace, e.g. from query_logs"
         )
     git = Git(ws.root)
-    files = _files_at(git, ws.base_commit)
+    files = files_at(git, ws.base_commit)
     by_commit: dict[str, list[tuple[AppFrame, Blame]]] = {}
     unexplained: list[str] = []
     for frame in frames[:MAX_FRAMES]:
@@ -126,7 +126,8 @@ def suspect_commits(ctx: ToolContext, args: SuspectCommitsInput) -> str:
     return cap_output("\n".join(lines), ctx.max_output_chars)
 
 
-def _files_at(git: Git, base_commit: str) -> list[str]:
+def files_at(git: Git, base_commit: str) -> list[str]:
+    """Every file of the repository at ``base_commit`` (git ls-tree), as repository paths."""
     out = git.run(["ls-tree", "-r", "-z", "--name-only", base_commit], timeout=GIT_TIMEOUT_S)
     if out.returncode != 0:
         raise ToolFailed(f"cannot list the files of {base_commit[:12]}: {last_line(out.stderr)}")

@@ -170,7 +170,9 @@ def _lambda_time(text: str) -> datetime | None:
 RECENT_DEPLOYMENTS = Tool(
     "recent_deployments",
     "List changes to the signal's Lambda function (new versions, code or configuration "
-    "updates, with the commit recorded on the function) in the hours before the signal.",
+    "updates, with the commit recorded on the function) in the hours before the signal: "
+    "whether a deployment coincides with the errors. For the code history itself use "
+    "suspect_commits or git log with run_command.",
     RecentDeploymentsInput,
     recent_deployments,
 )

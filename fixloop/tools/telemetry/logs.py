@@ -180,8 +180,11 @@ def _cell(column: str, value: str) -> str:
 QUERY_LOGS = Tool(
     "query_logs",
     "Run a CloudWatch Logs Insights query over a window around the signal's time, on the "
-    "signal's log group by default; returns the rows as a table (UTC times). Filter and "
-    "limit in the query to keep results small.",
+    "signal's log group by default; returns the rows as a table (UTC times). Use it for how "
+    "often and since when an error occurs, the requests around it, and other log groups, "
+    'e.g. {"query": "fields @timestamp, @message | filter @message like /KeyError/ | sort '
+    '@timestamp desc | limit 20", "minutes_before": 120}. Filter and limit in the query to '
+    "keep results small. Not for the signal's own lines (get_signal).",
     QueryLogsInput,
     query_logs,
 )

@@ -235,7 +235,9 @@ def _rise(data: list[tuple[datetime, float]], at: datetime) -> str:
 GET_METRIC_STATISTICS = Tool(
     "get_metric_statistics",
     "Read a CloudWatch metric around the signal's time (for an alarm, its own metric by "
-    "default): the datapoints, the maximum and when the values rose above the baseline.",
+    "default): the datapoints, the maximum and when the values rose above the baseline. Use "
+    "it to date the start of a problem and see whether it is still going on; not for what "
+    "failed (query_logs, get_trace).",
     MetricStatisticsInput,
     get_metric_statistics,
 )

@@ -234,14 +234,16 @@ GET_TRACE_SUMMARIES = Tool(
     "get_trace_summaries",
     "List X-Ray traces around the signal's time, faults and errors first, with response "
     "times, HTTP requests and root causes; optionally filtered by an X-Ray filter "
-    "expression.",
+    "expression (e.g. 'fault = true AND service(\"orders\")'). Then read one with "
+    "get_trace.",
     TraceSummariesInput,
     get_trace_summaries,
 )
 GET_TRACE = Tool(
     "get_trace",
     "Show one X-Ray trace: its segments and subsegments with durations, fault/error "
-    "flags, HTTP calls and exception messages.",
+    "flags, HTTP calls and exception messages: where a slow or failing request spent its "
+    "time or failed. Take the id from get_trace_summaries.",
     GetTraceInput,
     get_trace,
 )

@@ -17,15 +17,17 @@ Endpoints (under ``/repos/{owner}/{repo}``): ``GET`` the repository, ``GET branc
 ``GET git/ref/{ref}`` (and ``git/refs/{ref}``), ``POST git/refs``, ``PATCH`` / ``DELETE
 git/refs/{ref}``, ``POST git/blobs``, ``GET git/blobs/{sha}``, ``POST git/trees``, ``GET
 git/trees/{sha}``, ``POST git/commits``, ``GET git/commits/{sha}``, ``GET`` / ``POST pulls``,
-``GET`` / ``PATCH pulls/{n}``, ``GET`` / ``POST issues/{n}/labels``; and ``POST
-/app/installations/{id}/access_tokens`` for GitHub App installation tokens (a RS256 JWT
-signed by the configured app key).
+``GET`` / ``PATCH pulls/{n}``, ``GET`` / ``POST issues/{n}/labels``, ``DELETE
+issues/{n}/labels/{name}``; ``POST /graphql`` for the draft mutations (ready for review,
+convert to draft); and ``POST /app/installations/{id}/access_tokens`` for GitHub App
+installation tokens (a RS256 JWT signed by the configured app key).
 
 Every request needs ``Authorization: token X`` or ``Bearer X`` with X in :attr:`tokens`
 (else 401 "Bad credentials"); another repository is 404 "Not Found". Test controls:
 :meth:`fail_after` (a lost response), :meth:`rate_limit` (primary or secondary limits),
 :meth:`protect` (branch protection), :meth:`inject_error` (any error reply),
-:meth:`advance` (the base branch moves), :meth:`close_pull`. Every request is recorded in
+:meth:`advance` (the base branch moves), :meth:`close_pull`, :meth:`refuse_drafts` (a plan
+without draft pull requests). Every request is recorded in
 :attr:`requests`.
 """
 

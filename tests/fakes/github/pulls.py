@@ -1,4 +1,11 @@
-"""Pull requests and their labels (``pulls``, ``issues/{n}/labels``), held in memory."""
+"""Pull requests and their labels (``pulls``, ``issues/{n}/labels``), held in memory.
+
+Drafts as GitHub has them: ``draft`` is taken when a pull request is created (refused with
+422 where the repository's plan has no drafts: :attr:`PullRequests.drafts_supported`),
+ignored by ``PATCH pulls/{n}`` (not one of its parameters), and changed only through
+GraphQL's ``markPullRequestReadyForReview`` / ``convertPullRequestToDraft``
+(:mod:`tests.fakes.github.graphql`). Removing a label the pull request does not have is
+404 "Label does not exist"."""
 
 from __future__ import annotations
 
@@ -66,6 +73,8 @@ class PullRequests:
         self._pulls: dict[int, _Pull] = {}
         self._labels: dict[str, int] = {}
         self._next_number = 1
+        self.drafts_supported = True
+        """False: a private repository on GitHub Free (drafts refused with 422)."""
 
     def routes(self) -> list[Route]:
         return [
@@ -75,6 +84,7 @@ class PullRequests:
             ("PATCH", r"pulls/(\d+)", self._update_pull),
             ("GET", r"issues/(\d+)/labels", self._get_labels),
             ("POST", r"issues/(\d+)/labels", self._add_labels),
+            ("DELETE", r"issues/(\d+)/labels/([^/]+)", self._remove_label),
         ]
 
     def states(self) -> list[PullRequestState]:
@@ -225,6 +235,10 @@ class PullRequests:
                 "custom",
                 f"A pull request already exists for {self.site.owner}:{branch}.",
             )
+        if body.get("draft") and not self.drafts_supported:
+            raise validation_failed(
+                "PullRequest", "custom", "Draft pull requests are not supported in this repository."
+            )
         if int(self.repo.git("rev-list", "--count", head_sha, f"^{base_sha}").decode()) == 0:
             raise validation_failed(
                 "PullRequest", "custom", f"No commits between {base} and {branch}"
@@ -297,6 +311,23 @@ class PullRequests:
                 f"A pull request already exists for {self.site.owner}:{pull.head}.",
             )
 
+    def number_of(self, pull_node_id: str) -> int | None:
+        """The pull request a GraphQL node id names, if any."""
+        for number in self._pulls:
+            if node_id("PullRequest", str(number)) == pull_node_id:
+                return number
+        return None
+
+    def set_draft(self, number: int, draft: bool) -> None:
+        """GraphQL's ready-for-review and convert-to-draft mutations."""
+        pull = self._pulls[number]
+        if draft and not self.drafts_supported:
+            raise ValueError("Draft pull requests are not supported in this repository.")
+        if pull.state != "open":
+            raise ValueError("Pull request is closed")
+        pull.draft = draft
+        pull.updated_at = datetime.now(UTC)
+
     def _get_labels(self, _body: Any, _query: Any, number: str) -> tuple[int, Any]:
         return 200, [self._label_json(name) for name in self._pull(number).labels]
 
@@ -310,3 +341,11 @@ class PullRequests:
                 pull.labels.append(name)
         pull.updated_at = datetime.now(UTC)
         return 200, [self._label_json(name) for name in pull.labels]
+
+    def _remove_label(self, _body: Any, _query: Any, number: str, name: str) -> tuple[int, Any]:
+        pull = self._pull(number)
+        if name not in pull.labels:
+            raise error(404, "Label does not exist")
+        pull.labels.remove(name)
+        pull.updated_at = datetime.now(UTC)
+        return 200, [self._label_json(label) for label in pull.labels]

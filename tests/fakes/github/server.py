@@ -17,6 +17,7 @@ from fixloop.httpserver import BackgroundServer
 from tests.fakes.github.auth import authenticate, issue_installation_token
 from tests.fakes.github.faults import Faults
 from tests.fakes.github.git_data import GitData
+from tests.fakes.github.graphql import answer_graphql
 from tests.fakes.github.handler import handler_for
 from tests.fakes.github.protocol import JsonDict, RecordedRequest, Reply, Route, error, iso
 from tests.fakes.github.pulls import PullRequests, PullRequestState
@@ -163,6 +164,11 @@ class GitHubServer(BackgroundServer):
             self._repo.git("update-ref", f"refs/heads/{branch}", commit, head)
             return commit
 
+    def refuse_drafts(self) -> None:
+        """The repository's plan has no draft pull requests (a private one on GitHub Free)."""
+        with self._lock:
+            self._pulls.drafts_supported = False
+
     def close_pull(self, number: int, *, merged: bool = False) -> None:
         """Close a pull request (as a person would), merged or not."""
         with self._lock:
@@ -235,6 +241,8 @@ class GitHubServer(BackgroundServer):
                 permissions=self.app_permissions,
                 narrowed_tokens=self.narrowed_tokens,
             )
+        if path == "/graphql" and method == "POST":
+            return answer_graphql(self._pulls, body)
         match = re.fullmatch(r"/repos/([^/]+)/([^/]+)(?:/(.*))?", path)
         if not match:
             raise error(404, "Not Found")
