@@ -14,6 +14,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fixloop.aftercare import MergePoller
 from fixloop.agent.toolset import default_registry
 from fixloop.cli import records
 from fixloop.cli.demo import prepare_demo_repo
@@ -64,6 +65,7 @@ def serve(args: argparse.Namespace) -> int:
     with (
         EmbeddedRuntime() as rt,
         LiveServer(rt, host=args.host, port=args.port) as server,
+        MergePoller(),
     ):
         print(f"runtime    embedded (moto on {rt.endpoint_url})", file=sys.stderr)
         for route in API_ROUTES:

@@ -63,6 +63,25 @@ def _summary(inv: Investigation) -> dict[str, Any]:
         "outcome": inv.outcome,
         "pull_request": inv.pull_request.url if inv.pull_request else None,
         "created_at": inv.created_at.isoformat(),
+        "aftercare": _aftercare(inv),
+    }
+
+
+def _aftercare(inv: Investigation) -> dict[str, Any] | None:
+    """What became of its fix after the merge (fixloop.aftercare), None if never merged."""
+    ac = inv.aftercare
+    if ac is None:
+        return None
+    return {
+        "phase": ac.phase,
+        "round": ac.round,
+        "pull_request": ac.pull_request_url,
+        "merged_at": ac.merged_at.isoformat() if ac.merged_at else None,
+        "deployed_at": ac.deployed_at.isoformat() if ac.deployed_at else None,
+        "deploy_source": ac.deploy_source,
+        "verified_at": ac.verified_at.isoformat() if ac.verified_at else None,
+        "recurrences": ac.recurrences,
+        "regressions": ac.regressions,
     }
 
 

@@ -25,6 +25,7 @@ from tests.infra.support import (
     policy_of_role,
     resources,
     role_of_function,
+    state_machine_id,
 )
 
 IMAGE_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/fixloop-sandbox:1.2.3"
@@ -76,7 +77,7 @@ def test_alarms_on_fixloop_itself_notify_the_encrypted_topic(
     # Given the alarms, the topic and the state machine
     alarms = alarms_by_name(template_json)
     topic_id, topic = only(template_json, "AWS::SNS::Topic")
-    machine_id, _ = only(template_json, "AWS::StepFunctions::StateMachine")
+    machine_id = state_machine_id(template_json)
 
     # When / Then the expected alarms exist (no token budget is configured), each notifying
     # the topic, which is encrypted with the data key

@@ -71,7 +71,7 @@ def test_webhook_api_posts_github_deliveries_to_the_webhook_function(
     root = api_resources[webhooks_id]["Properties"]["ParentId"]
 
     # Then the regional API fixloop-webhooks has /webhooks/{github,slack,linear}, /signals,
-    # /investigations/{investigation_id}(/messages) and nothing else
+    # /investigations/{investigation_id}(/messages), /stats and nothing else
     assert api["Properties"]["Name"] == WEBHOOK_API_NAME
     assert api["Properties"]["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
     assert sorted(paths.values()) == [
@@ -81,6 +81,7 @@ def test_webhook_api_posts_github_deliveries_to_the_webhook_function(
         "messages",
         "signals",
         "slack",
+        "stats",
         "webhooks",
         "{investigation_id}",
     ]
@@ -403,10 +404,11 @@ def test_channel_routes_signed_or_iam_authorized(template_json: dict[str, Any]) 
         assert {"Fn::GetAtt": [ids[fn], "Arn"]} in methods[route]["Integration"]["Uri"]["Fn::Join"][
             1
         ]
-    # And reading an investigation and posting to it need IAM (SigV4)
+    # And reading an investigation, posting to it and reading the outcomes need IAM (SigV4)
     for route in (
         "GET /investigations/{investigation_id}",
         "POST /investigations/{investigation_id}/messages",
+        "GET /stats",
     ):
         assert methods[route]["AuthorizationType"] == "AWS_IAM", route
         uri = methods[route]["Integration"]["Uri"]["Fn::Join"][1]
