@@ -136,9 +136,9 @@ def version_and_alias(
     return (version_id, version), (alias_id, alias)
 
 
-def state_machine_arn_json(qualifier: str = "") -> dict[str, Any]:
-    """The ARN of the investigation state machine as the template builds it from its name
-    (with ``qualifier``: of its alias)."""
+def state_machine_arn_json(qualifier: str = "", name: str = STATE_MACHINE_NAME) -> dict[str, Any]:
+    """The ARN of the state machine called ``name`` (default: the investigation loop) as the
+    template builds it from its name (with ``qualifier``: of its alias)."""
     return {
         "Fn::Join": [
             "",
@@ -149,7 +149,7 @@ def state_machine_arn_json(qualifier: str = "") -> dict[str, Any]:
                 {"Ref": "AWS::Region"},
                 ":",
                 {"Ref": "AWS::AccountId"},
-                f":stateMachine:{STATE_MACHINE_NAME}" + (f":{qualifier}" if qualifier else ""),
+                f":stateMachine:{name}" + (f":{qualifier}" if qualifier else ""),
             ],
         ]
     }
