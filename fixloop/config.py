@@ -14,6 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 STATE_MACHINE_NAME = "fixloop-investigation"
 """The investigation state machine's default name (the CDK stack's and the embedded
 runtime's); the CLI finds it by this name on a local AWS."""
+AFTERCARE_STATE_MACHINE_NAME = "fixloop-aftercare"
+"""The aftercare state machine's default name (fixloop.aftercare: after the merge)."""
 
 
 class Settings(BaseSettings):
@@ -202,6 +204,23 @@ class Settings(BaseSettings):
     linear_team_id: str = ""
     """Team to create an issue in for each investigation; empty: only linked issues."""
     linear_api_url: str = "https://api.linear.app/graphql"
+    # -- after the merge (fixloop.aftercare, docs/architecture.md "After the merge") --------
+    aftercare_state_machine_arn: str = ""
+    """The state machine that follows a merged fix to production (started on the merge)."""
+    merge_poll_seconds: int = Field(default=60, ge=1)
+    """``fixloop serve`` looks this often for fix branches merged into their target branch
+    (the local code host has no webhook)."""
+    deploy_poll_seconds: int = Field(default=300, ge=1)
+    """After the merge, AWS is asked this often whether the fix is deployed."""
+    deploy_timeout_seconds: int = Field(default=3 * 86_400, ge=0)
+    """No deployment seen this long after the merge: it is assumed (and said so)."""
+    deploy_assumed_delay_seconds: int = Field(default=3_600, ge=0)
+    """With no source to tell, the deployment is assumed this long after the merge."""
+    verify_window_seconds: int = Field(default=86_400, ge=0)
+    """After the deployment, the fix is verified if the problem stays away this long."""
+    version_key: str = Field(default="version", pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+    """The key of a service's JSON log lines holding the deployed commit (``fixloop onboard``
+    writes it)."""
     fault_plan: str = ""
     """Test-only fault injection plan (see fixloop.faults); empty in production."""
     fault_dir: str = "/tmp"

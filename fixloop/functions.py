@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 __all__ = [
+    "AFTERCARE_STEPS",
     "CATALOGUE",
     "LOOP_STEPS",
     "FunctionSpec",
@@ -41,6 +42,9 @@ class Surface(StrEnum):
 
     LOOP = "loop step"
     """The state machine, through the ASL placeholder ``${<construct_id>FunctionArn}``."""
+    AFTERCARE = "aftercare step"
+    """The aftercare state machine (statemachines/aftercare.asl.json), through the ASL
+    placeholder ``${<construct_id>FunctionArn}``."""
     ENTRY = "entry point"
     """Something outside the loop: API Gateway, EventBridge, CloudWatch Logs, or a caller that
     invokes it by name (:attr:`FunctionSpec.invoked_by_name`)."""
@@ -151,6 +155,16 @@ class FunctionSpec:
     connections: bool = False
     """Reads and writes the WebSocket Connections table and posts to connections through the
     API's Management API."""
+    starts_aftercare: bool = False
+    """Starts executions of the aftercare state machine (a fix merged): knows its ARN
+    (``FIXLOOP_AFTERCARE_STATE_MACHINE_ARN``) and may ``states:StartExecution`` on it."""
+    watches_deployments: bool = False
+    """Reads what tells a fix reached production and held there: Lambda versions
+    (``GetFunction``, ``ListVersionsByFunction``), CloudFormation stack events, CodeDeploy
+    deployments, the services' log lines (``FilterLogEvents``), alarm state and history."""
+    fingerprints: bool = False
+    """Reads and writes the Fingerprints table without triaging: a problem's occurrences
+    since a deployment, the fixes in their verification window."""
 
     @property
     def description(self) -> str:
@@ -158,8 +172,11 @@ class FunctionSpec:
 
     @property
     def asl_placeholder(self) -> str | None:
-        """The ASL placeholder the state machine invokes it through (loop steps only)."""
-        return f"{self.construct_id}FunctionArn" if self.surface is Surface.LOOP else None
+        """The ASL placeholder its state machine invokes it through (loop and aftercare
+        steps only)."""
+        if self.surface in (Surface.LOOP, Surface.AFTERCARE):
+            return f"{self.construct_id}FunctionArn"
+        return None
 
     @property
     def handler_file(self) -> str:
@@ -172,6 +189,7 @@ class FunctionSpec:
 
 
 _LOOP, _ENTRY, _LIVE = Surface.LOOP, Surface.ENTRY, Surface.LIVE
+_AFTERCARE = Surface.AFTERCARE
 
 CATALOGUE: tuple[FunctionSpec, ...] = (
     # -- loop steps ------------------------------------------------------------------------
@@ -251,6 +269,22 @@ CATALOGUE: tuple[FunctionSpec, ...] = (
         reads_event_bodies=True,
         invokes=("repo_token",),
     ),
+    # -- the aftercare state machine ----------------------------------------------------------
+    # One step between Wait states: looks for the merged fix in production, verifies it after
+    # the window, reopens the investigation (its inbox and a new execution) when it did not
+    # hold, and tells the investigation's people.
+    FunctionSpec(
+        "aftercare",
+        "Aftercare",
+        _AFTERCARE,
+        timeout_seconds=300,
+        notes=True,
+        posts=True,
+        starts_executions=True,
+        watches_deployments=True,
+        fingerprints=True,
+        reads_event_bodies=True,  # the signal of a large log delivery
+    ),
     # -- entry points ----------------------------------------------------------------------
     # The dispatcher asks it for a read-only token to clone a private repository
     # (fixloop.credentials.repo_token) and hands the sandbox only a clone header: neither
@@ -265,12 +299,14 @@ CATALOGUE: tuple[FunctionSpec, ...] = (
         github_credentials=True,
     ),
     # Review feedback on a delivered pull request resumes its investigation.
+    # A merged pull request starts the aftercare of its fix.
     FunctionSpec(
         "github_webhook",
         "GitHubWebhook",
         _ENTRY,
         timeout_seconds=30,
         starts_executions=True,
+        starts_aftercare=True,
         inbox=True,
         writes_event_bodies=True,  # a very long review comment is too large for an item
         signing_secret="github",
@@ -313,8 +349,11 @@ CATALOGUE: tuple[FunctionSpec, ...] = (
     # into ALARM (EventBridge) or error lines of a log group (a CloudWatch Logs subscription),
     # both to the Signal Trigger, or a signal POSTed by an authenticated caller (POST /signals).
     # A log signal's lines may make an event body too large for an item: written to, and read
-    # back from, Blobs. A recurrence is told to the investigation through its inbox (notes).
-    # EventBridge and CloudWatch Logs invoke the Signal Trigger asynchronously.
+    # back from, Blobs. A recurrence is told to the investigation through its inbox (notes);
+    # one after its fix was merged reopens it, and a fix merged on the local code host is
+    # found here too; the aftercare state machine announces both (starts_aftercare), so the
+    # triggers hold no channel credential. EventBridge and CloudWatch Logs invoke the Signal
+    # Trigger asynchronously.
     *(
         FunctionSpec(
             folder,
@@ -322,6 +361,7 @@ CATALOGUE: tuple[FunctionSpec, ...] = (
             _ENTRY,
             timeout_seconds=60,
             starts_executions=True,
+            starts_aftercare=True,
             triages=True,
             notes=True,
             writes_event_bodies=True,
@@ -393,6 +433,10 @@ CATALOGUE: tuple[FunctionSpec, ...] = (
 
 LOOP_STEPS: tuple[FunctionSpec, ...] = tuple(s for s in CATALOGUE if s.surface is Surface.LOOP)
 """The functions the state machine invokes."""
+AFTERCARE_STEPS: tuple[FunctionSpec, ...] = tuple(
+    s for s in CATALOGUE if s.surface is Surface.AFTERCARE
+)
+"""The functions the aftercare state machine invokes."""
 
 _BY_FOLDER = {spec.folder: spec for spec in CATALOGUE}
 

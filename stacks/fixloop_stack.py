@@ -8,9 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from fixloop.config import AFTERCARE_STATE_MACHINE_NAME, STATE_MACHINE_NAME
+from fixloop.functions import Surface
 from stacks.config import FixloopConfig
 from stacks.constructs.auth import Auth
 from stacks.constructs.egress import egress_domains
@@ -19,7 +22,12 @@ from stacks.constructs.functions import LoopFunctions
 from stacks.constructs.layer import SharedLayer
 from stacks.constructs.live import LiveApi
 from stacks.constructs.live_view import LiveView
-from stacks.constructs.loop import STATE_MACHINE_ALIAS, InvestigationLoop, state_machine_arn
+from stacks.constructs.loop import (
+    AFTERCARE_ASL,
+    STATE_MACHINE_ALIAS,
+    InvestigationLoop,
+    state_machine_arn,
+)
 from stacks.constructs.network import Network
 from stacks.constructs.observability import Observability
 from stacks.constructs.reconcile import Reconciliation
@@ -65,6 +73,12 @@ class FixloopStack(cdk.Stack):
         self.layer = SharedLayer(self, "SharedLayer", asset_dir=config.layer_asset_dir)
         machine_arn = state_machine_arn(self, config.state_machine_name)
         alias_arn = state_machine_arn(self, config.state_machine_name, STATE_MACHINE_ALIAS)
+        aftercare_name = (
+            AFTERCARE_STATE_MACHINE_NAME
+            if config.state_machine_name == STATE_MACHINE_NAME
+            else f"{config.state_machine_name}-aftercare"
+        )
+        aftercare_arn = state_machine_arn(self, aftercare_name)
         self.network = Network(
             self,
             "Network",
@@ -98,6 +112,8 @@ class FixloopStack(cdk.Stack):
             model=config.model,
             state_machine_arn=machine_arn,
             start_arn=alias_arn,
+            aftercare_arn=aftercare_arn,
+            aftercare_start_arn=state_machine_arn(self, aftercare_name, STATE_MACHINE_ALIAS),
             sandbox=self.sandbox,
             anthropic_secret=anthropic_secret,
             github_secret=github_secret,
@@ -116,13 +132,19 @@ class FixloopStack(cdk.Stack):
         self.loop = InvestigationLoop(
             self,
             "Loop",
-            functions={
-                spec.asl_placeholder: self.functions.versions[spec.folder]
-                for spec in self.functions.specs
-                if spec.asl_placeholder is not None
-            },
+            functions=self._steps(Surface.LOOP),
             state_machine_name=config.state_machine_name,
         )
+        self.aftercare = InvestigationLoop(
+            self,
+            "Aftercare",
+            functions=self._steps(Surface.AFTERCARE),
+            state_machine_name=aftercare_name,
+            definition_file=AFTERCARE_ASL,
+            continues_as_new=False,
+            description="fixloop aftercare of merged fixes, published by the CDK deployment",
+        )
+        """The state machine that follows a merged fix to production (fixloop.aftercare)."""
         self.webhooks = WebhookApi(
             self,
             "Webhooks",
@@ -186,6 +208,7 @@ class FixloopStack(cdk.Stack):
             "DataKeyArn": self.data_key.key.key_arn,
             "StateMachineArn": self.loop.state_machine.state_machine_arn,
             "StateMachineAliasArn": self.loop.alias.ref,
+            "AftercareStateMachineArn": self.aftercare.state_machine.state_machine_arn,
             "EventsTableName": self.storage.events.table_name,
             "InvestigationsTableName": self.storage.investigations.table_name,
             "BlobsBucketName": self.storage.blobs.bucket_name,
@@ -215,6 +238,14 @@ class FixloopStack(cdk.Stack):
         }
         for name, value in outputs.items():
             cdk.CfnOutput(self, name, value=value)
+
+    def _steps(self, surface: Surface) -> dict[str, lambda_.IVersion]:
+        """ASL placeholder -> the published version of each step of ``surface``."""
+        return {
+            spec.asl_placeholder: self.functions.versions[spec.folder]
+            for spec in self.functions.specs
+            if spec.surface is surface and spec.asl_placeholder is not None
+        }
 
     def _secret(self, construct_id: str, name: str | None) -> secretsmanager.ISecret | None:
         """The existing secret called ``name`` (created by the operator), if one is named."""

@@ -1,9 +1,11 @@
-"""The tools the model is given: built-in, telemetry (Run Tool) and code tools (sandbox)."""
+"""The tools the model is given: built-in, telemetry and instrumentation (Run Tool) and code
+tools (sandbox)."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
+from fixloop.aftercare import OPEN_INSTRUMENTATION_PULL_REQUEST
 from fixloop.domain.events import ContentBlock
 from fixloop.domain.investigation import ToolCallRef
 from fixloop.sandbox.tools import SANDBOX_TOOLS
@@ -18,7 +20,15 @@ def default_registry() -> ToolRegistry:
     """Every tool, in a fixed order: the definitions are sent byte-identical each turn, which
     keeps the prompt's cached prefix valid."""
     return ToolRegistry(
-        [SIGNAL_TOOL, *TELEMETRY_TOOLS, *SANDBOX_TOOLS, ASK_HUMAN, OPEN_PULL_REQUEST, FINISH]
+        [
+            SIGNAL_TOOL,
+            *TELEMETRY_TOOLS,
+            OPEN_INSTRUMENTATION_PULL_REQUEST,
+            *SANDBOX_TOOLS,
+            ASK_HUMAN,
+            OPEN_PULL_REQUEST,
+            FINISH,
+        ]
     )
 
 

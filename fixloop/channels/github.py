@@ -1,5 +1,6 @@
 """GitHub webhooks for fixloop's pull requests: feedback goes back to the investigation,
-merged closes it as fixed, closed unmerged as rejected.
+merged starts the aftercare of its fix (fixloop.aftercare: ``merged``, then followed to
+production), closed unmerged rejects it.
 
 Deliveries are verified against ``X-Hub-Signature-256`` (HMAC-SHA256 of the raw body with
 the webhook secret, compared in constant time, as GitHub documents) before anything is read,
@@ -18,18 +19,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field
 
+from fixloop.aftercare import record_merge
 from fixloop.config import get_settings, id_list
 from fixloop.conversation.inbox import Posted, content_delivery_id, post_message
 from fixloop.credentials.secrets import secret_value
 from fixloop.delivery.protocol import branch_for
 from fixloop.domain.investigation import Status
 from fixloop.domain.payloads import parse_model
+from fixloop.domain.signal import utcnow
 from fixloop.errors import BadInputError, ConfigError
 from fixloop.store import InvestigationNotFound, stores
 
@@ -78,6 +82,8 @@ class _PullRequest(_Model):
     number: int | None = None
     head: _Head = Field(default_factory=_Head)
     merged: bool | None = None
+    merged_at: datetime | None = None
+    merge_commit_sha: str | None = None
 
 
 class _Issue(_Model):
@@ -150,16 +156,22 @@ def handle_webhook(secret: str, headers: dict[str, str], body: bytes) -> Webhook
     except InvestigationNotFound:
         return WebhookResult(202, f"no investigation {investigation_id}")
     if event == "pull_request" and payload.action == "closed":
-        merged = bool(pull.merged)
-        status: Status = "fixed" if merged else "rejected"
-        verb = "merged" if merged else "closed without merging"
+        if pull.merged:
+            status: Status = record_merge(
+                investigation_id,
+                commit=pull.merge_commit_sha or "",
+                at=pull.merged_at or utcnow(),
+                by=payload.sender.login,
+                source="github",
+            )
+            return WebhookResult(200, status)
         stores().investigations.transition(
             investigation_id,
             ("delivered", "running", "blocked"),
-            status,
-            f"pull request #{pull.number} {verb} by {payload.sender.login}",
+            "rejected",
+            f"pull request #{pull.number} closed without merging by {payload.sender.login}",
         )
-        return WebhookResult(200, status)
+        return WebhookResult(200, "rejected")
     feedback = _feedback(event, payload, pull)
     if feedback is None:
         return WebhookResult(202, f"{event}/{payload.action} needs nothing")

@@ -1,4 +1,5 @@
-"""The REST API of investigations: read one (with a page of its log), post a message to it."""
+"""The REST API of investigations: read one (with a page of its log), post a message to it,
+and the outcomes counted over all of them (``GET /stats``)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
+from fixloop.aftercare import outcome_stats
 from fixloop.conversation.inbox import post_message
 from fixloop.domain import EVENT_ADAPTER
 from fixloop.domain.payloads import first_problem
 from fixloop.store import InvestigationNotFound, stores
+from fixloop.store.investigations import MAX_SCANNED
 
 MAX_PAGE = 200
 
@@ -78,3 +81,10 @@ def post(
         "woke": posted.woke,
     }
     return (202 if posted.outcome == "accepted" else 200), answer
+
+
+def stats() -> tuple[int, dict[str, Any]]:
+    """Per service and overall: investigations, pull requests, merged, verified, recurred,
+    the median times from the signal to the pull request and to verified, and model cost."""
+    investigations = stores().investigations.list(limit=MAX_SCANNED)
+    return 200, outcome_stats(investigations).as_json()

@@ -13,6 +13,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from fixloop.aftercare import MergePoller
 from fixloop.agent.toolset import default_registry
 from fixloop.cli import records
 from fixloop.cli.demo import prepare_demo_repo
@@ -58,6 +59,7 @@ def serve(args: argparse.Namespace) -> int:
     with (
         EmbeddedRuntime() as rt,
         LiveServer(rt, host=args.host, port=args.port) as server,
+        MergePoller(),
     ):
         print(f"runtime    embedded (moto on {rt.endpoint_url})", file=sys.stderr)
         for route in API_ROUTES:

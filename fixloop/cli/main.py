@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fixloop.cli import commands
 from fixloop.cli.eval import default_parallel, evaluate
+from fixloop.cli.stats import stats
 from fixloop.errors import FixloopError
 from fixloop.process import Terminated, make_not_dumpable, stop_on_sigterm
 
@@ -135,13 +136,33 @@ def _parser() -> argparse.ArgumentParser:
     onboard.add_argument("--json", action="store_true", help="end with a one-line JSON summary")
     onboard.set_defaults(func=commands.onboard)
 
+    outcomes = sub.add_parser(
+        "stats",
+        help="outcomes per service and overall: pull requests, merged, verified, recurred",
+        description=(
+            "Per service and overall: investigations, pull requests, merged, verified and "
+            "recurred fixes, the median time from the signal to the pull request and to "
+            "verified, and the model cost. Read from --url (a fixloop REST API, such as "
+            "`fixloop serve`), from the tables of the AWS the environment names (--aws, or "
+            "AWS_ENDPOINT_URL set), or else from the investigations previous commands kept."
+        ),
+    )
+    outcomes.add_argument("--url", default="", help="a fixloop REST API (GET URL/stats)")
+    outcomes.add_argument(
+        "--aws", action="store_true", help="read the Investigations table of the configured AWS"
+    )
+    outcomes.add_argument("--json", action="store_true", help="print the figures as JSON")
+    outcomes.set_defaults(func=stats)
+
     serve = sub.add_parser(
         "serve",
         help="run the embedded runtime and serve the webhooks and REST API over HTTP",
         description=(
             "Serves POST /webhooks/{github,slack,linear}, POST /signals, GET "
-            "/investigations/ID and POST /investigations/ID/messages with the real handlers, "
-            "until interrupted. Signing secrets come from FIXLOOP_SLACK_SIGNING_SECRET, "
+            "/investigations/ID, POST /investigations/ID/messages and GET /stats with the real "
+            "handlers, until interrupted; every FIXLOOP_MERGE_POLL_SECONDS it looks for fix "
+            "branches merged into their target branch (the local code host). Signing secrets "
+            "come from FIXLOOP_SLACK_SIGNING_SECRET, "
             "FIXLOOP_LINEAR_WEBHOOK_SECRET and FIXLOOP_GITHUB_WEBHOOK_SECRET; Slack messages "
             "are heard from FIXLOOP_SLACK_TEAM_ID and FIXLOOP_SLACK_APP_ID only (default: the "
             "workspace and app of FIXLOOP_SLACK_BOT_TOKEN), Linear comments from "

@@ -6,12 +6,14 @@ then makes sure someone will read it:
 
 - the investigation waits on a person (a Waits record): the first arrival claims the wait
   and sends the task success, so exactly one message resumes it;
-- it is delivered or parked: the message wakes it in a new generation (a conditional
-  transition, so many messages start one execution);
+- it is delivered, parked or recurred (its merged fix did not hold, fixloop.aftercare): the
+  message wakes it in a new generation (a conditional transition, so many messages start one
+  execution);
 - it is running: nothing more; Prepare moves pending messages into the log at the next turn
   boundary (:func:`drain`);
-- it is closed for good (fixed, rejected, finished, failed, blocked): the message is taken
-  back and the caller told so.
+- it is closed for good (fixed, rejected, finished, failed, blocked; merged, deployed or
+  verified: its fix is in the hands of the aftercare, and a recurrence reopens it): the
+  message is taken back and the caller told so.
 
 Every path that stops the loop (Deliver, a timed-out wait) calls :func:`wake_if_pending`
 after writing its status, and every poster reads the status after storing its message, so a
@@ -39,8 +41,9 @@ from fixloop.store.inbox import InboxMessage
 
 logger = Logger(child=True)
 
-REOPENABLE: tuple[Status, ...] = ("delivered", "parked")
-"""Stopped, but a message wakes it: review feedback on a pull request, a late answer."""
+REOPENABLE: tuple[Status, ...] = ("delivered", "parked", "recurred")
+"""Stopped, but a message wakes it: review feedback on a pull request, a late answer, the
+evidence that a merged fix did not hold."""
 _EXPIRED_TOKEN_CODES = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
 
 Outcome = Literal["accepted", "duplicate", "closed"]

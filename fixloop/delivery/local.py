@@ -1,6 +1,10 @@
 """A local git repository as the code host: branch and commit in the repository itself, the
 pull request recorded beside it (``.git/fixloop/pull-requests/<number>.json``).
 
+A pull request is merged when its head is in its target branch (a merge commit or a
+fast-forward: :meth:`LocalGitCodeHost.merge_of`); once recorded as merged, the next delivery
+of the same investigation opens a new pull request, as on GitHub.
+
 Used by the embedded runtime unless GitHub is configured. The user's working tree, index
 and current branch are never touched: the commit is built with git plumbing on a temporary
 index and the branch ref is moved with ``update-ref``. git runs as fixloop's own
@@ -10,6 +14,7 @@ index and the branch ref is moved with ``update-ref``. git runs as fixloop's own
 from __future__ import annotations
 
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -31,6 +36,18 @@ class LocalPullRequest(BaseModel):
     labels: list[str]
     draft: bool = False
     state: str = "open"
+    """``open`` or ``merged``."""
+    merge_commit: str = ""
+
+
+class LocalMerge(BaseModel):
+    """Where a pull request's head entered its target branch."""
+
+    commit: str
+    """The merge commit, or the head itself when the branch was fast-forwarded."""
+    at: datetime
+    """That commit's committer date."""
+    by: str
 
 
 class LocalGitCodeHost:
@@ -63,11 +80,7 @@ class LocalGitCodeHost:
             labels=sorted(set(draft.labels)),
             draft=draft.draft,
         )
-        self.records.mkdir(parents=True, exist_ok=True)
-        path = self.records / f"{number}.json"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(record.model_dump_json(indent=2))
-        tmp.replace(path)  # atomic: a crash leaves the old record or the new one
+        self._write(record)
         return PullRequestRef(
             number=number,
             url=f"file://{self.repo}#{draft.branch}",
@@ -78,10 +91,44 @@ class LocalGitCodeHost:
         )
 
     def find(self, investigation_id: str) -> LocalPullRequest | None:
+        """The investigation's pull request that is not merged yet."""
         for pr in self.pulls():
-            if pr.investigation_id == investigation_id:
+            if pr.investigation_id == investigation_id and pr.state != "merged":
                 return pr
         return None
+
+    def pull(self, number: int) -> LocalPullRequest | None:
+        path = self.records / f"{number}.json"
+        return LocalPullRequest.model_validate_json(path.read_text()) if path.is_file() else None
+
+    def merge_of(self, pr: LocalPullRequest) -> LocalMerge | None:
+        """Whether ``pr``'s head is in its target branch, and the commit that brought it there
+        (the oldest of the target's first-parent line that contains it)."""
+        base = f"refs/heads/{pr.base}"
+        if not self._git("rev-parse", "--verify", "--quiet", base, check=False).strip():
+            return None
+        if (
+            Git(self.repo, workspace=False)
+            .run(["merge-base", "--is-ancestor", pr.head_sha, base])
+            .returncode
+        ):
+            return None
+        line = self._git(
+            "rev-list", "--first-parent", "--ancestry-path", f"{pr.head_sha}..{base}"
+        ).split()
+        commit = pr.head_sha
+        if line and self._git("rev-parse", f"{line[-1]}^1").strip() != pr.head_sha:
+            commit = line[-1]  # a merge commit (else: fast-forwarded, the head itself)
+        shown = self._git("show", "-s", "--format=%cI%x00%cn", commit).strip()
+        when, _, who = shown.partition("\0")
+        return LocalMerge(commit=commit, at=datetime.fromisoformat(when), by=who or "git")
+
+    def mark_merged(self, number: int, commit: str) -> None:
+        """Record pull request ``number`` as merged (a later delivery opens a new one)."""
+        pr = self.pull(number)
+        if pr is None or pr.state == "merged":
+            return
+        self._write(pr.model_copy(update={"state": "merged", "merge_commit": commit}))
 
     def pulls(self) -> list[LocalPullRequest]:
         if not self.records.is_dir():
@@ -90,6 +137,13 @@ class LocalGitCodeHost:
             LocalPullRequest.model_validate_json(p.read_text()) for p in self.records.glob("*.json")
         ]
         return sorted(found, key=lambda pr: pr.number)
+
+    def _write(self, record: LocalPullRequest) -> None:
+        self.records.mkdir(parents=True, exist_ok=True)
+        path = self.records / f"{record.number}.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(record.model_dump_json(indent=2))
+        tmp.replace(path)  # atomic: a crash leaves the old record or the new one
 
     def _commit(self, draft: PullRequestDraft) -> str:
         """The commit of the change on the base: the same draft gives the same SHA, and an

@@ -1,7 +1,9 @@
 """Domain types: signals, investigations, the event log's events, the loop's payloads."""
 
+from fixloop.domain.aftercare import Aftercare, DeployWatch
 from fixloop.domain.events import (
     EVENT_ADAPTER,
+    AftercareNote,
     AssistantMessage,
     CompactionSummary,
     Delivered,
@@ -33,9 +35,12 @@ from fixloop.domain.verification import VerificationReport
 
 __all__ = [
     "EVENT_ADAPTER",
+    "Aftercare",
+    "AftercareNote",
     "AssistantMessage",
     "CompactionSummary",
     "Delivered",
+    "DeployWatch",
     "Event",
     "Failed",
     "Investigation",

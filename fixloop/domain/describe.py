@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from fixloop.domain.events import (
+    AftercareNote,
     AssistantMessage,
     CompactionSummary,
     ContextGathering,
@@ -69,6 +70,8 @@ def describe(ev: Event) -> list[str]:
         return [f"failed     {ev.error}: {_short(ev.cause)}"]
     if isinstance(ev, StatusChanged):
         return [f"status     {ev.status}"]
+    if isinstance(ev, AftercareNote):
+        return [f"aftercare  {ev.kind}: {_short(ev.text)}"]
     return []
 
 

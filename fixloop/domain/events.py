@@ -9,7 +9,8 @@ phase 0 holds what the model reads before turn N (the signal, human messages, su
 last the note of the budget left),
 phase 1 the assistant message of turn N, phase 2 its tool results in call order (then
 fixloop's verification of a proposed fix, ``t{turn}.2.verification``), phase 3 what ended
-the investigation. Positions sort as strings in log order.
+the investigation, phase 4 what happened to its fix after the merge (:func:`after_position`).
+Positions sort as strings in log order.
 
 While turn N streams, its fragments are written as :class:`StreamChunk` events at
 ``t{turn}.1.0.{attempt:03d}.{chunk:05d}`` (the digit sorts before ``assistant``, so a turn's
@@ -208,6 +209,16 @@ class Verification(_Event):
     report: VerificationReport
 
 
+class AftercareNote(_Event):
+    """Something the aftercare saw about the fix that is not a status change: the deployment
+    not in production yet, a possible regression, an aftercare step that failed. For
+    people; the prompt leaves it out."""
+
+    type: Literal["aftercare_note"] = "aftercare_note"
+    kind: Literal["pending", "regression", "failed"]
+    text: str
+
+
 Event = Annotated[
     SignalReceived
     | UserMessage
@@ -222,12 +233,13 @@ Event = Annotated[
     | StatusChanged
     | Delivered
     | Failed
-    | Verification,
+    | Verification
+    | AftercareNote,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
-PHASE_INPUT, PHASE_ASSISTANT, PHASE_TOOLS, PHASE_OUTCOME = 0, 1, 2, 3
+PHASE_INPUT, PHASE_ASSISTANT, PHASE_TOOLS, PHASE_OUTCOME, PHASE_AFTER = 0, 1, 2, 3, 4
 
 
 def position(turn: int, phase: int, detail: str) -> str:
@@ -288,3 +300,15 @@ def note_position(turn: int, kind: str) -> str:
 
 def outcome_position(turn: int, what: str) -> str:
     return position(turn, PHASE_OUTCOME, what)
+
+
+AFTER_STEPS = {"merged": 1, "pending": 2, "deployed": 3, "regression": 4, "failed": 5}
+"""The order of a round's events (verified and recurred end it: 6)."""
+
+
+def after_position(turn: int, round_: int, what: str, detail: str = "") -> str:
+    """Where the aftercare writes about round ``round_`` of a fix merged after turn ``turn``:
+    after that turn's outcome, in the order of :data:`AFTER_STEPS`."""
+    step = AFTER_STEPS.get(what, 6)
+    tail = f".{detail}" if detail else ""
+    return position(turn, PHASE_AFTER, f"r{round_:03d}.{step}.{what}{tail}")

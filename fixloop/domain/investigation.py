@@ -10,17 +10,38 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from fixloop.domain.aftercare import Aftercare, DeployWatch
 from fixloop.domain.signal import utcnow
 
 Status = Literal[
-    "running", "delivered", "finished", "failed", "parked", "blocked", "fixed", "rejected"
+    "running",
+    "delivered",
+    "finished",
+    "failed",
+    "parked",
+    "blocked",
+    "fixed",
+    "rejected",
+    "merged",
+    "deployed",
+    "verified",
+    "recurred",
 ]
 """running; delivered (a pull request is open); finished (concluded without a change);
-failed (an error the loop could not get past); parked (a budget or limit stopped it);
-blocked (a fix exists but the code host refused it, for a reason a person must fix);
-fixed (its pull request was merged); rejected (its pull request was closed unmerged)."""
+failed (an error the loop could not get past); parked (a budget or limit stopped it, or it
+waits for the telemetry of an instrumentation pull request); blocked (a fix exists but the
+code host refused it, for a reason a person must fix); rejected (its pull request was closed
+unmerged). After the merge (fixloop.aftercare): merged (its pull request is in the target
+branch; fixloop watches for the deployment); deployed (the fix reached production, or is
+assumed to have: the verification window runs); verified (the window passed without the
+problem coming back); recurred (the problem came back after the fix: the same investigation
+is reopened, so this status lasts only until it runs again). fixed: a merged pull request
+from before the aftercare (records written by older versions)."""
+AFTER_MERGE_STATUSES: frozenset[str] = frozenset({"merged", "deployed", "verified", "recurred"})
+"""The fix is merged: a recurrence of the problem reopens the investigation."""
 TERMINAL_STATUSES: frozenset[str] = frozenset(
     {"delivered", "finished", "failed", "parked", "blocked", "fixed", "rejected"}
+    | AFTER_MERGE_STATUSES
 )
 
 
@@ -90,6 +111,23 @@ class Investigation(BaseModel):
     """Per-investigation budgets; None: the configured default (``FIXLOOP_BUDGET_*``)."""
     budget_cost_usd: float | None = None
     budget_wall_seconds: int | None = None
+    # -- after the pull request (fixloop.aftercare) ------------------------------------------
+    service: str = ""
+    """The service the signal came from (a Lambda function, a log group, an alarm): how
+    ``fixloop stats`` groups investigations."""
+    fingerprint: str = ""
+    """The problem's fingerprint (set by triage; empty for an investigation started
+    directly): the Fingerprints record counting its occurrences."""
+    deploy_watch: DeployWatch | None = None
+    """Where its fix's deployment shows, as its target configures it (the signal fills in
+    the rest)."""
+    pull_request_at: datetime | None = None
+    """When its first pull request was opened."""
+    aftercare: Aftercare | None = None
+    """What happened to its fix after the merge (None: never merged)."""
+    awaiting_telemetry: str = ""
+    """Parked on an instrumentation pull request (its URL): the problem's next occurrence,
+    with the new telemetry, wakes it."""
 
     @property
     def total_tokens(self) -> int:

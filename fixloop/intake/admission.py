@@ -6,6 +6,12 @@ or whose investigation ended without a fix in flight, starts one; otherwise the 
 are counted on the investigation already on it, and at most every
 ``FIXLOOP_REPEAT_NOTICE_SECONDS`` the investigation is told the problem recurred. Nothing is
 dropped silently: every occurrence is counted.
+
+After the fix is merged (fixloop.aftercare), an occurrence reopens the same investigation
+with the new occurrences as evidence (unless the fix is known not to be deployed yet); an
+investigation parked on an instrumentation pull request wakes with them. A delivered fix on
+the local code host is checked for a merge first (it has no webhook). A new problem whose
+frames are in files a just-deployed fix changed is flagged as its possible regression.
 """
 
 from __future__ import annotations
@@ -15,9 +21,23 @@ from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger
 
+from fixloop.aftercare import (
+    detect_local_merge,
+    flag_regressions,
+    on_occurrence,
+    wake_with_telemetry,
+)
 from fixloop.config import get_settings
-from fixloop.conversation import post_message
-from fixloop.domain import LogLine, Signal, clean_title, new_investigation_id
+from fixloop.conversation import Announcer, post_message
+from fixloop.domain import (
+    DeployWatch,
+    Investigation,
+    LogLine,
+    Signal,
+    clean_title,
+    new_investigation_id,
+)
+from fixloop.domain.investigation import AFTER_MERGE_STATUSES
 from fixloop.domain.signal import utcnow
 from fixloop.errors import TransientError
 from fixloop.intake.start import start_investigation
@@ -30,7 +50,8 @@ logger = Logger(child=True)
 CLAIM_ATTEMPTS = 5
 ATTACHED = frozenset({"running", "delivered", "blocked", "parked"})
 """Statuses in which new occurrences belong to the existing investigation. After finished,
-failed, fixed (a regression) or rejected, the problem gets a new investigation."""
+failed, fixed (a merge recorded before the aftercare) or rejected, the problem gets a new
+investigation; after a merge (:data:`AFTER_MERGE_STATUSES`) it reopens this one."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +72,9 @@ class Target:
     model: str | None = None
     github_repo: str = ""
     state_machine_arn: str | None = None
+    deploy_watch: DeployWatch | None = None
+    """Where the service's deployments show (the aftercare follows a fix with it)."""
+    service: str = ""
 
 
 def split_signal(signal: Signal) -> list[tuple[str, int, Signal]]:
@@ -86,17 +110,36 @@ def split_signal(signal: Signal) -> list[tuple[str, int, Signal]]:
     return split
 
 
-def admit(signal: Signal, target: Target) -> list[Admission]:
-    return [_admit_one(fp, n, sig, target) for fp, n, sig in split_signal(signal)]
+def admit(signal: Signal, target: Target, *, announce: Announcer | None = None) -> list[Admission]:
+    """Admit each problem of ``signal``; ``announce`` tells people of a fix that did not
+    hold or may have regressed."""
+    return [_admit_one(fp, n, sig, target, announce) for fp, n, sig in split_signal(signal)]
 
 
-def _admit_one(fp: str, occurrences: int, signal: Signal, target: Target) -> Admission:
+def _admit_one(
+    fp: str, occurrences: int, signal: Signal, target: Target, announce: Announcer | None
+) -> Admission:
     st = stores()
     for _ in range(CLAIM_ATTEMPTS):
         record = st.fingerprints.get(fp)
         replacing = None
         if record is not None:
-            status = _status(record.investigation_id)
+            inv = _investigation(record.investigation_id)
+            if inv is not None and detect_local_merge(inv):
+                inv = _investigation(record.investigation_id)
+            if inv is not None and (
+                inv.status in AFTER_MERGE_STATUSES
+                or (inv.status == "parked" and inv.awaiting_telemetry)
+            ):
+                counted = st.fingerprints.count(fp, occurrences)
+                if inv.status == "parked":
+                    wake_with_telemetry(inv, signal, occurrences)
+                else:
+                    on_occurrence(inv, signal, counted, occurrences=occurrences, announce=announce)
+                return Admission(
+                    fp, record.investigation_id, False, counted.occurrences, signal.title
+                )
+            status = inv.status if inv is not None else None
             if status is None or status in ATTACHED:  # None: its creator is still starting it
                 counted = st.fingerprints.count(fp, occurrences)
                 _notify(counted, signal, status)
@@ -114,16 +157,20 @@ def _admit_one(fp: str, occurrences: int, signal: Signal, target: Target) -> Adm
                 investigation_id=investigation_id,
                 state_machine_arn=target.state_machine_arn,
                 github_repo=target.github_repo,
+                fingerprint=fp,
+                service=target.service,
+                deploy_watch=target.deploy_watch,
             )
             logger.info("investigation started", extra={"fingerprint": fp})
+            flag_regressions(investigation_id, signal, announce=announce)
             return Admission(fp, investigation_id, True, occurrences, signal.title)
         # another delivery claimed it in between: count on theirs
     raise TransientError(f"fingerprint {fp} kept changing hands; retry the delivery")
 
 
-def _status(investigation_id: str) -> str | None:
+def _investigation(investigation_id: str) -> Investigation | None:
     try:
-        return stores().investigations.get(investigation_id).status
+        return stores().investigations.get(investigation_id)
     except InvestigationNotFound:
         return None
 

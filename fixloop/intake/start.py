@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from fixloop import aws
 from fixloop.config import get_settings
 from fixloop.domain import (
+    DeployWatch,
     Investigation,
     LoopState,
     Signal,
@@ -21,6 +23,8 @@ from fixloop.domain.events import signal_position
 from fixloop.errors import ConfigError
 from fixloop.metrics import INVESTIGATIONS_STARTED, count
 from fixloop.store import stores
+
+LAMBDA_LOG_GROUP = "/aws/lambda/"
 
 
 def start_investigation(
@@ -35,12 +39,17 @@ def start_investigation(
     budget_tokens: int | None = None,
     budget_cost_usd: float | None = None,
     budget_wall_seconds: int | None = None,
+    fingerprint: str = "",
+    service: str = "",
+    deploy_watch: DeployWatch | None = None,
 ) -> Investigation:
     """Create the investigation and start generation 0 of its state machine.
 
     Safe to repeat with the same ``investigation_id``: the record and the signal event are
     first-writer-wins and the execution name is derived, so a duplicate starts nothing.
     The budgets, when given, replace the configured ones (``FIXLOOP_BUDGET_*``) for this one.
+    ``fingerprint`` (triage's), ``service`` (default: from the signal) and ``deploy_watch``
+    (the target's) are what the aftercare follows its fix with.
     """
     settings = get_settings()
     state_machine_arn = state_machine_arn or settings.state_machine_arn
@@ -58,6 +67,9 @@ def start_investigation(
         budget_tokens=budget_tokens,
         budget_cost_usd=budget_cost_usd,
         budget_wall_seconds=budget_wall_seconds,
+        fingerprint=fingerprint,
+        service=service or service_of_signal(signal),
+        deploy_watch=deploy_watch,
     )
     st = stores()
     if st.investigations.create(inv):
@@ -75,3 +87,24 @@ def start_investigation(
         if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
             raise
     return inv
+
+
+def service_of_signal(signal: Signal) -> str:
+    """The service a signal is from: a Lambda function (its ``/aws/lambda/<name>`` log group,
+    an alarm's ``FunctionName`` dimension), else the log group or alarm itself."""
+    if signal.kind == "log_errors" and signal.source.startswith(LAMBDA_LOG_GROUP):
+        return signal.source[len(LAMBDA_LOG_GROUP) :]
+    if signal.kind == "alarm":
+        for metric in _metrics(signal):
+            dims = ((metric.get("metricStat") or {}).get("metric") or {}).get("dimensions")
+            if isinstance(dims, dict) and dims.get("FunctionName"):
+                return str(dims["FunctionName"])
+    return signal.source
+
+
+def _metrics(signal: Signal) -> list[dict[str, Any]]:
+    try:
+        metrics = json.loads(str(signal.details.get("metrics") or "[]"))
+    except ValueError:
+        return []
+    return [m for m in metrics if isinstance(m, dict)] if isinstance(metrics, list) else []

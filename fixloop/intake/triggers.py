@@ -16,8 +16,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ValidationError, model_validator
 
-from fixloop.config import get_settings
-from fixloop.domain import Signal, parse_signal
+from fixloop.config import get_settings, id_list
+from fixloop.conversation import Announcer
+from fixloop.domain import DeployWatch, Signal, parse_signal
 from fixloop.errors import ConfigError, SignalError
 from fixloop.intake.admission import Admission, Target, admit
 
@@ -29,6 +30,29 @@ class TargetConfig(BaseModel):
     repo: str = ""
     """A clone source (a URL or, on one machine, a path); default: the GitHub repository."""
     branch: str = "main"
+    # Where the service's deployments show (fixloop.aftercare.deployment); all optional, the
+    # signal gives the Lambda function and log group when these are empty.
+    service: str = ""
+    """The Powertools ``service`` of its log lines; also how ``fixloop stats`` names it."""
+    functions: str = ""
+    """Comma-separated Lambda function names."""
+    log_group: str = ""
+    stack: str = ""
+    """The CloudFormation stack that deploys it."""
+    codedeploy_application: str = ""
+    codedeploy_group: str = ""
+    version_key: str = ""
+
+    def deploy_watch(self) -> DeployWatch:
+        return DeployWatch(
+            functions=sorted(id_list(self.functions)),
+            log_group=self.log_group,
+            service=self.service,
+            version_key=self.version_key,
+            stack=self.stack,
+            codedeploy_application=self.codedeploy_application,
+            codedeploy_group=self.codedeploy_group,
+        )
 
     @model_validator(mode="after")
     def _needs_a_repository(self) -> TargetConfig:
@@ -78,18 +102,21 @@ def target_for(signal: Signal) -> Target:
         commit=chosen.branch,
         github_repo=chosen.github_repo,
         state_machine_arn=settings.state_machine_arn or None,
+        deploy_watch=chosen.deploy_watch(),
+        service=chosen.service,
     )
 
 
-def handle_payload(payload: Any) -> TriggerResult:
-    """Parse, route and admit one delivery; refusals are results, not exceptions."""
+def handle_payload(payload: Any, *, announce: Announcer | None = None) -> TriggerResult:
+    """Parse, route and admit one delivery; refusals are results, not exceptions.
+    ``announce`` tells people of a fix that did not hold or may have regressed."""
     try:
         signal = parse_signal(payload)
         target = target_for(signal)
     except (SignalError, ConfigError) as exc:
         logger.warning("signal refused", extra={"reason": str(exc)})
         return TriggerResult(refused=str(exc))
-    admissions = admit(signal, target)
+    admissions = admit(signal, target, announce=announce)
     for a in admissions:
         logger.info(
             "signal admitted",

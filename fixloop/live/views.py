@@ -32,7 +32,7 @@ from fixloop.domain.events import (
     StatusChanged,
     StreamChunk,
 )
-from fixloop.domain.investigation import TERMINAL_STATUSES
+from fixloop.domain.investigation import AFTER_MERGE_STATUSES, TERMINAL_STATUSES
 from fixloop.errors import BadInputError
 from fixloop.store import StoredEvent, stores
 
@@ -113,7 +113,7 @@ def investigation_view(inv: Investigation, latest: Event | None = None) -> dict[
         "model": inv.model,
         "model_label": "a scripted replay" if inv.model.startswith("scripted:") else inv.model,
         "pull_request_ref": pr.model_dump(mode="json") if pr else None,
-        "merged": inv.status == "fixed",
+        "merged": inv.status in AFTER_MERGE_STATUSES or inv.status == "fixed",
         "tokens": {
             "input": usage.input_tokens,
             "output": usage.output_tokens,
@@ -124,6 +124,7 @@ def investigation_view(inv: Investigation, latest: Event | None = None) -> dict[
         "cost": _cost(inv),
         "websocket_messages": inv.websocket_messages,
         "verification": verification,
+        "aftercare": _aftercare(inv),
         "as_of": time.time(),
     }
 
@@ -163,6 +164,24 @@ def _cost(inv: Investigation) -> dict[str, Any]:
         "total": round(sum(parts.values()), 6),
         "priced": price_of(model) is not None,
         "parts": {k: round(v, 6) for k, v in parts.items()},
+    }
+
+
+def _aftercare(inv: Investigation) -> dict[str, Any] | None:
+    """What became of its fix after the merge (fixloop.aftercare), None if never merged."""
+    ac = inv.aftercare
+    if ac is None:
+        return None
+    return {
+        "phase": ac.phase,
+        "round": ac.round,
+        "pull_request": ac.pull_request_url,
+        "merged_at": ac.merged_at.isoformat() if ac.merged_at else None,
+        "deployed_at": ac.deployed_at.isoformat() if ac.deployed_at else None,
+        "deploy_source": ac.deploy_source,
+        "verified_at": ac.verified_at.isoformat() if ac.verified_at else None,
+        "recurrences": ac.recurrences,
+        "regressions": ac.regressions,
     }
 
 

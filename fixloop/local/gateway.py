@@ -54,6 +54,7 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("POST", "/signals", "api_trigger"),
     ApiRoute("GET", "/investigations/{investigation_id}", "investigations_api"),
     ApiRoute("POST", "/investigations/{investigation_id}/messages", "investigations_api"),
+    ApiRoute("GET", "/stats", "investigations_api"),
 )
 """The routes of the REST API (stacks/constructs/webhooks.py), as the local server has them."""
 

@@ -11,17 +11,24 @@ from types import ModuleType
 from typing import Any
 
 from fixloop.errors import ConfigError
-from fixloop.functions import CATALOGUE, LOOP_STEPS, spec_of
+from fixloop.functions import AFTERCARE_STEPS, CATALOGUE, LOOP_STEPS, spec_of
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = PROJECT_ROOT / "functions"
 STATE_MACHINE_FILE = PROJECT_ROOT / "statemachines" / "investigation.asl.json"
+AFTERCARE_STATE_MACHINE_FILE = PROJECT_ROOT / "statemachines" / "aftercare.asl.json"
 
 FUNCTIONS: dict[str, str] = {
     spec.asl_placeholder: spec.folder for spec in LOOP_STEPS if spec.asl_placeholder is not None
 }
 """ASL placeholder -> function folder, from the catalogue (fixloop/functions.py), which the
 CDK stack substitutes too."""
+AFTERCARE_FUNCTIONS: dict[str, str] = {
+    spec.asl_placeholder: spec.folder
+    for spec in AFTERCARE_STEPS
+    if spec.asl_placeholder is not None
+}
+"""The same for the aftercare state machine."""
 INVOKED_FUNCTIONS: tuple[str, ...] = tuple(s.folder for s in CATALOGUE if s.invoked_by_name)
 """Functions invoked by name rather than by the state machine, which the runtime also
 registers with Lambda: the sandbox calls Repo Token; Slack Events invokes itself (it
@@ -78,8 +85,13 @@ def load_handlers(prefix: str) -> dict[str, Handler]:
 
 def registered_functions() -> tuple[str, ...]:
     """The folders of the functions the embedded runtime registers with Lambda: the loop
-    steps, those invoked by name, and the one it delivers execution ends to."""
-    return (*FUNCTIONS.values(), *INVOKED_FUNCTIONS, EXECUTION_END_FUNCTION)
+    and aftercare steps, those invoked by name, and the one it delivers execution ends to."""
+    return (
+        *FUNCTIONS.values(),
+        *AFTERCARE_FUNCTIONS.values(),
+        *INVOKED_FUNCTIONS,
+        EXECUTION_END_FUNCTION,
+    )
 
 
 def load_module(path: Path, module_name: str) -> ModuleType:

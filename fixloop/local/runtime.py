@@ -26,11 +26,13 @@ import zipfile
 from typing import Any, Self
 
 from fixloop import aws
-from fixloop.config import STATE_MACHINE_NAME, get_settings
+from fixloop.config import AFTERCARE_STATE_MACHINE_NAME, STATE_MACHINE_NAME, get_settings
 from fixloop.domain.investigation import EXECUTION_END_STATUSES
 from fixloop.functions import spec_of
 from fixloop.local import patches
 from fixloop.local.handlers import (
+    AFTERCARE_FUNCTIONS,
+    AFTERCARE_STATE_MACHINE_FILE,
     CONTINUE_AS_NEW_PLACEHOLDER,
     EXECUTION_END_FUNCTION,
     FUNCTIONS,
@@ -62,6 +64,7 @@ class EmbeddedRuntime:
         )
         """The run's own credential: the only one its AWS answers."""
         self.state_machine_arn = ""
+        self.aftercare_state_machine_arn = ""
         self.invocations: dict[str, int] = {}
         self.sandboxes = LocalSandboxes()
         self._lock = threading.Lock()
@@ -197,6 +200,13 @@ class EmbeddedRuntime:
         if self.state_machine_arn != own_arn:
             raise RuntimeError(f"state machine ARN {self.state_machine_arn} is not {own_arn}")
         self.configure(state_machine_arn=self.state_machine_arn)
+        aftercare = AFTERCARE_STATE_MACHINE_FILE.read_text()
+        for placeholder, folder in AFTERCARE_FUNCTIONS.items():
+            aftercare = aftercare.replace("${" + placeholder + "}", arns[folder])
+        self.aftercare_state_machine_arn = aws.client("stepfunctions").create_state_machine(
+            name=AFTERCARE_STATE_MACHINE_NAME, definition=aftercare, roleArn=role_arn
+        )["stateMachineArn"]
+        self.configure(aftercare_state_machine_arn=self.aftercare_state_machine_arn)
         self._provision_sandbox_cluster(role_arn)
 
     def _provision_sandbox_cluster(self, role_arn: str) -> None:

@@ -4,6 +4,12 @@ A signal's fingerprint either claims a new record (and its investigation is star
 the record of the investigation already on it, whose occurrence counter it increments. Claims
 are conditional writes, so any number of concurrent deliveries of one problem start one
 investigation.
+
+The table also keeps the fixes deployed and still in their verification window
+(:class:`DeployedFix`, one item each, ``#deployed-fix#<investigation>``, and a string set of
+their ids in ``#deployed-fixes``): a new problem whose frames are in the files one changed may
+be its regression (fixloop.aftercare.regression). Fingerprints are hex digests, so these keys
+never meet one.
 """
 
 from __future__ import annotations
@@ -24,6 +30,21 @@ class FingerprintRecord(BaseModel):
     first_seen: datetime
     last_seen: datetime
     last_notified: datetime | None = None
+
+
+class DeployedFix(BaseModel):
+    """A fix in production and in its verification window: which files it changed."""
+
+    investigation_id: str
+    files: list[str]
+    deployed_at: datetime
+    until: datetime
+    pull_request: str = ""
+    """How people know it (``#3``, a URL)."""
+
+
+FIXES_KEY = "#deployed-fixes"
+FIX_PREFIX = "#deployed-fix#"
 
 
 class FingerprintStore:
@@ -85,3 +106,38 @@ class FingerprintStore:
                 ExpressionAttributeValues=values,
             )
         )
+
+    # -- fixes in their verification window ---------------------------------------------------
+    def register_fix(self, fix: DeployedFix) -> None:
+        """Add ``fix`` to the fixes in production (again: the same, no change)."""
+        item = {"pk": FIX_PREFIX + fix.investigation_id, **fix.model_dump(mode="json")}
+        self._table.put_item(Item=item)
+        self._table.update_item(
+            Key={"pk": FIXES_KEY},
+            UpdateExpression="ADD ids :id",
+            ExpressionAttributeValues={":id": {fix.investigation_id}},
+        )
+
+    def unregister_fix(self, investigation_id: str) -> None:
+        """The fix's window ended (verified, or the problem recurred)."""
+        self._table.update_item(
+            Key={"pk": FIXES_KEY},
+            UpdateExpression="DELETE ids :id",
+            ExpressionAttributeValues={":id": {investigation_id}},
+        )
+        self._table.delete_item(Key={"pk": FIX_PREFIX + investigation_id})
+
+    def deployed_fixes(self, now: datetime | None = None) -> list[DeployedFix]:
+        """The fixes in production whose window has not ended."""
+        index = self._table.get_item(Key={"pk": FIXES_KEY}, ConsistentRead=True).get("Item")
+        now = now or utcnow()
+        fixes = []
+        for investigation_id in sorted((index or {}).get("ids") or ()):
+            item = self._table.get_item(
+                Key={"pk": FIX_PREFIX + investigation_id}, ConsistentRead=True
+            ).get("Item")
+            if item:
+                fix = DeployedFix.model_validate(item)
+                if fix.until > now:
+                    fixes.append(fix)
+        return fixes

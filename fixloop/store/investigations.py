@@ -105,9 +105,13 @@ class InvestigationStore:
         )
 
     def record_pull_request(self, investigation_id: str, pull_request: PullRequestRef) -> None:
+        """Record the investigation's pull request (the first one's time is kept)."""
         self._table.update_item(
             Key={"pk": investigation_id},
-            UpdateExpression="SET pull_request = :pr, updated_at = :now",
+            UpdateExpression=(
+                "SET pull_request = :pr, updated_at = :now, "
+                "pull_request_at = if_not_exists(pull_request_at, :now)"
+            ),
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeValues={
                 ":pr": pull_request.model_dump(mode="json"),
@@ -152,22 +156,92 @@ class InvestigationStore:
         return self.transition(investigation_id, ("running",), status, outcome)
 
     def transition(
-        self, investigation_id: str, from_statuses: tuple[Status, ...], to: Status, outcome: str
+        self,
+        investigation_id: str,
+        from_statuses: tuple[Status, ...],
+        to: Status,
+        outcome: str,
+        *,
+        changes: dict[str, Any] | None = None,
+        aftercare_round: int | None = None,
     ) -> bool:
         """Move the investigation to ``to`` if its status is one of ``from_statuses``; False
-        (and nothing written) otherwise, so concurrent callers cannot both win."""
+        (and nothing written) otherwise, so concurrent callers cannot both win.
+
+        ``changes`` (top-level attributes: JSON-able values) are written with the status by
+        the winner only. ``aftercare_round``: also only while its fix is in that round (or
+        was never merged), so a step of an earlier round changes nothing."""
         values: dict[str, Any] = {":s": to, ":o": outcome, ":now": _now()}
-        names = []
+        names: dict[str, str] = {"#s": "status"}
+        sets = ["#s = :s", "outcome = :o", "updated_at = :now"]
+        for i, (key, value) in enumerate((changes or {}).items()):
+            names[f"#c{i}"] = key
+            values[f":c{i}"] = json.loads(json.dumps(value, default=str), parse_float=Decimal)
+            sets.append(f"#c{i} = :c{i}")
+        allowed = []
         for i, status in enumerate(from_statuses):
             values[f":f{i}"] = status
-            names.append(f":f{i}")
+            allowed.append(f":f{i}")
+        condition = f"attribute_exists(pk) AND #s IN ({', '.join(allowed)})"
+        if aftercare_round is not None:
+            names |= {"#ac": "aftercare", "#rd": "round"}
+            values[":rd"] = aftercare_round
+            condition += " AND (attribute_not_exists(#ac) OR #ac.#rd = :rd)"
         return applied(
             lambda: self._table.update_item(
                 Key={"pk": investigation_id},
-                UpdateExpression="SET #s = :s, outcome = :o, updated_at = :now",
-                ConditionExpression=f"attribute_exists(pk) AND #s IN ({', '.join(names)})",
-                ExpressionAttributeNames={"#s": "status"},
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
+            )
+        )
+
+    def set_fields(
+        self, investigation_id: str, changes: dict[str, Any], *, status: Status | None = None
+    ) -> bool:
+        """Write top-level attributes (JSON-able values), only while the investigation has
+        ``status`` when one is given; False if it had not."""
+        names = {f"#c{i}": key for i, key in enumerate(changes)}
+        values: dict[str, Any] = {
+            f":c{i}": json.loads(json.dumps(value, default=str), parse_float=Decimal)
+            for i, value in enumerate(changes.values())
+        }
+        values[":now"] = _now()
+        condition = "attribute_exists(pk)"
+        if status is not None:
+            names["#s"] = "status"
+            values[":s"] = status
+            condition += " AND #s = :s"
+        sets = [f"#c{i} = :c{i}" for i in range(len(changes))]
+        return applied(
+            lambda: self._table.update_item(
+                Key={"pk": investigation_id},
+                UpdateExpression="SET " + ", ".join([*sets, "updated_at = :now"]),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        )
+
+    def add_regression(self, investigation_id: str, suspect_id: str) -> bool:
+        """Note on a merged fix that investigation ``suspect_id`` may be its regression; False
+        if it was noted already (or the fix was never merged)."""
+        return applied(
+            lambda: self._table.update_item(
+                Key={"pk": investigation_id},
+                UpdateExpression=(
+                    "SET #ac.#rg = list_append(if_not_exists(#ac.#rg, :none), :one), "
+                    "updated_at = :now"
+                ),
+                ConditionExpression="attribute_exists(#ac) AND NOT contains(#ac.#rg, :id)",
+                ExpressionAttributeNames={"#ac": "aftercare", "#rg": "regressions"},
+                ExpressionAttributeValues={
+                    ":none": [],
+                    ":one": [suspect_id],
+                    ":id": suspect_id,
+                    ":now": _now(),
+                },
             )
         )
 

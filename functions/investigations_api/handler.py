@@ -1,4 +1,5 @@
-"""REST (IAM-authorized): GET /investigations/{id}, POST /investigations/{id}/messages."""
+"""REST (IAM-authorized): GET /investigations/{id}, POST /investigations/{id}/messages,
+GET /stats."""
 
 from __future__ import annotations
 
@@ -42,6 +43,12 @@ def post_message(investigation_id: str) -> Response[str]:
     )
     logger.info("message posted", extra={"status": status, "investigation": investigation_id})
     return json_response(status, answer)
+
+
+@app.get("/stats")
+def get_stats() -> Response[str]:
+    status, body = rest.stats()
+    return json_response(status, body)
 
 
 @logger.inject_lambda_context(clear_state=True)

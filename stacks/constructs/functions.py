@@ -169,7 +169,9 @@ class LoopFunctions(Construct):
     (the state machine itself depends on these functions, so it cannot be referenced);
     ``start_arn`` (default: the same) is what functions start executions with, its ``live``
     alias. Loop steps also publish a version per change (:attr:`versions`, retained on
-    update) that the state machine definition names.
+    update) that the state machine definition names. ``aftercare_arn`` and
+    ``aftercare_start_arn`` are the same for the aftercare state machine (its aftercare steps
+    publish versions too).
     ``sandbox`` is where functions that dispatch to sandboxes run their tasks (and its
     network, where those functions are attached). ``github_webhook_secret`` is the secret
     GitHub signs webhook deliveries with. ``targets`` (JSON) and ``default_github_repo`` tell
@@ -188,6 +190,8 @@ class LoopFunctions(Construct):
         state_machine_arn: str,
         sandbox: SandboxCluster,
         start_arn: str | None = None,
+        aftercare_arn: str = "",
+        aftercare_start_arn: str = "",
         anthropic_secret: secretsmanager.ISecret | None = None,
         github_secret: secretsmanager.ISecret | None = None,
         github_webhook_secret: secretsmanager.ISecret | None = None,
@@ -225,6 +229,7 @@ class LoopFunctions(Construct):
         reach = Reach(
             storage=storage,
             state_machine_arn=state_machine_arn,
+            aftercare_state_machine_arn=aftercare_arn,
             sandbox=sandbox,
             secrets=Secrets(
                 anthropic=anthropic_secret,
@@ -242,6 +247,8 @@ class LoopFunctions(Construct):
             env = dict(common_env)
             if spec.knows_state_machine or spec.starts_executions:
                 env["FIXLOOP_STATE_MACHINE_ARN"] = start_arn or state_machine_arn
+            if spec.starts_aftercare:
+                env["FIXLOOP_AFTERCARE_STATE_MACHINE_ARN"] = aftercare_start_arn or aftercare_arn
             env.update(secret_environment(spec, reach.secrets))
             if spec.dispatches_sandboxes:
                 env.update(sandbox.dispatch_environment())
@@ -283,6 +290,6 @@ class LoopFunctions(Construct):
         self.versions: dict[str, lambda_.IVersion] = {
             spec.folder: self.functions[spec.folder].current_version
             for spec in specs
-            if spec.surface is Surface.LOOP
+            if spec.surface in (Surface.LOOP, Surface.AFTERCARE)
         }
         acknowledge_key_grants(self)

@@ -101,6 +101,8 @@ class Reach:
     state_machine_arn: str
     """The unqualified ARN: IAM authorizes executions and task tokens of its versions and
     aliases against it."""
+    aftercare_state_machine_arn: str = ""
+    """The aftercare state machine's unqualified ARN (functions that start its executions)."""
     sandbox: SandboxCluster | None = None
     secrets: Secrets = field(default_factory=Secrets)
 
@@ -142,7 +144,7 @@ def grant(
     _grant_records(spec.records, role, storage)
     if spec.writes_event_bodies or spec.reads_event_bodies:
         _grant_event_bodies(role, storage, write=spec.writes_event_bodies)
-    if spec.triages:
+    if spec.triages or spec.fingerprints:
         storage.fingerprints.grant_read_write_data(role)
     if spec.inbox or spec.posts or spec.notes:
         storage.inbox.grant_read_write_data(role)
@@ -156,6 +158,12 @@ def grant(
         # The ARN built from the machine's name (as for the machine's own continue-as-new):
         # no reference to the state machine, so no dependency cycle.
         _allow(role, ["states:StartExecution"], [reach.state_machine_arn])
+    if spec.starts_aftercare:
+        if not reach.aftercare_state_machine_arn:
+            raise ValueError(f"{spec.folder} starts aftercare: the stack has no aftercare")
+        _allow(role, ["states:StartExecution"], [reach.aftercare_state_machine_arn])
+    if spec.watches_deployments:
+        _grant_deployment_reads(role)
     if spec.dispatches_sandboxes:
         _grant_dispatch(role, storage=storage, sandbox=_sandbox(spec, reach), reach=reach)
     if spec.reads_sandbox_results:
@@ -378,6 +386,44 @@ def _grant_telemetry(role: iam.Role) -> None:
     )
     for arn in (log_groups, functions):
         acknowledge(role, iam5_resource(flatten(arn, stack)), reason)
+
+
+def _grant_deployment_reads(role: iam.Role) -> None:
+    """Read-only, what tells the aftercare a fix reached production and held there
+    (fixloop.aftercare.deployment and .verification): Lambda versions, CloudFormation stack
+    events, CodeDeploy deployments, log lines, alarm state and history. Each action on its
+    resource type, as the Service Authorization Reference lists it."""
+    stack = cdk.Stack.of(role)
+
+    def arn(service: str, resource: str, name: str, sep: cdk.ArnFormat) -> str:
+        return stack.format_arn(
+            service=service, resource=resource, resource_name=name, arn_format=sep
+        )
+
+    colon, slash = cdk.ArnFormat.COLON_RESOURCE_NAME, cdk.ArnFormat.SLASH_RESOURCE_NAME
+    functions = arn("lambda", "function", "*", colon)
+    stacks = arn("cloudformation", "stack", "*/*", slash)
+    groups = arn("codedeploy", "deploymentgroup", "*/*", colon)
+    log_groups = arn("logs", "log-group", "*", colon)
+    alarms = arn("cloudwatch", "alarm", "*", colon)
+    _allow(role, ["lambda:GetFunction", "lambda:ListVersionsByFunction"], [functions])
+    _allow(role, ["cloudformation:DescribeStackEvents"], [stacks])
+    _allow(role, ["codedeploy:ListDeployments", "codedeploy:GetDeployment"], [groups])
+    _allow(role, ["logs:FilterLogEvents"], [log_groups])
+    _allow(role, ["cloudwatch:DescribeAlarmHistory", "cloudwatch:DescribeAlarms"], [alarms])
+    reasons = {
+        functions: "the Lambda functions fixloop watches are any of the account's: a new "
+        "version of the one a signal names is the deployment of its fix (read-only)",
+        stacks: "the stack that deploys a watched service is configured per target or read "
+        "from its function's aws:cloudformation:stack-name tag at run time (read-only)",
+        groups: "the CodeDeploy deployment group of a service is configured per target (read-only)",
+        log_groups: "a service's own log lines carry the deployed commit (its version key); "
+        "any log group a signal comes from may be the one to read (read-only)",
+        alarms: "verifying a fix reads the history and state of the alarm that raised it, "
+        "any alarm of the account (read-only)",
+    }
+    for resource, reason in reasons.items():
+        acknowledge(role, iam5_resource(flatten(resource, stack)), f"Aftercare: {reason}.")
 
 
 def _grant_bedrock(role: iam.Role) -> None:

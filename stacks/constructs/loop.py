@@ -29,6 +29,7 @@ from stacks.asl import problems
 from stacks.nag import acknowledge, flatten, iam5_resource
 
 __all__ = [
+    "AFTERCARE_ASL",
     "CONTINUE_AS_NEW_PLACEHOLDER",
     "INVESTIGATION_ASL",
     "STATE_MACHINE_ALIAS",
@@ -40,6 +41,9 @@ __all__ = [
 ]
 
 INVESTIGATION_ASL = PROJECT_ROOT / "statemachines" / "investigation.asl.json"
+AFTERCARE_ASL = PROJECT_ROOT / "statemachines" / "aftercare.asl.json"
+"""The aftercare state machine (fixloop.aftercare): the same construct builds it, without
+continue-as-new."""
 STATE_MACHINE_ALIAS = "live"
 """The alias every execution is started through (triggers, webhooks, continue-as-new)."""
 CONTINUE_AS_NEW_PLACEHOLDER = "ContinueAsNewStateMachineArn"
@@ -76,7 +80,8 @@ class InvestigationLoop(Construct):
 
     ``functions`` maps ASL placeholders (``PrepareFunctionArn``...) to the published
     function versions they name. Every ``${...}`` in the file must be provided, or synthesis
-    fails.
+    fails. ``continues_as_new``: the machine starts its own next generation (the
+    investigation loop; not the aftercare machine).
     """
 
     def __init__(
@@ -87,6 +92,8 @@ class InvestigationLoop(Construct):
         functions: Mapping[str, lambda_.IVersion],
         state_machine_name: str,
         definition_file: Path = INVESTIGATION_ASL,
+        continues_as_new: bool = True,
+        description: str = "fixloop investigation loop, published by the CDK deployment",
     ) -> None:
         super().__init__(scope, construct_id)
         definition = definition_file.read_text()
@@ -98,7 +105,8 @@ class InvestigationLoop(Construct):
         self.alias_arn = state_machine_arn(self, state_machine_name, STATE_MACHINE_ALIAS)
         """The ARN of its ``live`` alias, which executions are started through."""
         substitutions = {name: fn.function_arn for name, fn in functions.items()}
-        substitutions[CONTINUE_AS_NEW_PLACEHOLDER] = self.alias_arn
+        if continues_as_new:
+            substitutions[CONTINUE_AS_NEW_PLACEHOLDER] = self.alias_arn
         missing = placeholders(definition) - substitutions.keys()
         if missing:
             raise MissingSubstitutionError(
@@ -134,7 +142,7 @@ class InvestigationLoop(Construct):
             "Version",
             state_machine_arn=self.state_machine.state_machine_arn,
             state_machine_revision_id=self.state_machine.state_machine_revision_id,
-            description="fixloop investigation loop, published by the CDK deployment",
+            description=description,
         )
         # (Deleting the stack deletes the state machine, and with it every version.)
         self.version.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
@@ -153,11 +161,13 @@ class InvestigationLoop(Construct):
         for fn in functions.values():
             # The function and its versions/aliases (``<arn>:*``).
             fn.lambda_.grant_invoke(role)
-        # Continue-as-new: a fire-and-forget states:startExecution of this same machine,
-        # through its alias (Step Functions authorizes a qualified ARN against the machine's).
-        role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["states:StartExecution"], resources=[self.arn])
-        )
+        if continues_as_new:
+            # Continue-as-new: a fire-and-forget states:startExecution of this same machine,
+            # through its alias (Step Functions authorizes a qualified ARN against the
+            # machine's).
+            role.add_to_principal_policy(
+                iam.PolicyStatement(actions=["states:StartExecution"], resources=[self.arn])
+            )
         self._acknowledge([fn.lambda_ for fn in functions.values()])
 
     def _acknowledge(self, functions: list[lambda_.IFunction]) -> None:

@@ -33,6 +33,7 @@ __all__ = [
     "SIGNALS_THROTTLE_BURST",
     "SIGNALS_THROTTLE_RATE",
     "SLACK_PATH",
+    "STATS_PATH",
     "WEBHOOK_API_NAME",
     "WEBHOOK_PATH",
     "WEBHOOK_SECRET_LENGTH",
@@ -54,6 +55,7 @@ SIGNALS_PATH = "signals"
 SLACK_PATH = "webhooks/slack"
 LINEAR_PATH = "webhooks/linear"
 INVESTIGATIONS_PATH = "investigations"
+STATS_PATH = "stats"
 CHANNEL_SECRET_NAMES: dict[str, tuple[str, str]] = {
     "slack_signing_secret": (
         "fixloop/slack-signing-secret",
@@ -279,7 +281,8 @@ class WebhookApi(Construct):
         self.linear_url = self.api.url + LINEAR_PATH
 
         self.investigation_methods: list[apigw.Method] = []
-        """GET an investigation, POST a message to it: IAM-authorized."""
+        """GET an investigation, POST a message to it, GET the outcomes counted (/stats):
+        IAM-authorized."""
         if investigations_api is not None:
             integration = apigw.LambdaIntegration(
                 investigations_api, proxy=True, allow_test_invoke=False
@@ -289,6 +292,9 @@ class WebhookApi(Construct):
                 one.add_method("GET", integration, authorization_type=apigw.AuthorizationType.IAM),
                 one.add_resource("messages").add_method(
                     "POST", integration, authorization_type=apigw.AuthorizationType.IAM
+                ),
+                self.api.root.add_resource(STATS_PATH).add_method(
+                    "GET", integration, authorization_type=apigw.AuthorizationType.IAM
                 ),
             ]
         self.investigations_url = self.api.url + INVESTIGATIONS_PATH

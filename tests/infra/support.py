@@ -102,14 +102,45 @@ def role_of_function(template_json: dict[str, Any], name: str) -> str:
     return role_id
 
 
-def state_machine(template_json: dict[str, Any]) -> dict[str, Any]:
-    (machine,) = resources(template_json, "AWS::StepFunctions::StateMachine").values()
-    return machine
+def state_machine(template_json: dict[str, Any], name: str = STATE_MACHINE_NAME) -> dict[str, Any]:
+    """The state machine called ``name`` (default: the investigation loop)."""
+    return resources(template_json, "AWS::StepFunctions::StateMachine")[
+        state_machine_id(template_json, name)
+    ]
 
 
-def state_machine_arn_json(qualifier: str = "") -> dict[str, Any]:
-    """The ARN of the investigation state machine as the template builds it from its name
-    (with ``qualifier``: of its alias)."""
+def state_machine_id(template_json: dict[str, Any], name: str = STATE_MACHINE_NAME) -> str:
+    (logical_id,) = (
+        k
+        for k, m in resources(template_json, "AWS::StepFunctions::StateMachine").items()
+        if m["Properties"].get("StateMachineName") == name
+    )
+    return logical_id
+
+
+def version_and_alias(
+    template_json: dict[str, Any], machine_id: str
+) -> tuple[tuple[str, dict[str, Any]], tuple[str, dict[str, Any]]]:
+    """The published version of state machine ``machine_id`` and the alias routing to it."""
+    ((version_id, version),) = (
+        (k, v)
+        for k, v in resources(template_json, "AWS::StepFunctions::StateMachineVersion").items()
+        if v["Properties"]["StateMachineArn"] == {"Ref": machine_id}
+    )
+    ((alias_id, alias),) = (
+        (k, a)
+        for k, a in resources(template_json, "AWS::StepFunctions::StateMachineAlias").items()
+        if any(
+            r["StateMachineVersionArn"] == {"Fn::GetAtt": [version_id, "Arn"]}
+            for r in a["Properties"]["RoutingConfiguration"]
+        )
+    )
+    return (version_id, version), (alias_id, alias)
+
+
+def state_machine_arn_json(qualifier: str = "", name: str = STATE_MACHINE_NAME) -> dict[str, Any]:
+    """The ARN of the state machine called ``name`` (default: the investigation loop) as the
+    template builds it from its name (with ``qualifier``: of its alias)."""
     return {
         "Fn::Join": [
             "",
@@ -120,7 +151,7 @@ def state_machine_arn_json(qualifier: str = "") -> dict[str, Any]:
                 {"Ref": "AWS::Region"},
                 ":",
                 {"Ref": "AWS::AccountId"},
-                f":stateMachine:{STATE_MACHINE_NAME}" + (f":{qualifier}" if qualifier else ""),
+                f":stateMachine:{name}" + (f":{qualifier}" if qualifier else ""),
             ],
         ]
     }

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from fixloop.functions import LOOP_STEPS
+from fixloop.functions import AFTERCARE_STEPS, LOOP_STEPS
+from fixloop.local.handlers import AFTERCARE_FUNCTIONS as LOCAL_AFTERCARE_FUNCTIONS
 from fixloop.local.handlers import CONTINUE_AS_NEW_PLACEHOLDER as LOCAL_CONTINUE_AS_NEW
 from fixloop.local.handlers import FUNCTIONS as LOCAL_FUNCTIONS
 from layers.bundler import PROJECT_ROOT
@@ -21,12 +22,20 @@ ASL_FILES = sorted((PROJECT_ROOT / "statemachines").glob("*.asl.json"))
 STACK_PROVIDES = {spec.asl_placeholder for spec in LOOP_STEPS} | {CONTINUE_AS_NEW_PLACEHOLDER}
 """What InvestigationLoop substitutes (fixloop_stack.py passes the loop steps' versions, under
 their catalogue placeholders)."""
+AFTERCARE_PROVIDES = {spec.asl_placeholder for spec in AFTERCARE_STEPS}
+"""What the aftercare's InvestigationLoop substitutes (the aftercare steps' versions; it does
+not continue as new)."""
+PROVIDED = {"investigation.asl.json": STACK_PROVIDES, "aftercare.asl.json": AFTERCARE_PROVIDES}
+LOCAL_PROVIDES = {
+    "investigation.asl.json": set(LOCAL_FUNCTIONS) | {LOCAL_CONTINUE_AS_NEW},
+    "aftercare.asl.json": set(LOCAL_AFTERCARE_FUNCTIONS),
+}
 
 RETRY = [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 2}]
 
 
 def test_there_are_state_machine_files() -> None:
-    assert [p.name for p in ASL_FILES] == ["investigation.asl.json"]
+    assert [p.name for p in ASL_FILES] == ["aftercare.asl.json", "investigation.asl.json"]
 
 
 @pytest.mark.parametrize("path", ASL_FILES, ids=lambda p: p.name)
@@ -37,7 +46,8 @@ def test_every_file_parses_and_has_no_problem(path: Path) -> None:
 
     # Then nothing is wrong: targets exist, Tasks retry, every state is reachable
     assert problems(definition) == []
-    assert nested, "the loop's Map item processor is checked too"
+    if path.name == "investigation.asl.json":
+        assert nested, "the loop's Map item processor is checked too"
 
 
 @pytest.mark.parametrize("path", ASL_FILES, ids=lambda p: p.name)
@@ -47,8 +57,8 @@ def test_substitutions_are_exactly_those_provided(path: Path) -> None:
 
     # When / Then the stack provides each one and nothing unused, and so does the embedded
     # runtime (which substitutes the same names locally)
-    assert used == STACK_PROVIDES
-    assert set(LOCAL_FUNCTIONS) | {LOCAL_CONTINUE_AS_NEW} == STACK_PROVIDES
+    assert used == PROVIDED[path.name]
+    assert LOCAL_PROVIDES[path.name] == PROVIDED[path.name]
 
 
 def loop_definition() -> dict[str, Any]:

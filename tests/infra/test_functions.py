@@ -9,7 +9,7 @@ from typing import Any
 
 from aws_cdk.assertions import Template
 
-from fixloop.functions import CATALOGUE, LOOP_STEPS, Surface, spec_of
+from fixloop.functions import AFTERCARE_STEPS, CATALOGUE, LOOP_STEPS, Surface, spec_of
 from stacks.constructs.functions import FUNCTIONS_DIR
 from tests.infra.support import (
     STATE_MACHINE_NAME,
@@ -63,11 +63,16 @@ def test_every_handler_folder_is_catalogued_and_every_entry_has_its_handler() ->
         module = ast.parse((FUNCTIONS_DIR / spec.folder / spec.handler_file).read_text())
         defined = {n.name for n in module.body if isinstance(n, ast.FunctionDef)}
         assert spec.handler_function in defined, spec.folder
-    # And the folders and construct ids are unique, and only loop steps have a placeholder
+    # And the folders and construct ids are unique, and only the steps of a state machine
+    # (the loop's, the aftercare's) have a placeholder
     assert len({spec.folder for spec in CATALOGUE}) == len(CATALOGUE)
     assert len({spec.construct_id for spec in CATALOGUE}) == len(CATALOGUE)
-    assert [s.folder for s in CATALOGUE if s.asl_placeholder] == [s.folder for s in LOOP_STEPS]
+    assert [s.folder for s in CATALOGUE if s.asl_placeholder] == [
+        s.folder for s in CATALOGUE if s in (*LOOP_STEPS, *AFTERCARE_STEPS)
+    ]
     assert all(s.surface is Surface.LOOP for s in LOOP_STEPS)
+    assert [s.folder for s in AFTERCARE_STEPS] == ["aftercare"]
+    assert all(s.surface is Surface.AFTERCARE for s in AFTERCARE_STEPS)
     # And a function invoked by another is catalogued as invoked by name (the embedded
     # runtime registers those), and is not a live function (built elsewhere)
     invoked = {folder for spec in CATALOGUE for folder in spec.invokes}
@@ -147,14 +152,16 @@ def test_functions_environment(template_json: dict[str, Any]) -> None:
 
 def test_log_groups_keep_one_month(template: Template, template_json: dict[str, Any]) -> None:
     # Given / When the app is synthesized
-    # Then one log group per function plus the state machine's, the sandbox tasks', the VPC
-    # flow logs', the webhook API's access and execution logs and the live view deployment's,
-    # each kept 30 days
+    # Then one log group per function plus the two state machines' (the loop's, the
+    # aftercare's), the sandbox tasks', the VPC flow logs', the webhook API's access and
+    # execution logs and the live view deployment's, each kept 30 days
     log_groups = resources(template_json, "AWS::Logs::LogGroup")
-    # (the catalogue: loop steps, entry points and the live functions)
+    # (the catalogue: loop steps, the aftercare step, entry points and the live functions)
     assert len(log_groups) == len(CATALOGUE) + 6
     for group in log_groups.values():
         assert group["Properties"]["RetentionInDays"] == 30
-    for fn_id in all_function_ids(template_json).values():
+    aftercare_steps = function_ids(template_json, "aftercare step")
+    assert set(aftercare_steps) == {"aftercare"}
+    for fn_id in [*all_function_ids(template_json).values(), *aftercare_steps.values()]:
         logging = template_json["Resources"][fn_id]["Properties"]["LoggingConfig"]
         assert logging["LogGroup"]["Ref"] in log_groups

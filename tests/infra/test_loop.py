@@ -13,7 +13,7 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Annotations, Match, Template
 
-from fixloop.functions import LOOP_STEPS
+from fixloop.functions import AFTERCARE_STEPS, LOOP_STEPS
 from stacks.constructs.loop import (
     INVESTIGATION_ASL,
     InvalidDefinitionError,
@@ -25,12 +25,13 @@ from tests.infra.support import (
     STATE_MACHINE_NAME,
     actions,
     function_ids,
-    only,
     policy_of_role,
     resources,
     state_machine,
     state_machine_arn_json,
+    state_machine_id,
     statement_resources,
+    version_and_alias,
     walk_states,
 )
 
@@ -88,9 +89,8 @@ def test_state_machine_version_and_alias_keep_running_executions_on_their_versio
     template_json: dict[str, Any],
 ) -> None:
     # Given the state machine, its version and its alias
-    machine_id, _ = only(template_json, "AWS::StepFunctions::StateMachine")
-    _, version = only(template_json, "AWS::StepFunctions::StateMachineVersion")
-    alias_id, alias = only(template_json, "AWS::StepFunctions::StateMachineAlias")
+    machine_id = state_machine_id(template_json)
+    (_, version), (alias_id, alias) = version_and_alias(template_json, machine_id)
 
     # When / Then a version is published per definition revision and kept when replaced
     assert version["Properties"]["StateMachineArn"] == {"Ref": machine_id}
@@ -105,9 +105,9 @@ def test_state_machine_version_and_alias_keep_running_executions_on_their_versio
     assert route["StateMachineVersionArn"]["Fn::GetAtt"][1] == "Arn"
     assert template_json["Outputs"]["StateMachineAliasArn"]["Value"] == {"Ref": alias_id}
     # And the loop functions' versions are retained too (an old state machine version names
-    # them)
+    # them), as the aftercare steps' are
     lambda_versions = resources(template_json, "AWS::Lambda::Version")
-    assert len(lambda_versions) == len(LOOP_STEPS)
+    assert len(lambda_versions) == len(LOOP_STEPS) + len(AFTERCARE_STEPS)
     assert {v.get("UpdateReplacePolicy") for v in lambda_versions.values()} == {"Retain"}
 
 

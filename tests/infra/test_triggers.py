@@ -11,6 +11,7 @@ from typing import Any
 import aws_cdk as cdk
 
 from app import build_app
+from fixloop.config import AFTERCARE_STATE_MACHINE_NAME
 from stacks import FixloopStack
 from stacks.config import (
     CONTEXT_ALARM_PREFIXES,
@@ -207,6 +208,7 @@ def test_trigger_roles_reach_only_triage_records_event_bodies_and_the_state_mach
     }
     objects = json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [blobs_id, "Arn"]}, "/events/*"]]})
     machine = json.dumps(state_machine_arn_json())
+    aftercare = json.dumps(state_machine_arn_json(name=AFTERCARE_STATE_MACHINE_NAME))
 
     for name in TRIGGERS:
         # When its role's allowed actions are grouped by resource
@@ -232,6 +234,7 @@ def test_trigger_roles_reach_only_triage_records_event_bodies_and_the_state_mach
         assert set(granted) == records | failures | {
             objects,
             machine,
+            aftercare,
             own_logs,
             data_key_json(template_json),
             json.dumps("*"),
@@ -253,6 +256,9 @@ def test_trigger_roles_reach_only_triage_records_event_bodies_and_the_state_mach
             assert all(a.startswith("dynamodb:") for a in granted[table]), name
         assert granted[objects] == {"s3:GetObject", "s3:PutObject"}, name
         assert granted[machine] == {"states:StartExecution"}, name
+        # (the aftercare of a fix a signal finds merged, or that a recurrence reopens: the
+        # aftercare state machine announces it, so the triggers hold no channel credential)
+        assert granted[aftercare] == {"states:StartExecution"}, name
         assert granted[own_logs] == {"logs:CreateLogStream", "logs:PutLogEvents"}, name
         assert granted[json.dumps("*")] == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
         # And nothing is attached to the role any other way

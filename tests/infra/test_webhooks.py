@@ -7,6 +7,7 @@ import json
 import re
 from typing import Any
 
+from fixloop.config import AFTERCARE_STATE_MACHINE_NAME
 from fixloop.functions import CATALOGUE, Surface
 from stacks import FixloopStack
 from stacks.constructs.webhooks import ACCESS_LOG_FIELDS
@@ -72,7 +73,7 @@ def test_webhook_api_posts_github_deliveries_to_the_webhook_function(
     root = api_resources[webhooks_id]["Properties"]["ParentId"]
 
     # Then the regional API fixloop-webhooks has /webhooks/{github,slack,linear}, /signals,
-    # /investigations/{investigation_id}(/messages) and nothing else
+    # /investigations/{investigation_id}(/messages), /stats and nothing else
     assert api["Properties"]["Name"] == WEBHOOK_API_NAME
     assert api["Properties"]["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
     assert sorted(paths.values()) == [
@@ -82,6 +83,7 @@ def test_webhook_api_posts_github_deliveries_to_the_webhook_function(
         "messages",
         "signals",
         "slack",
+        "stats",
         "webhooks",
         "{investigation_id}",
     ]
@@ -236,12 +238,18 @@ def test_webhook_role_reads_its_secret_starts_the_state_machine_and_writes_recor
     assert actions(secret_read) == ["secretsmanager:GetSecretValue"]
     assert statement_resources(secret_read) == [secret]
     # And it may start executions of the investigation state machine and answer its task
-    # tokens (a comment resumes a waiting investigation), and do nothing else with it
-    assert sorted(a for s in granted("states:") for a in actions(s)) == [
-        "states:SendTaskSuccess",
-        "states:StartExecution",
-    ]
-    assert all(statement_resources(s) == [state_machine_arn_json()] for s in granted("states:"))
+    # tokens (a comment resumes a waiting investigation), start the aftercare of a merged fix,
+    # and do nothing else with either
+    by_machine: dict[str, set[str]] = {}
+    for st in granted("states:"):
+        for resource in statement_resources(st):
+            by_machine.setdefault(json.dumps(resource), set()).update(actions(st))
+    assert by_machine == {
+        json.dumps(state_machine_arn_json()): {"states:SendTaskSuccess", "states:StartExecution"},
+        json.dumps(state_machine_arn_json(name=AFTERCARE_STATE_MACHINE_NAME)): {
+            "states:StartExecution"
+        },
+    }
     # And it reads and writes Events, Investigations, Inbox and Waits, not Sandboxes
     written = {
         r["Fn::GetAtt"][0]
@@ -404,10 +412,11 @@ def test_channel_routes_signed_or_iam_authorized(template_json: dict[str, Any]) 
         assert {"Fn::GetAtt": [ids[fn], "Arn"]} in methods[route]["Integration"]["Uri"]["Fn::Join"][
             1
         ]
-    # And reading an investigation and posting to it need IAM (SigV4)
+    # And reading an investigation, posting to it and reading the outcomes need IAM (SigV4)
     for route in (
         "GET /investigations/{investigation_id}",
         "POST /investigations/{investigation_id}/messages",
+        "GET /stats",
     ):
         assert methods[route]["AuthorizationType"] == "AWS_IAM", route
         uri = methods[route]["Integration"]["Uri"]["Fn::Join"][1]

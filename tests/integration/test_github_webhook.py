@@ -142,11 +142,12 @@ def test_review_feedback_revises_the_pull_request_and_merge_closes_it(
     # When the pull request is merged
     merged = _pull_payload(investigation_id, action="closed")
     merged["pull_request"]["merged"] = True
-    assert _send(webhook, "pull_request", merged) == (200, "fixed")
-    # Then the investigation is closed as fixed
+    assert _send(webhook, "pull_request", merged) == (200, "merged")
+    # Then the investigation is merged, and its fix followed to production (fixloop.aftercare)
     final = stores().investigations.get(investigation_id)
-    assert final.status == "fixed"
+    assert final.status == "merged"
     assert final.outcome == "pull request #1 merged by reviewer"
+    assert final.aftercare is not None and final.aftercare.pull_request_number == 1
 
 
 def test_closing_unmerged_rejects(

@@ -36,8 +36,23 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "sandbox": BASE | {"domain", "store", "tools", "triage", "credentials", "faults", "httpserver"},
     "delivery": BASE | {"domain", "store", "sandbox", "credentials"},
     "conversation": BASE | {"domain", "store", "tools"},
-    "channels": BASE | {"domain", "store", "conversation", "credentials", "delivery"},
-    "intake": BASE | {"domain", "store", "triage", "conversation", "metrics"},
+    "channels": BASE | {"domain", "store", "conversation", "credentials", "delivery", "aftercare"},
+    "aftercare": BASE
+    | {
+        "domain",
+        "store",
+        "triage",
+        "tools",
+        "conversation",
+        "delivery",
+        "onboarding",
+        "cost",
+    },
+    # aftercare: the record and log (domain, store), frames of a regression (triage), the AWS
+    # reads with their errors sorted and the instrumentation tool (tools), reopening and the
+    # Announcer (conversation), local merges (delivery), the instrumentation pull request
+    # (onboarding), the model cost of ``fixloop stats`` (cost).
+    "intake": BASE | {"domain", "store", "triage", "conversation", "metrics", "aftercare"},
     "agent": BASE
     | {
         "domain",
@@ -50,6 +65,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
         "conversation",
         "cost",
         "metrics",
+        "aftercare",
     },
     "live": BASE | {"domain", "store", "conversation", "cost"},
     "onboarding": BASE | {"domain", "sandbox", "delivery", "credentials"},
@@ -68,6 +84,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
             "cost",
             # fixloop eval: fixloop's own git and the sandbox's confinement, for grading
             "sandbox",
+            "aftercare",
         }
     ),
 }

@@ -70,7 +70,8 @@ def test_registry_has_the_sandbox_tools_and_the_terminal_tools() -> None:
     # Given the default registry
     reg = default_registry()
     # Then it has the signal and telemetry tools, the sandbox tools (suspect_commits among
-    # them), ask_human and the terminal tools
+    # them), ask_human, the terminal tools and the instrumentation pull request (which parks
+    # the investigation until the next occurrence brings the telemetry)
     assert reg.names == {
         "ask_human",
         "get_signal",
@@ -81,6 +82,7 @@ def test_registry_has_the_sandbox_tools_and_the_terminal_tools() -> None:
         "recent_deployments",
         *(t.name for t in SANDBOX_TOOLS),
         "open_pull_request",
+        "open_instrumentation_pull_request",
         "finish",
     }
     assert {t.name for t in SANDBOX_TOOLS} == {

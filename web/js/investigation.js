@@ -5,7 +5,8 @@ import { Conversation } from "./conversation.js";
 import { SummaryView } from "./summary.js";
 import { ChangesView, verificationOf } from "./changes.js";
 
-const TERMINAL = new Set(["delivered", "finished", "failed", "parked", "blocked", "fixed", "rejected"]);
+const MERGED = new Set(["fixed", "merged", "deployed", "verified", "recurred"]);
+const TERMINAL = new Set(["delivered", "finished", "failed", "parked", "blocked", "rejected", ...MERGED]);
 
 export class InvestigationView {
   constructor(root, { send }) {
@@ -145,7 +146,7 @@ export class InvestigationView {
         break;
       case "status_changed":
         this.statusEvent = ev;
-        if (ev.status === "fixed") this.times.merged = ev.at;
+        if (ev.status === "fixed" || ev.status === "merged") this.times.merged ||= ev.at;
         if (["failed", "parked", "blocked"].includes(ev.status)) this.times.ended ||= ev.at;
         c.status(msg);
         break;

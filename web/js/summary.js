@@ -106,7 +106,7 @@ function pullRequest(summary, delivered) {
     if (delivered && delivered.kind === "summary") return h("span", { class: "muted" }, "None: concluded without a change");
     return h("span", { class: "muted" }, "None yet");
   }
-  const merged = summary.merged || summary.status === "fixed";
+  const merged = summary.merged || ["fixed", "merged", "deployed", "verified", "recurred"].includes(summary.status);
   return h("div", {},
     externalLink(ref.url, `#${ref.number}`),
     " ", h("span", { class: `status ${merged ? "status-fixed" : "status-delivered"}` }, merged ? "Merged" : summary.status === "rejected" ? statusLabel("rejected") : "Open"),

@@ -19,6 +19,8 @@ what was observed):
 - :mod:`.ecs_tasks`: RunTask/StopTask call hooks (moto runs no container).
 - :mod:`.run_credential`: only requests signed with the run's own key are answered (moto
   answers anyone who reaches its port).
+- :mod:`.alarm_history`: CloudWatch ``DescribeAlarmHistory`` answers from the state changes
+  moto records (moto has no such action).
 - Speed: :mod:`.jsonpath_cache` (JSONPath parsed once), :mod:`.dynamodb_query` (a query
   reads its partition, not the table), :mod:`.dynamodb_updates` (update expression
   validators dispatch through a table built once per class), :mod:`.dynamodb_responses`
@@ -62,6 +64,7 @@ from types import ModuleType
 from typing import Any, Final, cast
 
 from fixloop.local.patches import (
+    alarm_history,
     chaos_dynamodb,
     chaos_heartbeat,
     chaos_requests,
@@ -137,11 +140,14 @@ PATCHES: Final[tuple[ModuleType, ...]] = (
     chaos_heartbeat,
     chaos_states_runtime,
     run_credential,
+    alarm_history,
 )
 """What :func:`install` applies: each module's ``replacements()``."""
 
 _lock = threading.RLock()
 _originals: list[tuple[Replacement, Any]] = []
+_ABSENT: Final = object()
+"""The original of an attribute a patch adds (an action moto lacks): removed on uninstall."""
 
 
 def install(dispatch: Dispatch, *, check_version: bool = True) -> None:
@@ -161,7 +167,8 @@ def install(dispatch: Dispatch, *, check_version: bool = True) -> None:
             return
         found: list[Replacement] = [r for patch in PATCHES for r in patch.replacements()]
         for replacement in found:
-            _originals.append((replacement, getattr(replacement.owner, replacement.name)))
+            original = getattr(replacement.owner, replacement.name, _ABSENT)
+            _originals.append((replacement, original))
             setattr(replacement.owner, replacement.name, replacement.new)
 
 
@@ -169,7 +176,10 @@ def uninstall() -> None:
     """Restore every patched moto attribute and forget the dispatcher."""
     with _lock:
         for replacement, original in reversed(_originals):
-            setattr(replacement.owner, replacement.name, original)
+            if original is _ABSENT:
+                delattr(replacement.owner, replacement.name)
+            else:
+                setattr(replacement.owner, replacement.name, original)
         _originals.clear()
         lambda_runtime.set_dispatch(None)
         interpreter_clients.forget_clients()

@@ -29,6 +29,7 @@ __all__ = [
     "MAX_VERSIONS",
     "RECENT_DEPLOYMENTS",
     "RecentDeploymentsInput",
+    "lambda_time",
     "recent_deployments",
 ]
 
@@ -105,7 +106,7 @@ def _function_deployments(fn: str, why: str, since: datetime, at: datetime) -> s
     tag_commit = next((f"{k}={tags[k]}" for k in COMMIT_TAGS if tags.get(k)), "")
     changes: list[tuple[datetime, str]] = []
     for v in versions:
-        when = _lambda_time(str(v.get("LastModified") or ""))
+        when = lambda_time(str(v.get("LastModified") or ""))
         if when is None:
             continue
         version = str(v.get("Version") or "$LATEST")
@@ -156,7 +157,7 @@ def _env_commit(config: dict[str, Any]) -> str:
 _LAMBDA_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)?$")
 
 
-def _lambda_time(text: str) -> datetime | None:
+def lambda_time(text: str) -> datetime | None:
     """Lambda's LastModified: ``2024-01-31T12:00:00.000+0000`` (moto: nanoseconds and Z)."""
     found = _LAMBDA_TIME.match(text.strip())
     if not found:
