@@ -71,7 +71,7 @@ def test_the_demo_shows_its_regions_markdown_and_diff(
     expect(summary.get_by_role("link", name="#1")).to_have_count(0)
     expect(summary).to_contain_text("Branch fixloop/")
     expect(summary.locator(".numbers")).to_contain_text("Turns8")
-    expect(summary.locator(".numbers")).to_contain_text("Tool calls16")
+    expect(summary.locator(".numbers")).to_contain_text("Tool calls17")
     expect(summary.locator(".timeline .done")).to_have_count(4)
     # ... the conversation renders the model's Markdown (the pull request body's headings)
     expect(conversation.get_by_role("heading", name="Root cause")).to_be_visible()

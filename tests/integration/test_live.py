@@ -219,7 +219,9 @@ def test_subscribers_get_views_and_the_summary_before_the_acknowledgement(
     assert message.view is not None
     call = message.view["blocks"][1]
     assert (call["kind"], call["title"]) == ("read", "Read app/handler.py")
-    result = next(e for e in follower.events if e.event["type"] == "tool_result")
+    result = next(
+        e for e in follower.events if e.event["type"] == "tool_result" and e.event["turn"] == 1
+    )
     assert result.view is not None and result.view["numbers"] == [1, 2]
     # ... and the summary came after the replay and before the acknowledgement
     kinds = [m["kind"] for m in follower.other]

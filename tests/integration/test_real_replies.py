@@ -62,7 +62,15 @@ def _start(repo: Path, signal: dict[str, Any] | None = None) -> str:
 
 
 def _results(inv_id: str) -> list[ToolResult]:
-    return [e.event for e in log_of(inv_id) if isinstance(e.event, ToolResult)]
+    """The results of the model's own calls (not what fixloop gathered before turn 1)."""
+    return [e.event for e in log_of(inv_id) if isinstance(e.event, ToolResult) and e.event.turn]
+
+
+def _notes(inv_id: str) -> list[Note]:
+    """fixloop's notes to the model, but the budget left before each turn."""
+    return [
+        e.event for e in log_of(inv_id) if isinstance(e.event, Note) and e.event.kind != "budget"
+    ]
 
 
 def test_a_reply_cut_off_at_max_tokens_is_asked_again_with_more_room_then_continued(
@@ -88,7 +96,7 @@ def test_a_reply_cut_off_at_max_tokens_is_asked_again_with_more_room_then_contin
     assert [b["max_tokens"] for b in replies.bodies[:2]] == [8192, 32_000]
     first = _results(inv_id)[0]
     assert first.is_error and "cut off at the output limit" in first.content
-    notes = [e.event for e in log_of(inv_id) if isinstance(e.event, Note)]
+    notes = _notes(inv_id)
     assert [n.kind for n in notes] == ["cut_off"]
     sent = json.dumps(replies.bodies[2]["messages"][-1])
     assert "fixloop: Your previous reply was cut off" in sent
@@ -115,7 +123,7 @@ def test_a_turn_without_a_tool_call_gets_one_note_before_it_concludes(
     assert inv.status == "finished"
     assert inv.turns == 4
     assert "missing key" in inv.outcome
-    notes = [e.event for e in log_of(inv_id) if isinstance(e.event, Note)]
+    notes = _notes(inv_id)
     assert [(n.kind, n.turn) for n in notes] == [("nudge", 2), ("nudge", 4)]
 
 
