@@ -95,6 +95,7 @@ def investigation_row(inv: Investigation) -> dict[str, Any]:
         "closed": inv.status in TERMINAL_STATUSES,
         "signal": {"kind": inv.signal_kind, "source": inv.signal_source},
         "cost_usd": _cost(inv)["total"],
+        "aftercare": _aftercare(inv),
     }
 
 
@@ -124,7 +125,6 @@ def investigation_view(inv: Investigation, latest: Event | None = None) -> dict[
         "cost": _cost(inv),
         "websocket_messages": inv.websocket_messages,
         "verification": verification,
-        "aftercare": _aftercare(inv),
         "as_of": time.time(),
     }
 

@@ -72,7 +72,7 @@ def test_the_demo_shows_its_regions_markdown_and_diff(
     expect(summary).to_contain_text("Branch fixloop/")
     expect(summary.locator(".numbers")).to_contain_text("Turns8")
     expect(summary.locator(".numbers")).to_contain_text("Tool calls17")
-    expect(summary.locator(".timeline .done")).to_have_count(4)
+    expect(summary.locator(".timeline .done")).to_have_count(5)
     # ... the conversation renders the model's Markdown (the pull request body's headings)
     expect(conversation.get_by_role("heading", name="Root cause")).to_be_visible()
     expect(conversation.locator(".pr-body code").first).to_have_text("order_total")

@@ -157,7 +157,7 @@ def test_log_groups_keep_one_month(template: Template, template_json: dict[str, 
     # execution logs and the live view deployment's, each kept 30 days
     log_groups = resources(template_json, "AWS::Logs::LogGroup")
     # (the catalogue: loop steps, the aftercare step, entry points and the live functions)
-    assert len(log_groups) == len(CATALOGUE) + 6
+    assert len(log_groups) == len(CATALOGUE) + 7
     for group in log_groups.values():
         assert group["Properties"]["RetentionInDays"] == 30
     aftercare_steps = function_ids(template_json, "aftercare step")
