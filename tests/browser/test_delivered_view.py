@@ -85,7 +85,7 @@ def test_the_demo_shows_its_regions_markdown_and_diff(
     expect(edit.locator(".row.add").first).to_be_visible()
     runs = conversation.locator("article.card.kind-command")
     expect(runs).to_have_count(2)
-    expect(runs.first.locator(".tool-state")).to_contain_text(re.compile(r"exit code 2 in \d"))
+    expect(runs.first.locator(".tool-state")).to_contain_text(re.compile(r"exit code 1 in \d"))
     expect(runs.last.locator(".tool-state")).to_contain_text("exit code 0")
     output = runs.last.locator("details.output")
     expect(output).not_to_have_attribute("open", "")
@@ -106,7 +106,11 @@ def test_the_demo_shows_its_regions_markdown_and_diff(
     )
     changes.get_by_role("button", name="Unified").click()
     expect(changes.locator(".d2h-file-side-diff")).to_have_count(0)
-    expect(changes.locator(".runs li")).to_have_count(2)
+    # ... with the agent's two test runs and fixloop's own verification (the new test on the
+    # base commit and with the fix, the suite on both)
+    expect(changes.locator("ul.runs:not(.verification-runs) > li")).to_have_count(2)
+    verification = changes.get_by_role("list", name="Verification runs")
+    expect(verification.locator(":scope > li")).to_have_count(4)
     # ... and no log position, id or raw JSON anywhere in the default view
     assert not re.search(INTERNALS, page.locator("main").inner_text())
     # ... until a card's raw event is asked for
