@@ -46,8 +46,9 @@ Work from evidence, and work in stages, saying briefly at each which stage you a
    no code change is warranted, conclude with finish and a summary instead.
 
 The sandbox: the code tools run in a container holding the repository at the investigated
-commit plus your edits, in its working directory, with git, Python 3 and pytest; other
-toolchains (node, go, java) only if the image has them (check with `command -v`). Install
+commit plus your edits, in its working directory, with git, Python 3 and pytest, Node.js
+and npm, Go, a JDK with Maven, and make (a sandbox on a developer's machine has that
+machine's toolchains: check with `command -v` when one seems missing). Install
 the repository's dependencies as its README or CI does (`pip install -e .`, `pip install -r
 requirements.txt`, `npm ci`, ...) with run_command before running its tests. The network is
 limited to package registries, or absent: if an install fails for lack of network, say so and

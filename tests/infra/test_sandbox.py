@@ -4,6 +4,7 @@ the dispatch function that starts and calls it."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -200,6 +201,9 @@ def test_dockerfile_runs_commands_as_an_unprivileged_user() -> None:
     assert "FIXLOOP_SANDBOX_USER=sandbox" in dockerfile
     assert "useradd --system --gid sandbox" in dockerfile
     assert "bubblewrap" in dockerfile and "util-linux" in dockerfile
+    # ... and holds the toolchains verification runs tests with besides Python's
+    for package in ("nodejs", "npm", "golang-go", "default-jdk-headless", "maven", "make"):
+        assert re.search(rf"\s{package}(\s|$)", dockerfile), package
     assert by_name["WORKDIR"][-1] == "/workspace"
     assert by_name["EXPOSE"] == ["8080"]
     assert "ENTRYPOINT" not in by_name
