@@ -40,7 +40,7 @@ from fixloop.domain.events import (
 )
 from fixloop.domain.signal import utcnow
 from fixloop.domain.verification import verified_call_id
-from fixloop.errors import EventNotFound, SandboxUnavailable, TransientError
+from fixloop.errors import EventNotFound, SandboxUnavailable, StorageThrottled, TransientError
 from fixloop.sandbox.launcher import launch, stop_task, task_address
 from fixloop.sandbox.protocol import SandboxCall, WorkspaceSource, result_key, snapshot_key
 from fixloop.sandbox.verification import VERIFY_FIX
@@ -93,7 +93,7 @@ def dispatch_tool(task: DispatchTask) -> dict[str, object]:
             st.sandboxes.update(task.investigation_id, record.sandbox_id, status="lost")
             stop_task(record.task_arn, "unreachable: replaced")
             continue
-        st.sandboxes.update(task.investigation_id, record.sandbox_id)  # last used
+        _mark_used(task.investigation_id, record.sandbox_id)
         return {"tool_use_id": task.tool_use_id, "sandbox_id": record.sandbox_id}
     raise SandboxUnavailable(f"no reachable sandbox for {task.investigation_id}")
 
@@ -106,8 +106,9 @@ def ensure_sandbox(investigation_id: str, *, heartbeat: _Heartbeat | None = None
     st = stores()
     launch_window = timedelta(seconds=settings.sandbox_launch_timeout_seconds)
     deadline = time.monotonic() + settings.sandbox_launch_timeout_seconds
+    record: SandboxRecord | None = None
     while True:
-        record = st.sandboxes.get(investigation_id)
+        record = _poll(investigation_id, record)
         if record is not None and record.status == "ready":
             return record
         if record is not None and record.status == "starting":
@@ -134,7 +135,55 @@ def ensure_sandbox(investigation_id: str, *, heartbeat: _Heartbeat | None = None
             except Exception:
                 st.sandboxes.update(investigation_id, sandbox_id, status="lost")
                 raise
+            _record_task(investigation_id, sandbox_id, task_arn, deadline, heartbeat)
+
+
+def _mark_used(investigation_id: str, sandbox_id: str) -> None:
+    """Refresh the sandbox's last use, best effort: the call is handed over already, and
+    failing the step for this write would have the state machine hand it over again."""
+    try:
+        stores().sandboxes.update(investigation_id, sandbox_id)
+    except StorageThrottled:
+        logger.info("sandbox last-use write throttled; left for the next call")
+
+
+def _poll(investigation_id: str, known: SandboxRecord | None) -> SandboxRecord | None:
+    """The record read again while a sandbox starts; the one in hand when the read is
+    throttled past the SDK's retries (a poll that learned nothing: the next one asks again,
+    where failing would throw away the wait and start it over at the state machine's retry)."""
+    try:
+        return stores().sandboxes.get(investigation_id)
+    except StorageThrottled:
+        if known is None:
+            raise
+        logger.info("sandbox record read throttled; polling again")
+        return known
+
+
+def _record_task(
+    investigation_id: str,
+    sandbox_id: str,
+    task_arn: str,
+    deadline: float,
+    heartbeat: _Heartbeat | None,
+) -> None:
+    """Record the task just started for ``sandbox_id``, again while DynamoDB throttles the
+    write (it is idempotent): a record left without its task can never be promoted to ready,
+    so every dispatcher would wait out the launch window for it while the task runs unknown.
+    Past the deadline the task is stopped, not left running, and the throttle raised."""
+    st = stores()
+    while True:
+        try:
             st.sandboxes.update(investigation_id, sandbox_id, task_arn=task_arn)
+            return
+        except StorageThrottled:
+            if time.monotonic() >= deadline:
+                stop_task(task_arn, "its task could not be recorded: stopped")
+                raise
+            logger.info("sandbox task write throttled; writing it again")
+            if heartbeat is not None:
+                heartbeat.beat()
+            time.sleep(POLL_S)
 
 
 def _ready(record: SandboxRecord) -> SandboxRecord | None:

@@ -25,6 +25,7 @@ from fixloop.domain import (
     ToolResult,
     UserMessage,
 )
+from fixloop.domain.events import ContextGathering
 from fixloop.local.patches import chaos
 from fixloop.sandbox import dispatch
 from fixloop.store import StoredEvent, stores
@@ -127,24 +128,39 @@ def normalized(events: list[StoredEvent], script: Path) -> list[tuple[str, str, 
 
 def failures(runtime: LocalRuntime, investigation_id: str, in_state: str = "") -> Counter[str]:
     """The errors the state machine saw in the investigation's executions (task failures and
-    time-outs), by name; only those of the state ``in_state`` when given."""
+    time-outs), by name; only those of the state ``in_state`` when given.
+
+    A failure's state is the one its own chain of events (``previousEventId``) entered last:
+    the Map's iterations run at once, so the state entered last in the history may be
+    another iteration's."""
     sfn = aws.client("stepfunctions")
     seen: Counter[str] = Counter()
     with chaos.sparing():
         for execution in runtime.watcher.executions(investigation_id):
             pages = sfn.get_paginator("get_execution_history")
-            state = ""
-            for page in pages.paginate(executionArn=execution["executionArn"]):
-                for event in page["events"]:
-                    entered = event.get("stateEnteredEventDetails")
-                    if entered:
-                        state = str(entered["name"])
-                    details = event.get("taskFailedEventDetails") or event.get(
-                        "taskTimedOutEventDetails"
-                    )
-                    if details and in_state in ("", state):
-                        seen[str(details.get("error"))] += 1
+            events = {
+                event["id"]: event
+                for page in pages.paginate(executionArn=execution["executionArn"])
+                for event in page["events"]
+            }
+            for event in events.values():
+                details = event.get("taskFailedEventDetails") or event.get(
+                    "taskTimedOutEventDetails"
+                )
+                if details and in_state in ("", _state_of(event, events)):
+                    seen[str(details.get("error"))] += 1
     return seen
+
+
+def _state_of(event: dict[str, Any], events: dict[int, dict[str, Any]]) -> str:
+    """The state ``event`` happened in: the last one entered on its chain of events."""
+    at: dict[str, Any] | None = event
+    while at is not None:
+        entered = at.get("stateEnteredEventDetails")
+        if entered:
+            return str(entered["name"])
+        at = events.get(at.get("previousEventId", 0))
+    return ""
 
 
 def assert_each_tool_ran(runtime: LocalRuntime, investigation_id: str, keys: set[str]) -> None:
@@ -297,7 +313,11 @@ def test_a_slow_sandbox_start_is_kept_alive_by_the_dispatchers_heartbeats(
     assert kept.investigation.status == "finished"
     assert failures(runtime, kept_id)["States.Timeout"] == 0
     assert runtime.sandboxes.launched_for(kept_id) == 1
-    (read,) = [e.event for e in log_of(kept_id) if isinstance(e.event, ToolResult)]
+    results = [e.event for e in log_of(kept_id) if isinstance(e.event, ToolResult)]
+    # (the repository overview gathered before turn 1 ran in that sandbox too)
+    (overview,) = [r for r in results if r.turn == 0]
+    assert not overview.is_error
+    (read,) = [r for r in results if r.turn > 0]
     assert not read.is_error and "def handle" in read.content
 
     # And without those heartbeats (as before the dispatcher sent them), the same start times
@@ -432,6 +452,11 @@ def test_a_whole_investigation_under_every_fault_loses_and_repeats_nothing(
     assert len(said) == len(turns)
     assert len({e.position for e in events if isinstance(e.event, AssistantMessage)}) == 4
     calls = {str(u["id"]): str(u["name"]) for m in said for u in m.tool_uses()}
+    # (with the calls fixloop made itself before turn 1: the repository overview)
+    (gathering,) = [e.event for e in events if isinstance(e.event, ContextGathering)]
+    gathered = {str(u["id"]): str(u["name"]) for u in gathering.calls}
+    assert list(gathered.values()) == ["repository_overview"]
+    calls.update(gathered)
     answered = [e.event.tool_use_id for e in events if isinstance(e.event, ToolResult)]
     asked = [e.event.tool_use_id for e in events if isinstance(e.event, QuestionAsked)]
     assert sorted(answered + asked) == sorted(
