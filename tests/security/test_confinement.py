@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -243,3 +245,28 @@ def test_the_isolation_setting_takes_a_working_mechanism_or_refuses(
         assert "FIXLOOP_SANDBOX_ISOLATION=off" in str(result.error())
     else:
         assert result == chosen
+
+
+def test_an_interpreter_under_tmp_stays_reachable(
+    mode: str, ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the sandbox's interpreter installed under /tmp (a checkout there with its virtual
+    # environment), which the command's own /tmp would hide
+    if mode != "bwrap":
+        pytest.skip("only bubblewrap gives a command a /tmp of its own")
+    from fixloop.sandbox.confinement import bwrap
+
+    prefix = Path(tempfile.mkdtemp(prefix="fixloop-interpreter-", dir="/tmp"))
+    try:
+        tool = prefix / "bin" / "tool"
+        tool.parent.mkdir()
+        tool.write_text("#!/bin/sh\necho the interpreter is here\n")
+        tool.chmod(0o755)
+        prefix.chmod(0o755)
+        monkeypatch.setattr(bwrap, "_interpreter_dirs", lambda: (str(prefix),))
+        # When a command runs it
+        out = call("run_command", ws, command=f"{tool}")
+        # Then it ran: the interpreter's directory is bound over the command's /tmp
+        assert "the interpreter is here" in out, out
+    finally:
+        shutil.rmtree(prefix, ignore_errors=True)

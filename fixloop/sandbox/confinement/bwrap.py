@@ -130,12 +130,14 @@ def _filesystem_args(program: str) -> list[str]:
         elif os.path.isdir(path):
             args += ["--ro-bind", path, path]
     args += ["--ro-bind", "/etc", "/etc", *_etc_masks()]
-    for prefix in _interpreter_dirs():
-        args += ["--ro-bind", prefix, prefix]
     args += ["--proc", "/proc", "--dev", "/dev"]
     if "--size" in _options(program):
         args += ["--size", str(COMMAND_TMP_BYTES)]
     args += ["--tmpfs", "/tmp"]
+    # After /tmp's tmpfs, which would hide an interpreter that lives under /tmp (a checkout
+    # there with its virtual environment): mounts made later land on top of earlier ones.
+    for prefix in _interpreter_dirs():
+        args += ["--ro-bind", prefix, prefix]
     return args
 
 
