@@ -73,15 +73,19 @@ def post_message(
 
     Raises :class:`fixloop.store.InvestigationNotFound` for an unknown id. A message for a
     closed investigation is not stored (``closed``); a delivery seen before is not stored
-    again (``duplicate``); an empty ``delivery_id`` gets a fresh one (the channel had none,
-    nor anything to derive one from, :func:`content_delivery_id`): the message is stored,
-    never taken for another. ``wake=False`` (fixloop's own notices, e.g. a recurrence) only
-    stores it: it neither answers a question nor wakes a stopped investigation, and is read
-    whenever the loop next runs.
+    again (``duplicate``, also once the investigation has closed since); an empty
+    ``delivery_id`` gets a fresh one (the channel had none, nor anything to derive one from,
+    :func:`content_delivery_id`): the message is stored, never taken for another.
+    ``wake=False`` (fixloop's own notices, e.g. a recurrence) only stores it: it neither
+    answers a question nor wakes a stopped investigation, and is read whenever the loop next
+    runs.
     """
     st = stores()
     inv = st.investigations.get(investigation_id)
     if not _accepts(inv):
+        # A redelivery of a message it took before it closed is still that message.
+        if delivery_id and st.inbox.delivered(investigation_id, channel, delivery_id):
+            return Posted("duplicate", status=inv.status)
         return Posted("closed", status=inv.status)
     if not delivery_id:
         # Never deduplicate against another message that had no id either.

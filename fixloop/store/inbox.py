@@ -54,14 +54,20 @@ class InboxStore:
         self._table = table
         self._client = table.meta.client
 
+    def delivered(self, investigation_id: str, channel: str, delivery_id: str) -> bool:
+        """Whether this channel's delivery id was stored for the investigation."""
+        return bool(
+            self._table.get_item(
+                Key={"pk": investigation_id, "sk": _delivery_sk(channel, delivery_id)},
+                ConsistentRead=True,
+            ).get("Item")
+        )
+
     def add(
         self, investigation_id: str, *, channel: str, delivery_id: str, author: str, text: str
     ) -> InboxMessage | None:
         """Store one message; None if this channel's delivery id was stored before."""
-        if self._table.get_item(
-            Key={"pk": investigation_id, "sk": _delivery_sk(channel, delivery_id)},
-            ConsistentRead=True,
-        ).get("Item"):
+        if self.delivered(investigation_id, channel, delivery_id):
             return None  # a redelivery: not even a sequence number spent
         counter = self._table.update_item(
             Key={"pk": investigation_id, "sk": COUNTER_SK},

@@ -185,6 +185,27 @@ def test_rest_bad_input_gets_clear_answers_and_stores_nothing(
     assert channels.get("/investigations/nope")[0] == 404
 
 
+def test_a_redelivery_after_the_investigation_closed_is_still_a_duplicate(
+    runtime: LocalRuntime, channels: Channels, repo: Path, tmp_path: Path
+) -> None:
+    # Given an investigation that asked one question, was answered (delivery d-1) and ended
+    turns = [
+        [tool_use("ask_human", question="Retry or fail fast?")],
+        [tool_use("finish", summary="Will retry as asked.")],
+    ]
+    inv_id = start_scripted(repo, turns, tmp_path / "s.jsonl")
+    wait_for(lambda: waiting(inv_id), what="the question")
+    assert channels.message(inv_id, "retry", delivery_id="d-1")[0] == 202
+    assert runtime.watcher.wait(inv_id, timeout_s=60).status == "finished"
+    # When the sender delivers d-1 again (its retry after a lost answer), then a new message
+    again = channels.message(inv_id, "retry", delivery_id="d-1")
+    late = channels.message(inv_id, "one more thing", delivery_id="d-2")
+    # Then the redelivery is acknowledged as the message it already took, the new one refused
+    assert again[0] == 200, again
+    assert late[0] == 409 and "finished" in late[1]["message"]
+    assert [m.text for m in messages_of(inv_id)] == ["retry"]
+
+
 # -- one thread, many channels ---------------------------------------------------------------
 def test_a_waiting_investigation_is_resumed_from_slack_then_linear_in_one_thread(
     runtime: LocalRuntime, channels: Channels, waiting_investigation: str
