@@ -131,11 +131,15 @@ def patch(root: Path, patch_file: Path, *, reverse: bool = False) -> None:
 
 
 def verify(folder: Path, spec: dict[str, object], root: Path) -> tuple[int, str]:
-    """As ``fixloop eval`` grades: in the checkout, with a copy of the scenario's folder (and
-    nothing beside it) in SCENARIO_DIR, first on PATH."""
+    """As ``fixloop eval`` grades: in the checkout, with a copy of the scenario's folder in
+    SCENARIO_DIR, first on PATH, beside a copy of what the suite shares (``../lib``: the
+    suite's entries that are not scenarios)."""
     with tempfile.TemporaryDirectory(prefix="fixloop-evals-scenario-") as tmp:
         copy = Path(tmp) / "scenario"
         shutil.copytree(folder, copy, symlinks=True)
+        for entry in folder.parent.iterdir():
+            if entry.is_dir() and not (entry / "scenario.json").is_file():
+                shutil.copytree(entry, Path(tmp) / entry.name, symlinks=True)
         env = dict(
             os.environ,
             SCENARIO_DIR=str(copy),

@@ -1,27 +1,5 @@
 #!/usr/bin/env bash
-# Hidden verification: exit 0 only when every test of hidden_test.py passes against the
-# checkout in the current directory (src below: the folder that holds the package).
-# The test file is copied to a temporary folder with its own pytest.ini, so no pytest
-# configuration of the checkout applies and nothing is written into it. REPO_ROOT tells the
-# test where the package must come from (each one checks it is not an installed copy).
+# Hidden verification: every test of hidden_test.py passes against the checkout in the
+# current directory, whose package is under "src" (evals/lib/hidden-pytest.sh).
 set -euo pipefail
-: "${SCENARIO_DIR:?SCENARIO_DIR must name the scenario folder}"
-import_root="$(pwd -P)/src"
-python=""
-for candidate in "${PYTHON:-}" python3 python; do
-    if [ -n "$candidate" ] && "$candidate" -c "import pytest" >/dev/null 2>&1; then
-        python=$candidate
-        break
-    fi
-done
-if [ -z "$python" ]; then
-    echo "verify: no Python with pytest found (set PYTHON)" >&2
-    exit 3
-fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cp "$SCENARIO_DIR/hidden_test.py" "$work/test_hidden.py"
-printf '[pytest]\naddopts = -p no:cacheprovider\n' >"$work/pytest.ini"
-cd "$work"
-PYTHONDONTWRITEBYTECODE=1 REPO_ROOT="$import_root" PYTHONPATH="$import_root" \
-    "$python" -m pytest -q test_hidden.py
+exec bash "${SCENARIO_DIR:?SCENARIO_DIR must name the scenario folder}/../lib/hidden-pytest.sh" "src"
