@@ -24,7 +24,7 @@ from fixloop.config import get_settings
 from fixloop.domain import ToolResult
 from fixloop.errors import ToolFailed
 from fixloop.sandbox import Workspace
-from fixloop.sandbox.confinement import IsolationRefused, choose
+from fixloop.sandbox.confinement import IsolationRefused, bwrap, choose
 from tests.integration.scenario import log_of, run_scripted
 from tests.runtime import LocalRuntime
 from tests.security.calls import call, processes_with
@@ -248,13 +248,13 @@ def test_the_isolation_setting_takes_a_working_mechanism_or_refuses(
 
 
 def test_an_interpreter_under_tmp_stays_reachable(
-    mode: str, ws: Workspace, monkeypatch: pytest.MonkeyPatch
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given the sandbox's interpreter installed under /tmp (a checkout there with its virtual
-    # environment), which the command's own /tmp would hide
-    if mode != "bwrap":
-        pytest.skip("only bubblewrap gives a command a /tmp of its own")
-    from fixloop.sandbox.confinement import bwrap
+    # Given bubblewrap (which gives a command a /tmp of its own) and the sandbox's interpreter
+    # installed under /tmp (a checkout there with its virtual environment)
+    require("bwrap")
+    monkeypatch.setenv("FIXLOOP_SANDBOX_ISOLATION", "bwrap")
+    get_settings.cache_clear()
 
     prefix = Path(tempfile.mkdtemp(prefix="fixloop-interpreter-", dir="/tmp"))
     try:
@@ -270,3 +270,4 @@ def test_an_interpreter_under_tmp_stays_reachable(
         assert "the interpreter is here" in out, out
     finally:
         shutil.rmtree(prefix, ignore_errors=True)
+        get_settings.cache_clear()
