@@ -6,7 +6,7 @@ retried step rewrites the same key rather than appending a duplicate:
     t{turn:06d}.{phase}.{detail}
 
 phase 0 holds what the model reads before turn N (the signal, human messages, summaries,
-last the note of the budget left),
+then fixloop's notes: the budget left, why it goes on),
 phase 1 the assistant message of turn N, phase 2 its tool results in call order (then
 fixloop's verification of a proposed fix, ``t{turn}.2.verification``), phase 3 what ended
 the investigation, phase 4 what happened to its fix after the merge (:func:`after_position`).
