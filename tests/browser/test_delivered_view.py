@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from fixloop.cli.demo import prepare_demo_repo
+from fixloop.domain import Investigation, new_investigation_id
 from fixloop.domain.signal import load_signal
 from fixloop.intake import start_investigation
 from fixloop.local.live import WEB_DIR, LiveServer
+from fixloop.store import stores
 from tests.browser.conftest import (
     INTERNALS,
     PHONE,
@@ -155,8 +157,21 @@ def test_the_page_is_used_by_keyboard_and_the_header_never_covers_a_section(
 def test_on_a_phone(page: Page, live: LiveServer, demo: str) -> None:
     from playwright.sync_api import expect
 
-    # Given a phone-sized screen
+    # Given a phone-sized screen, and beside the demo an investigation whose title and
+    # service are long words that cannot break (a log group path, an exception without spaces)
     page.set_viewport_size(PHONE)
+    long_word = "/aws/lambda/" + "orders-checkout-" * 8 + "KeyError:'" + "X" * 60 + "'"
+    stores().investigations.create(
+        Investigation(
+            investigation_id=new_investigation_id(),
+            title=long_word,
+            repo="r",
+            commit="c",
+            model="scripted:x",
+            status="finished",
+            signal_source=long_word,
+        )
+    )
     # When a person opens the list, then the delivered investigation
     page.goto(live.view_url())
     table = page.get_by_role("table", name="Investigations, newest first")
