@@ -7,6 +7,7 @@ import gzip
 import json
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -66,6 +67,20 @@ def alarm_event(name: str = "orders-5xx", state: str = "ALARM") -> dict[str, Any
     }
 
 
+def put_alarm(cloudwatch: Any, name: str, namespace: str = "orders") -> None:
+    """A CloudWatch alarm on the namespace's Errors metric (one failure in a minute)."""
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        Namespace=namespace,
+        MetricName="Errors",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+
+
 def logs_message(lines: list[str], group: str = "/aws/lambda/orders") -> dict[str, Any]:
     """A decoded CloudWatch Logs subscription message."""
     return {
@@ -85,6 +100,40 @@ def awslogs_envelope(message: dict[str, Any]) -> dict[str, Any]:
     """The ``{"awslogs": {"data": ...}}`` envelope a Lambda subscriber receives."""
     data = base64.b64encode(gzip.compress(json.dumps(message).encode())).decode()
     return {"awslogs": {"data": data}}
+
+
+FIXLOOP_CLI = [sys.executable, "-m", "fixloop.cli"]
+"""The ``fixloop`` command, run by this interpreter."""
+NOT_A_USERS = ("AWS_", "FIXLOOP_", "POWERTOOLS_")
+"""Settings of this test process a user's shell would not have."""
+
+
+def user_env(home: Path, *, drop: tuple[str, ...] = ()) -> dict[str, str]:
+    """This process's environment as a user's shell has it: without its AWS, fixloop and
+    Powertools settings (or those of ``drop`` too), with ``home`` as ``FIXLOOP_HOME``."""
+    prefixes = (*NOT_A_USERS, *drop)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    return {**clean, "FIXLOOP_HOME": str(home)}
+
+
+def run_cli(
+    *args: str | Path,
+    home: Path,
+    timeout: float = 300,
+    env: dict[str, str] | None = None,
+    drop: tuple[str, ...] = (),
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI as a user would (:func:`user_env`), from the project's root; ``env`` adds
+    to it."""
+    return subprocess.run(
+        [*FIXLOOP_CLI, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={**user_env(home, drop=drop), **(env or {})},
+        check=False,
+    )
 
 
 def tool_use(name: str, **inp: Any) -> dict[str, Any]:

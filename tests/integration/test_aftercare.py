@@ -28,7 +28,7 @@ from tests.integration.aftercare import (
 )
 from tests.integration.scenario import log_of
 from tests.runtime import LocalRuntime
-from tests.support import alarm_event
+from tests.support import alarm_event, put_alarm
 
 
 def _merge(investigation_id: str, commit: str = "0123456789abcdef0123", **kw: object) -> None:
@@ -246,16 +246,7 @@ def test_an_alarm_back_in_alarm_after_the_deployment_reopens_the_same_investigat
     # Given an alarm-raised investigation whose fix was merged and deployed
     cw = aws.client("cloudwatch")
     alarm = "aftercare-alarm-recurs"
-    cw.put_metric_alarm(
-        AlarmName=alarm,
-        Namespace="orders",
-        MetricName="Errors",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-    )
+    put_alarm(cw, alarm)
     with fast(runtime, verify_window_seconds="3"):
         inv = deliver(runtime, repo, tmp_path / "s.jsonl", signal=alarm_event(alarm))
         _merge(inv.investigation_id)
@@ -280,16 +271,7 @@ def test_an_alarm_ok_since_the_deployment_verifies_the_fix(
 ) -> None:
     cw = aws.client("cloudwatch")
     alarm = "aftercare-alarm-holds"
-    cw.put_metric_alarm(
-        AlarmName=alarm,
-        Namespace="orders",
-        MetricName="Errors",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-    )
+    put_alarm(cw, alarm)
     cw.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="errors")
     with fast(runtime, verify_window_seconds="2"):
         inv = deliver(runtime, repo, tmp_path / "s.jsonl", signal=alarm_event(alarm))

@@ -17,7 +17,7 @@ from fixloop.store import stores
 from tests.integration.aftercare import deliver, fast, statuses_logged, wait_status
 from tests.integration.channels import SLACK_CHANNEL, Channels, serving
 from tests.runtime import LocalRuntime
-from tests.support import alarm_event, wait_for
+from tests.support import alarm_event, put_alarm, wait_for
 
 
 @pytest.fixture
@@ -36,25 +36,12 @@ def _linear(channels: Channels) -> list[str]:
     return [str(c["body"]) for c in channels.linear_api.comments]
 
 
-def _alarm(name: str) -> None:
-    aws.client("cloudwatch").put_metric_alarm(
-        AlarmName=name,
-        Namespace="orders",
-        MetricName="Errors",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-    )
-
-
 def test_merged_deployed_and_verified_are_announced_and_in_the_live_view(
     runtime: LocalRuntime, channels: Channels, repo: Path, tmp_path: Path
 ) -> None:
     # Given a delivered fix of an alarm that stays OK, announced in Slack and on Linear
     alarm = "aftercare-announced-holds"
-    _alarm(alarm)
+    put_alarm(aws.client("cloudwatch"), alarm)
     with fast(runtime, verify_window_seconds="2"):
         inv = deliver(runtime, repo, tmp_path / "s.jsonl", signal=alarm_event(alarm))
         inv_id = inv.investigation_id
@@ -99,7 +86,7 @@ def test_a_recurrence_is_announced_and_the_live_view_counts_it(
 ) -> None:
     # Given a delivered, merged and deployed fix of an alarm
     alarm = "aftercare-announced-recurs"
-    _alarm(alarm)
+    put_alarm(aws.client("cloudwatch"), alarm)
     with fast(runtime, verify_window_seconds="3"):
         inv = deliver(runtime, repo, tmp_path / "s.jsonl", signal=alarm_event(alarm))
         inv_id = inv.investigation_id

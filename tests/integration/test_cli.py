@@ -13,9 +13,8 @@ import pytest
 
 from fixloop.store import stores
 from tests.runtime import LocalRuntime
-from tests.support import ROOT, logs_message, make_repo, tool_use, write_script
+from tests.support import logs_message, make_repo, run_cli, tool_use, write_script
 
-FIXLOOP = [sys.executable, "-m", "fixloop.cli"]
 TEST_HOME = Path(tempfile.gettempdir()) / "fixloop-tests-home"  # never the user's ~/.fixloop
 
 
@@ -23,18 +22,7 @@ def _run(
     *args: str | Path, timeout: float = 300, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run the CLI as a user would: without this test process's AWS settings, unless given."""
-    clean = {
-        k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FIXLOOP_", "POWERTOOLS_"))
-    }
-    return subprocess.run(
-        [*FIXLOOP, *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-        env={**clean, "FIXLOOP_HOME": str(TEST_HOME), **(env or {})},
-        check=False,
-    )
+    return run_cli(*args, home=TEST_HOME, timeout=timeout, env=env)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -15,9 +14,7 @@ from typing import Any
 import pytest
 
 from fixloop.cli.eval import wilson_interval
-from tests.support import ROOT, logs_message, make_repo, tool_use
-
-FIXLOOP = [sys.executable, "-m", "fixloop.cli"]
+from tests.support import ROOT, logs_message, make_repo, run_cli, tool_use
 
 LEDGER = {
     "ledger/__init__.py": "",
@@ -56,18 +53,7 @@ REGRESSION_TEST = (
 def _run(
     *args: str | Path, home: Path, env: dict[str, str] | None = None, timeout: float = 600
 ) -> subprocess.CompletedProcess[str]:
-    clean = {
-        k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FIXLOOP_", "POWERTOOLS_"))
-    }
-    return subprocess.run(
-        [*FIXLOOP, *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-        env={**clean, "FIXLOOP_HOME": str(home), **(env or {})},
-        check=False,
-    )
+    return run_cli(*args, home=home, timeout=timeout, env=env)
 
 
 def _turns(*turns: list[dict[str, Any]]) -> str:

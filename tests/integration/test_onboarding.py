@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,9 +15,8 @@ import pytest
 from fixloop.onboarding import BRANCH, plan_onboarding
 from fixloop.onboarding.plan import CDK_PATH, LOGGING_MODULE, PACKAGE_INIT, TEMPLATE_PATH
 from tests.fakes.github import GitHubServer
-from tests.support import ROOT, head, make_repo
+from tests.support import head, make_repo, run_cli
 
-FIXLOOP = [sys.executable, "-m", "fixloop.cli"]
 CFN_LINT = Path(sys.executable).parent / "cfn-lint"
 REQUIREMENTS = "requests==2.32.3\n"
 SERVICE = {
@@ -53,20 +51,7 @@ def _onboard(
     *args: str | Path, home: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """The CLI as a user runs it: without this process's AWS, fixloop and GitHub settings."""
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AWS_", "FIXLOOP_", "POWERTOOLS_", "GITHUB_"))
-    }
-    return subprocess.run(
-        [*FIXLOOP, "onboard", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-        env={**clean, "FIXLOOP_HOME": str(home), **(env or {})},
-        check=False,
-    )
+    return run_cli("onboard", *args, home=home, timeout=120, env=env, drop=("GITHUB_",))
 
 
 def _summary(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:

@@ -4,16 +4,23 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT, logs_message, make_repo, processes_with, tool_use, write_script
+from tests.support import (
+    FIXLOOP_CLI,
+    ROOT,
+    logs_message,
+    make_repo,
+    processes_with,
+    tool_use,
+    user_env,
+    write_script,
+)
 
 MARKER = "31337"
 
@@ -28,16 +35,11 @@ def _cli(tmp: Path, repo: Path) -> subprocess.Popen[str]:
             [tool_use("finish", summary="never reached")],
         ],
     )
-    clean = {
-        k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FIXLOOP_", "POWERTOOLS_"))
-    }
-    env = {**clean, "FIXLOOP_HOME": str(tmp / "home"), "TMPDIR": str(tmp / "tmp")}
+    env = {**user_env(tmp / "home"), "TMPDIR": str(tmp / "tmp")}
     (tmp / "tmp").mkdir()
     return subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "fixloop.cli",
+            *FIXLOOP_CLI,
             "investigate",
             "--repo",
             str(repo),

@@ -6,32 +6,17 @@ outside its records' folder)."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT
-
-FIXLOOP = [sys.executable, "-m", "fixloop.cli"]
+from tests.support import run_cli
 
 
 def _run(home: Path, *args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    clean = {
-        k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FIXLOOP_", "POWERTOOLS_"))
-    }
-    return subprocess.run(
-        [*FIXLOOP, *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-        env={**clean, "FIXLOOP_HOME": str(home)},
-        check=False,
-    )
+    return run_cli(*args, home=home, timeout=timeout)
 
 
 def _one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> str:

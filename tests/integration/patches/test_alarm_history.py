@@ -6,22 +6,14 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from tests.integration.patches.harness import PREFIX, Moto
+from tests.support import put_alarm
 
 
 def test_state_changes_come_back_newest_first_as_aws_shapes_them(moto: Moto) -> None:
     # Given an alarm that went OK -> ALARM -> OK
     cw = moto.client("cloudwatch")
     name = f"{PREFIX}-history"
-    cw.put_metric_alarm(
-        AlarmName=name,
-        Namespace="svc",
-        MetricName="Errors",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-    )
+    put_alarm(cw, name, namespace="svc")
     before = datetime.now(UTC) - timedelta(seconds=1)
     cw.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="errors")
     cw.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="quiet")
