@@ -413,7 +413,8 @@ class GitHubCodeHost:
         """Open it (as a draft when asked; where the plan has no drafts, a private
         repository on GitHub Free, as an ordinary one: its label and body still say it is
         unverified)."""
-        try:
+
+        def create(as_draft: bool) -> PullRequest:
             with self._translating(f"opening the pull request for {draft.branch}"):
                 return repo.create_pull(
                     base=default,
@@ -421,20 +422,15 @@ class GitHubCodeHost:
                     title=draft.title,
                     body=body,
                     maintainer_can_modify=True,
-                    draft=draft.draft,
+                    draft=as_draft,
                 )
+
+        try:
+            return create(draft.draft)
         except DeliveryError as exc:
             if not (draft.draft and _says(exc.__cause__, "draft pull requests are not supported")):
                 raise
-        with self._translating(f"opening the pull request for {draft.branch}"):
-            return repo.create_pull(
-                base=default,
-                head=draft.branch,
-                title=draft.title,
-                body=body,
-                maintainer_can_modify=True,
-                draft=False,
-            )
+        return create(False)
 
     def _set_draft(self, pull: PullRequest, draft: bool) -> None:
         """An existing pull request follows the latest change: a verified one is marked
