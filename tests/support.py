@@ -14,8 +14,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from fixloop.agent.toolset import default_registry
+from fixloop.llm import clear_model_cache
 from fixloop.tools import Tool
+from tests.fakes.messages import MessagesServer
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "examples" / "orders-service"
@@ -134,6 +138,18 @@ def run_cli(
         env={**user_env(home, drop=drop), **(env or {})},
         check=False,
     )
+
+
+@contextmanager
+def messages_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[MessagesServer]:
+    """The local Messages API, which the Anthropic SDK of this process (and the embedded
+    runtime's handlers) reach while it runs."""
+    with MessagesServer() as server:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+        clear_model_cache()
+        yield server
+    clear_model_cache()
 
 
 def tool_use(name: str, **inp: Any) -> dict[str, Any]:

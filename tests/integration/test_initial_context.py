@@ -17,12 +17,19 @@ import pytest
 from fixloop.domain import parse_signal
 from fixloop.domain.events import ContextGathering, ToolResult
 from fixloop.intake import Target, admit, start_investigation
-from fixloop.llm.factory import clear_model_cache
 from fixloop.triage import error_fingerprint, parse_error
 from tests.fakes.messages import MessagesServer
 from tests.integration.scenario import log_of
 from tests.runtime import LocalRuntime
-from tests.support import alarm_event, commit_as, head, logs_message, make_repo, tool_use
+from tests.support import (
+    alarm_event,
+    commit_as,
+    head,
+    logs_message,
+    make_repo,
+    messages_api,
+    tool_use,
+)
 
 TRACEBACK = """Traceback (most recent call last):
   File "/var/runtime/bootstrap.py", line 60, in handle_event_request
@@ -35,12 +42,8 @@ KeyError: 'user'"""
 
 @pytest.fixture
 def messages(runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch) -> Iterator[MessagesServer]:
-    with MessagesServer() as server:
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
-        clear_model_cache()
+    with messages_api(monkeypatch) as server:
         yield server
-    clear_model_cache()
 
 
 def _history(tmp_path: Path) -> tuple[Path, str]:

@@ -14,22 +14,17 @@ import pytest
 from fixloop.conversation import post_message
 from fixloop.domain import ToolResultsCleared, parse_signal
 from fixloop.intake import start_investigation
-from fixloop.llm import clear_model_cache
 from tests.fakes.messages import MessageReply, MessagesServer
 from tests.fakes.replay import SessionReplay
 from tests.integration.scenario import log_of, noisy_logs_signal
 from tests.runtime import LocalRuntime
-from tests.support import alarm_event, head, text, thinking, tool_use
+from tests.support import alarm_event, head, messages_api, text, thinking, tool_use
 
 
 @pytest.fixture
 def api(runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch) -> Iterator[MessagesServer]:
-    with MessagesServer() as server:
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
-        clear_model_cache()
+    with messages_api(monkeypatch) as server:
         yield server
-    clear_model_cache()
 
 
 def _start(repo: Path, model: str, signal: dict[str, Any] | None = None) -> str:

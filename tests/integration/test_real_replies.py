@@ -15,24 +15,19 @@ import pytest
 from fixloop.conversation import post_message
 from fixloop.domain import AssistantMessage, Note, ToolResult, parse_signal
 from fixloop.intake import start_investigation
-from fixloop.llm import clear_model_cache
 from fixloop.llm.caching import estimate_tokens
 from tests.fakes.messages import MessageReply, MessagesServer
 from tests.integration.scenario import log_of
 from tests.runtime import LocalRuntime
-from tests.support import alarm_event, head, logs_message, text, tool_use, wait_for
+from tests.support import alarm_event, head, logs_message, messages_api, text, tool_use, wait_for
 
 MODEL = "anthropic:claude-sonnet-5"
 
 
 @pytest.fixture
 def api(runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch) -> Iterator[MessagesServer]:
-    with MessagesServer() as server:
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
-        clear_model_cache()
+    with messages_api(monkeypatch) as server:
         yield server
-    clear_model_cache()
 
 
 class Replies:
