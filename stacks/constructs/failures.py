@@ -16,7 +16,11 @@ service use the key (stacks/constructs/triggers.py, reconcile.py).
 
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
@@ -30,6 +34,7 @@ __all__ = [
     "ASYNC_RETRY_ATTEMPTS",
     "FAILURE_RETENTION",
     "failure_queue",
+    "rule_to_function",
     "send_async_failures",
 ]
 
@@ -71,4 +76,38 @@ def send_async_failures(fn: lambda_.Function, queue: sqs.IQueue) -> None:
         on_failure=destinations.SqsDestination(queue),
         retry_attempts=ASYNC_RETRY_ATTEMPTS,
         max_event_age=ASYNC_MAX_EVENT_AGE,
+    )
+
+
+def rule_to_function(
+    scope: Construct,
+    construct_id: str,
+    *,
+    description: str,
+    pattern: dict[str, Any],
+    function: lambda_.IFunction,
+    dead_letters: sqs.IQueue,
+    max_event_age: cdk.Duration,
+    retry_attempts: int,
+) -> events.Rule:
+    """An EventBridge rule that sends the events ``pattern`` matches (written as AWS sends
+    them: ``source``, ``detail-type``, ``detail``) to ``function``; what EventBridge cannot
+    deliver within ``max_event_age`` and ``retry_attempts`` goes to ``dead_letters``."""
+    return events.Rule(
+        scope,
+        construct_id,
+        description=description,
+        event_pattern=events.EventPattern(
+            source=pattern["source"],
+            detail_type=pattern["detail-type"],
+            detail=pattern["detail"],
+        ),
+        targets=[
+            targets.LambdaFunction(
+                function,
+                dead_letter_queue=dead_letters,
+                max_event_age=max_event_age,
+                retry_attempts=retry_attempts,
+            )
+        ],
     )

@@ -19,13 +19,11 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
-from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from fixloop.domain.investigation import EXECUTION_END_STATUSES as END_STATUSES
-from stacks.constructs.failures import failure_queue
+from stacks.constructs.failures import failure_queue, rule_to_function
 
 __all__ = [
     "EXECUTION_END_STATUSES",
@@ -71,22 +69,14 @@ class Reconciliation(Construct):
         super().__init__(scope, construct_id)
         self.dead_letters = failure_queue(self, "DeadLetters", key=None)
         pattern = execution_end_pattern(state_machine_arn)
-        self.rule = events.Rule(
+        self.rule = rule_to_function(
             self,
             "ExecutionEnded",
             description="fixloop: investigation executions that failed, timed out or were "
             "stopped -> reconcile",
-            event_pattern=events.EventPattern(
-                source=pattern["source"],
-                detail_type=pattern["detail-type"],
-                detail=pattern["detail"],
-            ),
-            targets=[
-                targets.LambdaFunction(
-                    reconcile,
-                    dead_letter_queue=self.dead_letters,
-                    max_event_age=EXECUTION_EVENT_MAX_AGE,
-                    retry_attempts=EXECUTION_EVENT_RETRIES,
-                )
-            ],
+            pattern=pattern,
+            function=reconcile,
+            dead_letters=self.dead_letters,
+            max_event_age=EXECUTION_EVENT_MAX_AGE,
+            retry_attempts=EXECUTION_EVENT_RETRIES,
         )

@@ -22,15 +22,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import aws_cdk as cdk
-from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_logs_destinations as log_destinations
 from constructs import Construct
 
-from stacks.constructs.failures import failure_queue
+from stacks.constructs.failures import failure_queue, rule_to_function
 
 __all__ = [
     "ALARM_MAX_EVENT_AGE",
@@ -85,23 +83,15 @@ class Triggers(Construct):
         # SQS-managed: EventBridge sends to it with its own principal (failures.py).
         self.alarm_dead_letters = failure_queue(self, "AlarmDeadLetters", key=None)
         pattern = alarm_event_pattern(alarm_prefixes)
-        self.alarm_rule = events.Rule(
+        self.alarm_rule = rule_to_function(
             self,
             "AlarmRule",
             description="fixloop: CloudWatch alarms going into ALARM -> signal_trigger",
-            event_pattern=events.EventPattern(
-                source=pattern["source"],
-                detail_type=pattern["detail-type"],
-                detail=pattern["detail"],
-            ),
-            targets=[
-                targets.LambdaFunction(
-                    signal_trigger,
-                    dead_letter_queue=self.alarm_dead_letters,
-                    max_event_age=ALARM_MAX_EVENT_AGE,
-                    retry_attempts=ALARM_RETRY_ATTEMPTS,
-                )
-            ],
+            pattern=pattern,
+            function=signal_trigger,
+            dead_letters=self.alarm_dead_letters,
+            max_event_age=ALARM_MAX_EVENT_AGE,
+            retry_attempts=ALARM_RETRY_ATTEMPTS,
         )
 
         # Subscription filters in any log group of this account and region may deliver to
