@@ -28,6 +28,16 @@ def runtime() -> Iterator[object]:
 
 
 @pytest.fixture
+def channels(runtime: Any) -> Iterator[object]:
+    """fixloop's channels served over HTTP on the runtime (REST, webhooks, Slack, Linear),
+    with the local Slack, Linear and GitHub they answer to (tests.integration.channels)."""
+    from tests.integration.channels import serving
+
+    with serving(runtime) as ch:
+        yield ch
+
+
+@pytest.fixture
 def repo(tmp_path: Path) -> Path:
     return make_repo(
         tmp_path / "svc",

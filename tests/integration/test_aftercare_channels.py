@@ -4,10 +4,7 @@ fix's aftercare in the live view's read model."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from fixloop import aws
 from fixloop.aftercare import record_merge
@@ -15,15 +12,9 @@ from fixloop.domain.signal import utcnow
 from fixloop.live.views import investigation_summaries, read_investigation
 from fixloop.store import stores
 from tests.integration.aftercare import deliver, fast, statuses_logged, wait_status
-from tests.integration.channels import SLACK_CHANNEL, Channels, serving
+from tests.integration.channels import SLACK_CHANNEL, Channels
 from tests.runtime import LocalRuntime
 from tests.support import alarm_event, put_alarm, wait_for
-
-
-@pytest.fixture
-def channels(runtime: LocalRuntime) -> Iterator[Channels]:
-    with serving(runtime) as ch:
-        yield ch
 
 
 def _slack(channels: Channels, investigation_id: str) -> list[str]:

@@ -19,18 +19,11 @@ from tests.integration.channels import (
     Channels,
     linear_comment,
     review_comment,
-    serving,
 )
 from tests.integration.scenario import log_of, start_scripted
 from tests.integration.test_human_loop import ask_id, waiting
 from tests.runtime import LocalRuntime
 from tests.support import tool_use, wait_for
-
-
-@pytest.fixture
-def channels(runtime: LocalRuntime) -> Iterator[Channels]:
-    with serving(runtime) as ch:
-        yield ch
 
 
 def messages_of(investigation_id: str) -> list[UserMessage]:

@@ -14,7 +14,9 @@ import pytest
 from fixloop.config import get_settings
 from fixloop.sandbox import Workspace
 from fixloop.sandbox.confinement import probe_bwrap, probe_uid, resolve_user
+from tests.integration.channels import Channels
 from tests.runtime import LocalRuntime
+from tests.security.inputs import waiting_investigation
 from tests.support import head, make_repo
 
 MODES = ["bwrap", "uid"]
@@ -86,3 +88,10 @@ def ws(reachable: Path) -> Workspace:
         {"app/util.py": "def ident(x):\n    return x\n", "README.md": "# svc\n"},
     )
     return Workspace.create(reachable / "ws", src, head(src))
+
+
+@pytest.fixture
+def inv_id(channels: Channels, repo: Path, tmp_path: Path) -> Iterator[str]:
+    """An investigation waiting on a question, reachable through every channel."""
+    with waiting_investigation(channels, repo, tmp_path / "s.jsonl") as investigation:
+        yield investigation

@@ -6,8 +6,6 @@ webhook's organization (and allowed users and teams). Everyone else is acknowled
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +22,6 @@ from tests.integration.channels import (
     Channels,
     linear_comment,
     review_comment,
-    serving,
     slack_event,
 )
 from tests.runtime import LocalRuntime
@@ -35,21 +32,8 @@ from tests.security.inputs import (
     nothing_reached,
     send,
     waiting,
-    waiting_investigation,
 )
 from tests.support import wait_for
-
-
-@pytest.fixture
-def channels(runtime: LocalRuntime) -> Iterator[Channels]:
-    with serving(runtime) as ch:
-        yield ch
-
-
-@pytest.fixture
-def inv_id(channels: Channels, repo: Path, tmp_path: Path) -> Iterator[str]:
-    with waiting_investigation(channels, repo, tmp_path / "s.jsonl") as investigation:
-        yield investigation
 
 
 def _github(channels: Channels, payload: dict[str, Any], event: str) -> tuple[int, str]:

@@ -8,7 +8,6 @@ import json
 import socket
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,7 +19,7 @@ from websockets.sync.client import connect
 from fixloop.channels import slack
 from fixloop.local.live import LiveServer
 from fixloop.store import stores
-from tests.integration.channels import Channels, serving, slack_event
+from tests.integration.channels import Channels, slack_event
 from tests.runtime import LocalRuntime
 from tests.security.inputs import (
     deep,
@@ -30,22 +29,9 @@ from tests.security.inputs import (
     send,
     slack_headers,
     waiting,
-    waiting_investigation,
 )
 
 NOT_UTF8 = b'{"text": "\xff\xfe caf\xe9"}'
-
-
-@pytest.fixture
-def channels(runtime: LocalRuntime) -> Iterator[Channels]:
-    with serving(runtime) as ch:
-        yield ch
-
-
-@pytest.fixture
-def inv_id(channels: Channels, repo: Path, tmp_path: Path) -> Iterator[str]:
-    with waiting_investigation(channels, repo, tmp_path / "s.jsonl") as investigation:
-        yield investigation
 
 
 def _refused(answer: tuple[int, dict[str, Any]], status: int, needle: str) -> None:

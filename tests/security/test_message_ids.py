@@ -19,10 +19,8 @@ from tests.integration.channels import (
     Channels,
     linear_comment,
     review_comment,
-    serving,
     slack_event,
 )
-from tests.runtime import LocalRuntime
 from tests.security.inputs import (
     github_headers,
     linear_headers,
@@ -31,12 +29,6 @@ from tests.security.inputs import (
     waiting_investigation,
 )
 from tests.support import wait_for
-
-
-@pytest.fixture
-def channels(runtime: LocalRuntime) -> Iterator[Channels]:
-    with serving(runtime) as ch:
-        yield ch
 
 
 @pytest.fixture
