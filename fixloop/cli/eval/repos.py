@@ -139,17 +139,12 @@ class Sources:
         entries = list(place.iterdir())
         root = entries[0] if len(entries) == 1 and entries[0].is_dir() else place
         patch = scenario.inside(repo.patch)
-        try:
-            proc = subprocess.run(
-                ["patch", "-p1", "--batch", "--forward", "--no-backup-if-mismatch", "-i", patch],
-                cwd=root,
-                capture_output=True,
-                stdin=subprocess.DEVNULL,
-                timeout=PATCH_TIMEOUT_S,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise PreparationError(f"patch -p1 < {repo.patch} could not run: {exc}") from exc
+        proc = _running(
+            ["patch", "-p1", "--batch", "--forward", "--no-backup-if-mismatch", "-i", str(patch)],
+            f"patch -p1 < {repo.patch} could not run",
+            cwd=root,
+            timeout=PATCH_TIMEOUT_S,
+        )
         if proc.returncode != 0:
             out = (proc.stdout + proc.stderr).decode("utf-8", "replace").strip().splitlines()
             raise PreparationError(
@@ -175,7 +170,7 @@ class Sources:
 
         def fetch(tmp: Path) -> None:
             self.say(f"{scenario.name}: downloading the sdist of {repo.pypi}")
-            proc = _fetching([*cmd, str(tmp), repo.pypi], f"pip download {repo.pypi}")
+            proc = _running([*cmd, str(tmp), repo.pypi], f"pip download {repo.pypi}")
             if proc.returncode != 0 or _archive_in(tmp) is None:
                 raise PreparationError(f"pip download {repo.pypi} failed: {last_line(proc.stderr)}")
 
@@ -194,7 +189,7 @@ class Sources:
                 raise PreparationError(f"npm pack {repo.npm}: npm is not on PATH")
             cmd = [npm, "pack", repo.npm, "--pack-destination", str(tmp), "--json"]
             cmd += ["--ignore-scripts", "--loglevel=error", "--update-notifier=false"]
-            proc = _fetching(cmd, f"npm pack {repo.npm}", cwd=tmp)
+            proc = _running(cmd, f"npm pack {repo.npm}", cwd=tmp)
             if proc.returncode != 0 or _archive_in(tmp) is None:
                 raise PreparationError(f"npm pack {repo.npm} failed: {_npm_reason(proc)}")
 
@@ -220,16 +215,18 @@ class Sources:
             return kept
 
 
-def _fetching(
-    cmd: list[str], what: str, cwd: Path | None = None
+def _running(
+    cmd: list[str], what: str, cwd: Path | None = None, timeout: float = DOWNLOAD_TIMEOUT_S
 ) -> subprocess.CompletedProcess[bytes]:
+    """``cmd`` run to its end within ``timeout``; one that cannot start or ends late is a
+    :class:`PreparationError` starting with ``what``."""
     try:
         return subprocess.run(
             cmd,
             cwd=cwd,
             capture_output=True,
             stdin=subprocess.DEVNULL,
-            timeout=DOWNLOAD_TIMEOUT_S,
+            timeout=timeout,
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
